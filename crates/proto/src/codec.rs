@@ -1,0 +1,201 @@
+//! The wire format, and the only module that knows about bincode.
+//!
+//! A datagram is a 4-byte prefix, `0xFF 'D' 'G' VERSION`, then the body in bincode 2 (serde,
+//! `config::standard()`: varint integers, length-prefixed strings). `0xFF` never occurs in
+//! UTF-8, so no line of text anyone types can be mistaken for an envelope, and foreign or future
+//! datagrams are turned away before any decoding. The body is decoded by borrowing from the
+//! datagram, so a length field can never make the decoder allocate more than the datagram holds.
+
+use bincode::error::{DecodeError, EncodeError};
+use serde::{Deserialize, Serialize};
+
+use crate::envelope::{Body, Echo, Envelope, ErrorCode, ErrorReply};
+use crate::{Error, Name, MAX_DATAGRAM, MAX_PAYLOAD};
+
+/// The bytes every dgram datagram starts with.
+pub const MAGIC: [u8; 3] = [0xFF, b'D', b'G'];
+/// The protocol version this build speaks; the fourth byte of every datagram.
+pub const VERSION: u8 = 1;
+/// The length of the prefix (magic and version).
+pub const PREFIX_LEN: usize = MAGIC.len() + 1;
+
+/// Whether a datagram claims to be dgram's (of any version), by its magic bytes alone.
+pub fn is_envelope(datagram: &[u8]) -> bool {
+    datagram.starts_with(&MAGIC)
+}
+
+fn config() -> impl bincode::config::Config {
+    bincode::config::standard().with_limit::<MAX_DATAGRAM>()
+}
+
+/// How many variants [`Wire`] has.
+const KINDS: u32 = 3;
+
+/// The body as it is laid out on the wire. Variant order is the kind tag: append, never reorder.
+#[derive(Serialize, Deserialize)]
+enum Wire<'a> {
+    EchoRequest {
+        id: u64,
+        #[serde(borrow)]
+        sender: &'a str,
+        #[serde(borrow)]
+        text: &'a str,
+    },
+    EchoReply {
+        id: u64,
+        #[serde(borrow)]
+        sender: &'a str,
+        #[serde(borrow)]
+        text: &'a str,
+    },
+    Error {
+        id: Option<u64>,
+        code: u16,
+        #[serde(borrow)]
+        sender: &'a str,
+        #[serde(borrow)]
+        message: &'a str,
+    },
+}
+
+pub(crate) fn encode_into(env: &Envelope, buf: &mut [u8]) -> Result<usize, Error> {
+    let payload = env.body.payload().len();
+    if payload > MAX_PAYLOAD {
+        return Err(Error::PayloadTooLarge {
+            size: payload,
+            limit: MAX_PAYLOAD,
+        });
+    }
+    let sender = env.sender.as_str();
+    let wire = match &env.body {
+        Body::EchoRequest(e) => Wire::EchoRequest {
+            id: e.request_id,
+            sender,
+            text: &e.text,
+        },
+        Body::EchoReply(e) => Wire::EchoReply {
+            id: e.request_id,
+            sender,
+            text: &e.text,
+        },
+        Body::Error(e) => Wire::Error {
+            id: e.request_id,
+            code: e.code.0,
+            sender,
+            message: &e.message,
+        },
+    };
+    let limit = buf.len().min(MAX_DATAGRAM);
+    if limit < PREFIX_LEN {
+        return Err(oversized(&wire, limit));
+    }
+    buf[..MAGIC.len()].copy_from_slice(&MAGIC);
+    buf[MAGIC.len()] = VERSION;
+    let body = match bincode::serde::encode_into_slice(&wire, &mut buf[PREFIX_LEN..limit], config())
+    {
+        Ok(n) => n,
+        Err(EncodeError::UnexpectedEnd) => return Err(oversized(&wire, limit)),
+        Err(e) => return Err(encode_error(e)),
+    };
+    Ok(PREFIX_LEN + body)
+}
+
+/// Cold path: measures what did not fit, so that the error can name the size.
+fn oversized(wire: &Wire<'_>, limit: usize) -> Error {
+    let body = bincode::serde::encode_to_vec(wire, config()).map_or(usize::MAX, |v| v.len());
+    Error::Oversized {
+        size: body.saturating_add(PREFIX_LEN),
+        limit,
+    }
+}
+
+// Every field is an integer or a string and the size was checked first, so bincode has no
+// reason left to fail; should it anyway, the caller still gets an error, never a panic.
+fn encode_error(e: EncodeError) -> Error {
+    Error::Malformed {
+        detail: e.to_string(),
+    }
+}
+
+pub(crate) fn decode(datagram: &[u8]) -> Result<Envelope, Error> {
+    if datagram.len() > MAX_DATAGRAM {
+        return Err(Error::Oversized {
+            size: datagram.len(),
+            limit: MAX_DATAGRAM,
+        });
+    }
+    if !is_envelope(datagram) {
+        return Err(Error::Foreign);
+    }
+    let Some(&version) = datagram.get(MAGIC.len()) else {
+        return Err(Error::Truncated);
+    };
+    if version != VERSION {
+        return Err(Error::UnsupportedVersion {
+            got: version,
+            supported: VERSION,
+        });
+    }
+    let body = &datagram[PREFIX_LEN..];
+    // The kind tag leads the body; an unknown one is named as such rather than as malformed.
+    let (tag, _): (u32, usize) =
+        bincode::decode_from_slice(body, config()).map_err(decode_error)?;
+    if tag >= KINDS {
+        return Err(Error::UnknownKind { tag });
+    }
+    let (wire, used): (Wire<'_>, usize) =
+        bincode::serde::borrow_decode_from_slice(body, config()).map_err(decode_error)?;
+    if used != body.len() {
+        return Err(Error::TrailingBytes {
+            extra: body.len() - used,
+        });
+    }
+    let (sender, body) = match wire {
+        Wire::EchoRequest { id, sender, text } => (sender, Body::EchoRequest(echo(id, text)?)),
+        Wire::EchoReply { id, sender, text } => (sender, Body::EchoReply(echo(id, text)?)),
+        Wire::Error {
+            id,
+            code,
+            sender,
+            message,
+        } => (
+            sender,
+            Body::Error(ErrorReply {
+                request_id: id,
+                code: ErrorCode(code),
+                message: payload(message)?.to_owned(),
+            }),
+        ),
+    };
+    Ok(Envelope {
+        sender: Name::new(sender)?,
+        body,
+    })
+}
+
+fn echo(request_id: u64, text: &str) -> Result<Echo, Error> {
+    Ok(Echo {
+        request_id,
+        text: payload(text)?.to_owned(),
+    })
+}
+
+fn payload(text: &str) -> Result<&str, Error> {
+    if text.len() > MAX_PAYLOAD {
+        return Err(Error::PayloadTooLarge {
+            size: text.len(),
+            limit: MAX_PAYLOAD,
+        });
+    }
+    Ok(text)
+}
+
+fn decode_error(e: DecodeError) -> Error {
+    match e {
+        DecodeError::UnexpectedEnd { .. } => Error::Truncated,
+        DecodeError::Utf8 { .. } => Error::InvalidUtf8,
+        other => Error::Malformed {
+            detail: other.to_string(),
+        },
+    }
+}

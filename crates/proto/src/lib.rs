@@ -1,0 +1,31 @@
+//! dgram's protocol crate: the message envelope, its wire format, names, and the protocol
+//! logic of each service as state machines that take `now` and datagrams and return what to
+//! send. Nothing here touches a socket, a clock or a runtime, so every rule can be tested with a
+//! simulated clock and a simulated link.
+//!
+//! One [`Envelope`] is exactly one datagram: this layer never splits or merges messages, and it
+//! never truncates one (the origin's `recvfrom(1024)` silently cut long messages).
+#![forbid(unsafe_code)]
+
+mod codec;
+pub mod echo;
+mod envelope;
+mod error;
+pub mod limit;
+mod name;
+
+pub use codec::{is_envelope, MAGIC, PREFIX_LEN, VERSION};
+pub use envelope::{Body, Echo, Envelope, ErrorCode, ErrorReply, Kind, RequestId};
+pub use error::Error;
+pub use name::{Name, MAX_NAME_BYTES, MAX_NAME_CHARS};
+
+/// The largest datagram dgram ever sends or accepts, in bytes.
+///
+/// 1200 bytes fit every path without IP fragmentation (it is QUIC's floor for the same reason).
+pub const MAX_DATAGRAM: usize = 1200;
+
+/// The largest text payload of any envelope, in bytes, whatever the sender's name.
+///
+/// It is what is left of [`MAX_DATAGRAM`] after the prefix and the largest possible header: an
+/// envelope whose payload is at most this long always encodes.
+pub const MAX_PAYLOAD: usize = MAX_DATAGRAM - PREFIX_LEN - envelope::MAX_HEADER;

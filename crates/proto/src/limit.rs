@@ -1,0 +1,173 @@
+//! Token buckets, alone and keyed (per source address, per session), with the clock passed in.
+//!
+//! A keyed limiter must not become the memory a flood of spoofed sources fills, so it holds at
+//! most a fixed number of keys. A full bucket is the same as no bucket, so keys whose buckets
+//! have refilled are forgotten first; when every tracked key is still draining, new keys share
+//! one overflow bucket, which limits a spoofing flood as a whole without touching known senders.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::time::{Duration, Instant};
+
+/// How many tokens a bucket holds and how fast it refills.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rate {
+    /// Tokens added per second.
+    pub per_second: f64,
+    /// The most tokens a bucket holds: how many events may come at once.
+    pub burst: u32,
+}
+
+/// One token bucket.
+#[derive(Debug, Clone)]
+pub struct TokenBucket {
+    tokens: f64,
+    updated: Instant,
+}
+
+impl TokenBucket {
+    /// A full bucket.
+    pub fn new(rate: Rate, now: Instant) -> Self {
+        Self {
+            tokens: f64::from(rate.burst),
+            updated: now,
+        }
+    }
+
+    fn refill(&mut self, rate: Rate, now: Instant) {
+        let elapsed = now.saturating_duration_since(self.updated).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * rate.per_second).min(f64::from(rate.burst));
+        self.updated = now;
+    }
+
+    /// Takes a token if there is one.
+    pub fn try_take(&mut self, rate: Rate, now: Instant) -> bool {
+        self.refill(rate, now);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Whether the bucket has refilled completely by `now`.
+    pub fn is_full(&self, rate: Rate, now: Instant) -> bool {
+        let elapsed = now.saturating_duration_since(self.updated).as_secs_f64();
+        self.tokens + elapsed * rate.per_second >= f64::from(rate.burst)
+    }
+}
+
+/// One token bucket per key, holding at most `capacity` keys.
+#[derive(Debug)]
+pub struct KeyedLimiter<K> {
+    rate: Rate,
+    capacity: usize,
+    buckets: HashMap<K, TokenBucket>,
+    overflow: TokenBucket,
+    last_sweep: Instant,
+}
+
+impl<K: Hash + Eq + Clone> KeyedLimiter<K> {
+    /// A limiter allowing `rate` per key, tracking at most `capacity` keys.
+    pub fn new(rate: Rate, capacity: usize, now: Instant) -> Self {
+        Self {
+            rate,
+            capacity: capacity.max(1),
+            buckets: HashMap::new(),
+            overflow: TokenBucket::new(rate, now),
+            last_sweep: now,
+        }
+    }
+
+    /// The rate each key gets.
+    pub fn rate(&self) -> Rate {
+        self.rate
+    }
+
+    /// How many keys are tracked now.
+    pub fn tracked(&self) -> usize {
+        self.buckets.len()
+    }
+
+    /// Takes one token for `key`; `false` means the event is over the limit.
+    pub fn check(&mut self, key: &K, now: Instant) -> bool {
+        let rate = self.rate;
+        if let Some(bucket) = self.buckets.get_mut(key) {
+            return bucket.try_take(rate, now);
+        }
+        if self.buckets.len() >= self.capacity {
+            self.sweep(now);
+        }
+        if self.buckets.len() >= self.capacity {
+            return self.overflow.try_take(rate, now);
+        }
+        let mut bucket = TokenBucket::new(rate, now);
+        let allowed = bucket.try_take(rate, now);
+        self.buckets.insert(key.clone(), bucket);
+        allowed
+    }
+
+    /// Forgets the keys whose buckets are full. Runs at most once per refill period, so a flood
+    /// of new keys against a full table costs one scan per period, not one per event.
+    fn sweep(&mut self, now: Instant) {
+        let period = Duration::from_secs_f64(f64::from(self.rate.burst) / self.rate.per_second)
+            .min(Duration::from_secs(1));
+        if now.saturating_duration_since(self.last_sweep) < period {
+            return;
+        }
+        self.last_sweep = now;
+        let rate = self.rate;
+        self.buckets.retain(|_, b| !b.is_full(rate, now));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RATE: Rate = Rate {
+        per_second: 10.0,
+        burst: 3,
+    };
+
+    #[test]
+    fn bucket_allows_burst_then_refills_at_rate() {
+        let t0 = Instant::now();
+        let mut b = TokenBucket::new(RATE, t0);
+        assert!((0..3).all(|_| b.try_take(RATE, t0)));
+        assert!(!b.try_take(RATE, t0));
+        assert!(!b.try_take(RATE, t0 + Duration::from_millis(50)));
+        assert!(b.try_take(RATE, t0 + Duration::from_millis(100)));
+        assert!(b.is_full(RATE, t0 + Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn keys_are_limited_independently() {
+        let t0 = Instant::now();
+        let mut l = KeyedLimiter::new(RATE, 16, t0);
+        assert!((0..3).all(|_| l.check(&"flood", t0)));
+        assert!(!l.check(&"flood", t0));
+        assert!(l.check(&"quiet", t0));
+    }
+
+    #[test]
+    fn table_is_bounded_and_forgets_refilled_keys() {
+        let t0 = Instant::now();
+        let mut l = KeyedLimiter::new(RATE, 4, t0);
+        for k in 0..4 {
+            assert!(l.check(&k, t0));
+        }
+        assert_eq!(l.tracked(), 4);
+        // A full table sends new keys to the shared overflow bucket ...
+        for k in 100..103 {
+            assert!(l.check(&k, t0));
+        }
+        assert!(!l.check(&200, t0));
+        assert_eq!(l.tracked(), 4);
+        // ... until the tracked buckets refill and are swept away.
+        let later = t0 + Duration::from_secs(2);
+        assert!(l.check(&300, later));
+        assert_eq!(l.tracked(), 1);
+    }
+}

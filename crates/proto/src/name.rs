@@ -1,0 +1,175 @@
+//! User names: which strings are names, their normal form, and the key they compare by.
+//!
+//! A name is what people type to pick a partner (the origin's `alex`, `黎诗`, `瞎驴`, `egon`), so
+//! two spellings a person cannot tell apart must be the same name: names are NFC-normalized and
+//! compared by a case-folded key. Characters that can disguise a name (controls, format and
+//! bidi-override characters, spaces) are refused outright.
+
+use std::fmt;
+use std::hash::{Hash, Hasher};
+
+use unicode_normalization::UnicodeNormalization;
+
+use crate::Error;
+
+/// The most characters a name may have, counted after NFC normalization.
+pub const MAX_NAME_CHARS: usize = 32;
+
+/// The most bytes a valid name takes in UTF-8 (every character is at most four bytes).
+pub const MAX_NAME_BYTES: usize = MAX_NAME_CHARS * 4;
+
+/// A valid user name: 1 to 32 letters, digits, `_`, `-` or `.`, in NFC.
+///
+/// Equality, ordering and hashing use the case-folded key, so `Alex` and `alex` are one name;
+/// [`Name::as_str`] keeps the spelling its owner chose.
+#[derive(Clone)]
+pub struct Name {
+    display: String,
+    key: String,
+}
+
+impl Name {
+    /// Validates and normalizes `raw`.
+    pub fn new(raw: &str) -> Result<Self, Error> {
+        let display: String = raw.nfc().collect();
+        let mut chars = 0;
+        for ch in display.chars() {
+            chars += 1;
+            if !is_name_char(ch) {
+                return Err(Error::NameCharacter { ch });
+            }
+        }
+        if chars == 0 {
+            return Err(Error::EmptyName);
+        }
+        if chars > MAX_NAME_CHARS {
+            return Err(Error::NameTooLong {
+                chars,
+                limit: MAX_NAME_CHARS,
+            });
+        }
+        // Folding can decompose (e.g. 'ǰ'), so the key is normalized again.
+        let key = caseless::default_case_fold_str(&display).nfc().collect();
+        Ok(Self { display, key })
+    }
+
+    /// The name as its owner spelled it (NFC).
+    pub fn as_str(&self) -> &str {
+        &self.display
+    }
+
+    /// The case-folded key that names compare by.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+}
+
+/// Letters and digits of any script (the Unicode Alphabetic and Numeric properties, which keep
+/// the combining vowel signs some scripts need), plus `_`, `-` and `.`. Controls, format
+/// characters (which include the bidi overrides), spaces, symbols and punctuation are neither.
+fn is_name_char(ch: char) -> bool {
+    ch.is_alphanumeric() || matches!(ch, '_' | '-' | '.')
+}
+
+impl PartialEq for Name {
+    fn eq(&self, other: &Self) -> bool {
+        self.key == other.key
+    }
+}
+
+impl Eq for Name {}
+
+impl Hash for Name {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.key.hash(state);
+    }
+}
+
+impl PartialOrd for Name {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Name {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.key.cmp(&other.key)
+    }
+}
+
+impl fmt::Display for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.display)
+    }
+}
+
+impl fmt::Debug for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Name({:?})", self.display)
+    }
+}
+
+impl std::str::FromStr for Name {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self, Error> {
+        Self::new(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origin_names_are_valid() {
+        for raw in [
+            "alex",
+            "黎诗",
+            "瞎驴",
+            "egon",
+            "a.b-c_d",
+            "Ünïcødé",
+            "Ελένη",
+            "x1",
+        ] {
+            let name = Name::new(raw).unwrap_or_else(|e| panic!("{raw}: {e}"));
+            assert_eq!(name.as_str(), raw);
+        }
+    }
+
+    #[test]
+    fn names_compare_case_folded_and_normalized() {
+        assert_eq!(Name::new("Alex").unwrap(), Name::new("ALEX").unwrap());
+        assert_eq!(Name::new("Straße").unwrap(), Name::new("STRASSE").unwrap());
+        // "é" precomposed and as 'e' + combining acute are one name, stored in NFC.
+        let decomposed = Name::new("Ame\u{301}lie").unwrap();
+        assert_eq!(decomposed, Name::new("Am\u{e9}lie").unwrap());
+        assert_eq!(decomposed.as_str(), "Am\u{e9}lie");
+        assert_ne!(Name::new("alex").unwrap(), Name::new("egon").unwrap());
+    }
+
+    #[test]
+    fn rejects_empty_long_and_disguising_names() {
+        assert_eq!(Name::new(""), Err(Error::EmptyName));
+        let long = "a".repeat(MAX_NAME_CHARS + 1);
+        assert_eq!(
+            Name::new(&long),
+            Err(Error::NameTooLong {
+                chars: 33,
+                limit: 32
+            })
+        );
+        assert!(Name::new(&"黎".repeat(MAX_NAME_CHARS)).is_ok());
+        for (raw, ch) in [
+            ("al ex", ' '),
+            ("alex\u{202e}", '\u{202e}'),
+            ("al\u{200b}ex", '\u{200b}'),
+            ("al\u{7}ex", '\u{7}'),
+            ("alex!", '!'),
+            ("a\u{feff}", '\u{feff}'),
+        ] {
+            assert_eq!(Name::new(raw), Err(Error::NameCharacter { ch }), "{raw:?}");
+        }
+    }
+}
