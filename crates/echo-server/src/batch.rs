@@ -1,0 +1,150 @@
+//! Batched datagram I/O through quinn-udp: `recvmmsg` (with GRO where the kernel offers it)
+//! in, GSO out. One system call moves many datagrams, which is what lets a single socket on a
+//! single thread keep up with the machine's ceiling.
+
+use std::io::{self, IoSliceMut};
+use std::net::SocketAddr;
+
+use dgram_proto::MAX_DATAGRAM;
+use quinn_udp::{RecvMeta, Transmit, UdpSocketState, BATCH_SIZE};
+use tokio::io::Interest;
+use tokio::net::UdpSocket;
+
+/// Large enough for any UDP datagram, so an oversized one is seen whole and never truncated.
+const MIN_SLOT: usize = 65_536;
+
+/// Receive buffers for one `recvmmsg` call.
+pub(crate) struct Receiver {
+    buf: Vec<u8>,
+    slot: usize,
+    meta: Vec<RecvMeta>,
+}
+
+impl Receiver {
+    pub(crate) fn new(state: &UdpSocketState) -> Self {
+        // With GRO one slot holds a train of coalesced datagrams.
+        let slot = (state.gro_segments().max(1) * 1500).max(MIN_SLOT);
+        Self {
+            buf: vec![0; slot * BATCH_SIZE],
+            slot,
+            meta: vec![RecvMeta::default(); BATCH_SIZE],
+        }
+    }
+
+    /// Receives what is waiting, without blocking; returns how many slots were filled.
+    pub(crate) fn try_recv(
+        &mut self,
+        socket: &UdpSocket,
+        state: &UdpSocketState,
+    ) -> io::Result<usize> {
+        let mut slices: Vec<IoSliceMut<'_>> = self
+            .buf
+            .chunks_mut(self.slot)
+            .map(IoSliceMut::new)
+            .collect();
+        socket.try_io(Interest::READABLE, || {
+            state.recv(socket.into(), &mut slices, &mut self.meta)
+        })
+    }
+
+    /// The datagrams in the first `filled` slots, with their senders.
+    pub(crate) fn datagrams(&self, filled: usize) -> impl Iterator<Item = (SocketAddr, &[u8])> {
+        self.meta[..filled]
+            .iter()
+            .zip(self.buf.chunks(self.slot))
+            .flat_map(|(meta, slot)| {
+                let stride = meta.stride.max(1);
+                slot[..meta.len.min(slot.len())]
+                    .chunks(stride)
+                    .map(move |d| (meta.addr, d))
+            })
+    }
+}
+
+/// Replies gathered from one receive batch, sent together.
+pub(crate) struct Sender {
+    out: Vec<u8>,
+    replies: Vec<(SocketAddr, usize)>,
+}
+
+/// What a flush achieved.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Flushed {
+    pub(crate) sent: u64,
+    pub(crate) failed: u64,
+}
+
+impl Sender {
+    pub(crate) fn new() -> Self {
+        Self {
+            out: Vec::with_capacity(BATCH_SIZE * MAX_DATAGRAM),
+            replies: Vec::with_capacity(BATCH_SIZE),
+        }
+    }
+
+    /// Space for the next reply; [`Sender::commit`] keeps what was written.
+    pub(crate) fn slot(&mut self) -> &mut [u8] {
+        let start = self.out.len();
+        self.out.resize(start + MAX_DATAGRAM, 0);
+        &mut self.out[start..]
+    }
+
+    /// Keeps the first `len` bytes of the last [`Sender::slot`] as a reply to `to`, or drops
+    /// them when `len` is `None`.
+    pub(crate) fn commit(&mut self, to: SocketAddr, len: Option<usize>) {
+        let start = self.out.len() - MAX_DATAGRAM;
+        let len = len.unwrap_or(0).min(MAX_DATAGRAM);
+        self.out.truncate(start + len);
+        if len > 0 {
+            self.replies.push((to, len));
+        }
+    }
+
+    /// Sends every gathered reply. Runs of equal-sized replies to one peer go out as one GSO
+    /// send. A full socket buffer is waited out, never dropped; other send errors (an
+    /// unreachable peer) are counted and the rest still go out.
+    pub(crate) async fn flush(&mut self, socket: &UdpSocket, state: &UdpSocketState) -> Flushed {
+        let mut done = Flushed::default();
+        let mut offset = 0;
+        let mut i = 0;
+        while i < self.replies.len() {
+            let (to, size) = self.replies[i];
+            let mut run = 1;
+            while i + run < self.replies.len()
+                && self.replies[i + run] == (to, size)
+                && run < state.max_gso_segments()
+            {
+                run += 1;
+            }
+            let contents = &self.out[offset..offset + size * run];
+            let transmit = Transmit {
+                destination: to,
+                ecn: None,
+                contents,
+                segment_size: (run > 1).then_some(size),
+                src_ip: None,
+            };
+            match send(socket, state, &transmit).await {
+                Ok(()) => done.sent += run as u64,
+                Err(err) => {
+                    tracing::debug!(peer = %to, %err, datagrams = run, "send failed");
+                    done.failed += run as u64;
+                }
+            }
+            offset += size * run;
+            i += run;
+        }
+        self.out.clear();
+        self.replies.clear();
+        done
+    }
+}
+
+async fn send(socket: &UdpSocket, state: &UdpSocketState, t: &Transmit<'_>) -> io::Result<()> {
+    loop {
+        match socket.try_io(Interest::WRITABLE, || state.try_send(socket.into(), t)) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => socket.writable().await?,
+            other => return other,
+        }
+    }
+}

@@ -1,0 +1,80 @@
+//! The command line: flags with environment fallbacks, so that containers configure the server
+//! through their environment.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use dgram_proto::limit::Rate;
+
+use crate::Settings;
+
+/// dgram's UDP echo service: answers every datagram with its ASCII letters upper-cased.
+///
+/// Plain datagrams (from `nc -u`, say) get the same bytes back upper-cased; dgram echo
+/// requests (from `client-cli echo`) get an echo reply with the same request id.
+#[derive(Debug, Parser)]
+#[command(name = "echo-server", version, about, long_about)]
+pub struct Cli {
+    /// Address and UDP port to listen on.
+    #[arg(long, env = "ECHO_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Datagrams per second each source IP address may send; 0 turns the limit off.
+    #[arg(long, env = "ECHO_RATE", default_value_t = 1000)]
+    pub rate: u32,
+
+    /// How many datagrams a source IP address may send at once before the rate applies.
+    #[arg(long, env = "ECHO_BURST", default_value_t = 1000)]
+    pub burst: u32,
+
+    /// Log format.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// What to do instead of serving.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Sends one probe and exits 0 on a correct reply, 1 otherwise, within 2 seconds.
+    /// Container images have no shell; their health checks run this.
+    Healthcheck {
+        /// The server to probe.
+        #[arg(
+            long,
+            env = "ECHO_HEALTHCHECK_SERVER",
+            default_value = "127.0.0.1:8080"
+        )]
+        server: SocketAddr,
+    },
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl Cli {
+    /// The server settings these flags ask for.
+    pub fn settings(&self) -> Settings {
+        let rate = (self.rate > 0).then(|| Rate {
+            per_second: f64::from(self.rate),
+            burst: self.burst.max(1),
+        });
+        Settings {
+            rate,
+            ..Settings::default()
+        }
+    }
+}
+
+/// How long the health probe may take in all.
+pub const HEALTHCHECK_DEADLINE: Duration = Duration::from_secs(2);

@@ -1,0 +1,18 @@
+//! dgram's echo service as a library: the server loop [`run`], the tower stack that answers
+//! each datagram ([`service`], [`ratelimit`]), the health probe, and tracing setup. `main.rs`
+//! only parses configuration, binds and calls [`run`].
+#![forbid(unsafe_code)]
+
+mod batch;
+pub mod config;
+mod error;
+pub mod healthcheck;
+pub mod ratelimit;
+mod server;
+pub mod service;
+mod stats;
+pub mod telemetry;
+
+pub use error::Error;
+pub use server::{run, Settings};
+pub use stats::Totals;
