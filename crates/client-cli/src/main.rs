@@ -1,2 +1,223 @@
-//! placeholder
-fn main() {}
+//! `client-cli`, dgram's command-line client: the command line and what each command runs.
+//!
+//! `client-cli echo` talks to an echo server the way a person would (one line, a prompt, or
+//! piped lines); `client-cli bench echo` loads it and reports throughput and latency.
+#![forbid(unsafe_code)]
+
+mod args;
+mod bench;
+mod echo;
+mod lines;
+mod output;
+
+use std::io::{self, Write};
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use dgram_proto::echo::ClientConfig;
+use dgram_proto::Name;
+
+/// dgram's command-line client for the UDP echo service.
+#[derive(Debug, Parser)]
+#[command(name = "client-cli", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Send text to an echo server and print the upper-cased answers.
+    ///
+    /// With TEXT, sends it once. Without, reads standard input: at a terminal, a `>>: `
+    /// prompt (`q`, `quit` or Ctrl-D to leave); otherwise one request per line, answers in the
+    /// order of the lines. Exits with 1 if text given on the command line or piped in went
+    /// unanswered.
+    Echo(EchoArgs),
+    /// Generate load against a server and report throughput and latency.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, clap::Args)]
+struct EchoArgs {
+    /// The echo server's address.
+    #[arg(long, env = "ECHO_SERVER", default_value = "127.0.0.1:8080", value_parser = args::server)]
+    server: SocketAddr,
+    /// The name to sign requests with [default: your login name, or "guest"].
+    #[arg(long, env = "DGRAM_NAME", value_parser = args::name)]
+    name: Option<Name>,
+    /// How long to wait for each try's reply (bare numbers are milliseconds: 500, 500ms, 2s).
+    #[arg(long, default_value = "1s", value_parser = args::timeout)]
+    timeout: Duration,
+    /// How many times to resend a request that got no reply.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(0..=100))]
+    retries: u32,
+    /// Print one JSON object per request on stdout, failures included.
+    #[arg(long)]
+    json: bool,
+    /// Text to send, joined with spaces; without it, lines are read from standard input.
+    /// (Put `--` before text that starts with a dash.)
+    text: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// Keep a window of echo requests in flight and measure the replies.
+    ///
+    /// Prints a human summary, then last a machine-readable line:
+    /// `result mode=.. window=.. size=.. sent=.. received=.. lost=.. rps=.. p50_us=.. p99_us=..
+    /// p999_us=..`. Exits with 1 if no reply came back at all.
+    Echo(BenchEchoArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct BenchEchoArgs {
+    /// The echo server's address.
+    #[arg(long, env = "ECHO_SERVER", default_value = "127.0.0.1:8080", value_parser = args::server)]
+    server: SocketAddr,
+    /// How many requests to keep in flight.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=65_536))]
+    window: u32,
+    /// How long to measure (bare numbers are seconds: 5, 0.5, 500ms).
+    #[arg(long, default_value = "5", value_parser = args::seconds)]
+    duration: Duration,
+    /// Datagram size in bytes.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(16..=dgram_proto::MAX_DATAGRAM as i64))]
+    size: u32,
+    /// What to send: raw text datagrams, or dgram EchoRequest envelopes.
+    #[arg(long, value_enum, default_value_t = Mode::Plain)]
+    mode: Mode,
+    /// How long to run before measuring, to let caches and buffers settle (not counted).
+    #[arg(long, default_value = "1", value_parser = args::seconds)]
+    warmup: Duration,
+}
+
+/// What the load generator sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Mode {
+    /// A sequence number in 16 uppercase hex digits padded with 'x'; the answer has 'X'.
+    Plain,
+    /// EchoRequest envelopes padded to the size, matched by request id.
+    Envelope,
+}
+
+impl Mode {
+    /// The name the result line uses.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Mode::Plain => "plain",
+            Mode::Envelope => "envelope",
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        // The reader went away (`client-cli ... | head -1`): nobody is left to tell.
+        Err(e) if is_broken_pipe(&e) => ExitCode::FAILURE,
+        Err(e) => {
+            let _ = writeln!(io::stderr(), "client-cli: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause
+            .downcast_ref::<io::Error>()
+            .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+    })
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Echo(a) => {
+            let name = match a.name {
+                Some(name) => name,
+                None => args::default_name()?,
+            };
+            echo::run(echo::EchoSettings {
+                server: a.server,
+                name,
+                client: ClientConfig {
+                    timeout: a.timeout,
+                    retries: a.retries,
+                },
+                json: a.json,
+                text: a.text,
+            })
+        }
+        Command::Bench(BenchCommand::Echo(a)) => {
+            if a.duration.is_zero() {
+                anyhow::bail!("--duration must be longer than zero");
+            }
+            bench::run(bench::BenchSettings {
+                server: a.server,
+                window: a.window as usize,
+                duration: a.duration,
+                warmup: a.warmup,
+                size: a.size as usize,
+                mode: a.mode,
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn echo_defaults() {
+        let cli = Cli::try_parse_from(["client-cli", "echo", "hello", "--json", "--", "-there"])
+            .expect("valid command line");
+        let Command::Echo(a) = cli.command else {
+            panic!("not echo");
+        };
+        assert_eq!(a.timeout, Duration::from_secs(1));
+        assert_eq!(a.retries, 2);
+        assert!(a.json);
+        assert_eq!(a.text, ["hello", "-there"]);
+    }
+
+    #[test]
+    fn bench_echo_parses() {
+        let cli = Cli::try_parse_from([
+            "client-cli",
+            "bench",
+            "echo",
+            "--server",
+            "127.0.0.1:9000",
+            "--window",
+            "8",
+            "--duration",
+            "1",
+            "--size",
+            "64",
+            "--mode",
+            "envelope",
+            "--warmup",
+            "0",
+        ])
+        .expect("valid command line");
+        let Command::Bench(BenchCommand::Echo(a)) = cli.command else {
+            panic!("not bench echo");
+        };
+        assert_eq!(a.mode, Mode::Envelope);
+        assert_eq!(a.warmup, Duration::ZERO);
+        assert!(Cli::try_parse_from(["client-cli", "bench", "echo", "--size", "15"]).is_err());
+        assert!(Cli::try_parse_from(["client-cli", "echo", "--server", "nowhere"]).is_err());
+    }
+}

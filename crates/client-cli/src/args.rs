@@ -1,0 +1,161 @@
+//! Value parsers for the command line (durations, server addresses, names) and the default
+//! name taken from the login name.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::bail;
+use dgram_proto::Name;
+
+/// The longest duration any option takes. Beyond it a typo is likelier than intent, and
+/// keeping durations small means `Instant + duration` can never overflow.
+const MAX_DURATION: Duration = Duration::from_secs(3600);
+
+/// Parses `--timeout`: a bare number is milliseconds (`500`), or give a unit (`500ms`, `2s`).
+pub(crate) fn timeout(s: &str) -> Result<Duration, String> {
+    let d = duration(s, Unit::Millis)?;
+    if d.is_zero() {
+        return Err("the timeout must be longer than zero".into());
+    }
+    Ok(d)
+}
+
+/// Parses a bench period: a bare number is seconds (`5`, `0.5`), or give a unit (`500ms`).
+pub(crate) fn seconds(s: &str) -> Result<Duration, String> {
+    duration(s, Unit::Secs)
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Unit {
+    Millis,
+    Secs,
+}
+
+fn duration(s: &str, bare: Unit) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (number, unit) = s.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration (try 500ms, 2s or 1m)"))?;
+    let secs_per_unit = match (unit.trim(), bare) {
+        ("", Unit::Millis) | ("ms", _) => 1e-3,
+        ("", Unit::Secs) | ("s", _) => 1.0,
+        ("us" | "µs", _) => 1e-6,
+        ("m" | "min", _) => 60.0,
+        (other, _) => {
+            return Err(format!(
+                "unknown unit {other:?} in {s:?} (use us, ms, s or m)"
+            ))
+        }
+    };
+    let secs = value * secs_per_unit;
+    // The parse above admits no sign, but it does admit "inf"-free huge numbers.
+    if !secs.is_finite() || secs > MAX_DURATION.as_secs_f64() {
+        return Err(format!(
+            "{s:?} is longer than the limit of {} s",
+            MAX_DURATION.as_secs()
+        ));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// Parses `--server`: an IP address and port. The unspecified address and port 0 are refused
+/// because replies would come from some other address and never match the server's.
+pub(crate) fn server(s: &str) -> Result<SocketAddr, String> {
+    let addr: SocketAddr = s
+        .trim()
+        .parse()
+        .map_err(|e| format!("{s:?} is not IP:PORT or [IPv6]:PORT ({e})"))?;
+    if addr.ip().is_unspecified() {
+        return Err(format!(
+            "{addr} is not an address to send to; give the server's own (e.g. 127.0.0.1:{})",
+            addr.port()
+        ));
+    }
+    if addr.port() == 0 {
+        return Err("port 0 is not a server port".into());
+    }
+    Ok(addr)
+}
+
+/// Parses `--name`.
+pub(crate) fn name(s: &str) -> Result<Name, String> {
+    Name::new(s).map_err(|e| format!("{s:?} is not a valid name: {e}"))
+}
+
+/// The name to sign requests with when none was given: the login name, or "guest".
+pub(crate) fn default_name() -> anyhow::Result<Name> {
+    let login = ["USER", "LOGNAME"]
+        .iter()
+        .find_map(|var| std::env::var(var).ok().filter(|v| !v.is_empty()));
+    let Some(login) = login else {
+        return Ok(guest());
+    };
+    match Name::new(&login) {
+        Ok(name) => Ok(name),
+        Err(e) => bail!(
+            "your login name {login:?} is not a valid dgram name ({e}); \
+             choose one with --name NAME or DGRAM_NAME=NAME"
+        ),
+    }
+}
+
+fn guest() -> Name {
+    // "guest" is ASCII letters only, so it is always valid; the fallback keeps this total.
+    Name::new("guest").unwrap_or_else(|_| unreachable!("\"guest\" is a valid name"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts_default_to_milliseconds() {
+        assert_eq!(timeout("500"), Ok(Duration::from_millis(500)));
+        assert_eq!(timeout("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(timeout("1s"), Ok(Duration::from_secs(1)));
+        assert_eq!(timeout("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(timeout("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(timeout("250us"), Ok(Duration::from_micros(250)));
+    }
+
+    #[test]
+    fn bench_periods_default_to_seconds() {
+        assert_eq!(seconds("5"), Ok(Duration::from_secs(5)));
+        assert_eq!(seconds("0"), Ok(Duration::ZERO));
+        assert_eq!(seconds("0.25"), Ok(Duration::from_millis(250)));
+        assert_eq!(seconds("300ms"), Ok(Duration::from_millis(300)));
+    }
+
+    #[test]
+    fn bad_durations_are_refused() {
+        for bad in ["", "ms", "-1", "1h", "1e3", "nan", "inf", "1.2.3", "99999s"] {
+            assert!(seconds(bad).is_err(), "{bad:?} was accepted");
+        }
+        assert!(timeout("0").is_err());
+        assert!(timeout("0ms").is_err());
+    }
+
+    #[test]
+    fn servers_must_be_concrete() {
+        assert!(server("127.0.0.1:8080").is_ok());
+        assert!(server("[::1]:8080").is_ok());
+        assert!(server("0.0.0.0:8080").is_err());
+        assert!(server("[::]:8080").is_err());
+        assert!(server("127.0.0.1:0").is_err());
+        assert!(server("localhost:8080").is_err());
+        assert!(server("127.0.0.1").is_err());
+    }
+
+    #[test]
+    fn names_are_validated() {
+        assert!(name("alex").is_ok());
+        assert!(name("黎诗").is_ok());
+        let err = name("two words").expect_err("a space is not a name character");
+        assert!(err.contains("not a valid name"), "{err}");
+        assert!(guest().as_str() == "guest");
+    }
+}
