@@ -74,4 +74,30 @@ pub enum Error {
         /// The first offending character.
         ch: char,
     },
+    /// A message is larger than its delivery mode allows.
+    #[error("message of {size} bytes exceeds the limit of {limit} bytes")]
+    MessageTooLarge {
+        /// The message's size in bytes.
+        size: usize,
+        /// The limit for its delivery mode.
+        limit: usize,
+    },
+    /// The session holds as much unacknowledged data as it may; try again once some is
+    /// acknowledged.
+    #[error("send buffer full: {messages} messages ({bytes} bytes) await acknowledgement")]
+    SendBufferFull {
+        /// Unacknowledged messages (or queued unreliable ones).
+        messages: usize,
+        /// Their bytes.
+        bytes: usize,
+    },
+    /// The session already uses as many channels as it may.
+    #[error("too many channels (limit {limit})")]
+    TooManyChannels {
+        /// The limit.
+        limit: usize,
+    },
+    /// There is no session to send on (not yet connected, or no such session).
+    #[error("not connected")]
+    NotConnected,
 }

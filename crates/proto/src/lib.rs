@@ -13,6 +13,7 @@ mod envelope;
 mod error;
 pub mod limit;
 mod name;
+pub mod session;
 
 pub use codec::{is_envelope, MAGIC, PREFIX_LEN, VERSION};
 pub use envelope::{Body, Echo, Envelope, ErrorCode, ErrorReply, Kind, RequestId};

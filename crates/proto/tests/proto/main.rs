@@ -5,4 +5,7 @@ mod codec;
 mod echo_client;
 mod echo_server;
 mod golden;
+mod session;
+mod session_security;
+mod sim;
 mod support;

@@ -1,0 +1,289 @@
+//! The client endpoint: the handshake (Hello, cookie, Join, welcome), keeping the session
+//! alive, resuming it from a new address when the server stops answering, and starting over on
+//! its own when the server has forgotten it.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use super::conn::{Connection, Role};
+use super::crypto::Rng;
+use super::packet::{self, Nonce, Packet, Resume, Secret, Writer};
+use super::server::resume_proof;
+use super::{
+    Channel, CloseReason, Config, Delivery, Event, MessageId, RejectReason, SessionId, Transmit,
+};
+use crate::Error;
+
+/// Joins with the same cookie before asking for a fresh one.
+const JOINS_PER_COOKIE: u32 = 3;
+
+#[derive(Debug)]
+struct Handshake {
+    nonce: Nonce,
+    cookie: Option<Secret>,
+    joins: u32,
+    resume: bool,
+    next_send: Instant,
+    interval: Duration,
+}
+
+/// The client side of the session protocol: one session with one server.
+#[derive(Debug)]
+pub struct Client {
+    config: Config,
+    rng: Rng,
+    server: SocketAddr,
+    handshake: Option<Handshake>,
+    conn: Option<Connection>,
+    token: Option<(SessionId, Secret)>,
+    resume_counter: u32,
+    closed_for_good: bool,
+    events: VecDeque<Event>,
+}
+
+impl Client {
+    /// A client that starts its handshake with `server` at once; `seed` is its only source
+    /// of randomness.
+    pub fn new(config: Config, seed: [u8; 32], server: SocketAddr, now: Instant) -> Self {
+        let mut client = Self {
+            config,
+            rng: Rng::from_seed(seed),
+            server,
+            handshake: None,
+            conn: None,
+            token: None,
+            resume_counter: 0,
+            closed_for_good: false,
+            events: VecDeque::new(),
+        };
+        client.start_handshake(now, false);
+        client
+    }
+
+    /// The session, once the server has welcomed us.
+    pub fn session(&self) -> Option<SessionId> {
+        self.conn.as_ref().filter(|c| c.is_open()).map(|c| c.id)
+    }
+
+    /// Whether data can flow now (connected, and not in the middle of a resume).
+    pub fn is_connected(&self) -> bool {
+        self.handshake.is_none() && self.conn.as_ref().is_some_and(Connection::is_open)
+    }
+
+    /// The smoothed round-trip time, once measured.
+    pub fn rtt(&self) -> Option<Duration> {
+        self.conn.as_ref().and_then(Connection::smoothed_rtt)
+    }
+
+    fn start_handshake(&mut self, now: Instant, resume: bool) {
+        let mut nonce = [0u8; packet::NONCE_LEN];
+        self.rng.fill(&mut nonce);
+        self.handshake = Some(Handshake {
+            nonce,
+            cookie: None,
+            joins: 0,
+            resume,
+            next_send: now,
+            interval: self.config.handshake_retry,
+        });
+    }
+
+    /// Queues a message. Reliable ones get an id for their delivery report. While a resume is
+    /// under way they wait, and go out once it completes.
+    pub fn send(
+        &mut self,
+        now: Instant,
+        channel: Channel,
+        data: Vec<u8>,
+        delivery: Delivery,
+    ) -> Result<Option<MessageId>, Error> {
+        match self.conn.as_mut() {
+            Some(conn) => conn.send(now, &self.config, channel, data, delivery),
+            None => Err(Error::NotConnected),
+        }
+    }
+
+    /// Ends the session and stays disconnected.
+    pub fn close(&mut self) {
+        self.closed_for_good = true;
+        self.handshake = None;
+        if let Some(conn) = self.conn.as_mut() {
+            conn.close();
+        }
+        self.collect();
+    }
+
+    /// Takes in one datagram.
+    pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
+        if from != self.server || self.closed_for_good {
+            return;
+        }
+        match packet::parse(datagram) {
+            Some(Packet::Cookie { nonce, cookie }) => {
+                if let Some(h) = self.handshake.as_mut().filter(|h| h.nonce == nonce) {
+                    h.cookie = Some(cookie);
+                    h.joins = 0;
+                    h.next_send = now;
+                    h.interval = self.config.handshake_retry;
+                }
+            }
+            Some(Packet::Welcome {
+                nonce,
+                session,
+                token,
+            }) => self.welcome(now, nonce, session, token),
+            Some(Packet::Reject { nonce, reason }) => {
+                if self.handshake.as_ref().is_none_or(|h| h.nonce != nonce) {
+                    return;
+                }
+                match reason {
+                    RejectReason::Busy => {}
+                    RejectReason::UnknownSession | RejectReason::BadProof => {
+                        // The server forgot us: what was unacknowledged failed; start over.
+                        if let Some(conn) = self.conn.as_mut() {
+                            conn.finish(CloseReason::Lost, 0);
+                        }
+                        self.collect();
+                        self.conn = None;
+                        self.token = None;
+                        self.start_handshake(now, false);
+                    }
+                }
+            }
+            Some(Packet::Data { header, frames }) => {
+                if let Some(conn) = self.conn.as_mut().filter(|c| c.id == header.session) {
+                    conn.handle(now, &self.config, &header, frames);
+                }
+            }
+            _ => {}
+        }
+        self.maintain(now);
+    }
+
+    fn welcome(&mut self, now: Instant, nonce: Nonce, session: SessionId, token: Secret) {
+        let Some(h) = self.handshake.as_ref().filter(|h| h.nonce == nonce) else {
+            return;
+        };
+        let resumed = h.resume && self.conn.as_ref().is_some_and(|c| c.id == session);
+        self.handshake = None;
+        if resumed {
+            if let Some(conn) = self.conn.as_mut() {
+                conn.migrate(self.server, now);
+            }
+        } else {
+            self.conn = Some(Connection::new(
+                session,
+                self.server,
+                Role::Client,
+                now,
+                &self.config,
+            ));
+            self.token = Some((session, token));
+        }
+        self.events.push_back(Event::Connected { session, resumed });
+    }
+
+    /// Writes the next datagram to send into `buf` (of [`crate::MAX_DATAGRAM`] bytes).
+    pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
+        if let Some(h) = self.handshake.as_mut() {
+            if h.next_send > now {
+                return None;
+            }
+            h.next_send = now + h.interval;
+            // Back off, but not far: a client waiting for its server should notice it soon.
+            h.interval = (h.interval * 2).min(self.config.handshake_retry * 4);
+            let mut w = Writer::new(buf);
+            match h.cookie {
+                Some(cookie) if h.joins < JOINS_PER_COOKIE => {
+                    h.joins += 1;
+                    let resume = match (h.resume, self.token) {
+                        (true, Some((session, token))) => {
+                            self.resume_counter += 1;
+                            Some(Resume {
+                                session,
+                                counter: self.resume_counter,
+                                proof: resume_proof(&token, session, self.resume_counter),
+                            })
+                        }
+                        _ => None,
+                    };
+                    packet::write_join(&mut w, &h.nonce, &cookie, resume);
+                }
+                _ => {
+                    h.cookie = None;
+                    packet::write_hello(&mut w, &h.nonce);
+                }
+            }
+            return Some(Transmit {
+                destination: self.server,
+                len: w.len(),
+            });
+        }
+        let conn = self.conn.as_mut()?;
+        let len = conn.poll_transmit(now, &self.config, buf)?;
+        Some(Transmit {
+            destination: self.server,
+            len,
+        })
+    }
+
+    /// When [`Client::handle_timeout`] is next due.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let handshake = self.handshake.as_ref().map(|h| h.next_send);
+        let conn = self.conn.as_ref();
+        // While a resume handshake runs the session sends nothing, so only its deadlines count
+        // (an owed ack or a retransmission would be due again at once, forever).
+        let conn_timer = conn.and_then(|c| match handshake {
+            Some(_) => c.poll_deadlines(&self.config),
+            None => c.poll_timeout(&self.config),
+        });
+        let resume = conn
+            .filter(|c| c.is_open() && self.handshake.is_none())
+            .and_then(Connection::unanswered_since)
+            .map(|since| since + self.config.resume_after);
+        [handshake, conn_timer, resume].into_iter().flatten().min()
+    }
+
+    /// Runs the timers that are due.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if let Some(conn) = self.conn.as_mut() {
+            conn.handle_timeout(now, &self.config);
+            let silent = conn
+                .unanswered_since()
+                .is_some_and(|since| now >= since + self.config.resume_after);
+            if conn.is_open() && silent && self.handshake.is_none() {
+                // The server has gone quiet: our address may have changed (NAT rebinding), so
+                // prove ourselves again from wherever we are now.
+                self.start_handshake(now, true);
+            }
+        }
+        self.maintain(now);
+    }
+
+    /// Passes the session's events on, and starts over when the session ended without our
+    /// asking (timed out, or closed by the server): the client always tries to be connected.
+    fn maintain(&mut self, now: Instant) {
+        self.collect();
+        let ended = self
+            .conn
+            .as_ref()
+            .is_some_and(|c| !c.is_open() && c.is_closed());
+        if ended && !self.closed_for_good {
+            self.conn = None;
+            self.token = None;
+            self.start_handshake(now, false);
+        }
+    }
+
+    /// The next thing that happened.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    fn collect(&mut self) {
+        if let Some(conn) = self.conn.as_mut() {
+            self.events.extend(conn.events.drain(..));
+        }
+    }
+}

@@ -1,0 +1,302 @@
+//! One established session, either side: it ties the sending and receiving halves to the
+//! packet numbers, the header's ack fields, the timers (retransmission, ack, keepalive, idle,
+//! message deadlines) and the goodbye.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use super::packet::{self, frame, Frame, Header, Writer, ACK_DELAY_UNIT_MICROS};
+use super::recv::{RecvState, Seen};
+use super::rtt::Rtt;
+use super::send::SendState;
+use super::{Channel, CloseReason, Config, Delivery, Event, FailReason, MessageId, SessionId};
+use crate::Error;
+
+/// How many times a closing side sends its goodbye: it is not acknowledged, so it is repeated.
+const CLOSE_REPEATS: u8 = 3;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Role {
+    Client,
+    Server,
+}
+
+#[derive(Debug)]
+pub(crate) struct Connection {
+    pub(crate) id: SessionId,
+    pub(crate) peer: SocketAddr,
+    role: Role,
+    send: SendState,
+    recv: RecvState,
+    rtt: Rtt,
+    next_pn: u32,
+    last_recv: Instant,
+    last_send: Instant,
+    ping_pending: bool,
+    waiting_since: Option<Instant>,
+    closes_left: u8,
+    closed: Option<CloseReason>,
+    pub(crate) events: Vec<Event>,
+}
+
+impl Connection {
+    pub(crate) fn new(
+        id: SessionId,
+        peer: SocketAddr,
+        role: Role,
+        now: Instant,
+        config: &Config,
+    ) -> Self {
+        Self {
+            id,
+            peer,
+            role,
+            send: SendState::default(),
+            recv: RecvState::new(),
+            rtt: Rtt::new(config.initial_rto, config.min_rto, config.max_rto),
+            next_pn: 1,
+            last_recv: now,
+            last_send: now,
+            ping_pending: false,
+            waiting_since: None,
+            closes_left: 0,
+            closed: None,
+            events: Vec::new(),
+        }
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.is_some() && self.closes_left == 0
+    }
+
+    pub(crate) fn is_open(&self) -> bool {
+        self.closed.is_none()
+    }
+
+    fn heard(&mut self, now: Instant) {
+        self.last_recv = now;
+        self.waiting_since = None;
+    }
+
+    pub(crate) fn smoothed_rtt(&self) -> Option<Duration> {
+        self.rtt.smoothed()
+    }
+
+    /// Since when this side has been waiting for an answer that has not come: the first packet
+    /// that asked for an ack since the peer was last heard from. Retransmissions do not move it.
+    pub(crate) fn unanswered_since(&self) -> Option<Instant> {
+        self.waiting_since
+    }
+
+    pub(crate) fn send(
+        &mut self,
+        now: Instant,
+        config: &Config,
+        channel: Channel,
+        data: Vec<u8>,
+        delivery: Delivery,
+    ) -> Result<Option<MessageId>, Error> {
+        if !self.is_open() {
+            return Err(Error::NotConnected);
+        }
+        match delivery {
+            Delivery::Reliable => self.send.push(now, config, channel, data).map(Some),
+            Delivery::Unreliable => self
+                .send
+                .push_unreliable(config, channel, data)
+                .map(|()| None),
+        }
+    }
+
+    /// Takes a data packet that the endpoint matched to this session.
+    pub(crate) fn handle(&mut self, now: Instant, config: &Config, header: &Header, frames: &[u8]) {
+        if self.closed.is_some() {
+            return;
+        }
+        let Some(frames) = packet::parse_frames(frames) else {
+            return;
+        };
+        match self.recv.seen(header.number) {
+            Seen::TooOld => return,
+            Seen::Duplicate => {
+                self.recv.request_ack(now);
+                self.heard(now);
+                return;
+            }
+            Seen::New => {}
+        }
+        if !self.recv.can_take(&frames, config) {
+            return;
+        }
+        self.heard(now);
+        let ack_eliciting = frames
+            .iter()
+            .any(|f| !matches!(f, Frame::Unreliable { .. } | Frame::Close { .. }));
+        let peer_closed = frames.iter().any(|f| matches!(f, Frame::Close { .. }));
+        self.recv.record(header.number, now, ack_eliciting);
+        let ack_delay = Duration::from_micros(u64::from(header.ack_delay) * ACK_DELAY_UNIT_MICROS);
+        let outcome = self.send.on_ack(
+            now,
+            header.largest_acked,
+            header.ack_bits,
+            ack_delay,
+            config.max_ack_delay,
+        );
+        if let Some(sample) = outcome.rtt_sample {
+            self.rtt.sample(sample);
+        }
+        if outcome.progress {
+            // The path works again, sample or not: stop backing off.
+            self.rtt.reset_backoff();
+        }
+        for id in outcome.delivered {
+            self.events.push(Event::Delivered { id });
+        }
+        self.recv.take(frames, &mut self.events);
+        if peer_closed {
+            self.finish(CloseReason::Peer, 0);
+        }
+    }
+
+    /// Writes the next packet to send into `buf`, if there is one.
+    pub(crate) fn poll_transmit(
+        &mut self,
+        now: Instant,
+        config: &Config,
+        buf: &mut [u8],
+    ) -> Option<usize> {
+        let closing = self.closes_left > 0;
+        if self.closed.is_some() && !closing {
+            return None;
+        }
+        let wants_ack = self.recv.ack_pending();
+        if !closing && !wants_ack && !self.ping_pending && !self.send.has_pending() {
+            return None;
+        }
+        let mut w = Writer::new(buf);
+        let (largest_acked, ack_bits, ack_delay) = self.recv.take_ack(now);
+        let number = self.next_pn;
+        packet::write_header(
+            &mut w,
+            &Header {
+                session: self.id,
+                number,
+                largest_acked,
+                ack_bits,
+                ack_delay,
+            },
+        );
+        if closing {
+            w.put(&[frame::CLOSE, 0]);
+            self.closes_left -= 1;
+        } else {
+            let sent = self.send.fill(&mut w, now, config);
+            if let Some(sent) = sent {
+                self.send.sent(number, sent);
+                self.ping_pending = false;
+                self.waiting_since.get_or_insert(now);
+            } else if self.ping_pending {
+                w.put(&[frame::PING]);
+                self.send.sent_ping(number, now);
+                self.ping_pending = false;
+                self.waiting_since.get_or_insert(now);
+            }
+        }
+        if w.len() == packet::HEADER_LEN && !wants_ack {
+            // Nothing fitted (the in-flight window is full) and no ack is owed.
+            return None;
+        }
+        self.next_pn += 1;
+        self.last_send = now;
+        Some(w.len())
+    }
+
+    pub(crate) fn poll_timeout(&self, config: &Config) -> Option<Instant> {
+        if self.closed.is_some() {
+            return None;
+        }
+        let idle = self.last_recv + config.idle_timeout;
+        let keepalive = (self.role == Role::Client).then(|| self.last_send + config.keepalive);
+        [
+            Some(idle),
+            keepalive,
+            self.send.rto_deadline(self.rtt.rto()),
+            self.send.next_deadline(),
+            self.recv.ack_due(config),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// The deadlines that hold even while nothing may be sent: idleness and message expiry.
+    pub(crate) fn poll_deadlines(&self, config: &Config) -> Option<Instant> {
+        if self.closed.is_some() {
+            return None;
+        }
+        let idle = self.last_recv + config.idle_timeout;
+        Some(self.send.next_deadline().map_or(idle, |d| d.min(idle)))
+    }
+
+    pub(crate) fn handle_timeout(&mut self, now: Instant, config: &Config) {
+        if self.closed.is_some() {
+            return;
+        }
+        if now >= self.last_recv + config.idle_timeout {
+            self.finish(CloseReason::TimedOut, 0);
+            return;
+        }
+        for id in self.send.expire(now) {
+            self.events.push(Event::Failed {
+                id,
+                reason: FailReason::Timeout,
+            });
+        }
+        if self
+            .send
+            .rto_deadline(self.rtt.rto())
+            .is_some_and(|t| t <= now)
+        {
+            self.send.on_timeout(now, self.rtt.rto());
+            self.rtt.back_off();
+            // Something must go out to find out whether the path still works.
+            self.ping_pending = true;
+        }
+        if self.role == Role::Client && now >= self.last_send + config.keepalive {
+            self.ping_pending = true;
+        }
+    }
+
+    /// Ends the session here: fails what is unacknowledged and says goodbye.
+    pub(crate) fn close(&mut self) {
+        self.finish(CloseReason::Local, CLOSE_REPEATS);
+    }
+
+    pub(crate) fn finish(&mut self, reason: CloseReason, goodbyes: u8) {
+        if self.closed.is_some() {
+            return;
+        }
+        self.closed = Some(reason);
+        self.closes_left = goodbyes;
+        for id in self.send.abandon() {
+            self.events.push(Event::Failed {
+                id,
+                reason: FailReason::SessionClosed(reason),
+            });
+        }
+        self.events.push(Event::Closed { reason });
+    }
+
+    /// Moves the session to a new address of the peer's (a resume).
+    pub(crate) fn migrate(&mut self, to: SocketAddr, now: Instant) {
+        let from = std::mem::replace(&mut self.peer, to);
+        self.heard(now);
+        if from != to {
+            self.events.push(Event::Migrated { from, to });
+        }
+        // Whatever was in flight went to the old address: send it again now.
+        self.send.on_timeout(now, Duration::ZERO);
+        self.rtt.reset_backoff();
+        self.ping_pending = true;
+    }
+}

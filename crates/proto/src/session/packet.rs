@@ -1,0 +1,414 @@
+//! The session protocol's bytes: handshake packets, the 20-byte data header, and the frames
+//! that follow it. Laid out by hand (little-endian, fixed widths) because every field's size is
+//! part of the overhead budget; the README documents it field by field.
+//!
+//! Every session packet starts with `0xFF 'S'` and a byte holding the version (high nibble) and
+//! the packet type (low nibble). `0xFF` never occurs in UTF-8, and `'S'` tells session packets
+//! from echo envelopes (`0xFF 'D' 'G'`).
+
+use crate::MAX_DATAGRAM;
+
+/// The session protocol's magic bytes.
+pub const MAGIC: [u8; 2] = [0xFF, b'S'];
+/// The session protocol version.
+pub const VERSION: u8 = 1;
+/// Bytes in a data packet's header.
+pub const HEADER_LEN: usize = 20;
+/// Client handshake packets are padded to this size, so that no server answer before a session
+/// exists is larger than what caused it (and so that the path is known to carry full datagrams).
+pub const CLIENT_HELLO_LEN: usize = MAX_DATAGRAM;
+/// Random bytes a client picks per handshake.
+pub const NONCE_LEN: usize = 16;
+/// Bytes of a cookie, a resume token and a resume proof.
+pub const SECRET_LEN: usize = 16;
+
+pub(crate) type Nonce = [u8; NONCE_LEN];
+pub(crate) type Secret = [u8; SECRET_LEN];
+
+/// Packet types (the low nibble of byte 2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Type {
+    Hello = 0,
+    Cookie = 1,
+    Join = 2,
+    Welcome = 3,
+    Reject = 4,
+    Data = 5,
+}
+
+impl Type {
+    fn from_nibble(n: u8) -> Option<Self> {
+        Some(match n {
+            0 => Type::Hello,
+            1 => Type::Cookie,
+            2 => Type::Join,
+            3 => Type::Welcome,
+            4 => Type::Reject,
+            5 => Type::Data,
+            _ => return None,
+        })
+    }
+}
+
+/// Why a server refused a join.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RejectReason {
+    /// The session to resume does not exist (the server restarted, or it timed out).
+    UnknownSession,
+    /// The resume proof was wrong.
+    BadProof,
+    /// The server holds as many sessions as it may.
+    Busy,
+}
+
+impl RejectReason {
+    fn code(self) -> u8 {
+        match self {
+            RejectReason::UnknownSession => 1,
+            RejectReason::BadProof => 2,
+            RejectReason::Busy => 3,
+        }
+    }
+
+    fn from_code(c: u8) -> Option<Self> {
+        Some(match c {
+            1 => RejectReason::UnknownSession,
+            2 => RejectReason::BadProof,
+            3 => RejectReason::Busy,
+            _ => return None,
+        })
+    }
+}
+
+/// A client's proof that it holds a session's resume token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Resume {
+    pub(crate) session: u32,
+    pub(crate) counter: u32,
+    pub(crate) proof: Secret,
+}
+
+/// A parsed packet; data packets keep their frames unparsed until the session takes them.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Packet<'a> {
+    Hello {
+        nonce: Nonce,
+    },
+    Cookie {
+        nonce: Nonce,
+        cookie: Secret,
+    },
+    Join {
+        nonce: Nonce,
+        cookie: Secret,
+        resume: Option<Resume>,
+    },
+    Welcome {
+        nonce: Nonce,
+        session: u32,
+        token: Secret,
+    },
+    Reject {
+        nonce: Nonce,
+        reason: RejectReason,
+    },
+    Data {
+        header: Header,
+        frames: &'a [u8],
+    },
+}
+
+/// The data packet header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Header {
+    pub(crate) session: u32,
+    pub(crate) number: u32,
+    /// The newest packet number received from the peer (0: none yet).
+    pub(crate) largest_acked: u32,
+    /// Bit `i` set: packet `largest_acked - 1 - i` was received too.
+    pub(crate) ack_bits: u32,
+    /// How long the receiver held the ack, in units of [`ACK_DELAY_UNIT_MICROS`].
+    pub(crate) ack_delay: u8,
+}
+
+/// The unit of the header's ack-delay byte: 200 µs, so one byte spans 51 ms, more than the
+/// longest a receiver ever holds an ack.
+pub const ACK_DELAY_UNIT_MICROS: u64 = 200;
+
+/// A tiny cursor that never panics: every read checks what is left.
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        if self.0.len() < n {
+            return None;
+        }
+        let (head, tail) = self.0.split_at(n);
+        self.0 = tail;
+        Some(head)
+    }
+
+    fn u8(&mut self) -> Option<u8> {
+        self.take(1).map(|b| b[0])
+    }
+
+    fn u16(&mut self) -> Option<u16> {
+        self.array().map(u16::from_le_bytes)
+    }
+
+    fn u32(&mut self) -> Option<u32> {
+        self.array().map(u32::from_le_bytes)
+    }
+
+    fn array<const N: usize>(&mut self) -> Option<[u8; N]> {
+        self.take(N).and_then(|b| b.try_into().ok())
+    }
+}
+
+/// Parses a session packet; `None` for anything that is not one (never panics).
+pub(crate) fn parse(datagram: &[u8]) -> Option<Packet<'_>> {
+    if datagram.len() > MAX_DATAGRAM || !datagram.starts_with(&MAGIC) {
+        return None;
+    }
+    let mut r = Reader(&datagram[MAGIC.len()..]);
+    let vt = r.u8()?;
+    if vt >> 4 != VERSION {
+        return None;
+    }
+    let ty = Type::from_nibble(vt & 0x0F)?;
+    let client_sized = datagram.len() >= CLIENT_HELLO_LEN;
+    Some(match ty {
+        Type::Hello if client_sized => Packet::Hello { nonce: r.array()? },
+        Type::Cookie => Packet::Cookie {
+            nonce: r.array()?,
+            cookie: r.array()?,
+        },
+        Type::Join if client_sized => Packet::Join {
+            nonce: r.array()?,
+            cookie: r.array()?,
+            resume: match r.u8()? {
+                0 => None,
+                _ => Some(Resume {
+                    session: r.u32()?,
+                    counter: r.u32()?,
+                    proof: r.array()?,
+                }),
+            },
+        },
+        Type::Welcome => Packet::Welcome {
+            nonce: r.array()?,
+            session: r.u32()?,
+            token: r.array()?,
+        },
+        Type::Reject => Packet::Reject {
+            nonce: r.array()?,
+            reason: RejectReason::from_code(r.u8()?)?,
+        },
+        Type::Data => {
+            let header = Header {
+                session: r.u32()?,
+                number: r.u32()?,
+                largest_acked: r.u32()?,
+                ack_bits: r.u32()?,
+                ack_delay: r.u8()?,
+            };
+            Packet::Data {
+                header,
+                frames: r.0,
+            }
+        }
+        // Unpadded client handshakes are dropped: answering them could amplify.
+        Type::Hello | Type::Join => return None,
+    })
+}
+
+/// Appends to a buffer; the caller sizes packets so that nothing passes [`MAX_DATAGRAM`].
+pub(crate) struct Writer<'a> {
+    buf: &'a mut [u8],
+    len: usize,
+}
+
+impl<'a> Writer<'a> {
+    pub(crate) fn new(buf: &'a mut [u8]) -> Self {
+        Self { buf, len: 0 }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(crate) fn remaining(&self) -> usize {
+        self.buf.len().min(MAX_DATAGRAM) - self.len
+    }
+
+    /// Writes `bytes`; returns `false`, writing nothing, if they do not fit.
+    pub(crate) fn put(&mut self, bytes: &[u8]) -> bool {
+        if bytes.len() > self.remaining() {
+            return false;
+        }
+        self.buf[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+        self.len += bytes.len();
+        true
+    }
+
+    fn start(&mut self, ty: Type) {
+        self.put(&MAGIC);
+        self.put(&[(VERSION << 4) | ty as u8]);
+    }
+
+    fn pad_to(&mut self, len: usize) {
+        let target = len.min(self.buf.len()).min(MAX_DATAGRAM);
+        if target > self.len {
+            self.buf[self.len..target].fill(0);
+            self.len = target;
+        }
+    }
+}
+
+pub(crate) fn write_hello(w: &mut Writer<'_>, nonce: &Nonce) {
+    w.start(Type::Hello);
+    w.put(nonce);
+    w.pad_to(CLIENT_HELLO_LEN);
+}
+
+pub(crate) fn write_cookie(w: &mut Writer<'_>, nonce: &Nonce, cookie: &Secret) {
+    w.start(Type::Cookie);
+    w.put(nonce);
+    w.put(cookie);
+}
+
+pub(crate) fn write_join(
+    w: &mut Writer<'_>,
+    nonce: &Nonce,
+    cookie: &Secret,
+    resume: Option<Resume>,
+) {
+    w.start(Type::Join);
+    w.put(nonce);
+    w.put(cookie);
+    match resume {
+        None => {
+            w.put(&[0]);
+        }
+        Some(r) => {
+            w.put(&[1]);
+            w.put(&r.session.to_le_bytes());
+            w.put(&r.counter.to_le_bytes());
+            w.put(&r.proof);
+        }
+    }
+    w.pad_to(CLIENT_HELLO_LEN);
+}
+
+pub(crate) fn write_welcome(w: &mut Writer<'_>, nonce: &Nonce, session: u32, token: &Secret) {
+    w.start(Type::Welcome);
+    w.put(nonce);
+    w.put(&session.to_le_bytes());
+    w.put(token);
+}
+
+pub(crate) fn write_reject(w: &mut Writer<'_>, nonce: &Nonce, reason: RejectReason) {
+    w.start(Type::Reject);
+    w.put(nonce);
+    w.put(&[reason.code()]);
+}
+
+pub(crate) fn write_header(w: &mut Writer<'_>, h: &Header) {
+    w.start(Type::Data);
+    w.put(&h.session.to_le_bytes());
+    w.put(&h.number.to_le_bytes());
+    w.put(&h.largest_acked.to_le_bytes());
+    w.put(&h.ack_bits.to_le_bytes());
+    w.put(&[h.ack_delay]);
+}
+
+/// Frame types inside a data packet.
+pub(crate) mod frame {
+    /// A fragment of a reliable message: channel u16, seq u32, index u8, count u8, len u16.
+    pub(crate) const RELIABLE: u8 = 1;
+    /// An unreliable message: channel u16, len u16.
+    pub(crate) const UNRELIABLE: u8 = 2;
+    /// Asks for an ack; keeps NAT bindings and the peer's idle timer alive.
+    pub(crate) const PING: u8 = 3;
+    /// The sender is leaving: reason u8.
+    pub(crate) const CLOSE: u8 = 4;
+    /// The sender gave up on a reliable message: channel u16, seq u32. The receiver stops
+    /// waiting for it.
+    pub(crate) const SKIP: u8 = 5;
+
+    pub(crate) const RELIABLE_HEADER: usize = 1 + 2 + 4 + 1 + 1 + 2;
+    pub(crate) const UNRELIABLE_HEADER: usize = 1 + 2 + 2;
+    pub(crate) const SKIP_LEN: usize = 1 + 2 + 4;
+}
+
+/// One parsed frame.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Frame<'a> {
+    Reliable {
+        channel: u16,
+        seq: u32,
+        index: u8,
+        count: u8,
+        data: &'a [u8],
+    },
+    Unreliable {
+        channel: u16,
+        data: &'a [u8],
+    },
+    Ping,
+    Close {
+        reason: u8,
+    },
+    Skip {
+        channel: u16,
+        seq: u32,
+    },
+}
+
+/// Parses every frame of a data packet, or `None` if any is malformed (the packet is then
+/// ignored whole, and not acknowledged).
+pub(crate) fn parse_frames(mut bytes: &[u8]) -> Option<Vec<Frame<'_>>> {
+    let mut frames = Vec::new();
+    while !bytes.is_empty() {
+        let mut r = Reader(bytes);
+        let frame = match r.u8()? {
+            frame::RELIABLE => {
+                let (channel, seq, index, count) = (r.u16()?, r.u32()?, r.u8()?, r.u8()?);
+                let len = usize::from(r.u16()?);
+                if count == 0 || index >= count {
+                    return None;
+                }
+                Frame::Reliable {
+                    channel,
+                    seq,
+                    index,
+                    count,
+                    data: r.take(len)?,
+                }
+            }
+            frame::UNRELIABLE => {
+                let channel = r.u16()?;
+                let len = usize::from(r.u16()?);
+                Frame::Unreliable {
+                    channel,
+                    data: r.take(len)?,
+                }
+            }
+            frame::PING => Frame::Ping,
+            frame::CLOSE => Frame::Close { reason: r.u8()? },
+            frame::SKIP => Frame::Skip {
+                channel: r.u16()?,
+                seq: r.u32()?,
+            },
+            _ => return None,
+        };
+        frames.push(frame);
+        bytes = r.0;
+    }
+    Some(frames)
+}
+
+/// The bytes a reliable fragment adds to its data, for overhead reports.
+pub const fn frame_overhead_reliable() -> usize {
+    frame::RELIABLE_HEADER
+}

@@ -1,0 +1,268 @@
+//! The receiving half of a connection: which packet numbers were seen (the replay window and
+//! the ack fields), and per channel the reassembly of fragments and in-order delivery.
+//!
+//! A packet is taken whole or not at all: if any of its frames cannot be held (past a channel's
+//! window, over the byte budget, one channel too many), the packet is neither processed nor
+//! acknowledged, so the sender resends it and nothing acknowledged is ever dropped.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+
+use super::packet::{Frame, ACK_DELAY_UNIT_MICROS};
+use super::{Channel, Config, Delivery, Event, MAX_FRAGMENT, MAX_MESSAGE};
+
+/// How far ahead of the next expected message a channel buffers.
+const CHANNEL_WINDOW: u32 = 4096;
+
+#[derive(Debug)]
+enum Slot {
+    Partial {
+        count: u8,
+        got: u64,
+        parts: Vec<Vec<u8>>,
+    },
+    Done(Vec<u8>),
+    Skipped,
+}
+
+impl Slot {
+    fn bytes(&self) -> usize {
+        match self {
+            Slot::Partial { parts, .. } => parts.iter().map(Vec::len).sum(),
+            Slot::Done(d) => d.len(),
+            Slot::Skipped => 0,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct InChannel {
+    next: u32,
+    slots: BTreeMap<u32, Slot>,
+}
+
+/// What the replay window says about a packet number.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Seen {
+    New,
+    Duplicate,
+    TooOld,
+}
+
+#[derive(Debug)]
+pub(crate) struct RecvState {
+    largest: u32,
+    /// Bit `i`: packet `largest - i` was received.
+    window: u64,
+    largest_at: Option<Instant>,
+    ack_pending_since: Option<Instant>,
+    channels: HashMap<Channel, InChannel>,
+    buffered: usize,
+}
+
+impl RecvState {
+    pub(crate) fn new() -> Self {
+        Self {
+            largest: 0,
+            window: 0,
+            largest_at: None,
+            ack_pending_since: None,
+            channels: HashMap::new(),
+            buffered: 0,
+        }
+    }
+
+    pub(crate) fn seen(&self, pn: u32) -> Seen {
+        if pn == 0 || (pn <= self.largest && self.largest - pn >= 64) {
+            Seen::TooOld
+        } else if pn <= self.largest && self.window >> (self.largest - pn) & 1 == 1 {
+            Seen::Duplicate
+        } else {
+            Seen::New
+        }
+    }
+
+    /// Records a packet that was taken, and whether it asks for an ack.
+    pub(crate) fn record(&mut self, pn: u32, now: Instant, ack_eliciting: bool) {
+        if pn > self.largest {
+            let shift = pn - self.largest;
+            self.window = if shift >= 64 { 0 } else { self.window << shift };
+            self.window |= 1;
+            self.largest = pn;
+            self.largest_at = Some(now);
+        } else {
+            self.window |= 1 << (self.largest - pn);
+        }
+        if ack_eliciting {
+            self.ack_pending_since.get_or_insert(now);
+        }
+    }
+
+    /// A duplicate still deserves an ack: the sender may have missed the first one.
+    pub(crate) fn request_ack(&mut self, now: Instant) {
+        self.ack_pending_since.get_or_insert(now);
+    }
+
+    pub(crate) fn ack_due(&self, config: &Config) -> Option<Instant> {
+        self.ack_pending_since.map(|t| t + config.max_ack_delay)
+    }
+
+    pub(crate) fn ack_pending(&self) -> bool {
+        self.ack_pending_since.is_some()
+    }
+
+    /// The header's ack fields, and the ack is then no longer pending.
+    pub(crate) fn take_ack(&mut self, now: Instant) -> (u32, u32, u8) {
+        self.ack_pending_since = None;
+        let delay = self
+            .largest_at
+            .map_or(Duration::ZERO, |t| now.saturating_duration_since(t));
+        let units = (delay.as_micros() / u128::from(ACK_DELAY_UNIT_MICROS)).min(255) as u8;
+        (self.largest, (self.window >> 1) as u32, units)
+    }
+
+    /// Checks that every frame of a packet can be held, before any is applied.
+    pub(crate) fn can_take(&self, frames: &[Frame<'_>], config: &Config) -> bool {
+        let mut new_channels = 0;
+        let mut bytes = 0;
+        for f in frames {
+            let (channel, seq, len) = match f {
+                Frame::Reliable {
+                    channel,
+                    seq,
+                    count,
+                    data,
+                    ..
+                } => {
+                    if usize::from(*count) * MAX_FRAGMENT < data.len()
+                        || data.len() > MAX_FRAGMENT
+                        || usize::from(*count) > MAX_MESSAGE.div_ceil(MAX_FRAGMENT)
+                    {
+                        return false;
+                    }
+                    (*channel, *seq, data.len())
+                }
+                Frame::Skip { channel, seq } => (*channel, *seq, 0),
+                _ => continue,
+            };
+            match self.channels.get(&channel) {
+                Some(ch) => {
+                    if seq.wrapping_sub(ch.next) >= CHANNEL_WINDOW
+                        && seq.wrapping_sub(ch.next) < u32::MAX / 2
+                    {
+                        return false;
+                    }
+                }
+                None => {
+                    new_channels += 1;
+                    if seq >= CHANNEL_WINDOW {
+                        return false;
+                    }
+                }
+            }
+            bytes += len;
+        }
+        self.channels.len() + new_channels <= config.max_channels
+            && self.buffered + bytes <= 2 * config.max_unacked_bytes
+    }
+
+    /// Applies a packet's frames; messages that complete their channel's prefix become events.
+    pub(crate) fn take(&mut self, frames: Vec<Frame<'_>>, events: &mut Vec<Event>) {
+        for f in frames {
+            match f {
+                Frame::Reliable {
+                    channel,
+                    seq,
+                    index,
+                    count,
+                    data,
+                } => self.fragment(channel, seq, index, count, data, events),
+                Frame::Skip { channel, seq } => {
+                    let ch = self.channels.entry(channel).or_default();
+                    if is_ahead(seq, ch.next) {
+                        if let Some(old) = ch.slots.insert(seq, Slot::Skipped) {
+                            self.buffered -= old.bytes();
+                        }
+                        self.deliver(channel, events);
+                    }
+                }
+                Frame::Unreliable { channel, data } => events.push(Event::Message {
+                    channel,
+                    data: data.to_vec(),
+                    delivery: Delivery::Unreliable,
+                }),
+                Frame::Ping | Frame::Close { .. } => {}
+            }
+        }
+    }
+
+    fn fragment(
+        &mut self,
+        channel: Channel,
+        seq: u32,
+        index: u8,
+        count: u8,
+        data: &[u8],
+        events: &mut Vec<Event>,
+    ) {
+        let ch = self.channels.entry(channel).or_default();
+        if !is_ahead(seq, ch.next) {
+            return; // delivered or skipped already: a duplicate
+        }
+        let slot = ch.slots.entry(seq).or_insert_with(|| Slot::Partial {
+            count,
+            got: 0,
+            parts: vec![Vec::new(); usize::from(count)],
+        });
+        let Slot::Partial {
+            count: expected,
+            got,
+            parts,
+        } = slot
+        else {
+            return; // complete or skipped: a duplicate
+        };
+        let bit = 1u64 << index;
+        // A fragment count that disagrees with the first one seen is a broken sender.
+        if *expected != count || *got & bit != 0 {
+            return;
+        }
+        *got |= bit;
+        parts[usize::from(index)] = data.to_vec();
+        self.buffered += data.len();
+        if got.count_ones() == u32::from(count) {
+            let whole = parts.concat();
+            *slot = Slot::Done(whole);
+            self.deliver(channel, events);
+        }
+    }
+
+    /// Hands over the channel's contiguous prefix of finished (or skipped) messages.
+    fn deliver(&mut self, channel: Channel, events: &mut Vec<Event>) {
+        let Some(ch) = self.channels.get_mut(&channel) else {
+            return;
+        };
+        while let Some(slot) = ch.slots.first_entry() {
+            if *slot.key() != ch.next || matches!(slot.get(), Slot::Partial { .. }) {
+                break;
+            }
+            match slot.remove() {
+                Slot::Done(data) => {
+                    self.buffered -= data.len();
+                    events.push(Event::Message {
+                        channel,
+                        data,
+                        delivery: Delivery::Reliable,
+                    });
+                }
+                Slot::Skipped | Slot::Partial { .. } => {}
+            }
+            ch.next = ch.next.wrapping_add(1);
+        }
+    }
+}
+
+/// Whether `seq` is at or after `next`, in wrapping sequence arithmetic.
+fn is_ahead(seq: u32, next: u32) -> bool {
+    seq.wrapping_sub(next) < u32::MAX / 2
+}

@@ -1,0 +1,392 @@
+//! The server endpoint: the stateless cookie handshake, the session table, demultiplexing by
+//! (source address, session id), resumption from a new address, and the timer queue that keeps
+//! `poll_timeout` cheap with many sessions.
+//!
+//! Before a session exists the server keeps nothing per peer and never answers with more bytes
+//! than it was sent: a Hello (padded to 1200 bytes) gets a 35-byte cookie, a valid Join (also
+//! padded) gets a 39-byte welcome. Only a Join that echoes a cookie minted for its source
+//! address proves the client receives there, and only then is a session made.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use super::conn::{Connection, Role};
+use super::crypto::{self, Rng};
+use super::packet::{self, Nonce, Packet, Resume, Secret, Writer};
+use super::{Channel, Config, Delivery, Event, MessageId, RejectReason, SessionId, Transmit};
+use crate::Error;
+
+/// Counters of what the server turned away.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ServerStats {
+    /// Datagrams that are not session packets, or malformed ones.
+    pub malformed: u64,
+    /// Data packets whose (address, session id) matched no session: spoofed or stale.
+    pub unmatched: u64,
+    /// Joins with a cookie that was wrong, expired, or minted for another address.
+    pub bad_cookie: u64,
+    /// Joins refused (unknown session to resume, bad proof, server full).
+    pub rejected: u64,
+}
+
+#[derive(Debug)]
+struct Session {
+    conn: Connection,
+    nonce: Nonce,
+    token: Secret,
+    resume_counter: u32,
+}
+
+/// The server side of the session protocol.
+#[derive(Debug)]
+pub struct Server {
+    config: Config,
+    rng: Rng,
+    epoch: Instant,
+    keys: [[u8; 32]; 2],
+    key_window: u64,
+    sessions: HashMap<SessionId, Session>,
+    by_addr: HashMap<SocketAddr, SessionId>,
+    replies: VecDeque<(SocketAddr, Vec<u8>)>,
+    dirty: VecDeque<SessionId>,
+    dirty_set: HashSet<SessionId>,
+    timers: BinaryHeap<Reverse<(Instant, SessionId)>>,
+    scheduled: HashMap<SessionId, Instant>,
+    events: VecDeque<(SessionId, Event)>,
+    stats: ServerStats,
+}
+
+impl Server {
+    /// A server; `seed` is its only source of randomness (session ids, tokens, keys).
+    pub fn new(config: Config, seed: [u8; 32], now: Instant) -> Self {
+        let mut rng = Rng::from_seed(seed);
+        let keys = [rng.key(), rng.key()];
+        Self {
+            config,
+            rng,
+            epoch: now,
+            keys,
+            key_window: 0,
+            sessions: HashMap::new(),
+            by_addr: HashMap::new(),
+            replies: VecDeque::new(),
+            dirty: VecDeque::new(),
+            dirty_set: HashSet::new(),
+            timers: BinaryHeap::new(),
+            scheduled: HashMap::new(),
+            events: VecDeque::new(),
+            stats: ServerStats::default(),
+        }
+    }
+
+    /// What was turned away so far.
+    pub fn stats(&self) -> ServerStats {
+        self.stats
+    }
+
+    /// How many sessions are open.
+    pub fn sessions(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// The client address a session runs from.
+    pub fn peer(&self, session: SessionId) -> Option<SocketAddr> {
+        self.sessions.get(&session).map(|s| s.conn.peer)
+    }
+
+    /// Takes in one datagram from `from`.
+    pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
+        self.rotate_keys(now);
+        match packet::parse(datagram) {
+            Some(Packet::Hello { nonce }) => {
+                let cookie = self.cookie(from, &nonce, self.window(now), 0);
+                self.reply(from, |w| packet::write_cookie(w, &nonce, &cookie));
+            }
+            Some(Packet::Join {
+                nonce,
+                cookie,
+                resume,
+            }) => self.join(now, from, nonce, cookie, resume),
+            Some(Packet::Data { header, frames }) => {
+                let Some(session) = self.sessions.get_mut(&header.session) else {
+                    self.stats.unmatched += 1;
+                    return;
+                };
+                if session.conn.peer != from {
+                    self.stats.unmatched += 1;
+                    return;
+                }
+                session.conn.handle(now, &self.config, &header, frames);
+                self.touch(header.session);
+            }
+            _ => self.stats.malformed += 1,
+        }
+    }
+
+    fn join(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        nonce: Nonce,
+        cookie: Secret,
+        resume: Option<Resume>,
+    ) {
+        let window = self.window(now);
+        // A cookie is good in the window it was minted in and the next, under either key.
+        let valid = [window, window.wrapping_sub(1)]
+            .into_iter()
+            .any(|w| (0..2).any(|k| crypto::same(&self.cookie(from, &nonce, w, k), &cookie)));
+        if !valid {
+            self.stats.bad_cookie += 1;
+            return;
+        }
+        if let Some(resume) = resume {
+            return self.resume(now, from, nonce, resume);
+        }
+        if let Some(&id) = self.by_addr.get(&from) {
+            if let Some(s) = self.sessions.get(&id) {
+                if s.nonce == nonce {
+                    // Our welcome was lost and the client asks again: same answer, no new state.
+                    let token = s.token;
+                    self.reply(from, |w| packet::write_welcome(w, &nonce, id, &token));
+                    return;
+                }
+            }
+            // The same address starts over (a restarted client): the old session is done.
+            self.end(id, super::CloseReason::Replaced);
+        }
+        if self.sessions.len() >= self.config.max_sessions {
+            self.stats.rejected += 1;
+            self.reply(from, |w| {
+                packet::write_reject(w, &nonce, RejectReason::Busy)
+            });
+            return;
+        }
+        let id = loop {
+            let id = self.rng.u32();
+            if id != 0 && !self.sessions.contains_key(&id) {
+                break id;
+            }
+        };
+        let token = self.rng.secret();
+        let conn = Connection::new(id, from, Role::Server, now, &self.config);
+        self.sessions.insert(
+            id,
+            Session {
+                conn,
+                nonce,
+                token,
+                resume_counter: 0,
+            },
+        );
+        self.by_addr.insert(from, id);
+        self.events.push_back((id, Event::Accepted { peer: from }));
+        self.reply(from, |w| packet::write_welcome(w, &nonce, id, &token));
+        self.touch(id);
+    }
+
+    fn resume(&mut self, now: Instant, from: SocketAddr, nonce: Nonce, resume: Resume) {
+        let Some(s) = self.sessions.get_mut(&resume.session) else {
+            self.stats.rejected += 1;
+            self.reply(from, |w| {
+                packet::write_reject(w, &nonce, RejectReason::UnknownSession)
+            });
+            return;
+        };
+        let expected = resume_proof(&s.token, resume.session, resume.counter);
+        if !crypto::same(&expected, &resume.proof) || resume.counter <= s.resume_counter {
+            self.stats.rejected += 1;
+            self.reply(from, |w| {
+                packet::write_reject(w, &nonce, RejectReason::BadProof)
+            });
+            return;
+        }
+        s.resume_counter = resume.counter;
+        s.nonce = nonce;
+        let old = s.conn.peer;
+        s.conn.migrate(from, now);
+        let token = s.token;
+        if old != from {
+            self.by_addr.remove(&old);
+            if let Some(displaced) = self.by_addr.insert(from, resume.session) {
+                if displaced != resume.session {
+                    self.end(displaced, super::CloseReason::Replaced);
+                    self.by_addr.insert(from, resume.session);
+                }
+            }
+        }
+        self.reply(from, |w| {
+            packet::write_welcome(w, &nonce, resume.session, &token)
+        });
+        self.touch(resume.session);
+    }
+
+    /// Queues `data` on a session.
+    pub fn send(
+        &mut self,
+        now: Instant,
+        session: SessionId,
+        channel: Channel,
+        data: Vec<u8>,
+        delivery: Delivery,
+    ) -> Result<Option<MessageId>, Error> {
+        let s = self.sessions.get_mut(&session).ok_or(Error::NotConnected)?;
+        let id = s.conn.send(now, &self.config, channel, data, delivery)?;
+        self.touch(session);
+        Ok(id)
+    }
+
+    /// Ends a session, saying goodbye to the client.
+    pub fn close(&mut self, session: SessionId) {
+        if let Some(s) = self.sessions.get_mut(&session) {
+            s.conn.close();
+            self.touch(session);
+        }
+    }
+
+    fn end(&mut self, id: SessionId, reason: super::CloseReason) {
+        if let Some(s) = self.sessions.get_mut(&id) {
+            s.conn.finish(reason, 0);
+            self.touch(id);
+        }
+    }
+
+    /// Writes the next datagram to send into `buf` (of [`crate::MAX_DATAGRAM`] bytes).
+    pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
+        if let Some((to, bytes)) = self.replies.pop_front() {
+            let len = bytes.len().min(buf.len());
+            buf[..len].copy_from_slice(&bytes[..len]);
+            return Some(Transmit {
+                destination: to,
+                len,
+            });
+        }
+        while let Some(&id) = self.dirty.front() {
+            if let Some(s) = self.sessions.get_mut(&id) {
+                if let Some(len) = s.conn.poll_transmit(now, &self.config, buf) {
+                    return Some(Transmit {
+                        destination: s.conn.peer,
+                        len,
+                    });
+                }
+            }
+            self.dirty.pop_front();
+            self.dirty_set.remove(&id);
+            self.settle(id);
+        }
+        None
+    }
+
+    /// The next event, with the session it happened on.
+    pub fn poll_event(&mut self) -> Option<(SessionId, Event)> {
+        self.events.pop_front()
+    }
+
+    /// When [`Server::handle_timeout`] is next due.
+    pub fn poll_timeout(&mut self) -> Option<Instant> {
+        loop {
+            let Reverse((at, id)) = *self.timers.peek()?;
+            if self.scheduled.get(&id) == Some(&at) {
+                return Some(at);
+            }
+            self.timers.pop(); // stale entry
+        }
+    }
+
+    /// Runs the timers that are due.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(&Reverse((at, id))) = self.timers.peek() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            if self.scheduled.get(&id) != Some(&at) {
+                continue;
+            }
+            self.scheduled.remove(&id);
+            if let Some(s) = self.sessions.get_mut(&id) {
+                s.conn.handle_timeout(now, &self.config);
+                self.touch(id);
+            }
+        }
+    }
+
+    /// Collects a session's events and marks it for sending; the timer is set once it has
+    /// nothing more to send.
+    fn touch(&mut self, id: SessionId) {
+        if let Some(s) = self.sessions.get_mut(&id) {
+            self.events.extend(s.conn.events.drain(..).map(|e| (id, e)));
+        }
+        if self.dirty_set.insert(id) {
+            self.dirty.push_back(id);
+        }
+    }
+
+    /// After a session sent all it had: drop it if it is over, or schedule its next timer.
+    fn settle(&mut self, id: SessionId) {
+        let Some(s) = self.sessions.get(&id) else {
+            return;
+        };
+        if s.conn.is_closed() {
+            let peer = s.conn.peer;
+            self.sessions.remove(&id);
+            self.scheduled.remove(&id);
+            if self.by_addr.get(&peer) == Some(&id) {
+                self.by_addr.remove(&peer);
+            }
+            return;
+        }
+        // Only an earlier deadline goes on the heap; a later one waits for the entry already
+        // there to fire (harmlessly early) and is scheduled then. This keeps the heap near one
+        // entry per session however often deadlines move.
+        if let Some(at) = s.conn.poll_timeout(&self.config) {
+            if self.scheduled.get(&id).is_none_or(|&cur| at < cur) {
+                self.scheduled.insert(id, at);
+                self.timers.push(Reverse((at, id)));
+            }
+        }
+    }
+
+    fn reply(&mut self, to: SocketAddr, write: impl FnOnce(&mut Writer<'_>)) {
+        let mut buf = [0u8; 64];
+        let mut w = Writer::new(&mut buf);
+        write(&mut w);
+        let len = w.len();
+        self.replies.push_back((to, buf[..len].to_vec()));
+    }
+
+    fn window(&self, now: Instant) -> u64 {
+        let secs = self.config.cookie_window.as_secs().max(1);
+        now.saturating_duration_since(self.epoch).as_secs() / secs
+    }
+
+    /// Every other cookie window the older key is replaced, so a leaked key ages out.
+    fn rotate_keys(&mut self, now: Instant) {
+        let epoch = self.window(now) / 2;
+        if epoch > self.key_window {
+            self.key_window = epoch;
+            self.keys[1] = self.keys[0];
+            self.keys[0] = self.rng.key();
+        }
+    }
+
+    fn cookie(&self, from: SocketAddr, nonce: &Nonce, window: u64, key: usize) -> Secret {
+        crypto::mac(
+            &self.keys[key],
+            &[&crypto::addr_bytes(from), nonce, &window.to_le_bytes()],
+        )
+    }
+}
+
+/// What a client sends to prove it holds a session's token without revealing it; the counter
+/// makes every proof single-use.
+pub(crate) fn resume_proof(token: &Secret, session: SessionId, counter: u32) -> Secret {
+    let mut key = [0u8; 32];
+    key[..16].copy_from_slice(token);
+    crypto::mac(
+        &key,
+        &[b"resume", &session.to_le_bytes(), &counter.to_le_bytes()],
+    )
+}

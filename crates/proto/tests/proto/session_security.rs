@@ -1,0 +1,224 @@
+//! The handshake's defences: spoofed sources make no sessions, replies before a session never
+//! outgrow their requests, forged session ids and wrong resume proofs are refused; and the
+//! recoveries that use them: NAT rebinding, and a server that forgot its sessions.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use dgram_proto::session::{CloseReason, Config, Delivery, Event, FailReason, Server};
+
+use crate::sim::{LinkSpec, Sim};
+
+const CLIENT: &str = "10.0.0.2:40000";
+const VICTIM: &str = "10.0.0.9:5000";
+const ATTACKER: &str = "10.6.6.6:6666";
+
+fn addr(s: &str) -> SocketAddr {
+    s.parse().expect("addr")
+}
+
+fn hello(nonce: u8) -> Vec<u8> {
+    let mut p = vec![0xFF, b'S', 0x10];
+    p.extend([nonce; 16]);
+    p.resize(1200, 0);
+    p
+}
+
+fn join(nonce: u8, cookie: [u8; 16], resume: Option<(u32, u32, [u8; 16])>) -> Vec<u8> {
+    let mut p = vec![0xFF, b'S', 0x12];
+    p.extend([nonce; 16]);
+    p.extend(cookie);
+    match resume {
+        None => p.push(0),
+        Some((session, counter, proof)) => {
+            p.push(1);
+            p.extend(session.to_le_bytes());
+            p.extend(counter.to_le_bytes());
+            p.extend(proof);
+        }
+    }
+    p.resize(1200, 0);
+    p
+}
+
+/// The cookie the server sent to `to` (recorded), if any.
+fn cookie_sent_to(sim: &Sim, to: SocketAddr) -> Option<[u8; 16]> {
+    sim.sent
+        .iter()
+        .rev()
+        .find(|(from, dest, b)| *from == sim.server_addr && *dest == to && b[2] == 0x11)
+        .map(|(_, _, b)| b[19..35].try_into().expect("16 bytes"))
+}
+
+fn connected() -> (Sim, usize) {
+    let mut sim = Sim::new(21, Config::default(), LinkSpec::PERFECT);
+    sim.record = true;
+    let c = sim.add_client(CLIENT, Config::default());
+    sim.run_for(Duration::from_secs(1));
+    assert!(sim.session_of(c).is_some());
+    (sim, c)
+}
+
+#[test]
+fn a_spoofed_source_cannot_create_a_session() {
+    let (mut sim, _) = connected();
+    let server = sim.server_addr;
+    // Hello "from" the victim: the cookie goes to the victim, not to us.
+    sim.inject(addr(VICTIM), server, hello(1));
+    // A real cookie, but minted for the attacker's own address.
+    sim.inject(addr(ATTACKER), server, hello(1));
+    sim.run_for(Duration::from_millis(50));
+    let attackers = cookie_sent_to(&sim, addr(ATTACKER)).expect("attacker got its own cookie");
+    sim.inject(addr(VICTIM), server, join(1, [0; 16], None));
+    sim.inject(addr(VICTIM), server, join(1, attackers, None));
+    sim.run_for(Duration::from_millis(50));
+    assert_eq!(sim.server.sessions(), 1, "only the real client's");
+    assert_eq!(sim.server.stats().bad_cookie, 2);
+    // The attacker's own address does get a session with its own cookie: it proved it.
+    sim.inject(addr(ATTACKER), server, join(1, attackers, None));
+    sim.run_for(Duration::from_millis(50));
+    assert_eq!(sim.server.sessions(), 2);
+}
+
+#[test]
+fn handshake_replies_are_never_larger_than_their_requests() {
+    let (mut sim, _) = connected();
+    let server = sim.server_addr;
+    // An unpadded hello gets nothing at all.
+    let mut short = hello(2);
+    short.truncate(100);
+    let before = sim.sent.len();
+    sim.inject(addr(ATTACKER), server, short);
+    sim.run_for(Duration::from_millis(50));
+    assert_eq!(sim.sent.len(), before);
+    assert_eq!(sim.server.stats().malformed, 1);
+    let handshake_replies: Vec<_> = sim
+        .sent
+        .iter()
+        .filter(|(from, _, b)| *from == server && b[2] != 0x15)
+        .collect();
+    assert!(!handshake_replies.is_empty());
+    for (_, _, reply) in handshake_replies {
+        assert!(
+            reply.len() <= 64,
+            "a reply of {} bytes to a 1200-byte request",
+            reply.len()
+        );
+    }
+    let client_handshakes = sim
+        .sent
+        .iter()
+        .filter(|(from, _, b)| *from == addr(CLIENT) && b[2] != 0x15);
+    for (_, _, request) in client_handshakes {
+        assert_eq!(request.len(), 1200);
+    }
+}
+
+#[test]
+fn a_forged_session_id_from_another_address_is_dropped() {
+    let (mut sim, c) = connected();
+    let session = sim.session_of(c).expect("connected");
+    let mut forged = vec![0xFF, b'S', 0x15];
+    forged.extend(session.to_le_bytes());
+    forged.extend(1000u32.to_le_bytes());
+    forged.extend([0u8; 9]);
+    forged.extend([3]); // a ping frame
+    let server = sim.server_addr;
+    sim.inject(addr(ATTACKER), server, forged);
+    sim.run_for(Duration::from_millis(50));
+    assert_eq!(sim.server.stats().unmatched, 1);
+    assert_eq!(sim.server.peer(session), Some(addr(CLIENT)));
+}
+
+#[test]
+fn a_resume_with_a_wrong_token_is_refused() {
+    let (mut sim, c) = connected();
+    let session = sim.session_of(c).expect("connected");
+    let server = sim.server_addr;
+    sim.inject(addr(ATTACKER), server, hello(3));
+    sim.run_for(Duration::from_millis(50));
+    let cookie = cookie_sent_to(&sim, addr(ATTACKER)).expect("cookie");
+    sim.inject(
+        addr(ATTACKER),
+        server,
+        join(3, cookie, Some((session, 99, [7; 16]))),
+    );
+    sim.run_for(Duration::from_millis(50));
+    assert_eq!(sim.server.stats().rejected, 1);
+    assert_eq!(sim.server.peer(session), Some(addr(CLIENT)), "not stolen");
+    let reject = sim
+        .sent
+        .iter()
+        .rev()
+        .find(|(_, to, b)| *to == addr(ATTACKER) && b[2] == 0x14)
+        .expect("a reject");
+    assert_eq!(reject.2[19], 2, "bad proof");
+}
+
+#[test]
+fn a_client_whose_address_changed_resumes_its_session() {
+    let (mut sim, c) = connected();
+    let session = sim.session_of(c).expect("connected");
+    // NAT rebinding: from now on the client's packets come from a new port, and what the
+    // server sends to the old one reaches nobody.
+    let new_addr = addr("10.0.0.2:41111");
+    sim.clients[c].addr = new_addr;
+    let now = sim.now;
+    let id = sim.clients[c]
+        .client
+        .send(now, 0, b"after rebinding".to_vec(), Delivery::Reliable)
+        .expect("queued")
+        .expect("id");
+    sim.run_for(Duration::from_secs(6));
+    assert!(sim.clients[c].events.contains(&Event::Delivered { id }));
+    assert!(sim.clients[c].events.contains(&Event::Connected {
+        session,
+        resumed: true
+    }));
+    assert!(sim.server_events.contains(&(
+        session,
+        Event::Migrated {
+            from: addr(CLIENT),
+            to: new_addr
+        }
+    )));
+    assert_eq!(sim.server.peer(session), Some(new_addr));
+    // The old address is not served any more.
+    let unmatched = sim.server.stats().unmatched;
+    let mut stale = vec![0xFF, b'S', 0x15];
+    stale.extend(session.to_le_bytes());
+    stale.extend(5000u32.to_le_bytes());
+    stale.extend([0u8; 9]);
+    let server = sim.server_addr;
+    sim.inject(addr(CLIENT), server, stale);
+    sim.run_for(Duration::from_millis(50));
+    assert_eq!(sim.server.stats().unmatched, unmatched + 1);
+}
+
+#[test]
+fn a_client_notices_a_restarted_server_and_joins_again() {
+    let (mut sim, c) = connected();
+    let session = sim.session_of(c).expect("connected");
+    let now = sim.now;
+    sim.server = Server::new(Config::default(), [9; 32], now);
+    let id = sim.clients[c]
+        .client
+        .send(now, 0, b"into the void".to_vec(), Delivery::Reliable)
+        .expect("queued")
+        .expect("id");
+    sim.run_for(Duration::from_secs(6));
+    let events = &sim.clients[c].events;
+    assert!(events.contains(&Event::Failed {
+        id,
+        reason: FailReason::SessionClosed(CloseReason::Lost)
+    }));
+    assert!(events.contains(&Event::Closed {
+        reason: CloseReason::Lost
+    }));
+    let new = sim.session_of(c).expect("joined again");
+    assert_ne!(new, session);
+    assert!(events.contains(&Event::Connected {
+        session: new,
+        resumed: false
+    }));
+}
