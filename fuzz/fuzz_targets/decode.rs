@@ -19,7 +19,11 @@ fuzz_target!(|data: &[u8]| {
         let again = Envelope::decode(&bytes).expect("a re-encoded envelope must decode");
         assert_eq!(again, env);
         assert_eq!(again.sender.as_str(), env.sender.as_str());
-        assert_eq!(again.encode().expect("re-encode"), bytes, "encoding is not stable");
+        assert_eq!(
+            again.encode().expect("re-encode"),
+            bytes,
+            "encoding is not stable"
+        );
     }
 
     let local: SocketAddr = ([127, 0, 0, 1], 7777).into();
@@ -27,7 +31,11 @@ fuzz_target!(|data: &[u8]| {
     let server = EchoServer::new(Name::new("fuzz").expect("valid name"), local);
     let mut out = [0u8; MAX_DATAGRAM];
     if let Answer::Reply { len, .. } = server.answer(peer, data, &mut out) {
-        assert!(len <= data.len(), "reply of {len} bytes to a {}-byte datagram", data.len());
+        assert!(
+            len <= data.len(),
+            "reply of {len} bytes to a {}-byte datagram",
+            data.len()
+        );
         assert!(len <= out.len());
     }
 });
