@@ -246,6 +246,14 @@ impl Server {
         }
     }
 
+    /// Ends every session, saying goodbye (the server is shutting down).
+    pub fn close_all(&mut self) {
+        let ids: Vec<SessionId> = self.sessions.keys().copied().collect();
+        for id in ids {
+            self.close(id);
+        }
+    }
+
     fn end(&mut self, id: SessionId, reason: super::CloseReason) {
         if let Some(s) = self.sessions.get_mut(&id) {
             s.conn.finish(reason, 0);
