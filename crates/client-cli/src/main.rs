@@ -1,7 +1,8 @@
 //! `client-cli`, dgram's command-line client: the command line and what each command runs.
 //!
 //! `client-cli echo` talks to an echo server the way a person would (one line, a prompt, or
-//! piped lines); `client-cli bench echo` loads it and reports throughput and latency.
+//! piped lines); `client-cli bench echo` loads it and reports throughput and latency;
+//! `client-cli proxy` sits between clients and a server and loses datagrams on purpose.
 #![forbid(unsafe_code)]
 
 mod args;
@@ -9,6 +10,7 @@ mod bench;
 mod echo;
 mod lines;
 mod output;
+mod proxy;
 
 use std::io::{self, Write};
 use std::net::SocketAddr;
@@ -39,6 +41,16 @@ enum Command {
     /// Generate load against a server and report throughput and latency.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Forward UDP to a server, dropping, duplicating, delaying and reordering on purpose.
+    ///
+    /// Point clients at --listen instead of at the server. Each client gets a port of its own
+    /// towards the server, so the server sees one source per client, and replies come back
+    /// the same way; the impairments apply in both directions. The seed is printed at start:
+    /// pass it back with --seed to replay the same decisions. Logs go to stderr (RUST_LOG=debug
+    /// shows each client); Ctrl-C or SIGTERM stops the proxy, which then prints its totals.
+    ///
+    /// Example: client-cli proxy --listen 127.0.0.1:9000 --to 127.0.0.1:8080 --loss 0.2
+    Proxy(proxy::ProxyArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -166,6 +178,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 mode: a.mode,
             })
         }
+        Command::Proxy(a) => proxy::run(a),
     }
 }
 
@@ -219,5 +232,39 @@ mod tests {
         assert_eq!(a.warmup, Duration::ZERO);
         assert!(Cli::try_parse_from(["client-cli", "bench", "echo", "--size", "15"]).is_err());
         assert!(Cli::try_parse_from(["client-cli", "echo", "--server", "nowhere"]).is_err());
+    }
+
+    #[test]
+    fn proxy_parses() {
+        let cli = Cli::try_parse_from([
+            "client-cli",
+            "proxy",
+            "--listen",
+            "0.0.0.0:9000",
+            "--to",
+            "127.0.0.1:8080",
+            "--loss",
+            "0.2",
+            "--delay",
+            "50",
+            "--seed",
+            "7",
+        ])
+        .expect("valid command line");
+        let Command::Proxy(a) = cli.command else {
+            panic!("not proxy");
+        };
+        assert_eq!((a.loss, a.dup, a.reorder), (0.2, 0.0, 0.0));
+        assert_eq!((a.delay, a.seed), (50, Some(7)));
+        assert_eq!(a.idle_timeout, Duration::from_secs(90));
+        assert_eq!(a.max_flows, 1024);
+        let base = ["client-cli", "proxy", "--listen", "127.0.0.1:0"];
+        let with = |extra: &[&str]| Cli::try_parse_from(base.iter().chain(extra));
+        assert!(with(&["--to", "127.0.0.1:8080"]).is_ok());
+        assert!(with(&[]).is_err(), "--to is required");
+        assert!(with(&["--to", "0.0.0.0:8080"]).is_err());
+        assert!(with(&["--to", "127.0.0.1:8080", "--dup", "1.5"]).is_err());
+        assert!(with(&["--to", "127.0.0.1:8080", "--delay", "60001"]).is_err());
+        assert!(with(&["--to", "127.0.0.1:8080", "--max-flows", "0"]).is_err());
     }
 }

@@ -5,6 +5,7 @@
 
 mod bench;
 mod echo;
+mod proxy;
 
 use std::io::Write;
 use std::net::{SocketAddr, UdpSocket};

@@ -1,0 +1,342 @@
+//! A loss-injecting UDP proxy, so that anyone can watch UDP lose, duplicate, delay and reorder
+//! datagrams, and dgram recover.
+//!
+//! It works like Docker's userland UDP proxy: each client seen on the listening socket gets a
+//! flow with an upstream socket of its own, connected to the target, so the target sees one
+//! source per client and its replies go back to the right one. [`Impairment`]s apply in both
+//! directions, drawn from a seeded generator so that a run can be replayed. Everything runs in
+//! one loop on the caller's runtime, plus one small task per flow that reads the target's
+//! replies; memory is bounded by [`Limits`].
+
+mod flows;
+mod held;
+mod impairment;
+mod rng;
+mod stats;
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use tokio::time::{Instant, MissedTickBehavior};
+use tokio_util::sync::CancellationToken;
+
+use crate::Error;
+use flows::{Flows, Reply};
+use held::{HeldQueue, Outgoing, Route};
+use impairment::Fate;
+
+pub use impairment::Impairment;
+pub use rng::random_seed;
+pub use stats::{DirectionStats, ProxyStats};
+
+/// Receive buffers hold this much, more than any UDP payload, so nothing is ever truncated.
+const MAX_UDP: usize = 65_536;
+
+/// How often the loop logs what happened, if anything did.
+const SUMMARY_EVERY: Duration = Duration::from_secs(10);
+
+/// Replies read by the flows' tasks and not yet taken by the loop. Small: beyond it the tasks
+/// wait and replies queue in the sockets' buffers, which the system bounds.
+const REPLY_QUEUE: usize = 64;
+
+/// Bounds on what the proxy holds, so that no traffic makes it use unbounded memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// A flow with no datagram either way for this long is forgotten and its upstream socket
+    /// closed; the client's next datagram opens a new one. Default 90 s, as Docker's.
+    pub idle_timeout: Duration,
+    /// At most this many flows at once; datagrams from further clients are dropped (with one
+    /// warning) until a flow expires. Default 1024.
+    pub max_flows: usize,
+    /// At most this many delayed datagrams held at once; beyond, they are dropped and counted
+    /// as overflowed. Default 10 000.
+    pub max_held: usize,
+    /// At most this many bytes of delayed datagrams held at once. Default 64 MiB.
+    pub max_held_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            idle_timeout: Duration::from_secs(90),
+            max_flows: 1024,
+            max_held: 10_000,
+            max_held_bytes: 64 << 20,
+        }
+    }
+}
+
+impl Limits {
+    /// The longest idle timeout accepted; it keeps `now + timeout` from ever overflowing.
+    pub const MAX_IDLE_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
+
+    /// Checks that every limit allows something.
+    pub fn validate(&self) -> Result<(), Error> {
+        if self.idle_timeout.is_zero() || self.idle_timeout > Self::MAX_IDLE_TIMEOUT {
+            return Err(Error::ProxySetting(format!(
+                "the idle timeout must be longer than zero and at most {:?}, not {:?}",
+                Self::MAX_IDLE_TIMEOUT,
+                self.idle_timeout
+            )));
+        }
+        if self.max_flows == 0 {
+            return Err(Error::ProxySetting("max_flows must be at least 1".into()));
+        }
+        Ok(())
+    }
+
+    /// How often idle flows are looked for: often enough that a flow outlives its timeout by at
+    /// most a quarter of it (or a second), rarely enough to cost nothing.
+    fn sweep_every(&self) -> Duration {
+        (self.idle_timeout / 4).clamp(Duration::from_millis(5), Duration::from_secs(1))
+    }
+}
+
+/// Runs the proxy with the default [`Limits`] until `shutdown` is cancelled. See [`run_with`].
+pub async fn run(
+    listen: UdpSocket,
+    to: SocketAddr,
+    impairment: Impairment,
+    shutdown: CancellationToken,
+) -> Result<ProxyStats, Error> {
+    run_with(listen, to, impairment, Limits::default(), shutdown).await
+}
+
+/// Forwards datagrams arriving on `listen` to `to` and the replies back, impaired, until
+/// `shutdown` is cancelled; returns what it did. Delayed datagrams still held then are dropped.
+///
+/// Fails at once on a setting out of range or a target that cannot be sent to (unspecified,
+/// port 0, or the listening socket itself), and later only if the listening socket fails for
+/// good. A failure on one flow's socket never stops the proxy.
+pub async fn run_with(
+    listen: UdpSocket,
+    to: SocketAddr,
+    impairment: Impairment,
+    limits: Limits,
+    shutdown: CancellationToken,
+) -> Result<ProxyStats, Error> {
+    impairment.validate()?;
+    limits.validate()?;
+    let local = listen.local_addr().map_err(|source| Error::ProxySocket {
+        what: "cannot read the listening socket's address",
+        source,
+    })?;
+    // A proxy listening on the wildcard is also on loopback: that target would be itself too.
+    let is_self = to.port() == local.port()
+        && (to.ip() == local.ip() || (local.ip().is_unspecified() && to.ip().is_loopback()));
+    if to.ip().is_unspecified() || to.port() == 0 || is_self {
+        return Err(Error::ProxySetting(format!(
+            "cannot forward to {to}: give the target's own address and port, not the proxy's"
+        )));
+    }
+    tracing::info!(
+        listen = %local,
+        %to,
+        loss = impairment.loss,
+        dup = impairment.dup,
+        reorder = impairment.reorder,
+        delay_ms = impairment.delay.as_secs_f64() * 1e3,
+        seed = impairment.seed,
+        idle_timeout_s = limits.idle_timeout.as_secs_f64(),
+        max_flows = limits.max_flows,
+        "proxy started"
+    );
+    let (replies_tx, replies) = mpsc::channel(REPLY_QUEUE);
+    let mut proxy = Proxy {
+        listen,
+        impairment,
+        flows: Flows::new(
+            to,
+            impairment.seed,
+            limits.max_flows,
+            limits.idle_timeout,
+            replies_tx,
+        ),
+        held: HeldQueue::new(limits.max_held, limits.max_held_bytes),
+        replies,
+        stats: ProxyStats::default(),
+    };
+    let outcome = proxy.serve(limits, &shutdown).await;
+    let mut stats = proxy.stats();
+    stats.unsent_at_shutdown = proxy.held.len() as u64;
+    tracing::info!(
+        flows_opened = stats.flows_opened,
+        unsent = stats.unsent_at_shutdown,
+        "proxy stopped; to target: {}; to client: {}",
+        stats.to_target,
+        stats.to_client
+    );
+    outcome.map(|()| stats)
+}
+
+/// Errors a socket may report that say nothing about the socket itself: an ICMP error for an
+/// earlier datagram (the peer's port closed), or an interrupted call.
+fn is_transient(err: &io::Error) -> bool {
+    matches!(
+        err.kind(),
+        io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::Interrupted
+            | io::ErrorKind::WouldBlock
+    )
+}
+
+/// The proxy's loop and everything it owns. The flows' counters live in `flows`;
+/// [`Proxy::stats`] puts them together.
+struct Proxy {
+    listen: UdpSocket,
+    impairment: Impairment,
+    flows: Flows,
+    held: HeldQueue,
+    replies: mpsc::Receiver<Reply>,
+    stats: ProxyStats,
+}
+
+impl Proxy {
+    async fn serve(&mut self, limits: Limits, shutdown: &CancellationToken) -> Result<(), Error> {
+        let mut buf = vec![0u8; MAX_UDP];
+        let sweep_every = limits.sweep_every();
+        let mut sweep = tokio::time::interval_at(Instant::now() + sweep_every, sweep_every);
+        sweep.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut summary = tokio::time::interval_at(Instant::now() + SUMMARY_EVERY, SUMMARY_EVERY);
+        summary.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut last_summary = self.stats();
+        loop {
+            let next_due = self.held.next_due();
+            // Not `biased`: under a flood from clients, replies (and the other way round)
+            // must still get their turn, as on a real link.
+            tokio::select! {
+                () = shutdown.cancelled() => return Ok(()),
+                () = sleep_until(next_due) => self.release_due().await,
+                received = self.listen.recv_from(&mut buf) => match received {
+                    Ok((len, client)) => self.on_client_datagram(client, &buf[..len]).await,
+                    // Some systems report a client's closed port on the next receive.
+                    Err(err) if is_transient(&err) => {}
+                    Err(source) => {
+                        return Err(Error::ProxySocket {
+                            what: "receiving on the listening socket failed",
+                            source,
+                        })
+                    }
+                },
+                Some(reply) = self.replies.recv() => self.on_reply(reply).await,
+                _ = sweep.tick() => self.flows.expire(Instant::now()),
+                _ = summary.tick() => {
+                    let now = self.stats();
+                    now.summarize_since(&last_summary, self.flows.len(), self.held.len());
+                    last_summary = now;
+                }
+            }
+        }
+    }
+
+    fn stats(&self) -> ProxyStats {
+        ProxyStats {
+            flows_opened: self.flows.opened,
+            flows_expired: self.flows.expired,
+            ..self.stats
+        }
+    }
+
+    async fn on_client_datagram(&mut self, client: SocketAddr, datagram: &[u8]) {
+        self.stats.to_target.received += 1;
+        let Some(flow) = self.flows.get_or_open(client).await else {
+            self.stats.to_target.no_flow += 1;
+            return;
+        };
+        let now = Instant::now();
+        flow.last_active = now;
+        let fate = self.impairment.decide(&mut flow.to_target);
+        let route = Route::Target(Arc::clone(&flow.upstream));
+        self.dispatch(route, datagram, fate, now).await;
+    }
+
+    async fn on_reply(&mut self, reply: Reply) {
+        self.stats.to_client.received += 1;
+        let Some(flow) = self.flows.get_mut(reply.client) else {
+            self.stats.to_client.no_flow += 1;
+            return;
+        };
+        let now = Instant::now();
+        flow.last_active = now;
+        let fate = self.impairment.decide(&mut flow.to_client);
+        self.dispatch(Route::Client(reply.client), &reply.datagram, fate, now)
+            .await;
+    }
+
+    /// Carries out a datagram's fate: drops it, sends it now, or holds it for later.
+    async fn dispatch(&mut self, route: Route, datagram: &[u8], fate: Fate, now: Instant) {
+        let counts = counts(&mut self.stats, &route);
+        if fate.copies == 0 {
+            counts.dropped += 1;
+            tracing::trace!(%route, len = datagram.len(), "dropped");
+            return;
+        }
+        if fate.hold.is_zero() {
+            counts.duplicated += u64::from(fate.copies > 1);
+            self.send(&route, datagram, fate.copies).await;
+            return;
+        }
+        let outgoing = Outgoing {
+            route,
+            datagram: datagram.to_vec(),
+            copies: fate.copies,
+        };
+        match self.held.push(now + fate.hold, outgoing) {
+            Ok(()) => {
+                counts.delayed += 1;
+                counts.reordered += u64::from(fate.reordered);
+                counts.duplicated += u64::from(fate.copies > 1);
+            }
+            Err(outgoing) => {
+                counts.overflowed += 1;
+                tracing::debug!(route = %outgoing.route, "timer queue full; dropped");
+            }
+        }
+    }
+
+    /// Sends every held datagram that is due.
+    async fn release_due(&mut self) {
+        let now = Instant::now();
+        while let Some(out) = self.held.pop_due(now) {
+            self.send(&out.route, &out.datagram, out.copies).await;
+        }
+    }
+
+    async fn send(&mut self, route: &Route, datagram: &[u8], copies: u8) {
+        for _ in 0..copies {
+            let sent = match route {
+                Route::Target(upstream) => upstream.send(datagram).await,
+                Route::Client(client) => self.listen.send_to(datagram, *client).await,
+            };
+            let counts = counts(&mut self.stats, route);
+            match sent {
+                Ok(_) => counts.forwarded += 1,
+                Err(err) => {
+                    counts.send_failed += 1;
+                    tracing::debug!(%err, %route, "send failed");
+                }
+            }
+        }
+    }
+}
+
+/// The counters of the direction `route` goes.
+fn counts<'a>(stats: &'a mut ProxyStats, route: &Route) -> &'a mut DirectionStats {
+    match route {
+        Route::Target(_) => &mut stats.to_target,
+        Route::Client(_) => &mut stats.to_client,
+    }
+}
+
+/// Sleeps until `due`, or forever when nothing is held.
+async fn sleep_until(due: Option<Instant>) {
+    match due {
+        Some(due) => tokio::time::sleep_until(due).await,
+        None => std::future::pending().await,
+    }
+}

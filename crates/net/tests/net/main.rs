@@ -1,0 +1,3 @@
+//! dgram-net's integration tests, one module per part, all on loopback.
+
+mod proxy;
