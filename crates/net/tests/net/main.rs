@@ -1,3 +1,5 @@
 //! dgram-net's integration tests, one module per part, all on loopback.
 
 mod proxy;
+mod session;
+mod support;

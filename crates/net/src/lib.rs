@@ -1,0 +1,10 @@
+//! dgram's I/O side for sessions: thin tokio drivers that own a socket and the timers and run
+//! proto's session state machines ([`session`]), and a loss-injecting UDP proxy ([`proxy`]) that
+//! lets anyone watch UDP lose packets and dgram recover.
+#![forbid(unsafe_code)]
+
+mod error;
+pub use error::Error;
+
+pub mod proxy;
+pub mod session;

@@ -1,0 +1,173 @@
+//! The thin tokio driver for proto's session endpoints: it owns the socket and the timer, feeds
+//! the state machine datagrams, timeouts and commands, sends what it asks to send, and hands its
+//! events to the application. All protocol decisions stay in `dgram_proto::session`.
+//!
+//! The application runs in the same task, as the `on_event` callback, so it can answer an event
+//! at once (a chat server routing a message) without a channel hop. Other tasks (a terminal, a
+//! database) reach the endpoint with [`Command`]s: closures run against it between datagrams.
+
+use std::io;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use dgram_proto::session::{Client, Event, Server, SessionId, Transmit};
+use dgram_proto::MAX_DATAGRAM;
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// Datagrams read in one go before timers, commands and sends get their turn.
+const RECV_BURST: usize = 64;
+
+/// A closure run against the endpoint inside the driver's task, with the current time.
+pub type Command<E> = Box<dyn FnOnce(&mut E, Instant) + Send>;
+
+/// What the driver needs of a session endpoint; implemented for proto's [`Server`] and
+/// [`Client`].
+pub trait Endpoint {
+    /// What the endpoint reports.
+    type Event;
+    /// Takes in a datagram.
+    fn handle_datagram(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]);
+    /// Runs due timers.
+    fn handle_timeout(&mut self, now: Instant);
+    /// The next datagram to send.
+    fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit>;
+    /// When to call [`Endpoint::handle_timeout`] next.
+    fn poll_timeout(&mut self) -> Option<Instant>;
+    /// The next event.
+    fn poll_event(&mut self) -> Option<Self::Event>;
+    /// Says goodbye on every session (the driver is shutting down).
+    fn close_all(&mut self);
+}
+
+impl Endpoint for Server {
+    type Event = (SessionId, Event);
+
+    fn handle_datagram(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
+        Server::handle_datagram(self, now, from, datagram);
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        Server::handle_timeout(self, now);
+    }
+    fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
+        Server::poll_transmit(self, now, buf)
+    }
+    fn poll_timeout(&mut self) -> Option<Instant> {
+        Server::poll_timeout(self)
+    }
+    fn poll_event(&mut self) -> Option<(SessionId, Event)> {
+        Server::poll_event(self)
+    }
+    fn close_all(&mut self) {
+        Server::close_all(self);
+    }
+}
+
+impl Endpoint for Client {
+    type Event = Event;
+
+    fn handle_datagram(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
+        Client::handle_datagram(self, now, from, datagram);
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        Client::handle_timeout(self, now);
+    }
+    fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
+        Client::poll_transmit(self, now, buf)
+    }
+    fn poll_timeout(&mut self) -> Option<Instant> {
+        Client::poll_timeout(self)
+    }
+    fn poll_event(&mut self) -> Option<Event> {
+        Client::poll_event(self)
+    }
+    fn close_all(&mut self) {
+        Client::close(self);
+    }
+}
+
+/// The current time on tokio's clock (which tests may pause), as proto's `Instant`.
+pub fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+/// Runs `endpoint` on `socket` until `shutdown` is cancelled; then says goodbye on every session
+/// and returns the endpoint. `commands` may be closed at any time; the driver goes on without.
+pub async fn drive<E, F>(
+    socket: &UdpSocket,
+    mut endpoint: E,
+    mut commands: mpsc::Receiver<Command<E>>,
+    mut on_event: F,
+    shutdown: CancellationToken,
+) -> io::Result<E>
+where
+    E: Endpoint,
+    F: FnMut(&mut E, Instant, E::Event),
+{
+    let mut inbox = vec![0u8; 65_536];
+    let mut out = vec![0u8; MAX_DATAGRAM];
+    let mut commands_open = true;
+    loop {
+        settle(socket, &mut endpoint, &mut on_event, &mut out).await;
+        let deadline = endpoint.poll_timeout().map(tokio::time::Instant::from_std);
+        tokio::select! {
+            biased;
+            () = shutdown.cancelled() => break,
+            received = socket.recv_from(&mut inbox) => {
+                match received {
+                    Ok((n, from)) => endpoint.handle_datagram(now(), from, &inbox[..n]),
+                    // ICMP errors for earlier sends surface here on some systems: not fatal.
+                    Err(err) => tracing::debug!(%err, "receive failed"),
+                }
+                for _ in 1..RECV_BURST {
+                    match socket.try_recv_from(&mut inbox) {
+                        Ok((n, from)) => endpoint.handle_datagram(now(), from, &inbox[..n]),
+                        Err(_) => break,
+                    }
+                }
+            }
+            command = commands.recv(), if commands_open => match command {
+                Some(command) => command(&mut endpoint, now()),
+                None => commands_open = false,
+            },
+            () = sleep_until(deadline) => endpoint.handle_timeout(now()),
+        }
+    }
+    endpoint.close_all();
+    settle(socket, &mut endpoint, &mut on_event, &mut out).await;
+    Ok(endpoint)
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Sends everything the endpoint wants sent and hands over its events, until both run dry
+/// (handling an event may queue more to send).
+async fn settle<E, F>(socket: &UdpSocket, endpoint: &mut E, on_event: &mut F, out: &mut [u8])
+where
+    E: Endpoint,
+    F: FnMut(&mut E, Instant, E::Event),
+{
+    loop {
+        let mut busy = false;
+        while let Some(t) = endpoint.poll_transmit(now(), out) {
+            busy = true;
+            if let Err(err) = socket.send_to(&out[..t.len], t.destination).await {
+                // The protocol resends what matters; a failed send is a lost datagram.
+                tracing::debug!(%err, to = %t.destination, "send failed");
+            }
+        }
+        while let Some(event) = endpoint.poll_event() {
+            busy = true;
+            on_event(endpoint, now(), event);
+        }
+        if !busy {
+            return;
+        }
+    }
+}
