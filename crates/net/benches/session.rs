@@ -148,7 +148,13 @@ async fn raw_udp(count: usize) -> Outcome {
 /// `count` reliable messages of SIZE bytes from a client to a server, WINDOW unacknowledged at
 /// most, with `loss` of the datagrams each side receives dropped. Ends when all are delivered.
 async fn sessions(count: usize, loss: f64) -> Outcome {
-    let config = Config::default();
+    let mut config = Config::default();
+    if let Some(ms) = std::env::var("BENCH_MIN_RTO_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        config.min_rto = Duration::from_millis(ms);
+    }
     let server_socket = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
     let client_socket = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
     let server_addr = server_socket.local_addr().expect("addr");

@@ -33,6 +33,8 @@ pub(crate) struct Connection {
     last_recv: Instant,
     last_send: Instant,
     ping_pending: bool,
+    /// Ack-only packets snapshotted mid-burst, sent before anything else.
+    early_acks: Vec<Header>,
     waiting_since: Option<Instant>,
     closes_left: u8,
     closed: Option<CloseReason>,
@@ -58,6 +60,7 @@ impl Connection {
             last_recv: now,
             last_send: now,
             ping_pending: false,
+            early_acks: Vec::new(),
             waiting_since: None,
             closes_left: 0,
             closed: None,
@@ -141,6 +144,7 @@ impl Connection {
             header.ack_bits,
             ack_delay,
             config.max_ack_delay,
+            self.rtt.loss_delay(),
         );
         if let Some(sample) = outcome.rtt_sample {
             self.rtt.sample(sample);
@@ -153,6 +157,16 @@ impl Connection {
             self.events.push(Event::Delivered { id });
         }
         self.recv.take(frames, &mut self.events);
+        if self.recv.ack_overdue() {
+            let (largest_acked, ack_bits, ack_delay) = self.recv.take_ack(now);
+            self.early_acks.push(Header {
+                session: self.id,
+                number: 0,
+                largest_acked,
+                ack_bits,
+                ack_delay,
+            });
+        }
         if peer_closed {
             self.finish(CloseReason::Peer, 0);
         }
@@ -168,6 +182,14 @@ impl Connection {
         let closing = self.closes_left > 0;
         if self.closed.is_some() && !closing {
             return None;
+        }
+        if !self.early_acks.is_empty() {
+            let mut header = self.early_acks.remove(0);
+            header.number = self.next_pn;
+            self.next_pn += 1;
+            let mut w = Writer::new(buf);
+            packet::write_header(&mut w, &header);
+            return Some(w.len());
         }
         let wants_ack = self.recv.ack_pending();
         if !closing && !wants_ack && !self.ping_pending && !self.send.has_pending() {

@@ -11,6 +11,9 @@ use std::time::{Duration, Instant};
 use super::packet::{Frame, ACK_DELAY_UNIT_MICROS};
 use super::{Channel, Config, Delivery, Event, MAX_FRAGMENT, MAX_MESSAGE};
 
+/// Ack-eliciting packets after which an ack goes out at once, mid-burst.
+const ACK_EVERY: u32 = 8;
+
 /// How far ahead of the next expected message a channel buffers.
 const CHANNEL_WINDOW: u32 = 4096;
 
@@ -56,6 +59,8 @@ pub(crate) struct RecvState {
     window: u64,
     largest_at: Option<Instant>,
     ack_pending_since: Option<Instant>,
+    /// Ack-eliciting packets taken since the last ack went out.
+    unacked: u32,
     channels: HashMap<Channel, InChannel>,
     buffered: usize,
 }
@@ -67,6 +72,7 @@ impl RecvState {
             window: 0,
             largest_at: None,
             ack_pending_since: None,
+            unacked: 0,
             channels: HashMap::new(),
             buffered: 0,
         }
@@ -95,6 +101,7 @@ impl RecvState {
         }
         if ack_eliciting {
             self.ack_pending_since.get_or_insert(now);
+            self.unacked += 1;
         }
     }
 
@@ -112,8 +119,16 @@ impl RecvState {
     }
 
     /// The header's ack fields, and the ack is then no longer pending.
+    /// Whether so many packets await their ack that one should go out before the rest of a
+    /// burst is read: one ack per burst would leave packets outside its 32-bit window, and
+    /// losing that one ack would stall the sender until its timer fires.
+    pub(crate) fn ack_overdue(&self) -> bool {
+        self.unacked >= ACK_EVERY
+    }
+
     pub(crate) fn take_ack(&mut self, now: Instant) -> (u32, u32, u8) {
         self.ack_pending_since = None;
+        self.unacked = 0;
         let delay = self
             .largest_at
             .map_or(Duration::ZERO, |t| now.saturating_duration_since(t));

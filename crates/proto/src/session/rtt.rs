@@ -9,6 +9,7 @@ const GRANULARITY: Duration = Duration::from_millis(1);
 #[derive(Debug, Clone)]
 pub(crate) struct Rtt {
     srtt: Option<Duration>,
+    latest: Duration,
     rttvar: Duration,
     backoff: u32,
     initial: Duration,
@@ -20,6 +21,7 @@ impl Rtt {
     pub(crate) fn new(initial: Duration, min: Duration, max: Duration) -> Self {
         Self {
             srtt: None,
+            latest: Duration::ZERO,
             rttvar: Duration::ZERO,
             backoff: 0,
             initial,
@@ -30,6 +32,7 @@ impl Rtt {
 
     /// Takes a sample (RFC 6298 section 2.2 and 2.3) and ends any backoff.
     pub(crate) fn sample(&mut self, r: Duration) {
+        self.latest = r;
         match self.srtt {
             None => {
                 self.srtt = Some(r);
@@ -47,6 +50,13 @@ impl Rtt {
     /// Doubles the timeout after it fired (section 5.5).
     pub(crate) fn back_off(&mut self) {
         self.backoff = (self.backoff + 1).min(16);
+    }
+
+    /// How long after a later packet was acknowledged an earlier one counts as lost: 9/8 of
+    /// the larger of the smoothed and the latest RTT (RFC 9002, section 6.1.2).
+    pub(crate) fn loss_delay(&self) -> Duration {
+        let rtt = self.srtt.unwrap_or(self.initial).max(self.latest);
+        (rtt * 9 / 8).max(GRANULARITY)
     }
 
     pub(crate) fn reset_backoff(&mut self) {

@@ -240,6 +240,7 @@ impl SendState {
         bits: u32,
         ack_delay: Duration,
         max_ack_delay: Duration,
+        loss_delay: Duration,
     ) -> AckOutcome {
         let mut out = AckOutcome::default();
         if largest == 0 {
@@ -281,11 +282,14 @@ impl SendState {
             }
         }
         self.largest_acked = self.largest_acked.max(largest);
-        // Fast retransmit: three later packets acknowledged and this one not.
+        // Fast retransmit: three later packets acknowledged and this one not; or a later one
+        // acknowledged and this one older than a round trip and a bit (RFC 9002's time
+        // threshold), which catches the last packets of a burst without waiting for the timer.
         let threshold = self.largest_acked.saturating_sub(REORDER_THRESHOLD);
         let lost: Vec<u32> = self
             .in_flight
-            .range(..threshold)
+            .range(..self.largest_acked)
+            .filter(|(&pn, p)| pn < threshold || p.at + loss_delay <= now)
             .map(|(&pn, _)| pn)
             .collect();
         self.requeue(lost);
