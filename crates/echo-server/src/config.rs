@@ -4,7 +4,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
+pub use dgram_net::telemetry::LogFormat;
 use dgram_proto::limit::Rate;
 
 use crate::Settings;
@@ -51,15 +52,6 @@ pub enum Command {
         )]
         server: SocketAddr,
     },
-}
-
-/// How log lines are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    /// Human-readable lines.
-    Text,
-    /// One JSON object per line.
-    Json,
 }
 
 impl Cli {

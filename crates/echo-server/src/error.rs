@@ -23,8 +23,8 @@ pub enum Error {
     LocalAddr(#[source] std::io::Error),
 }
 
-impl From<crate::ratelimit::RateLimited> for Error {
-    fn from(_: crate::ratelimit::RateLimited) -> Self {
+impl From<dgram_net::ratelimit::RateLimited> for Error {
+    fn from(_: dgram_net::ratelimit::RateLimited) -> Self {
         Error::RateLimited
     }
 }

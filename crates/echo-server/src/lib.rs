@@ -1,5 +1,5 @@
 //! dgram's echo service as a library: the server loop [`run`], the tower stack that answers
-//! each datagram ([`service`], [`ratelimit`]), the health probe, and tracing setup. `main.rs`
+//! each datagram ([`service`], with dgram-net's rate-limit layer), and the health probe. `main.rs`
 //! only parses configuration, binds and calls [`run`].
 #![forbid(unsafe_code)]
 
@@ -7,11 +7,9 @@ mod batch;
 pub mod config;
 mod error;
 pub mod healthcheck;
-pub mod ratelimit;
 mod server;
 pub mod service;
 mod stats;
-pub mod telemetry;
 
 pub use error::Error;
 pub use server::{run, Settings};

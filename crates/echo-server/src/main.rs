@@ -22,7 +22,7 @@ fn main() -> anyhow::Result<ExitCode> {
             },
         );
     }
-    echo_server::telemetry::init(cli.log_format);
+    dgram_net::telemetry::init(cli.log_format);
     // One thread that drains the socket in batches beats a multi-thread runtime here: there is
     // one socket, and cross-thread wake-ups would cost more than the work itself.
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -34,34 +34,10 @@ fn main() -> anyhow::Result<ExitCode> {
             .await
             .with_context(|| format!("cannot listen on {}", cli.listen))?;
         let shutdown = CancellationToken::new();
-        tokio::spawn(cancel_on_signal(shutdown.clone()));
+        tokio::spawn(dgram_net::signal::cancel_on_signal(shutdown.clone()));
         echo_server::run(socket, shutdown, cli.settings())
             .await
             .context("echo server failed")?;
         Ok(ExitCode::SUCCESS)
     })
-}
-
-/// Cancels `shutdown` on Ctrl-C or SIGTERM (what a container's PID 1 receives on stop).
-async fn cancel_on_signal(shutdown: CancellationToken) {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(err) => {
-                tracing::warn!(%err, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => tracing::info!("Ctrl-C: shutting down"),
-        () = term => tracing::info!("SIGTERM: shutting down"),
-    }
-    shutdown.cancel();
 }

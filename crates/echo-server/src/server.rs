@@ -13,8 +13,9 @@ use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
 use tower::{Layer, Service};
 
+use dgram_net::ratelimit::RateLimitLayer;
+
 use crate::batch::{Receiver, Sender};
-use crate::ratelimit::RateLimitLayer;
 use crate::service::{EchoService, Request};
 use crate::{Error, Totals};
 

@@ -1,6 +1,6 @@
 //! The echo request path as a tower [`Service`]: one request is one received datagram plus the
 //! buffer its answer goes into, and the response is proto's [`Answer`]. Cross-cutting behaviour
-//! (rate limits) wraps it as layers; see [`crate::ratelimit`].
+//! (rate limits) wraps it as layers; see `dgram_net::ratelimit`.
 
 use std::future::{ready, Ready};
 use std::net::{IpAddr, SocketAddr};
@@ -10,8 +10,8 @@ use std::time::Instant;
 use dgram_proto::echo::{Answer, EchoServer};
 use tower::Service;
 
-use crate::ratelimit::Keyed;
 use crate::Error;
+use dgram_net::ratelimit::Keyed;
 
 /// One datagram to answer. It borrows the receive buffer and the reply buffer, so the hot path
 /// copies and allocates nothing it does not have to.
@@ -30,8 +30,8 @@ pub struct Request<'a> {
 impl Keyed for Request<'_> {
     type Key = IpAddr;
 
-    fn key(&self) -> IpAddr {
-        self.peer.ip()
+    fn key(&self) -> Option<IpAddr> {
+        Some(self.peer.ip())
     }
 
     fn now(&self) -> Instant {

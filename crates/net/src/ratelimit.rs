@@ -17,8 +17,8 @@ use tower::{Layer, Service};
 pub trait Keyed {
     /// What requests are limited by (the source IP address, say).
     type Key: Hash + Eq + Clone;
-    /// The request's key.
-    fn key(&self) -> Self::Key;
+    /// The request's key; `None` exempts the request (a session opening or closing, say).
+    fn key(&self) -> Option<Self::Key>;
     /// When the request arrived.
     fn now(&self) -> Instant;
 }
@@ -98,7 +98,7 @@ where
         let limiter = self
             .limiter
             .get_or_insert_with(|| KeyedLimiter::new(rate, max_keys, now));
-        if limiter.check(&req.key(), now) {
+        if req.key().is_none_or(|key| limiter.check(&key, now)) {
             ResponseFuture::Inner {
                 future: self.inner.call(req),
             }

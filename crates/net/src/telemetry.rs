@@ -1,8 +1,16 @@
-//! Tracing setup: levels from `RUST_LOG` (default `info`), text or JSON lines on stderr.
+//! Tracing setup shared by the services: levels from `RUST_LOG` (default `info`), text or JSON
+//! lines on stderr.
 
 use tracing_subscriber::EnvFilter;
 
-use crate::config::LogFormat;
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
 
 /// Installs the global subscriber. Call once, first thing in `main`.
 pub fn init(format: LogFormat) {

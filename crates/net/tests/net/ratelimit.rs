@@ -2,8 +2,8 @@
 
 use std::time::{Duration, Instant};
 
+use dgram_net::ratelimit::{Keyed, RateLimitLayer, RateLimited};
 use dgram_proto::limit::Rate;
-use echo_server::ratelimit::{Keyed, RateLimitLayer, RateLimited};
 use tokio_test::{assert_pending, assert_ready_ok};
 use tower_test::mock;
 
@@ -16,8 +16,8 @@ struct Req {
 impl Keyed for Req {
     type Key = u8;
 
-    fn key(&self) -> u8 {
-        self.from
+    fn key(&self) -> Option<u8> {
+        Some(self.from)
     }
 
     fn now(&self) -> Instant {
