@@ -1,4 +1,15 @@
-//! dgram's chat service will live here (the chat issue): rooms, direct messages and presence
-//! over reliable sessions. Until then this crate builds and holds nothing, and there is no
-//! `chat-server` binary, so nothing pretends to serve chat.
+//! dgram's chat service as a library: [`run`] serves chat on a bound socket until cancelled.
+//! The chat rules are proto's `ChatCore`; this crate wires it to sessions through a tower stack
+//! (a per-session rate limit and a per-IP session cap, each a layer), logs, and the health probe.
 #![forbid(unsafe_code)]
+
+pub mod config;
+mod endpoint;
+mod error;
+pub mod healthcheck;
+pub mod limits;
+mod server;
+pub mod service;
+
+pub use error::Error;
+pub use server::{run, Settings};

@@ -199,3 +199,46 @@ fn decode_error(e: DecodeError) -> Error {
         },
     }
 }
+
+/// The first bytes of every chat message inside a session: `'C'` and the chat protocol version.
+pub const CHAT_PREFIX: [u8; 2] = [b'C', 1];
+
+fn chat_config() -> impl bincode::config::Config {
+    bincode::config::standard().with_limit::<{ crate::session::MAX_MESSAGE }>()
+}
+
+pub(crate) fn encode_chat<T: Serialize>(msg: &T) -> Result<Vec<u8>, Error> {
+    let mut out = CHAT_PREFIX.to_vec();
+    let body = bincode::serde::encode_to_vec(msg, chat_config()).map_err(encode_error)?;
+    out.extend_from_slice(&body);
+    if out.len() > crate::session::MAX_MESSAGE {
+        return Err(Error::MessageTooLarge {
+            size: out.len(),
+            limit: crate::session::MAX_MESSAGE,
+        });
+    }
+    Ok(out)
+}
+
+/// Chat messages arrive whole from a session (at most 64 KiB), and every length in them is
+/// checked against that limit before anything is allocated.
+pub(crate) fn decode_chat<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
+    let Some(body) = bytes.strip_prefix(&CHAT_PREFIX[..]) else {
+        return Err(if bytes.first() == Some(&CHAT_PREFIX[0]) {
+            Error::UnsupportedVersion {
+                got: bytes.get(1).copied().unwrap_or(0),
+                supported: CHAT_PREFIX[1],
+            }
+        } else {
+            Error::Foreign
+        });
+    };
+    let (msg, used) =
+        bincode::serde::decode_from_slice(body, chat_config()).map_err(decode_error)?;
+    if used != body.len() {
+        return Err(Error::TrailingBytes {
+            extra: body.len() - used,
+        });
+    }
+    Ok(msg)
+}

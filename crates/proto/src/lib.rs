@@ -7,6 +7,7 @@
 //! never truncates one (the origin's `recvfrom(1024)` silently cut long messages).
 #![forbid(unsafe_code)]
 
+pub mod chat;
 mod codec;
 pub mod echo;
 mod envelope;
@@ -15,7 +16,7 @@ pub mod limit;
 mod name;
 pub mod session;
 
-pub use codec::{is_envelope, MAGIC, PREFIX_LEN, VERSION};
+pub use codec::{is_envelope, CHAT_PREFIX, MAGIC, PREFIX_LEN, VERSION};
 pub use envelope::{Body, Echo, Envelope, ErrorCode, ErrorReply, Kind, RequestId};
 pub use error::Error;
 pub use name::{Name, MAX_NAME_BYTES, MAX_NAME_CHARS};

@@ -22,7 +22,8 @@ pub const MAX_NAME_BYTES: usize = MAX_NAME_CHARS * 4;
 ///
 /// Equality, ordering and hashing use the case-folded key, so `Alex` and `alex` are one name;
 /// [`Name::as_str`] keeps the spelling its owner chose.
-#[derive(Clone)]
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct Name {
     display: String,
     key: String,
@@ -31,25 +32,7 @@ pub struct Name {
 impl Name {
     /// Validates and normalizes `raw`.
     pub fn new(raw: &str) -> Result<Self, Error> {
-        let display: String = raw.nfc().collect();
-        let mut chars = 0;
-        for ch in display.chars() {
-            chars += 1;
-            if !is_name_char(ch) {
-                return Err(Error::NameCharacter { ch });
-            }
-        }
-        if chars == 0 {
-            return Err(Error::EmptyName);
-        }
-        if chars > MAX_NAME_CHARS {
-            return Err(Error::NameTooLong {
-                chars,
-                limit: MAX_NAME_CHARS,
-            });
-        }
-        // Folding can decompose (e.g. 'ǰ'), so the key is normalized again.
-        let key = caseless::default_case_fold_str(&display).nfc().collect();
+        let (display, key) = validate(raw, MAX_NAME_CHARS)?;
         Ok(Self { display, key })
     }
 
@@ -64,11 +47,49 @@ impl Name {
     }
 }
 
+/// Checks `raw` against the name rules with at most `max_chars` characters; returns its NFC
+/// form and its case-folded key. Room names share the rules with a longer limit.
+pub(crate) fn validate(raw: &str, max_chars: usize) -> Result<(String, String), Error> {
+    let display: String = raw.nfc().collect();
+    let mut chars = 0;
+    for ch in display.chars() {
+        chars += 1;
+        if !is_name_char(ch) {
+            return Err(Error::NameCharacter { ch });
+        }
+    }
+    if chars == 0 {
+        return Err(Error::EmptyName);
+    }
+    if chars > max_chars {
+        return Err(Error::NameTooLong {
+            chars,
+            limit: max_chars,
+        });
+    }
+    // Folding can decompose (e.g. 'ǰ'), so the key is normalized again.
+    let key = caseless::default_case_fold_str(&display).nfc().collect();
+    Ok((display, key))
+}
+
 /// Letters and digits of any script (the Unicode Alphabetic and Numeric properties, which keep
 /// the combining vowel signs some scripts need), plus `_`, `-` and `.`. Controls, format
 /// characters (which include the bidi overrides), spaces, symbols and punctuation are neither.
 fn is_name_char(ch: char) -> bool {
     ch.is_alphanumeric() || matches!(ch, '_' | '-' | '.')
+}
+
+impl TryFrom<String> for Name {
+    type Error = Error;
+    fn try_from(s: String) -> Result<Self, Error> {
+        Self::new(&s)
+    }
+}
+
+impl From<Name> for String {
+    fn from(n: Name) -> String {
+        n.display
+    }
 }
 
 impl PartialEq for Name {

@@ -14,6 +14,8 @@
 //!   retransmit, duplicate suppression, fragmentation of messages up to 64 KiB, per-channel
 //!   ordering, bounded memory and backpressure.
 
+pub(crate) use crypto::Rng;
+
 mod client;
 mod conn;
 mod crypto;

@@ -1,0 +1,107 @@
+//! The command line: flags with environment fallbacks, so that containers configure the server
+//! through their environment.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+pub use dgram_net::telemetry::LogFormat;
+use dgram_proto::limit::Rate;
+
+use crate::Settings;
+
+const DAY: u64 = 24 * 60 * 60 * 1000;
+
+/// dgram's chat service: names, direct messages, rooms and presence over reliable UDP sessions.
+///
+/// Clients (`client-cli chat`, `send`, `listen`) join with a name; the first join of a free
+/// name claims it and hands the client a key that later joins must show.
+#[derive(Debug, Parser)]
+#[command(name = "chat-server", version, about, long_about)]
+pub struct Cli {
+    /// Address and UDP port to listen on.
+    #[arg(long, env = "CHAT_LISTEN", default_value = "127.0.0.1:8081")]
+    pub listen: SocketAddr,
+
+    /// Requests a session may send at once before the rate applies.
+    #[arg(long, env = "CHAT_BURST", default_value_t = 10)]
+    pub burst: u32,
+
+    /// Requests per second a session may send; 0 turns the limit off.
+    #[arg(long, env = "CHAT_RATE", default_value_t = 5.0)]
+    pub rate: f64,
+
+    /// Open sessions per client IP address.
+    #[arg(long, env = "CHAT_MAX_SESSIONS_PER_IP", default_value_t = 16)]
+    pub max_sessions_per_ip: usize,
+
+    /// Messages kept per room.
+    #[arg(long, env = "CHAT_ROOM_HISTORY", default_value_t = 2048)]
+    pub room_history: usize,
+
+    /// Messages replayed on joining a room.
+    #[arg(long, env = "CHAT_REPLAY", default_value_t = 50)]
+    pub replay: usize,
+
+    /// Direct messages queued per offline user.
+    #[arg(long, env = "CHAT_QUEUE", default_value_t = 256)]
+    pub queue: usize,
+
+    /// Days after which history and queued messages are dropped.
+    #[arg(long, env = "CHAT_EXPIRY_DAYS", default_value_t = 7)]
+    pub expiry_days: u64,
+
+    /// Days after which an unused name claim lapses.
+    #[arg(long, env = "CHAT_CLAIM_DAYS", default_value_t = 90)]
+    pub claim_days: u64,
+
+    /// Log format.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// What to do instead of serving.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Opens a session with the server and exits 0 once it is up, 1 otherwise, within 2
+    /// seconds. Container images have no shell; their health checks run this.
+    Healthcheck {
+        /// The server to probe.
+        #[arg(
+            long,
+            env = "CHAT_HEALTHCHECK_SERVER",
+            default_value = "127.0.0.1:8081"
+        )]
+        server: SocketAddr,
+    },
+}
+
+impl Cli {
+    /// The server settings these flags ask for.
+    pub fn settings(&self) -> Settings {
+        let defaults = Settings::default();
+        Settings {
+            rate: (self.rate > 0.0).then(|| Rate {
+                per_second: self.rate,
+                burst: self.burst.max(1),
+            }),
+            max_sessions_per_ip: self.max_sessions_per_ip.max(1),
+            chat: dgram_proto::chat::ChatConfig {
+                room_history: self.room_history.max(1),
+                replay: self.replay,
+                queue: self.queue.max(1),
+                expiry_ms: self.expiry_days.max(1) * DAY,
+                claim_ttl_ms: self.claim_days.max(1) * DAY,
+                ..defaults.chat
+            },
+            ..defaults
+        }
+    }
+}
+
+/// How long the health probe may take in all.
+pub const HEALTHCHECK_DEADLINE: Duration = Duration::from_secs(2);

@@ -1,0 +1,264 @@
+//! The chat endpoint the session driver runs: proto's session `Server` plus the chat service
+//! stack. Session events become [`ChatRequest`]s; the service's outputs become session messages;
+//! limit errors become error messages to the client (never a silent drop, never a kick).
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use dgram_net::session::Endpoint;
+use dgram_proto::chat::{ClientMsg, ErrorKind, Output, ServerMsg};
+use dgram_proto::session::{Delivery, Event, Server, SessionId, Transmit};
+use dgram_proto::RequestId;
+use tower::Service;
+
+use crate::service::{Action, ChatRequest};
+use crate::Error;
+
+/// Wall-clock time in UTC milliseconds; a clock before 1970 counts as 1970.
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Runs a future that is ready at once (every service in the chat stack answers synchronously)
+/// without an executor; a pending one counts as an internal error, never a hang.
+fn now_or_never<F: Future>(f: F) -> Option<F::Output> {
+    let mut cx = Context::from_waker(Waker::noop());
+    match pin!(f).poll(&mut cx) {
+        Poll::Ready(out) => Some(out),
+        Poll::Pending => None,
+    }
+}
+
+struct Peer {
+    addr: SocketAddr,
+    span: tracing::Span,
+    refused: Option<String>,
+}
+
+/// Counters for the periodic summary.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Counters {
+    pub(crate) malformed: u64,
+    pub(crate) rate_limited: u64,
+    pub(crate) refused_sessions: u64,
+    pub(crate) send_failed: u64,
+}
+
+pub(crate) struct ChatEndpoint<S> {
+    pub(crate) sessions: Server,
+    service: S,
+    peers: HashMap<SessionId, Peer>,
+    pub(crate) counters: Counters,
+}
+
+impl<S> ChatEndpoint<S>
+where
+    S: Service<ChatRequest, Response = Vec<Output>, Error = Error>,
+{
+    pub(crate) fn new(sessions: Server, service: S) -> Self {
+        Self {
+            sessions,
+            service,
+            peers: HashMap::new(),
+            counters: Counters::default(),
+        }
+    }
+
+    fn call(
+        &mut self,
+        now: Instant,
+        session: SessionId,
+        action: Action,
+    ) -> Result<Vec<Output>, Error> {
+        let peer = self
+            .peers
+            .get(&session)
+            .map(|p| p.addr)
+            .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
+        let req = ChatRequest {
+            session,
+            peer,
+            now,
+            now_ms: now_ms(),
+            action,
+        };
+        let service = &mut self.service;
+        let ready = now_or_never(std::future::poll_fn(|cx| service.poll_ready(cx)));
+        match ready {
+            Some(Ok(())) => now_or_never(service.call(req)).unwrap_or(Ok(Vec::new())),
+            Some(Err(e)) => Err(e),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Handles one session event.
+    pub(crate) fn on_event(&mut self, now: Instant, (session, event): (SessionId, Event)) {
+        match event {
+            Event::Accepted { peer } => {
+                let span = tracing::info_span!("session", id = session, %peer);
+                span.in_scope(|| tracing::info!("session opened"));
+                let refused = None;
+                self.peers.insert(
+                    session,
+                    Peer {
+                        addr: peer,
+                        span,
+                        refused,
+                    },
+                );
+                match self.call(now, session, Action::Open) {
+                    Ok(out) => self.apply(now, out),
+                    Err(e) => {
+                        self.counters.refused_sessions += 1;
+                        if let Some(p) = self.peers.get_mut(&session) {
+                            p.span.in_scope(|| tracing::warn!(%e, "session refused"));
+                            p.refused = Some(format!("{e}; close one and try again"));
+                        }
+                    }
+                }
+            }
+            Event::Migrated { to, .. } => {
+                if let Some(p) = self.peers.get_mut(&session) {
+                    p.addr = to;
+                    p.span.in_scope(|| tracing::info!(%to, "session moved"));
+                }
+                self.dispatch(now, session, Action::Migrated);
+            }
+            Event::Message { data, .. } => self.request(now, session, &data),
+            Event::Delivered { id } => self.dispatch(now, session, Action::Delivered(id)),
+            Event::Failed { id, reason } => {
+                self.dispatch(now, session, Action::Failed(id, reason.to_string()));
+            }
+            Event::Closed { reason } => {
+                if let Some(p) = self.peers.get(&session) {
+                    p.span
+                        .in_scope(|| tracing::info!(%reason, "session closed"));
+                }
+                self.dispatch(now, session, Action::Close);
+                self.peers.remove(&session);
+            }
+            Event::Connected { .. } => {}
+        }
+    }
+
+    fn request(&mut self, now: Instant, session: SessionId, data: &[u8]) {
+        let msg = match ClientMsg::decode(data) {
+            Ok(msg) => msg,
+            Err(e) => {
+                self.counters.malformed += 1;
+                tracing::debug!(session, %e, "undecodable request");
+                return self.dispatch(now, session, Action::Malformed(e.to_string()));
+            }
+        };
+        let req = msg.request_id();
+        if let Some(why) = self.peers.get(&session).and_then(|p| p.refused.clone()) {
+            return self.send_error(now, session, req, ErrorKind::Limit, why);
+        }
+        match self.call(now, session, Action::Request(msg)) {
+            Ok(out) => self.apply(now, out),
+            Err(Error::RateLimited) => {
+                self.counters.rate_limited += 1;
+                let why = "rate limit: you are sending too fast; slow down and try again";
+                self.send_error(now, session, req, ErrorKind::RateLimited, why.into());
+            }
+            Err(e) => self.send_error(now, session, req, ErrorKind::Limit, e.to_string()),
+        }
+    }
+
+    fn dispatch(&mut self, now: Instant, session: SessionId, action: Action) {
+        match self.call(now, session, action) {
+            Ok(out) => self.apply(now, out),
+            Err(e) => tracing::debug!(session, %e, "chat service refused an internal event"),
+        }
+    }
+
+    fn send_error(
+        &mut self,
+        now: Instant,
+        session: SessionId,
+        req: Option<RequestId>,
+        kind: ErrorKind,
+        message: String,
+    ) {
+        let out = Output {
+            session,
+            channel: 0,
+            msg: ServerMsg::Error { req, kind, message },
+            receipt: None,
+        };
+        self.apply(now, vec![out]);
+    }
+
+    /// Sends outputs on their sessions, registering the ones that wait for a receipt.
+    fn apply(&mut self, now: Instant, outputs: Vec<Output>) {
+        for out in outputs {
+            let bytes = match out.msg.encode() {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::warn!(session = out.session, %e, "cannot encode an answer");
+                    continue;
+                }
+            };
+            match self
+                .sessions
+                .send(now, out.session, out.channel, bytes, Delivery::Reliable)
+            {
+                Ok(Some(id)) => {
+                    if let Some(chat) = out.receipt {
+                        self.dispatch(now, out.session, Action::Track(id, chat));
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    self.counters.send_failed += 1;
+                    tracing::debug!(session = out.session, %e, "cannot queue an answer");
+                }
+            }
+        }
+    }
+
+    /// Drops what expired, and logs a summary.
+    pub(crate) fn expire(&mut self, now: Instant) {
+        self.dispatch(now, 0, Action::Expire);
+        let s = self.sessions.stats();
+        tracing::info!(
+            sessions = self.sessions.sessions(),
+            malformed = self.counters.malformed + s.malformed,
+            unmatched = s.unmatched,
+            bad_cookies = s.bad_cookie,
+            rate_limited = self.counters.rate_limited,
+            refused_sessions = self.counters.refused_sessions,
+            send_failed = self.counters.send_failed,
+            "chat server summary"
+        );
+    }
+}
+
+impl<S> Endpoint for ChatEndpoint<S> {
+    type Event = (SessionId, Event);
+
+    fn handle_datagram(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
+        self.sessions.handle_datagram(now, from, datagram);
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        self.sessions.handle_timeout(now);
+    }
+    fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
+        self.sessions.poll_transmit(now, buf)
+    }
+    fn poll_timeout(&mut self) -> Option<Instant> {
+        self.sessions.poll_timeout()
+    }
+    fn poll_event(&mut self) -> Option<(SessionId, Event)> {
+        self.sessions.poll_event()
+    }
+    fn close_all(&mut self) {
+        self.sessions.close_all();
+    }
+}

@@ -1,0 +1,128 @@
+//! [`run`]: the chat server on a bound socket, until cancelled. It assembles the tower stack
+//! (session cap, then rate limit, then the chat service), hands it to the session driver, and
+//! ticks expiry and the summary log.
+
+use std::time::Duration;
+
+use dgram_net::ratelimit::RateLimitLayer;
+use dgram_net::session::{drive, now, Command};
+use dgram_proto::chat::{ChatConfig, ChatCore};
+use dgram_proto::limit::Rate;
+use dgram_proto::session::{self, SessionId};
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tower::ServiceBuilder;
+
+use crate::endpoint::ChatEndpoint;
+use crate::limits::SessionCapLayer;
+use crate::service::ChatService;
+use crate::Error;
+
+/// How the chat server behaves; the defaults are the documented ones.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Session tunables (timeouts, buffers).
+    pub session: session::Config,
+    /// Chat caps and lifetimes.
+    pub chat: ChatConfig,
+    /// Requests per session: a burst, then a steady rate. `None` turns the limit off.
+    pub rate: Option<Rate>,
+    /// Open sessions per client IP address.
+    pub max_sessions_per_ip: usize,
+    /// The seed of every secret the server makes; `None` draws one from the system.
+    pub seed: Option<[u8; 32]>,
+    /// How often old messages are dropped and a summary is logged.
+    pub summary_every: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            session: session::Config::default(),
+            chat: ChatConfig::default(),
+            rate: Some(Rate {
+                per_second: 5.0,
+                burst: 10,
+            }),
+            max_sessions_per_ip: 16,
+            seed: None,
+            summary_every: Duration::from_secs(60),
+        }
+    }
+}
+
+/// A seed from the operating system's randomness.
+fn system_seed() -> Result<[u8; 32], Error> {
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed).map_err(|e| Error::Socket(std::io::Error::other(e.to_string())))?;
+    Ok(seed)
+}
+
+/// Two independent seeds from one: the session layer's and the chat core's.
+fn split(seed: [u8; 32]) -> ([u8; 32], [u8; 32]) {
+    let derive = |label: &str| *blake3::keyed_hash(&seed, label.as_bytes()).as_bytes();
+    (derive("sessions"), derive("chat"))
+}
+
+/// Serves chat on `socket` until `shutdown` is cancelled; then says goodbye to every session.
+pub async fn run(
+    socket: UdpSocket,
+    shutdown: CancellationToken,
+    settings: Settings,
+) -> Result<(), Error> {
+    let local = socket.local_addr().map_err(Error::Socket)?;
+    let seed = match settings.seed {
+        Some(seed) => seed,
+        None => system_seed()?,
+    };
+    let (session_seed, chat_seed) = split(seed);
+    // No limit is a limit nobody reaches: one stack type either way, and no boxed errors.
+    let rate = settings.rate.unwrap_or(Rate {
+        per_second: 1e12,
+        burst: u32::MAX,
+    });
+    let service = ServiceBuilder::new()
+        .layer(SessionCapLayer::new(settings.max_sessions_per_ip))
+        .layer(RateLimitLayer::<SessionId>::new(
+            rate,
+            settings.session.max_sessions,
+        ))
+        .service(ChatService::new(ChatCore::new(
+            settings.chat.clone(),
+            chat_seed,
+        )));
+    let sessions = session::Server::new(settings.session.clone(), session_seed, now());
+    let endpoint = ChatEndpoint::new(sessions, service);
+
+    let (commands, rx) = mpsc::channel::<Command<_>>(16);
+    let ticker = tokio::spawn({
+        let shutdown = shutdown.clone();
+        let every = settings.summary_every;
+        async move {
+            let mut tick = tokio::time::interval(every);
+            tick.tick().await;
+            loop {
+                tokio::select! {
+                    () = shutdown.cancelled() => break,
+                    _ = tick.tick() => {
+                        let expire: Command<_> = Box::new(|ep: &mut ChatEndpoint<_>, now| ep.expire(now));
+                        if commands.send(expire).await.is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+    });
+    tracing::info!(%local, rate = ?settings.rate, max_sessions_per_ip = settings.max_sessions_per_ip, "chat server listening");
+    let on_event = |ep: &mut ChatEndpoint<_>, now, event| ep.on_event(now, event);
+    let result = drive(&socket, endpoint, rx, on_event, shutdown).await;
+    ticker.abort();
+    let endpoint = result.map_err(Error::Socket)?;
+    tracing::info!(
+        sessions = endpoint.sessions.sessions(),
+        "chat server stopped"
+    );
+    Ok(())
+}

@@ -1,0 +1,349 @@
+//! The chat server's rules as a state machine without I/O: it takes session events and
+//! decoded requests with the wall-clock time in milliseconds, and queues [`Output`]s for the
+//! driver to send. Identity comes from the session: whatever sender a client claims, messages
+//! carry the name its session joined with.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+
+use super::state::{SessionInfo, State, User};
+use super::{
+    channel_for, ChatId, ClaimKey, ClientMsg, ErrorKind, Posted, Presence, ServerMsg, UserInfo,
+};
+use crate::session::{MessageId, SessionId};
+use crate::{Name, RequestId};
+
+const DAY_MS: u64 = 24 * 60 * 60 * 1000;
+
+/// Caps and lifetimes; the defaults are the documented ones.
+#[derive(Debug, Clone)]
+pub struct ChatConfig {
+    /// Messages kept per room.
+    pub room_history: usize,
+    /// Messages replayed on joining a room.
+    pub replay: usize,
+    /// DMs queued per offline user.
+    pub queue: usize,
+    /// Messages kept per DM conversation.
+    pub dm_history: usize,
+    /// Age after which history and queued DMs are dropped.
+    pub expiry_ms: u64,
+    /// A claim unused this long lapses.
+    pub claim_ttl_ms: u64,
+    /// Rooms one user may be in.
+    pub max_rooms_per_user: usize,
+    /// Rooms the server holds.
+    pub max_rooms: usize,
+}
+
+impl Default for ChatConfig {
+    fn default() -> Self {
+        Self {
+            room_history: 2048,
+            replay: 50,
+            queue: 256,
+            dm_history: 256,
+            expiry_ms: 7 * DAY_MS,
+            claim_ttl_ms: 90 * DAY_MS,
+            max_rooms_per_user: 100,
+            max_rooms: 10_000,
+        }
+    }
+}
+
+/// What fell off or was turned away, for the logs.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ChatStats {
+    /// Messages accepted.
+    pub accepted: u64,
+    /// History entries dropped by a cap.
+    pub history_dropped: u64,
+    /// Queued DMs dropped because a queue was full.
+    pub queue_dropped: u64,
+    /// History entries and queued DMs dropped by age.
+    pub expired: u64,
+    /// Claims that lapsed.
+    pub claims_lapsed: u64,
+    /// Requests refused with an error.
+    pub errors: u64,
+}
+
+/// Something for the driver to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Output {
+    /// To which session.
+    pub session: SessionId,
+    /// On which session channel.
+    pub channel: u16,
+    /// What.
+    pub msg: ServerMsg,
+    /// The message whose delivery receipt waits for this one's acknowledgement.
+    pub receipt: Option<ChatId>,
+}
+
+#[derive(Debug)]
+struct Pending {
+    sender: String,
+    remaining: u32,
+}
+
+/// The chat server's state machine.
+#[derive(Debug)]
+pub struct ChatCore {
+    config: ChatConfig,
+    rng: crate::session::Rng,
+    state: State,
+    next_id: ChatId,
+    receipts: HashMap<ChatId, Pending>,
+    in_transit: HashMap<(SessionId, MessageId), ChatId>,
+    out: VecDeque<Output>,
+    stats: ChatStats,
+}
+
+fn reserved(name: &Name) -> bool {
+    matches!(name.key(), "server" | "admin" | "system") || name.key().starts_with("guest-")
+}
+
+fn key_hash(key: &ClaimKey) -> [u8; 32] {
+    *blake3::hash(key).as_bytes()
+}
+
+fn info(u: &User) -> UserInfo {
+    UserInfo {
+        name: u.name.clone(),
+        away: u.away.clone(),
+    }
+}
+
+impl ChatCore {
+    /// A server; `seed` is its only randomness (claim keys).
+    pub fn new(config: ChatConfig, seed: [u8; 32]) -> Self {
+        Self {
+            config,
+            rng: crate::session::Rng::from_seed(seed),
+            state: State::default(),
+            next_id: 1,
+            receipts: HashMap::new(),
+            in_transit: HashMap::new(),
+            out: VecDeque::new(),
+            stats: ChatStats::default(),
+        }
+    }
+
+    /// Counters for the logs.
+    pub fn stats(&self) -> ChatStats {
+        self.stats
+    }
+
+    /// The next thing to send.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.out.pop_front()
+    }
+
+    fn send(&mut self, session: SessionId, msg: ServerMsg) {
+        self.out.push_back(Output {
+            session,
+            channel: 0,
+            msg,
+            receipt: None,
+        });
+    }
+
+    fn error(
+        &mut self,
+        session: SessionId,
+        req: Option<RequestId>,
+        kind: ErrorKind,
+        message: String,
+    ) {
+        self.stats.errors += 1;
+        self.send(session, ServerMsg::Error { req, kind, message });
+    }
+
+    /// A session opened from `peer`.
+    pub fn open(&mut self, session: SessionId, peer: SocketAddr) {
+        self.state
+            .sessions
+            .insert(session, SessionInfo { peer, user: None });
+    }
+
+    /// A session moved to a new address.
+    pub fn migrated(&mut self, session: SessionId, peer: SocketAddr) {
+        if let Some(s) = self.state.sessions.get_mut(&session) {
+            s.peer = peer;
+        }
+    }
+
+    /// A session ended.
+    pub fn close(&mut self, session: SessionId, now_ms: u64) {
+        self.detach(session, now_ms);
+        self.state.sessions.remove(&session);
+        self.in_transit.retain(|(s, _), _| *s != session);
+    }
+
+    fn detach(&mut self, session: SessionId, now_ms: u64) {
+        let Some(key) = self
+            .state
+            .sessions
+            .get_mut(&session)
+            .and_then(|s| s.user.take())
+        else {
+            return;
+        };
+        let Some(user) = self.state.users.get_mut(&key) else {
+            return;
+        };
+        user.sessions.remove(&session);
+        user.last_used_ms = now_ms;
+        if !user.online() {
+            let name = user.name.clone();
+            self.presence(&key, name, Presence::Offline);
+        }
+    }
+
+    /// Tells the room co-members of `key` about a presence change.
+    fn presence(&mut self, key: &str, name: Name, presence: Presence) {
+        for s in self.state.co_member_sessions(key) {
+            self.send(
+                s,
+                ServerMsg::Presence {
+                    name: name.clone(),
+                    presence: presence.clone(),
+                },
+            );
+        }
+    }
+
+    /// The driver sent an output that waits for a receipt; `id` is its session message id.
+    pub fn track(&mut self, session: SessionId, id: MessageId, chat: ChatId) {
+        self.in_transit.insert((session, id), chat);
+    }
+
+    /// A recipient's session acknowledged a message.
+    pub fn delivered(&mut self, session: SessionId, id: MessageId) {
+        let Some(chat) = self.in_transit.remove(&(session, id)) else {
+            return;
+        };
+        let Some(p) = self.receipts.get_mut(&chat) else {
+            return;
+        };
+        p.remaining = p.remaining.saturating_sub(1);
+        if p.remaining == 0 {
+            let sender = p.sender.clone();
+            self.receipts.remove(&chat);
+            self.send_to_user(&sender, ServerMsg::Delivered { id: chat });
+        }
+    }
+
+    /// A recipient's session could not be reached with a message.
+    pub fn failed(&mut self, session: SessionId, id: MessageId, reason: &str) {
+        let Some(chat) = self.in_transit.remove(&(session, id)) else {
+            return;
+        };
+        if let Some(p) = self.receipts.remove(&chat) {
+            let reason = format!("a recipient's session failed: {reason}");
+            self.send_to_user(&p.sender, ServerMsg::NotDelivered { id: chat, reason });
+        }
+    }
+
+    fn send_to_user(&mut self, key: &str, msg: ServerMsg) {
+        let sessions: Vec<SessionId> = self
+            .state
+            .users
+            .get(key)
+            .map(|u| u.sessions.iter().copied().collect())
+            .unwrap_or_default();
+        for s in sessions {
+            self.send(s, msg.clone());
+        }
+    }
+
+    /// Delivers a posted message to sessions, counting them towards its receipt.
+    fn deliver(&mut self, sessions: &[SessionId], posted: &Posted, counted: bool) {
+        let channel = channel_for(&posted.to);
+        if counted && !sessions.is_empty() {
+            let p = self.receipts.entry(posted.id).or_insert(Pending {
+                sender: posted.from.key().to_owned(),
+                remaining: 0,
+            });
+            p.remaining += sessions.len() as u32;
+        }
+        for &s in sessions {
+            self.out.push_back(Output {
+                session: s,
+                channel,
+                msg: ServerMsg::Message(posted.clone()),
+                receipt: counted.then_some(posted.id),
+            });
+        }
+    }
+
+    /// Handles one request from a session.
+    pub fn handle(&mut self, session: SessionId, now_ms: u64, msg: ClientMsg) {
+        if !self.state.sessions.contains_key(&session) {
+            return;
+        }
+        if let ClientMsg::Hello { name, key } = msg {
+            return self.hello(session, now_ms, name, key);
+        }
+        let Some(me) = self.state.user_of(session).map(|u| u.name.key().to_owned()) else {
+            let req = request_id(&msg);
+            let text = "say who you are first (Hello with a name)".to_owned();
+            return self.error(session, req, ErrorKind::NotJoined, text);
+        };
+        match msg {
+            ClientMsg::Send { req, to, text } => self.post(session, now_ms, &me, req, to, text),
+            ClientMsg::Join { req, room } => self.join(session, &me, req, room),
+            ClientMsg::Part { req, room } => self.part(session, &me, req, room),
+            ClientMsg::Rooms { req } => self.rooms(session, req),
+            ClientMsg::Who { req, room } => self.who(session, req, room),
+            ClientMsg::Topic { req, room, topic } => self.topic(session, &me, req, room, topic),
+            ClientMsg::Away { req, text } => self.away(session, &me, req, text),
+            ClientMsg::History {
+                req,
+                with,
+                since,
+                limit,
+            } => self.history(session, &me, req, with, since, limit),
+            ClientMsg::Whois { req, name } => self.whois(session, req, name),
+            ClientMsg::Hello { .. } => {}
+        }
+    }
+
+    /// Tells a session it sent something undecodable.
+    pub fn malformed(&mut self, session: SessionId, why: &str) {
+        let message = format!("could not read your request: {why}");
+        self.error(session, None, ErrorKind::Malformed, message);
+    }
+
+    /// Tells a session it is over its rate limit.
+    pub fn rate_limited(&mut self, session: SessionId, msg: &ClientMsg) {
+        let message = "rate limit: you are sending too fast; slow down and try again".to_owned();
+        self.error(session, request_id(msg), ErrorKind::RateLimited, message);
+    }
+}
+
+impl ClientMsg {
+    /// The request id, for requests that have one.
+    pub fn request_id(&self) -> Option<RequestId> {
+        request_id(self)
+    }
+}
+
+/// The request id of a request, if it has one.
+pub(crate) fn request_id(msg: &ClientMsg) -> Option<RequestId> {
+    match msg {
+        ClientMsg::Hello { .. } => None,
+        ClientMsg::Send { req, .. }
+        | ClientMsg::Join { req, .. }
+        | ClientMsg::Part { req, .. }
+        | ClientMsg::Rooms { req }
+        | ClientMsg::Who { req, .. }
+        | ClientMsg::Topic { req, .. }
+        | ClientMsg::Away { req, .. }
+        | ClientMsg::History { req, .. }
+        | ClientMsg::Whois { req, .. } => Some(*req),
+    }
+}
+
+mod requests;

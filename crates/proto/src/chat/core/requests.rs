@@ -1,0 +1,532 @@
+//! The chat server's answers to each request: joining with a name (and claiming it), posting
+//! to a user or a room, rooms and topics, presence, history and whois; and the periodic expiry
+//! of old messages and unused claims.
+
+use std::collections::{HashSet, VecDeque};
+
+use super::super::state::{self, RoomState, User};
+use super::{info, key_hash, reserved, ChatCore};
+use crate::chat::{
+    channel_for, ChatId, ClaimKey, ErrorKind, Posted, Presence, Room, RoomInfo, ServerMsg, Target,
+    MAX_STATUS_TEXT, MAX_TEXT,
+};
+use crate::session::SessionId;
+use crate::{Name, RequestId};
+
+/// The most messages one History answer carries.
+const MAX_HISTORY_ANSWER: usize = 200;
+
+impl ChatCore {
+    pub(super) fn hello(
+        &mut self,
+        session: SessionId,
+        now_ms: u64,
+        name: Name,
+        key: Option<ClaimKey>,
+    ) {
+        if reserved(&name) {
+            let message = format!("the name {name} is reserved; pick another");
+            return self.error(session, None, ErrorKind::Reserved, message);
+        }
+        let k = name.key().to_owned();
+        if let Some(user) = self.state.users.get(&k) {
+            let lapsed = !user.online() && user.last_used_ms + self.config.claim_ttl_ms < now_ms;
+            if lapsed {
+                self.state.users.remove(&k);
+                self.stats.claims_lapsed += 1;
+            }
+        }
+        let mut new_key = None;
+        match self.state.users.get(&k) {
+            Some(user) => {
+                let proven = key.is_some_and(|key| key_hash(&key) == user.key_hash);
+                if !proven {
+                    let message = format!(
+                        "the name {} is claimed, and this client does not hold its key \
+                         (it is kept on the device that claimed it); pick another name",
+                        user.name
+                    );
+                    return self.error(session, None, ErrorKind::Claimed, message);
+                }
+            }
+            None => {
+                let mut key = [0u8; 16];
+                self.rng.fill(&mut key);
+                new_key = Some(key);
+                self.state.users.insert(
+                    k.clone(),
+                    User {
+                        name: name.clone(),
+                        key_hash: key_hash(&key),
+                        last_used_ms: now_ms,
+                        sessions: HashSet::new(),
+                        away: None,
+                        queue: VecDeque::new(),
+                        rooms: HashSet::new(),
+                    },
+                );
+            }
+        }
+        self.detach(session, now_ms);
+        if let Some(s) = self.state.sessions.get_mut(&session) {
+            s.user = Some(k.clone());
+        }
+        let Some(user) = self.state.users.get_mut(&k) else {
+            return;
+        };
+        let came_online = !user.online();
+        user.sessions.insert(session);
+        user.last_used_ms = now_ms;
+        let spelled = user.name.clone();
+        let queued: Vec<Posted> = user.queue.drain(..).collect();
+        let online: Vec<_> = self
+            .state
+            .users
+            .values()
+            .filter(|u| u.online())
+            .take(1000)
+            .map(info)
+            .collect();
+        self.send(
+            session,
+            ServerMsg::Welcome {
+                name: spelled.clone(),
+                key: new_key,
+                online,
+            },
+        );
+        if came_online {
+            self.presence(&k, spelled, Presence::Online);
+        }
+        // What waited for this user, in order; its senders get receipts once it is acked.
+        for posted in queued {
+            self.deliver(&[session], &posted, true);
+        }
+    }
+
+    pub(super) fn post(
+        &mut self,
+        session: SessionId,
+        now_ms: u64,
+        me: &str,
+        req: RequestId,
+        to: Target,
+        text: String,
+    ) {
+        if text.len() > MAX_TEXT {
+            let message = format!(
+                "message of {} bytes exceeds the limit of {MAX_TEXT} bytes; split it",
+                text.len()
+            );
+            return self.error(session, Some(req), ErrorKind::TooLong, message);
+        }
+        let Some(from) = self.state.users.get(me).map(|u| u.name.clone()) else {
+            return;
+        };
+        let recipients: Vec<SessionId> = match &to {
+            Target::User(name) => match self.state.users.get(name.key()) {
+                Some(u) => u.sessions.iter().copied().collect(),
+                None => {
+                    let message = format!("no user named {name}");
+                    return self.error(session, Some(req), ErrorKind::UnknownUser, message);
+                }
+            },
+            Target::Room(room) => match self.state.rooms.get(room.key()) {
+                Some(r) if r.members.contains(me) => r
+                    .members
+                    .iter()
+                    .filter_map(|m| self.state.users.get(m))
+                    .flat_map(|u| u.sessions.iter().copied())
+                    .filter(|&s| s != session)
+                    .collect(),
+                _ => {
+                    let message = format!("you are not in #{room}; /join it first");
+                    return self.error(session, Some(req), ErrorKind::NotInRoom, message);
+                }
+            },
+        };
+        let id = self.next_id;
+        self.next_id += 1;
+        self.stats.accepted += 1;
+        let posted = Posted {
+            id,
+            ts: now_ms,
+            from,
+            to: to.clone(),
+            text,
+        };
+        self.send(
+            session,
+            ServerMsg::Accepted {
+                req,
+                id,
+                ts: now_ms,
+            },
+        );
+        match &to {
+            Target::Room(room) => {
+                let cap = self.config.room_history;
+                if let Some(r) = self.state.rooms.get_mut(room.key()) {
+                    self.stats.history_dropped +=
+                        state::push_capped(&mut r.history, posted.clone(), cap);
+                }
+                self.deliver(&recipients, &posted, true);
+            }
+            Target::User(name) => {
+                let pair = state::pair_key(me, name.key());
+                let cap = self.config.dm_history;
+                let log = self.state.dms.entry(pair).or_default();
+                self.stats.history_dropped += state::push_capped(log, posted.clone(), cap);
+                // The sender's other sessions see what it sent (a `listen` beside a `send`).
+                let mine: Vec<SessionId> = self
+                    .state
+                    .users
+                    .get(me)
+                    .map(|u| {
+                        u.sessions
+                            .iter()
+                            .copied()
+                            .filter(|&s| s != session)
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let to_self = name.key() == me;
+                if recipients.is_empty() {
+                    self.queue(name.key(), posted.clone(), session);
+                } else {
+                    self.deliver(&recipients, &posted, true);
+                }
+                if !to_self {
+                    self.deliver(&mine, &posted, false);
+                }
+            }
+        }
+    }
+
+    fn queue(&mut self, key: &str, posted: Posted, sender: SessionId) {
+        let cap = self.config.queue;
+        let id = posted.id;
+        let Some(user) = self.state.users.get_mut(key) else {
+            return;
+        };
+        let name = user.name.clone();
+        self.stats.queue_dropped += state::push_capped(&mut user.queue, posted, cap);
+        let reason = format!("{name} is offline; queued until they return");
+        self.send(sender, ServerMsg::NotDelivered { id, reason });
+    }
+
+    pub(super) fn join(&mut self, session: SessionId, me: &str, req: RequestId, room: Room) {
+        let Some(user) = self.state.users.get(me) else {
+            return;
+        };
+        let name = user.name.clone();
+        let already = user.rooms.contains(room.key());
+        if !already && user.rooms.len() >= self.config.max_rooms_per_user {
+            let message = format!("you are in {} rooms, the most allowed", user.rooms.len());
+            return self.error(session, Some(req), ErrorKind::Limit, message);
+        }
+        if !self.state.rooms.contains_key(room.key())
+            && self.state.rooms.len() >= self.config.max_rooms
+        {
+            let message = "the server holds as many rooms as it may".to_owned();
+            return self.error(session, Some(req), ErrorKind::Limit, message);
+        }
+        let r = self
+            .state
+            .rooms
+            .entry(room.key().to_owned())
+            .or_insert_with(|| RoomState {
+                room: room.clone(),
+                topic: String::new(),
+                members: HashSet::new(),
+                history: VecDeque::new(),
+            });
+        r.members.insert(me.to_owned());
+        let (room, topic) = (r.room.clone(), r.topic.clone());
+        let replay = state::tail(&r.history, None, self.config.replay);
+        let others: Vec<SessionId> = r
+            .members
+            .iter()
+            .filter(|m| m.as_str() != me)
+            .filter_map(|m| self.state.users.get(m))
+            .flat_map(|u| u.sessions.iter().copied())
+            .collect();
+        if let Some(u) = self.state.users.get_mut(me) {
+            u.rooms.insert(room.key().to_owned());
+        }
+        self.send(session, ServerMsg::Done { req });
+        self.out.push_back(super::Output {
+            session,
+            channel: channel_for(&Target::Room(room.clone())),
+            msg: ServerMsg::History {
+                req: None,
+                with: Target::Room(room.clone()),
+                messages: replay,
+            },
+            receipt: None,
+        });
+        if !topic.is_empty() {
+            self.send(
+                session,
+                ServerMsg::Topic {
+                    req: None,
+                    room: room.clone(),
+                    topic,
+                },
+            );
+        }
+        if !already {
+            for s in others {
+                let presence = Presence::Joined(room.clone());
+                self.send(
+                    s,
+                    ServerMsg::Presence {
+                        name: name.clone(),
+                        presence,
+                    },
+                );
+            }
+        }
+    }
+
+    pub(super) fn part(&mut self, session: SessionId, me: &str, req: RequestId, room: Room) {
+        let member = self
+            .state
+            .rooms
+            .get_mut(room.key())
+            .is_some_and(|r| r.members.remove(me));
+        if !member {
+            let message = format!("you are not in #{room}");
+            return self.error(session, Some(req), ErrorKind::NotInRoom, message);
+        }
+        let name = match self.state.users.get_mut(me) {
+            Some(u) => {
+                u.rooms.remove(room.key());
+                u.name.clone()
+            }
+            None => return,
+        };
+        self.send(session, ServerMsg::Done { req });
+        let remaining: Vec<SessionId> = self
+            .state
+            .rooms
+            .get(room.key())
+            .map(|r| {
+                r.members
+                    .iter()
+                    .filter_map(|m| self.state.users.get(m))
+                    .flat_map(|u| u.sessions.iter().copied())
+                    .collect()
+            })
+            .unwrap_or_default();
+        for s in remaining {
+            let presence = Presence::Left(room.clone());
+            self.send(
+                s,
+                ServerMsg::Presence {
+                    name: name.clone(),
+                    presence,
+                },
+            );
+        }
+    }
+
+    pub(super) fn rooms(&mut self, session: SessionId, req: RequestId) {
+        let mut rooms: Vec<RoomInfo> = self
+            .state
+            .rooms
+            .values()
+            .map(|r| RoomInfo {
+                room: r.room.clone(),
+                members: r.members.len() as u32,
+                topic: r.topic.clone(),
+            })
+            .collect();
+        rooms.sort_by(|a, b| {
+            b.members
+                .cmp(&a.members)
+                .then(a.room.key().cmp(b.room.key()))
+        });
+        rooms.truncate(1000);
+        self.send(session, ServerMsg::Rooms { req, rooms });
+    }
+
+    pub(super) fn who(&mut self, session: SessionId, req: RequestId, room: Option<Room>) {
+        let users = match &room {
+            None => self
+                .state
+                .users
+                .values()
+                .filter(|u| u.online())
+                .take(1000)
+                .map(info)
+                .collect(),
+            Some(r) => match self.state.rooms.get(r.key()) {
+                Some(rs) => rs
+                    .members
+                    .iter()
+                    .filter_map(|m| self.state.users.get(m))
+                    .filter(|u| u.online())
+                    .take(1000)
+                    .map(info)
+                    .collect(),
+                None => Vec::new(),
+            },
+        };
+        self.send(session, ServerMsg::Who { req, room, users });
+    }
+
+    pub(super) fn topic(
+        &mut self,
+        session: SessionId,
+        me: &str,
+        req: RequestId,
+        room: Room,
+        topic: Option<String>,
+    ) {
+        let Some(r) = self.state.rooms.get_mut(room.key()) else {
+            let message = format!("there is no room #{room}");
+            return self.error(session, Some(req), ErrorKind::NotInRoom, message);
+        };
+        let Some(topic) = topic else {
+            let (room, topic) = (r.room.clone(), r.topic.clone());
+            return self.send(
+                session,
+                ServerMsg::Topic {
+                    req: Some(req),
+                    room,
+                    topic,
+                },
+            );
+        };
+        if !r.members.contains(me) {
+            let message = format!("you are not in #{room}");
+            return self.error(session, Some(req), ErrorKind::NotInRoom, message);
+        }
+        if topic.len() > MAX_STATUS_TEXT {
+            let message = format!(
+                "topic of {} bytes exceeds the limit of {MAX_STATUS_TEXT} bytes",
+                topic.len()
+            );
+            return self.error(session, Some(req), ErrorKind::TooLong, message);
+        }
+        r.topic = topic.clone();
+        let room = r.room.clone();
+        let members: Vec<String> = r.members.iter().cloned().collect();
+        self.send(session, ServerMsg::Done { req });
+        for m in members {
+            let msg = ServerMsg::Topic {
+                req: None,
+                room: room.clone(),
+                topic: topic.clone(),
+            };
+            self.send_to_user(&m, msg);
+        }
+    }
+
+    pub(super) fn away(
+        &mut self,
+        session: SessionId,
+        me: &str,
+        req: RequestId,
+        text: Option<String>,
+    ) {
+        if text.as_ref().is_some_and(|t| t.len() > MAX_STATUS_TEXT) {
+            let len = text.as_ref().map_or(0, String::len);
+            let message =
+                format!("away message of {len} bytes exceeds the limit of {MAX_STATUS_TEXT} bytes");
+            return self.error(session, Some(req), ErrorKind::TooLong, message);
+        }
+        let Some(user) = self.state.users.get_mut(me) else {
+            return;
+        };
+        user.away = text.clone();
+        let name = user.name.clone();
+        self.send(session, ServerMsg::Done { req });
+        let presence = match text {
+            Some(t) => Presence::Away(t),
+            None => Presence::Back,
+        };
+        self.presence(me, name, presence);
+    }
+
+    pub(super) fn history(
+        &mut self,
+        session: SessionId,
+        me: &str,
+        req: RequestId,
+        with: Target,
+        since: Option<ChatId>,
+        limit: u32,
+    ) {
+        let limit = (limit as usize).min(MAX_HISTORY_ANSWER);
+        let messages = match &with {
+            Target::Room(room) => match self.state.rooms.get(room.key()) {
+                Some(r) if r.members.contains(me) => state::tail(&r.history, since, limit),
+                _ => {
+                    let message = format!("you are not in #{room}");
+                    return self.error(session, Some(req), ErrorKind::NotInRoom, message);
+                }
+            },
+            Target::User(name) => self
+                .state
+                .dms
+                .get(&state::pair_key(me, name.key()))
+                .map(|log| state::tail(log, since, limit))
+                .unwrap_or_default(),
+        };
+        self.out.push_back(super::Output {
+            session,
+            channel: channel_for(&with),
+            msg: ServerMsg::History {
+                req: Some(req),
+                with,
+                messages,
+            },
+            receipt: None,
+        });
+    }
+
+    pub(super) fn whois(&mut self, session: SessionId, req: RequestId, name: Name) {
+        let Some(user) = self.state.users.get(name.key()) else {
+            let message = format!("no user named {name}");
+            return self.error(session, Some(req), ErrorKind::UnknownUser, message);
+        };
+        let addrs = user
+            .sessions
+            .iter()
+            .filter_map(|s| self.state.sessions.get(s))
+            .map(|s| s.peer.to_string())
+            .collect();
+        let msg = ServerMsg::Whois {
+            req,
+            name: user.name.clone(),
+            addrs,
+            away: user.away.clone(),
+        };
+        self.send(session, msg);
+    }
+
+    /// Drops what is older than the expiry and claims unused for longer than their lifetime.
+    pub fn expire(&mut self, now_ms: u64) {
+        let cutoff = now_ms.saturating_sub(self.config.expiry_ms);
+        let mut expired = 0;
+        for r in self.state.rooms.values_mut() {
+            expired += state::expire(&mut r.history, cutoff);
+        }
+        for log in self.state.dms.values_mut() {
+            expired += state::expire(log, cutoff);
+        }
+        self.state.dms.retain(|_, log| !log.is_empty());
+        for u in self.state.users.values_mut() {
+            expired += state::expire(&mut u.queue, cutoff);
+        }
+        self.stats.expired += expired;
+        let ttl = self.config.claim_ttl_ms;
+        let before = self.state.users.len();
+        self.state
+            .users
+            .retain(|_, u| u.online() || u.last_used_ms + ttl >= now_ms);
+        self.stats.claims_lapsed += (before - self.state.users.len()) as u64;
+    }
+}

@@ -1,0 +1,96 @@
+//! Room names: like user names (letters, digits, `_`, `-`, `.`; NFC; compared case-folded) but
+//! up to 64 characters. Shown with a leading `#`, which is not part of the name.
+
+use serde::{Deserialize, Serialize};
+
+use crate::name::validate;
+use crate::Error;
+
+/// The most characters a room name may have.
+pub const MAX_ROOM_CHARS: usize = 64;
+
+/// A valid room name.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Room {
+    display: String,
+    key: String,
+}
+
+impl Room {
+    /// Validates and normalizes `raw` (a leading `#` is dropped).
+    pub fn new(raw: &str) -> Result<Self, Error> {
+        let raw = raw.strip_prefix('#').unwrap_or(raw);
+        let (display, key) = validate(raw, MAX_ROOM_CHARS)?;
+        Ok(Self { display, key })
+    }
+
+    /// The name as its creator spelled it.
+    pub fn as_str(&self) -> &str {
+        &self.display
+    }
+
+    /// The case-folded key rooms compare by.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+}
+
+impl TryFrom<String> for Room {
+    type Error = Error;
+    fn try_from(s: String) -> Result<Self, Error> {
+        Self::new(&s)
+    }
+}
+
+impl From<Room> for String {
+    fn from(r: Room) -> String {
+        r.display
+    }
+}
+
+impl PartialEq for Room {
+    fn eq(&self, other: &Self) -> bool {
+        self.key == other.key
+    }
+}
+
+impl Eq for Room {}
+
+impl std::hash::Hash for Room {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.key.hash(state);
+    }
+}
+
+impl std::fmt::Display for Room {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.display)
+    }
+}
+
+impl std::fmt::Debug for Room {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Room({:?})", self.display)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rooms_are_names_up_to_64_characters() {
+        assert_eq!(Room::new("#Lobby").unwrap(), Room::new("lobby").unwrap());
+        assert_eq!(Room::new("聊天室").unwrap().as_str(), "聊天室");
+        assert!(Room::new(&"r".repeat(64)).is_ok());
+        assert!(matches!(
+            Room::new(&"r".repeat(65)),
+            Err(Error::NameTooLong {
+                chars: 65,
+                limit: 64
+            })
+        ));
+        assert_eq!(Room::new("#"), Err(Error::EmptyName));
+    }
+}

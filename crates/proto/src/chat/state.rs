@@ -1,0 +1,117 @@
+//! The chat server's data: users and their claims, sessions, rooms, bounded histories and
+//! offline queues. Only the bookkeeping lives here; the rules are in `core`.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::net::SocketAddr;
+
+use super::{Posted, Room};
+use crate::session::SessionId;
+use crate::Name;
+
+/// A claimed name.
+#[derive(Debug)]
+pub(crate) struct User {
+    pub(crate) name: Name,
+    pub(crate) key_hash: [u8; 32],
+    pub(crate) last_used_ms: u64,
+    pub(crate) sessions: HashSet<SessionId>,
+    pub(crate) away: Option<String>,
+    pub(crate) queue: VecDeque<Posted>,
+    pub(crate) rooms: HashSet<String>,
+}
+
+impl User {
+    pub(crate) fn online(&self) -> bool {
+        !self.sessions.is_empty()
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct SessionInfo {
+    pub(crate) peer: SocketAddr,
+    pub(crate) user: Option<String>,
+}
+
+#[derive(Debug)]
+pub(crate) struct RoomState {
+    pub(crate) room: Room,
+    pub(crate) topic: String,
+    pub(crate) members: HashSet<String>,
+    pub(crate) history: VecDeque<Posted>,
+}
+
+/// A bounded log: pushing past `cap` drops the oldest, and says how many fell off.
+pub(crate) fn push_capped(log: &mut VecDeque<Posted>, item: Posted, cap: usize) -> u64 {
+    log.push_back(item);
+    let mut dropped = 0;
+    while log.len() > cap {
+        log.pop_front();
+        dropped += 1;
+    }
+    dropped
+}
+
+/// Drops entries older than `cutoff_ms` from the front of a log; returns how many.
+pub(crate) fn expire(log: &mut VecDeque<Posted>, cutoff_ms: u64) -> u64 {
+    let mut dropped = 0;
+    while log.front().is_some_and(|p| p.ts < cutoff_ms) {
+        log.pop_front();
+        dropped += 1;
+    }
+    dropped
+}
+
+/// The newest `limit` entries after `since`, oldest first.
+pub(crate) fn tail(log: &VecDeque<Posted>, since: Option<u64>, limit: usize) -> Vec<Posted> {
+    let after: Vec<&Posted> = log
+        .iter()
+        .filter(|p| since.is_none_or(|s| p.id > s))
+        .collect();
+    let skip = after.len().saturating_sub(limit);
+    after.into_iter().skip(skip).cloned().collect()
+}
+
+/// The key of the DM conversation between two users, the same from either side.
+pub(crate) fn pair_key(a: &str, b: &str) -> (String, String) {
+    if a <= b {
+        (a.to_owned(), b.to_owned())
+    } else {
+        (b.to_owned(), a.to_owned())
+    }
+}
+
+/// Everything the server knows.
+#[derive(Debug, Default)]
+pub(crate) struct State {
+    pub(crate) users: HashMap<String, User>,
+    pub(crate) sessions: HashMap<SessionId, SessionInfo>,
+    pub(crate) rooms: HashMap<String, RoomState>,
+    pub(crate) dms: HashMap<(String, String), VecDeque<Posted>>,
+}
+
+impl State {
+    /// The user a session speaks as.
+    pub(crate) fn user_of(&self, session: SessionId) -> Option<&User> {
+        let key = self.sessions.get(&session)?.user.as_ref()?;
+        self.users.get(key)
+    }
+
+    /// Every session of every user who shares a room with `key`, except `key`'s own.
+    pub(crate) fn co_member_sessions(&self, key: &str) -> Vec<SessionId> {
+        let Some(user) = self.users.get(key) else {
+            return Vec::new();
+        };
+        let mut peers: HashSet<&str> = HashSet::new();
+        for room in &user.rooms {
+            if let Some(r) = self.rooms.get(room) {
+                peers.extend(r.members.iter().map(String::as_str));
+            }
+        }
+        peers.remove(key);
+        peers
+            .into_iter()
+            .filter_map(|k| self.users.get(k))
+            .flat_map(|u| u.sessions.iter().copied())
+            .collect()
+    }
+}
