@@ -1,0 +1,10 @@
+//! The chat server's integration tests: the real server on 127.0.0.1:0 with several clients,
+//! each a real session over loopback; the limits; the layers alone; and the binary.
+
+mod binary;
+mod claims;
+mod layers;
+mod limits;
+mod qq;
+mod rooms;
+mod support;
