@@ -347,3 +347,4 @@ pub(crate) fn request_id(msg: &ClientMsg) -> Option<RequestId> {
 }
 
 mod requests;
+mod rooms;

@@ -1,0 +1,223 @@
+//! The chat server's answers about rooms: joining (with the history replay and the topic),
+//! leaving, listing rooms and members, and topics.
+
+use std::collections::{HashSet, VecDeque};
+
+use super::super::state::{self, RoomState};
+use super::{info, ChatCore};
+use crate::chat::{
+    channel_for, ErrorKind, Presence, Room, RoomInfo, ServerMsg, Target, MAX_STATUS_TEXT,
+};
+use crate::session::SessionId;
+use crate::RequestId;
+
+impl ChatCore {
+    pub(super) fn join(&mut self, session: SessionId, me: &str, req: RequestId, room: Room) {
+        let Some(user) = self.state.users.get(me) else {
+            return;
+        };
+        let name = user.name.clone();
+        let already = user.rooms.contains(room.key());
+        if !already && user.rooms.len() >= self.config.max_rooms_per_user {
+            let message = format!("you are in {} rooms, the most allowed", user.rooms.len());
+            return self.error(session, Some(req), ErrorKind::Limit, message);
+        }
+        if !self.state.rooms.contains_key(room.key())
+            && self.state.rooms.len() >= self.config.max_rooms
+        {
+            let message = "the server holds as many rooms as it may".to_owned();
+            return self.error(session, Some(req), ErrorKind::Limit, message);
+        }
+        let r = self
+            .state
+            .rooms
+            .entry(room.key().to_owned())
+            .or_insert_with(|| RoomState {
+                room: room.clone(),
+                topic: String::new(),
+                members: HashSet::new(),
+                history: VecDeque::new(),
+            });
+        r.members.insert(me.to_owned());
+        let (room, topic) = (r.room.clone(), r.topic.clone());
+        let replay = state::tail(&r.history, None, self.config.replay);
+        let others: Vec<SessionId> = r
+            .members
+            .iter()
+            .filter(|m| m.as_str() != me)
+            .filter_map(|m| self.state.users.get(m))
+            .flat_map(|u| u.sessions.iter().copied())
+            .collect();
+        if let Some(u) = self.state.users.get_mut(me) {
+            u.rooms.insert(room.key().to_owned());
+        }
+        self.send(session, ServerMsg::Done { req });
+        self.out.push_back(super::Output {
+            session,
+            channel: channel_for(&Target::Room(room.clone())),
+            msg: ServerMsg::History {
+                req: None,
+                with: Target::Room(room.clone()),
+                messages: replay,
+            },
+            receipt: None,
+        });
+        if !topic.is_empty() {
+            self.send(
+                session,
+                ServerMsg::Topic {
+                    req: None,
+                    room: room.clone(),
+                    topic,
+                },
+            );
+        }
+        if !already {
+            for s in others {
+                let presence = Presence::Joined(room.clone());
+                self.send(
+                    s,
+                    ServerMsg::Presence {
+                        name: name.clone(),
+                        presence,
+                    },
+                );
+            }
+        }
+    }
+
+    pub(super) fn part(&mut self, session: SessionId, me: &str, req: RequestId, room: Room) {
+        let member = self
+            .state
+            .rooms
+            .get_mut(room.key())
+            .is_some_and(|r| r.members.remove(me));
+        if !member {
+            let message = format!("you are not in #{room}");
+            return self.error(session, Some(req), ErrorKind::NotInRoom, message);
+        }
+        let name = match self.state.users.get_mut(me) {
+            Some(u) => {
+                u.rooms.remove(room.key());
+                u.name.clone()
+            }
+            None => return,
+        };
+        self.send(session, ServerMsg::Done { req });
+        let remaining: Vec<SessionId> = self
+            .state
+            .rooms
+            .get(room.key())
+            .map(|r| {
+                r.members
+                    .iter()
+                    .filter_map(|m| self.state.users.get(m))
+                    .flat_map(|u| u.sessions.iter().copied())
+                    .collect()
+            })
+            .unwrap_or_default();
+        for s in remaining {
+            let presence = Presence::Left(room.clone());
+            self.send(
+                s,
+                ServerMsg::Presence {
+                    name: name.clone(),
+                    presence,
+                },
+            );
+        }
+    }
+
+    pub(super) fn rooms(&mut self, session: SessionId, req: RequestId) {
+        let mut rooms: Vec<RoomInfo> = self
+            .state
+            .rooms
+            .values()
+            .map(|r| RoomInfo {
+                room: r.room.clone(),
+                members: r.members.len() as u32,
+                topic: r.topic.clone(),
+            })
+            .collect();
+        rooms.sort_by(|a, b| {
+            b.members
+                .cmp(&a.members)
+                .then(a.room.key().cmp(b.room.key()))
+        });
+        rooms.truncate(1000);
+        self.send(session, ServerMsg::Rooms { req, rooms });
+    }
+
+    pub(super) fn who(&mut self, session: SessionId, req: RequestId, room: Option<Room>) {
+        let users = match &room {
+            None => self
+                .state
+                .users
+                .values()
+                .filter(|u| u.online())
+                .take(1000)
+                .map(info)
+                .collect(),
+            Some(r) => match self.state.rooms.get(r.key()) {
+                Some(rs) => rs
+                    .members
+                    .iter()
+                    .filter_map(|m| self.state.users.get(m))
+                    .filter(|u| u.online())
+                    .take(1000)
+                    .map(info)
+                    .collect(),
+                None => Vec::new(),
+            },
+        };
+        self.send(session, ServerMsg::Who { req, room, users });
+    }
+
+    pub(super) fn topic(
+        &mut self,
+        session: SessionId,
+        me: &str,
+        req: RequestId,
+        room: Room,
+        topic: Option<String>,
+    ) {
+        let Some(r) = self.state.rooms.get_mut(room.key()) else {
+            let message = format!("there is no room #{room}");
+            return self.error(session, Some(req), ErrorKind::NotInRoom, message);
+        };
+        let Some(topic) = topic else {
+            let (room, topic) = (r.room.clone(), r.topic.clone());
+            return self.send(
+                session,
+                ServerMsg::Topic {
+                    req: Some(req),
+                    room,
+                    topic,
+                },
+            );
+        };
+        if !r.members.contains(me) {
+            let message = format!("you are not in #{room}");
+            return self.error(session, Some(req), ErrorKind::NotInRoom, message);
+        }
+        if topic.len() > MAX_STATUS_TEXT {
+            let message = format!(
+                "topic of {} bytes exceeds the limit of {MAX_STATUS_TEXT} bytes",
+                topic.len()
+            );
+            return self.error(session, Some(req), ErrorKind::TooLong, message);
+        }
+        r.topic = topic.clone();
+        let room = r.room.clone();
+        let members: Vec<String> = r.members.iter().cloned().collect();
+        self.send(session, ServerMsg::Done { req });
+        for m in members {
+            let msg = ServerMsg::Topic {
+                req: None,
+                room: room.clone(),
+                topic: topic.clone(),
+            };
+            self.send_to_user(&m, msg);
+        }
+    }
+}

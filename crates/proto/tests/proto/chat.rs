@@ -1,0 +1,172 @@
+//! ChatCore without sockets: the time-driven rules (expiry, lapsing claims) and the caps, with
+//! the clock in the test's hands; and the chat messages' wire round trip.
+
+use std::net::SocketAddr;
+
+use dgram_proto::chat::{
+    ChatConfig, ChatCore, ClientMsg, ErrorKind, Room, ServerMsg, Target, MAX_ROOM_CHARS,
+};
+
+use crate::support::name;
+
+const DAY: u64 = 24 * 60 * 60 * 1000;
+
+fn addr(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+fn drain(core: &mut ChatCore) -> Vec<(u32, ServerMsg)> {
+    std::iter::from_fn(|| core.poll_output())
+        .map(|o| (o.session, o.msg))
+        .collect()
+}
+
+fn hello(
+    core: &mut ChatCore,
+    session: u32,
+    who: &str,
+    key: Option<[u8; 16]>,
+    now: u64,
+) -> ServerMsg {
+    core.open(session, addr(40000 + session as u16));
+    core.handle(
+        session,
+        now,
+        ClientMsg::Hello {
+            name: name(who),
+            key,
+        },
+    );
+    drain(core)
+        .into_iter()
+        .map(|(_, m)| m)
+        .find(|m| matches!(m, ServerMsg::Welcome { .. } | ServerMsg::Error { .. }))
+        .expect("an answer to hello")
+}
+
+#[test]
+fn chat_messages_round_trip_and_refuse_garbage() {
+    let msg = ClientMsg::Send {
+        req: 7,
+        to: Target::Room(Room::new("#大厅").expect("room")),
+        text: "hi".into(),
+    };
+    assert_eq!(ClientMsg::decode(&msg.encode().expect("encodes")), Ok(msg));
+    assert!(ClientMsg::decode(b"C\x01\xff\xff").is_err());
+    assert!(ClientMsg::decode(b"no").is_err());
+    assert!(Room::new(&"r".repeat(MAX_ROOM_CHARS + 1)).is_err());
+}
+
+#[test]
+fn unused_claims_lapse_and_old_messages_expire() {
+    let mut core = ChatCore::new(ChatConfig::default(), [1; 32]);
+    let t0 = 1_700_000_000_000;
+    let ServerMsg::Welcome { key: Some(_), .. } = hello(&mut core, 1, "alex", None, t0) else {
+        panic!("claimed");
+    };
+    let room = Room::new("lobby").expect("room");
+    core.handle(
+        1,
+        t0,
+        ClientMsg::Join {
+            req: 1,
+            room: room.clone(),
+        },
+    );
+    core.handle(
+        1,
+        t0,
+        ClientMsg::Send {
+            req: 2,
+            to: Target::Room(room.clone()),
+            text: "old".into(),
+        },
+    );
+    core.close(1, t0);
+    drain(&mut core);
+
+    // Eight days on, the room's history is gone.
+    core.expire(t0 + 8 * DAY);
+    assert_eq!(core.stats().expired, 1);
+    // Within 90 days the name is still claimed ...
+    let refused = hello(&mut core, 2, "alex", None, t0 + 89 * DAY);
+    assert!(matches!(
+        refused,
+        ServerMsg::Error {
+            kind: ErrorKind::Claimed,
+            ..
+        }
+    ));
+    // ... after that it lapses and can be claimed again.
+    let again = hello(&mut core, 3, "alex", None, t0 + 91 * DAY);
+    assert!(matches!(again, ServerMsg::Welcome { key: Some(_), .. }));
+    assert_eq!(core.stats().claims_lapsed, 1);
+}
+
+#[test]
+fn caps_drop_the_oldest_and_count_it() {
+    let config = ChatConfig {
+        room_history: 3,
+        queue: 2,
+        ..ChatConfig::default()
+    };
+    let mut core = ChatCore::new(config, [2; 32]);
+    let now = 1_700_000_000_000;
+    hello(&mut core, 1, "alex", None, now);
+    let ServerMsg::Welcome {
+        key: Some(egon_key),
+        ..
+    } = hello(&mut core, 2, "egon", None, now)
+    else {
+        panic!("claimed");
+    };
+    core.close(2, now);
+    for i in 0..5 {
+        let text = format!("dm {i}");
+        core.handle(
+            1,
+            now,
+            ClientMsg::Send {
+                req: i,
+                to: Target::User(name("egon")),
+                text,
+            },
+        );
+    }
+    assert_eq!(core.stats().queue_dropped, 3);
+    drain(&mut core);
+    hello(&mut core, 4, "egon", Some(egon_key), now);
+    core.open(5, addr(1));
+    let room = Room::new("r").expect("room");
+    core.handle(
+        1,
+        now,
+        ClientMsg::Join {
+            req: 9,
+            room: room.clone(),
+        },
+    );
+    for i in 0..5 {
+        let text = format!("room {i}");
+        core.handle(
+            1,
+            now,
+            ClientMsg::Send {
+                req: 10 + i,
+                to: Target::Room(room.clone()),
+                text,
+            },
+        );
+    }
+    assert_eq!(core.stats().history_dropped, 2);
+    core.handle(4, now, ClientMsg::Join { req: 20, room });
+    let replay = drain(&mut core)
+        .into_iter()
+        .find_map(|(s, m)| match m {
+            ServerMsg::History { messages, .. } if s == 4 => Some(messages),
+            _ => None,
+        })
+        .expect("replay");
+    let texts: Vec<_> = replay.iter().map(|p| p.text.as_str()).collect();
+    assert_eq!(texts, ["room 2", "room 3", "room 4"]);
+}
