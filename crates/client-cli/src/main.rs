@@ -1,12 +1,14 @@
 //! `client-cli`, dgram's command-line client: the command line and what each command runs.
 //!
-//! `client-cli echo` talks to an echo server the way a person would (one line, a prompt, or
-//! piped lines); `client-cli bench echo` loads it and reports throughput and latency;
+//! `client-cli chat` is the interactive chat client, and `send` and `listen` its scripting
+//! side; `client-cli echo` talks to an echo server the way a person would (one line, a prompt,
+//! or piped lines); `client-cli bench echo` loads it and reports throughput and latency;
 //! `client-cli proxy` sits between clients and a server and loses datagrams on purpose.
 #![forbid(unsafe_code)]
 
 mod args;
 mod bench;
+mod chat;
 mod echo;
 mod lines;
 mod output;
@@ -21,7 +23,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use dgram_proto::echo::ClientConfig;
 use dgram_proto::Name;
 
-/// dgram's command-line client for the UDP echo service.
+/// dgram's command-line client for the UDP chat and echo services.
 #[derive(Debug, Parser)]
 #[command(name = "client-cli", version, about)]
 struct Cli {
@@ -31,6 +33,21 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Chat interactively: choose who to talk to, then type.
+    ///
+    /// With nobody chosen, the prompt asks who to chat with and lists who is online; type a
+    /// name, or #room to join a room. Then each line goes to them; `quit` goes back to
+    /// choosing, `q` or Ctrl-D leaves. /help lists the commands (/msg, /join, /who, /whois,
+    /// ...). The first use of a name claims it on that server; its key is kept under --home.
+    Chat(chat::ChatArgs),
+    /// Send one message from a script.
+    ///
+    /// Exits 0 once the server accepted it (with --wait-delivered: once it was delivered),
+    /// 1 with the reason on stderr otherwise (name claimed by someone else, no such user, not
+    /// in the room, too long, or no decision within --timeout).
+    Send(chat::SendArgs),
+    /// Print messages, presence and receipts as they happen, until Ctrl-C or SIGTERM.
+    Listen(chat::ListenArgs),
     /// Send text to an echo server and print the upper-cased answers.
     ///
     /// With TEXT, sends it once. Without, reads standard input: at a terminal, a `>>: `
@@ -149,6 +166,9 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Chat(a) => chat::chat(a),
+        Command::Send(a) => chat::send(a),
+        Command::Listen(a) => chat::listen(a),
         Command::Echo(a) => {
             let name = match a.name {
                 Some(name) => name,

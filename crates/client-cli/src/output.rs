@@ -152,7 +152,7 @@ impl Printer {
 
 /// The server's text with control characters escaped: a reply is whatever arrived on the port,
 /// and raw escape sequences in it could rewrite the user's terminal.
-fn printable(text: &str) -> String {
+pub(crate) fn printable(text: &str) -> String {
     if !text.chars().any(char::is_control) {
         return text.to_owned();
     }

@@ -1,9 +1,11 @@
 //! Integration tests of the `client-cli` binary, and their fixtures: each test runs the built
 //! binary against a fake echo server on 127.0.0.1 that answers through dgram-proto's
 //! `EchoServer::answer` (upper-cased plain datagrams, echo reply envelopes) and can be told to
-//! drop, delay or refuse, or against an address where nothing listens.
+//! drop, delay or refuse, or against an address where nothing listens; the chat tests run
+//! the real chat server in-process (see [`chat`]).
 
 mod bench;
+mod chat;
 mod echo;
 mod proxy;
 

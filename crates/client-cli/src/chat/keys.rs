@@ -1,0 +1,217 @@
+//! Claim keys on disk. The first Hello with a free name claims it, and the server answers with
+//! a key that proves the claim from then on; it keeps only the key's hash, so losing the file
+//! loses the name (until the claim lapses unused).
+//!
+//! Layout, under the home directory (`--home`, else `$XDG_CONFIG_HOME/dgram`, else
+//! `~/.config/dgram`): `keys/SERVER/NAME.key`, where SERVER is the server's `IP_PORT` (`:` in
+//! an IPv6 address written `-`) and NAME is the name's case-folded key, so `Alex` and `alex`
+//! share one file. Names are letters, digits, `_`, `-` and `.` only, so NAME never holds a
+//! path separator, and with `.key` after it is never `.` or `..`. The file is the key as 32
+//! lowercase hex digits and a newline; directories are made 0700 and the file 0600, since
+//! anyone who reads it can speak as the name.
+
+use std::fs;
+use std::io::{self, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use dgram_proto::chat::ClaimKey;
+use dgram_proto::Name;
+
+/// Where the claim key for one name on one server lives.
+#[derive(Debug, Clone)]
+pub(crate) struct KeyFile {
+    path: PathBuf,
+}
+
+impl KeyFile {
+    /// The file for `name` on `server` under `home`.
+    pub(crate) fn new(home: &Path, server: SocketAddr, name: &Name) -> Self {
+        let server_dir = format!("{}_{}", server.ip(), server.port()).replace(':', "-");
+        let path = home
+            .join("keys")
+            .join(server_dir)
+            .join(format!("{}.key", name.key()));
+        Self { path }
+    }
+
+    /// The file's path.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The saved key, if there is one. A file that exists but does not hold a key is an
+    /// error, not "no key": sending no key would never get the name back, and the user should
+    /// know which file is damaged.
+    pub(crate) fn load(&self) -> anyhow::Result<Option<ClaimKey>> {
+        let text = match fs::read_to_string(&self.path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => {
+                return Err(e).with_context(|| format!("reading {}", self.path.display()));
+            }
+        };
+        match decode_hex(text.trim()) {
+            Some(key) => Ok(Some(key)),
+            None => bail!(
+                "{} does not hold a claim key (32 hex digits)",
+                self.path.display()
+            ),
+        }
+    }
+
+    /// Saves `key`, replacing any older one: written to a private temporary file first and
+    /// renamed over, so a crash never leaves half a key behind.
+    pub(crate) fn save(&self, key: &ClaimKey) -> anyhow::Result<()> {
+        let dir = self
+            .path
+            .parent()
+            .context("the key file has no directory")?;
+        create_private_dir(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let tmp = self
+            .path
+            .with_extension(format!("key.tmp-{}", std::process::id()));
+        let written = write_private(&tmp, format!("{}\n", encode_hex(key)).as_bytes());
+        if let Err(e) = written {
+            let _ = fs::remove_file(&tmp);
+            return Err(e).with_context(|| format!("writing {}", tmp.display()));
+        }
+        fs::rename(&tmp, &self.path).with_context(|| format!("saving {}", self.path.display()))
+    }
+}
+
+#[cfg(unix)]
+fn create_private_dir(dir: &Path) -> io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
+#[cfg(not(unix))]
+fn create_private_dir(dir: &Path) -> io::Result<()> {
+    fs::create_dir_all(dir)
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        // Set at creation, so the key is never readable by others, not even for a moment.
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+fn encode_hex(key: &ClaimKey) -> String {
+    key.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn decode_hex(text: &str) -> Option<ClaimKey> {
+    if text.len() != 32 || !text.is_ascii() {
+        return None;
+    }
+    let mut key = [0u8; 16];
+    for (i, byte) in key.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(key)
+}
+
+/// The home directory for claim keys when `--home` is not given.
+pub(crate) fn default_home() -> anyhow::Result<PathBuf> {
+    // The XDG spec says relative values are invalid and to be ignored.
+    let xdg = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute());
+    if let Some(config) = xdg {
+        return Ok(config.join("dgram"));
+    }
+    match std::env::var_os("HOME").map(PathBuf::from) {
+        Some(home) if home.is_absolute() => Ok(home.join(".config").join("dgram")),
+        _ => bail!("neither XDG_CONFIG_HOME nor HOME is set; give a directory with --home DIR"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(tag: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("dgram-keys-{tag}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        dir
+    }
+
+    fn name(s: &str) -> Name {
+        Name::new(s).expect("valid name")
+    }
+
+    #[test]
+    fn keys_round_trip_privately_per_server_and_name() {
+        let home = scratch("round");
+        let server: SocketAddr = "127.0.0.1:8081".parse().expect("literal");
+        let file = KeyFile::new(&home, server, &name("Alex"));
+        assert!(file.path().ends_with("keys/127.0.0.1_8081/alex.key"));
+        assert_eq!(file.load().expect("no file is no key"), None);
+        let key: ClaimKey = *b"0123456789abcdef";
+        file.save(&key).expect("save");
+        assert_eq!(file.load().expect("load"), Some(key));
+        let again: ClaimKey = [0xff; 16];
+        file.save(&again).expect("save over");
+        assert_eq!(
+            KeyFile::new(&home, server, &name("alex"))
+                .load()
+                .expect("load"),
+            Some(again)
+        );
+        let other: SocketAddr = "[::1]:8081".parse().expect("literal");
+        let v6 = KeyFile::new(&home, other, &name("alex"));
+        assert!(v6.path().ends_with("keys/--1_8081/alex.key"), "{v6:?}");
+        assert_eq!(v6.load().expect("another server"), None);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |p: &Path| fs::metadata(p).expect("stat").permissions().mode() & 0o777;
+            assert_eq!(mode(file.path()), 0o600);
+            assert_eq!(mode(file.path().parent().expect("dir")), 0o700);
+        }
+        let _ = fs::remove_dir_all(&home);
+    }
+
+    #[test]
+    fn dotted_names_stay_inside_the_server_directory() {
+        let home = scratch("dots");
+        let server: SocketAddr = "127.0.0.1:1".parse().expect("literal");
+        let file = KeyFile::new(&home, server, &name(".."));
+        assert_eq!(
+            file.path().parent(),
+            Some(home.join("keys").join("127.0.0.1_1").as_path())
+        );
+        assert_eq!(file.path().file_name(), Some("...key".as_ref()));
+    }
+
+    #[test]
+    fn a_damaged_key_file_is_an_error() {
+        let home = scratch("bad");
+        let server: SocketAddr = "127.0.0.1:8081".parse().expect("literal");
+        let file = KeyFile::new(&home, server, &name("egon"));
+        file.save(&[7; 16]).expect("save");
+        fs::write(file.path(), "not a key\n").expect("damage");
+        let err = file.load().expect_err("damaged");
+        assert!(
+            err.to_string().contains("does not hold a claim key"),
+            "{err}"
+        );
+        assert_eq!(decode_hex(&"0".repeat(32)), Some([0; 16]));
+        assert_eq!(decode_hex(&"g".repeat(32)), None);
+        assert_eq!(decode_hex("ééééééééééééééé"), None);
+        let _ = fs::remove_dir_all(&home);
+    }
+}

@@ -1,0 +1,187 @@
+//! The chat client's session link: a session [`Client`] run by `dgram_net`'s driver on its own
+//! task, with chat messages in and out. Each chat message travels as one reliable session
+//! message on channel 0; what the server sends arrives decoded, with the session's own news
+//! (up, down, a message that failed) in the same ordered stream.
+
+use std::hash::{BuildHasher, RandomState};
+use std::net::SocketAddr;
+use std::time::{Duration, SystemTime};
+
+use anyhow::Context;
+use dgram_net::session::{drive, Command};
+use dgram_proto::chat::{ClientMsg, ServerMsg};
+use dgram_proto::session::{Client, Config, Delivery, Event, MessageId};
+use dgram_proto::RequestId;
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::echo::unspecified_like;
+
+/// Commands waiting for the driver; a full queue makes the sender wait, which is the
+/// backpressure a fast typist or a script meets.
+const COMMAND_QUEUE: usize = 256;
+
+/// How long closing waits for the goodbye to leave before giving up on the driver.
+const CLOSE_WAIT: Duration = Duration::from_secs(1);
+
+/// Why a message could not be handed to the session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum SubmitError {
+    /// No session right now: try again once connected.
+    NotConnected,
+    /// Anything else (the send buffer is full, the message is too large), for people.
+    Other(String),
+}
+
+/// What the link reports, in the order it happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum NetEvent {
+    /// The session is up; `resumed` when the same session continues from a new address.
+    Connected { resumed: bool },
+    /// The session ended; the session client is already handshaking again.
+    Closed { reason: String },
+    /// A message from the server.
+    Server(ServerMsg),
+    /// A message from the server that does not decode.
+    Undecodable(String),
+    /// A chat message was handed to the session (or not); `req` is the request it carries.
+    Submitted {
+        req: Option<RequestId>,
+        outcome: Result<MessageId, SubmitError>,
+    },
+    /// A message we sent was not acknowledged, and will not be resent.
+    Failed { id: MessageId, reason: String },
+}
+
+/// A running session with the chat server.
+#[derive(Debug)]
+pub(crate) struct Link {
+    server: SocketAddr,
+    commands: mpsc::Sender<Command<Client>>,
+    events_tx: mpsc::UnboundedSender<NetEvent>,
+    /// What the link reports; read it promptly.
+    pub(crate) events: mpsc::UnboundedReceiver<NetEvent>,
+    shutdown: CancellationToken,
+    task: JoinHandle<std::io::Result<Client>>,
+}
+
+impl Link {
+    /// Binds a socket and starts handshaking with `server`. Succeeds with no server up: UDP
+    /// is connectionless, and the session client keeps trying until one answers.
+    pub(crate) async fn open(server: SocketAddr) -> anyhow::Result<Self> {
+        let local = unspecified_like(server);
+        let socket = UdpSocket::bind(local)
+            .await
+            .with_context(|| format!("binding a UDP socket on {local}"))?;
+        let client = Client::new(Config::default(), seed(), server, dgram_net::session::now());
+        let (commands, commands_rx) = mpsc::channel(COMMAND_QUEUE);
+        // Unbounded because the driver's callback cannot wait; what flows through it is bounded
+        // by the session's own receive window and the server's rate limits, and the front ends
+        // read it as it comes.
+        let (events_tx, events) = mpsc::unbounded_channel();
+        let shutdown = CancellationToken::new();
+        let tx = events_tx.clone();
+        let on_event = move |_: &mut Client, _, event: Event| {
+            if let Some(event) = translate(event) {
+                // The receiver is gone only while the program is ending.
+                let _ = tx.send(event);
+            }
+        };
+        let stop = shutdown.clone();
+        let task =
+            tokio::spawn(async move { drive(&socket, client, commands_rx, on_event, stop).await });
+        Ok(Self {
+            server,
+            commands,
+            events_tx,
+            events,
+            shutdown,
+            task,
+        })
+    }
+
+    /// The server's address.
+    pub(crate) fn server(&self) -> SocketAddr {
+        self.server
+    }
+
+    /// Sends one chat message; its fate comes back as [`NetEvent::Submitted`] with `req`.
+    pub(crate) async fn transmit(
+        &self,
+        msg: &ClientMsg,
+        req: Option<RequestId>,
+    ) -> anyhow::Result<()> {
+        let events = self.events_tx.clone();
+        let bytes = match msg.encode() {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                // Only an oversized request fails to encode; it is that request's failure.
+                let outcome = Err(SubmitError::Other(e.to_string()));
+                let _ = events.send(NetEvent::Submitted { req, outcome });
+                return Ok(());
+            }
+        };
+        let command: Command<Client> = Box::new(move |client, now| {
+            let outcome = match client.send(now, 0, bytes, Delivery::Reliable) {
+                Ok(Some(id)) => Ok(id),
+                Ok(None) => Err(SubmitError::Other("sent without an id".to_owned())),
+                Err(dgram_proto::Error::NotConnected) => Err(SubmitError::NotConnected),
+                Err(e) => Err(SubmitError::Other(e.to_string())),
+            };
+            let _ = events.send(NetEvent::Submitted { req, outcome });
+        });
+        self.commands
+            .send(command)
+            .await
+            .map_err(|_| anyhow::anyhow!("the session with {} has stopped", self.server))
+    }
+
+    /// Says goodbye to the server (so that others see us go at once) and stops.
+    pub(crate) async fn close(self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        match tokio::time::timeout(CLOSE_WAIT, self.task).await {
+            Ok(joined) => {
+                joined
+                    .context("the session task failed")?
+                    .context("running the session")?;
+            }
+            // The goodbye is a courtesy; the server times the session out anyway.
+            Err(_) => tracing::debug!("the session did not stop in time"),
+        }
+        Ok(())
+    }
+}
+
+fn translate(event: Event) -> Option<NetEvent> {
+    Some(match event {
+        Event::Connected { resumed, .. } => NetEvent::Connected { resumed },
+        Event::Closed { reason } => NetEvent::Closed {
+            reason: reason.to_string(),
+        },
+        Event::Message { data, .. } => match ServerMsg::decode(&data) {
+            Ok(msg) => NetEvent::Server(msg),
+            Err(e) => NetEvent::Undecodable(e.to_string()),
+        },
+        Event::Failed { id, reason } => NetEvent::Failed {
+            id,
+            reason: reason.to_string(),
+        },
+        // Our messages' transport acks say only that the server has them; what matters is its
+        // answer. Accepted and Migrated are server-side events.
+        Event::Delivered { .. } | Event::Accepted { .. } | Event::Migrated { .. } => return None,
+    })
+}
+
+/// The session client's randomness (its handshake nonces): std's per-process random hasher
+/// keys, mixed with the time and the pid in case a platform's keys are not random.
+fn seed() -> [u8; 32] {
+    let mut seed = [0u8; 32];
+    let base = (SystemTime::now(), std::process::id());
+    for (i, chunk) in seed.chunks_mut(8).enumerate() {
+        let word = RandomState::new().hash_one((base, i));
+        chunk.copy_from_slice(&word.to_le_bytes());
+    }
+    seed
+}

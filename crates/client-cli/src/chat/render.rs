@@ -1,0 +1,290 @@
+//! How notes read as lines of text: the local time as HH:MM:SS, a `[DM]` or `[#room]`
+//! marker, the sender's name in a colour of its own, and the text. Colour (ANSI 256) only goes
+//! to terminals; whatever others wrote is shown with its control characters escaped, because
+//! raw escape sequences in a message could rewrite the reader's terminal.
+
+use std::net::SocketAddr;
+
+use chrono::{DateTime, Local};
+use dgram_proto::chat::{Posted, Presence, RoomInfo, Target, UserInfo};
+use dgram_proto::Name;
+
+use super::note::{Note, Outgoing, SendState};
+use crate::output::printable;
+
+/// Readable on dark and light backgrounds alike: no near-black, near-white or grey.
+const PALETTE: [u8; 24] = [
+    33, 39, 45, 69, 75, 99, 105, 135, 141, 166, 172, 178, 202, 208, 214, 34, 40, 70, 76, 106, 112,
+    160, 169, 197,
+];
+
+/// Where continuation lines of a message start: under the text, past `HH:MM:SS `.
+const INDENT: &str = "         ";
+
+/// Turns notes into lines.
+#[derive(Debug, Clone)]
+pub(crate) struct Render {
+    server: SocketAddr,
+    color: bool,
+}
+
+impl Render {
+    pub(crate) fn new(server: SocketAddr, color: bool) -> Self {
+        Self { server, color }
+    }
+
+    /// The lines for `note` (several for lists), without a final newline; `me` is our name.
+    pub(crate) fn note(&self, note: &Note, me: &Name) -> String {
+        let now = clock(None);
+        match note {
+            Note::Connected { first: true, .. } => format!("connected to {}", self.server),
+            Note::Connected { resumed: true, .. } => "session resumed".to_owned(),
+            Note::Connected { .. } => format!("connected to {} again", self.server),
+            Note::Disconnected { reason } => format!(
+                "disconnected from {} ({}); reconnecting, and what you send waits until then",
+                self.server,
+                printable(reason)
+            ),
+            Note::Welcome {
+                name,
+                online,
+                claimed,
+                again,
+                rejoining,
+            } => self.welcome(name, online, *claimed, *again, rejoining),
+            Note::Refused { message, .. } => format!("name refused: {}", printable(message)),
+            Note::Message { posted, replay } => self.message(posted, *replay, me),
+            Note::Presence { name, presence } => {
+                format!("{now} * {} {}", self.name(name), presence_text(presence))
+            }
+            Note::Sent { msg, text, state } => {
+                let marker = marker(&msg.to);
+                let me = self.name(me);
+                let text = body(text);
+                let state = state.label();
+                match &msg.to {
+                    Target::User(to) => {
+                        let to = self.name(to);
+                        format!("{now} {marker} {me} → {to}: {text}  ({state})")
+                    }
+                    Target::Room(_) => format!("{now} {marker} {me}: {text}  ({state})"),
+                }
+            }
+            Note::State { msg, id, state } => self.state(msg, *id, state),
+            Note::Receipt { id, state } => format!("{now} message {id}: {}", state.label()),
+            Note::Joined { room, auto: false } => format!("joined #{room}"),
+            Note::Joined { room, auto: true } => format!("joined #{room} again"),
+            Note::Parted { room } => format!("left #{room}"),
+            Note::Rooms(rooms) => rooms_text(rooms),
+            Note::Who { room: None, users } => format!("在线 / online {}", self.users(users)),
+            Note::Who {
+                room: Some(room),
+                users,
+            } => format!("in #{room} {}", self.users(users)),
+            Note::Topic { room, topic } if topic.is_empty() => format!("#{room} has no topic"),
+            Note::Topic { room, topic } => format!("#{room} topic: {}", printable(topic)),
+            Note::Away(Some(text)) => format!("you are away: {}", printable(text)),
+            Note::Away(None) => "you are back".to_owned(),
+            Note::History { with, messages } if messages.is_empty() => {
+                format!("no history with {with}")
+            }
+            Note::History { with, messages } => {
+                let n = messages.len();
+                let plural = if n == 1 { "" } else { "s" };
+                let mut out = format!("history with {with} ({n} message{plural}):");
+                for posted in messages {
+                    out.push('\n');
+                    out.push_str(&self.message(posted, false, me));
+                }
+                out
+            }
+            Note::Whois { name, addrs, away } => whois(name, addrs, away.as_deref()),
+            Note::Failed { what, reason } => format!("{what} failed: {}", printable(reason)),
+            Note::Error { message } => format!("error: {}", printable(message)),
+        }
+    }
+
+    fn welcome(
+        &self,
+        name: &Name,
+        online: &[UserInfo],
+        claimed: bool,
+        again: bool,
+        rejoining: &[dgram_proto::chat::Room],
+    ) -> String {
+        let name = self.name(name);
+        if again {
+            let rooms: Vec<String> = rejoining.iter().map(|r| format!("#{r}")).collect();
+            // A server that forgot its claims (no durable state) hands out a new key.
+            let claim = if claimed {
+                " (claimed anew; the new key is saved)"
+            } else {
+                ""
+            };
+            return match rooms.is_empty() {
+                true => format!("reconnected as {name}{claim}"),
+                false => format!(
+                    "reconnected as {name}{claim}; joining {} again",
+                    rooms.join(" ")
+                ),
+            };
+        }
+        let claim = if claimed {
+            " (the name is yours now; its key is saved)"
+        } else {
+            ""
+        };
+        format!(
+            "welcome, {name}{claim}\n在线 / online {}",
+            self.users(online)
+        )
+    }
+
+    fn message(&self, posted: &Posted, replay: bool, me: &Name) -> String {
+        let time = clock(Some(posted.ts));
+        let marker = marker(&posted.to);
+        let earlier = if replay { " (earlier)" } else { "" };
+        let from = self.name(&posted.from);
+        let text = body(&posted.text);
+        match &posted.to {
+            // Our own DM, seen from another of our sessions: say who it went to.
+            Target::User(to) if posted.from == *me && to != me => {
+                format!(
+                    "{time} {marker}{earlier} {from} → {}: {text}",
+                    self.name(to)
+                )
+            }
+            _ => format!("{time} {marker}{earlier} {from}: {text}"),
+        }
+    }
+
+    fn state(&self, msg: &Outgoing, id: Option<u64>, state: &SendState) -> String {
+        let mark = match state {
+            SendState::Delivered => "✓ ",
+            SendState::NotDelivered(_) | SendState::Refused { .. } => "✗ ",
+            _ => "",
+        };
+        let id = id.map(|id| format!(" #{id}")).unwrap_or_default();
+        format!(
+            "{} {} → {} \"{}\"{id}: {mark}{}",
+            clock(None),
+            marker(&msg.to),
+            self.target(&msg.to),
+            printable(&msg.preview),
+            printable(&state.label())
+        )
+    }
+
+    fn users(&self, users: &[UserInfo]) -> String {
+        let names: Vec<String> = users
+            .iter()
+            .map(|u| match &u.away {
+                Some(away) => format!("{} (away: {})", self.name(&u.name), printable(away)),
+                None => self.name(&u.name),
+            })
+            .collect();
+        match names.is_empty() {
+            true => "(0): nobody".to_owned(),
+            false => format!("({}): {}", names.len(), names.join(", ")),
+        }
+    }
+
+    /// A name in its own colour: the same name gets the same colour in every run.
+    pub(crate) fn name(&self, name: &Name) -> String {
+        if !self.color {
+            return name.as_str().to_owned();
+        }
+        format!("\x1b[38;5;{}m{}\x1b[0m", colour_of(name), name.as_str())
+    }
+
+    fn target(&self, target: &Target) -> String {
+        match target {
+            Target::User(name) => self.name(name),
+            Target::Room(room) => format!("#{room}"),
+        }
+    }
+}
+
+/// The palette entry for a name, by a stable hash of its case-folded key (FNV-1a, not std's
+/// hasher, whose keys change every run).
+pub(crate) fn colour_of(name: &Name) -> u8 {
+    let mut h: u32 = 0x811C_9DC5;
+    for b in name.key().as_bytes() {
+        h = (h ^ u32::from(*b)).wrapping_mul(0x0100_0193);
+    }
+    PALETTE[(h % PALETTE.len() as u32) as usize]
+}
+
+/// `[DM]` or `[#room]`.
+pub(crate) fn marker(to: &Target) -> String {
+    match to {
+        Target::User(_) => "[DM]".to_owned(),
+        Target::Room(room) => format!("[#{room}]"),
+    }
+}
+
+/// Local time as HH:MM:SS: of `ts_ms` (UTC milliseconds since the epoch), or of now.
+pub(crate) fn clock(ts_ms: Option<u64>) -> String {
+    let at = ts_ms
+        .and_then(|ms| i64::try_from(ms).ok())
+        .and_then(DateTime::from_timestamp_millis)
+        .map(|utc| utc.with_timezone(&Local))
+        .unwrap_or_else(Local::now);
+    at.format("%H:%M:%S").to_string()
+}
+
+/// A message's text: line breaks kept (indented under the first line), other control
+/// characters escaped.
+fn body(text: &str) -> String {
+    text.split('\n')
+        .map(printable)
+        .collect::<Vec<_>>()
+        .join(&format!("\n{INDENT}"))
+}
+
+fn presence_text(presence: &Presence) -> String {
+    match presence {
+        Presence::Online => "is online".to_owned(),
+        Presence::Offline => "went offline".to_owned(),
+        Presence::Away(text) => format!("is away: {}", printable(text)),
+        Presence::Back => "is back".to_owned(),
+        Presence::Joined(room) => format!("joined #{room}"),
+        Presence::Left(room) => format!("left #{room}"),
+    }
+}
+
+fn rooms_text(rooms: &[RoomInfo]) -> String {
+    if rooms.is_empty() {
+        return "no rooms yet; /join ROOM makes one".to_owned();
+    }
+    let mut out = format!("rooms ({}):", rooms.len());
+    for r in rooms {
+        out.push_str(&format!("\n  #{} ({} in)", r.room, r.members));
+        if !r.topic.is_empty() {
+            out.push_str(&format!(" {}", printable(&r.topic)));
+        }
+    }
+    out
+}
+
+/// Where the server sees a user, in English and the way the origin printed a peer:
+/// `来自[127.0.0.1:5000]`.
+fn whois(name: &Name, addrs: &[String], away: Option<&str>) -> String {
+    let away = away
+        .map(|a| format!(" (away: {})", printable(a)))
+        .unwrap_or_default();
+    if addrs.is_empty() {
+        return format!("whois {name}: not online{away}");
+    }
+    let lines: Vec<String> = addrs
+        .iter()
+        .map(|a| {
+            let a = printable(a);
+            format!("whois {name}: address {a} 来自[{a}]{away}")
+        })
+        .collect();
+    lines.join("\n")
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,203 @@
+//! What the chat state machine makes of each message from the server: the Welcome (or the
+//! refusal of our name), answers matched to their requests by id, receipts matched to our
+//! messages by their server id, and what others do (messages, presence, topics).
+
+use dgram_proto::chat::{ErrorKind, Presence, ServerMsg};
+
+use super::{outgoing, Action, Ask, Chat, Phase};
+use crate::chat::note::{Note, SendState};
+
+impl Chat {
+    /// Takes in one message from the server.
+    pub(super) fn answer(&mut self, msg: ServerMsg) {
+        match msg {
+            ServerMsg::Welcome { name, key, online } => {
+                let claimed = key.is_some();
+                if let Some(key) = key {
+                    self.key = Some(key);
+                    self.actions.push_back(Action::SaveKey(key));
+                }
+                self.me = name.clone();
+                self.online = online
+                    .iter()
+                    .map(|u| (u.name.key().to_owned(), u.name.clone()))
+                    .collect();
+                let again = self.welcomed;
+                let at = self.actions.len();
+                let rejoining = self.ready();
+                // Shown before what `ready` queued (the rejoins and the queued messages), so
+                // that the story reads in order.
+                let note = Note::Welcome {
+                    name,
+                    online,
+                    claimed,
+                    again,
+                    rejoining,
+                };
+                self.actions.insert(at, Action::Show(note));
+            }
+            ServerMsg::Error {
+                req: None,
+                kind: kind @ (ErrorKind::Claimed | ErrorKind::Reserved),
+                message,
+            } if self.phase == Phase::Hello => {
+                self.phase = Phase::Refused;
+                self.show(Note::Refused { kind, message });
+            }
+            ServerMsg::Error {
+                req: None, message, ..
+            } => self.show(Note::Error { message }),
+            ServerMsg::Error {
+                req: Some(req),
+                kind,
+                message,
+            } => self.refused(req, kind, message),
+            ServerMsg::Accepted { req, id, .. } => {
+                let Some(r) = self.take(req) else { return };
+                if let Ask::Send { to, text } = r.ask {
+                    let msg = outgoing(req, &to, &text);
+                    self.track(id, msg.clone());
+                    let state = SendState::Accepted;
+                    self.show(Note::State {
+                        msg,
+                        id: Some(id),
+                        state,
+                    });
+                }
+            }
+            ServerMsg::Delivered { id } => self.receipt(id, SendState::Delivered, true),
+            ServerMsg::NotDelivered { id, reason } => {
+                // Kept: a DM queued for an offline user is delivered, and receipted, later.
+                self.receipt(id, SendState::NotDelivered(reason), false);
+            }
+            ServerMsg::Message(posted) => {
+                self.saw_online(&posted.from);
+                self.show(Note::Message {
+                    posted,
+                    replay: false,
+                });
+            }
+            ServerMsg::Presence { name, presence } => {
+                if presence == Presence::Offline {
+                    self.online.remove(name.key());
+                } else {
+                    self.saw_online(&name);
+                }
+                self.show(Note::Presence { name, presence });
+            }
+            ServerMsg::Rooms { req, rooms } => {
+                self.take(req);
+                self.show(Note::Rooms(rooms));
+            }
+            ServerMsg::Who { req, room, users } => {
+                self.take(req);
+                if room.is_none() {
+                    self.online = users
+                        .iter()
+                        .map(|u| (u.name.key().to_owned(), u.name.clone()))
+                        .collect();
+                }
+                self.show(Note::Who { room, users });
+            }
+            ServerMsg::Topic { req, room, topic } => {
+                if let Some(req) = req {
+                    self.take(req);
+                }
+                self.show(Note::Topic { room, topic });
+            }
+            ServerMsg::Done { req } => self.done(req),
+            ServerMsg::History {
+                req: None,
+                messages,
+                ..
+            } => {
+                // The replay on joining a room: shown like messages, marked as history.
+                for posted in messages {
+                    self.show(Note::Message {
+                        posted,
+                        replay: true,
+                    });
+                }
+            }
+            ServerMsg::History {
+                req: Some(req),
+                with,
+                messages,
+            } => {
+                self.take(req);
+                self.show(Note::History { with, messages });
+            }
+            ServerMsg::Whois {
+                req,
+                name,
+                addrs,
+                away,
+            } => {
+                self.take(req);
+                self.show(Note::Whois { name, addrs, away });
+            }
+            // A newer server may say things this client does not know; they are not for us.
+            _ => {}
+        }
+    }
+
+    fn saw_online(&mut self, name: &dgram_proto::Name) {
+        self.online.insert(name.key().to_owned(), name.clone());
+    }
+
+    fn receipt(&mut self, id: dgram_proto::chat::ChatId, state: SendState, last: bool) {
+        let msg = if last {
+            self.tracked.remove(&id)
+        } else {
+            self.tracked.get(&id).cloned()
+        };
+        match msg {
+            Some(msg) => self.show(Note::State {
+                msg,
+                id: Some(id),
+                state,
+            }),
+            None => self.show(Note::Receipt { id, state }),
+        }
+    }
+
+    fn refused(&mut self, req: u64, kind: ErrorKind, message: String) {
+        let Some(r) = self.take(req) else {
+            return self.show(Note::Error { message });
+        };
+        match r.ask {
+            Ask::Send { to, text } => self.show(Note::State {
+                msg: outgoing(req, &to, &text),
+                id: None,
+                state: SendState::Refused { kind, message },
+            }),
+            ask => {
+                if let (Ask::Join(room), true) = (&ask, r.auto) {
+                    // The server will not have us back in this room: stop trying.
+                    self.rooms.remove(room.key());
+                }
+                self.show(Note::Failed {
+                    what: super::describe(&ask),
+                    reason: message,
+                });
+            }
+        }
+    }
+
+    fn done(&mut self, req: u64) {
+        let Some(r) = self.take(req) else { return };
+        match r.ask {
+            Ask::Join(room) => {
+                self.rooms.insert(room.key().to_owned(), room.clone());
+                self.show(Note::Joined { room, auto: r.auto });
+            }
+            Ask::Part(room) => {
+                self.rooms.remove(room.key());
+                self.show(Note::Parted { room });
+            }
+            Ask::Away(text) => self.show(Note::Away(text)),
+            // A topic that was set comes back to every member as a Topic; nothing to add.
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,326 @@
+//! The chat state machine without a network: Hello and the key, queueing while disconnected,
+//! rejoining after a reconnect, request fates (answers, errors, failed session messages) and
+//! receipts.
+
+use dgram_proto::chat::{ErrorKind, Posted, Room, ServerMsg, Target, UserInfo};
+use dgram_proto::Name;
+
+use super::*;
+
+fn name(s: &str) -> Name {
+    Name::new(s).expect("valid name")
+}
+
+fn room(s: &str) -> Room {
+    Room::new(s).expect("valid room")
+}
+
+fn drain(chat: &mut Chat) -> Vec<Action> {
+    std::iter::from_fn(|| chat.poll_action()).collect()
+}
+
+fn notes(actions: &[Action]) -> Vec<Note> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Show(n) => Some(n.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn sent(actions: &[Action]) -> Vec<ClientMsg> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Transmit { msg, .. } => Some(msg.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn welcome(key: Option<ClaimKey>) -> NetEvent {
+    NetEvent::Server(ServerMsg::Welcome {
+        name: name("alex"),
+        key,
+        online: vec![UserInfo {
+            name: name("egon"),
+            away: None,
+        }],
+    })
+}
+
+/// A client that is connected and welcomed, its actions drained.
+fn ready() -> Chat {
+    let mut chat = Chat::new(name("alex"), None);
+    chat.handle(NetEvent::Connected { resumed: false });
+    chat.handle(welcome(None));
+    drain(&mut chat);
+    chat
+}
+
+#[test]
+fn hello_first_then_the_key_is_saved() {
+    let mut chat = Chat::new(name("alex"), None);
+    let req = chat.ask(Ask::Send {
+        to: Target::User(name("egon")),
+        text: "early".into(),
+    });
+    let early = drain(&mut chat);
+    assert!(
+        sent(&early).is_empty(),
+        "nothing goes out before the session"
+    );
+    assert!(matches!(
+        &notes(&early)[..],
+        [Note::Sent {
+            state: SendState::Queued,
+            ..
+        }]
+    ));
+
+    chat.handle(NetEvent::Connected { resumed: false });
+    let hello = drain(&mut chat);
+    assert_eq!(
+        sent(&hello),
+        [ClientMsg::Hello {
+            name: name("alex"),
+            key: None
+        }]
+    );
+    chat.handle(welcome(Some([9; 16])));
+    let after = drain(&mut chat);
+    assert_eq!(after[0], Action::SaveKey([9; 16]));
+    assert!(matches!(
+        &after[1],
+        Action::Show(Note::Welcome {
+            claimed: true,
+            again: false,
+            ..
+        })
+    ));
+    assert_eq!(
+        sent(&after),
+        [ClientMsg::Send {
+            req,
+            to: Target::User(name("egon")),
+            text: "early".into()
+        }]
+    );
+    assert!(chat.is_ready());
+    assert_eq!(chat.online().count(), 1);
+}
+
+#[test]
+fn a_refused_name_stops_everything() {
+    let mut chat = Chat::new(name("alex"), None);
+    chat.handle(NetEvent::Connected { resumed: false });
+    drain(&mut chat);
+    chat.handle(NetEvent::Server(ServerMsg::Error {
+        req: None,
+        kind: ErrorKind::Claimed,
+        message: "the name alex is claimed".into(),
+    }));
+    let actions = drain(&mut chat);
+    assert!(matches!(
+        &notes(&actions)[..],
+        [Note::Refused {
+            kind: ErrorKind::Claimed,
+            ..
+        }]
+    ));
+    chat.handle(NetEvent::Closed { reason: "x".into() });
+    chat.handle(NetEvent::Connected { resumed: false });
+    assert!(sent(&drain(&mut chat)).is_empty(), "no second Hello");
+    assert!(!chat.is_ready());
+}
+
+#[test]
+fn a_reconnect_says_hello_rejoins_and_sends_what_waited() {
+    let mut chat = ready();
+    let join = chat.ask(Ask::Join(room("lobby")));
+    drain(&mut chat);
+    chat.handle(NetEvent::Server(ServerMsg::Done { req: join }));
+    assert!(chat.in_room(&room("lobby")));
+    drain(&mut chat);
+
+    chat.handle(NetEvent::Closed {
+        reason: "closed by the peer".into(),
+    });
+    assert!(!chat.is_ready());
+    chat.ask(Ask::Send {
+        to: Target::Room(room("lobby")),
+        text: "while away".into(),
+    });
+    let queued = drain(&mut chat);
+    assert!(sent(&queued).is_empty());
+    chat.handle(NetEvent::Connected { resumed: false });
+    let hello = sent(&drain(&mut chat));
+    assert!(matches!(&hello[..], [ClientMsg::Hello { key: None, .. }]));
+    chat.handle(welcome(None));
+    let actions = drain(&mut chat);
+    let shown = notes(&actions);
+    assert!(
+        matches!(&shown[0], Note::Welcome { again: true, rejoining, .. } if rejoining == &[room("lobby")]),
+        "{shown:?}"
+    );
+    let out = sent(&actions);
+    assert!(matches!(&out[0], ClientMsg::Join { room: r, .. } if *r == room("lobby")));
+    assert!(matches!(&out[1], ClientMsg::Send { text, .. } if text == "while away"));
+}
+
+#[test]
+fn a_resumed_session_needs_nothing() {
+    let mut chat = ready();
+    chat.handle(NetEvent::Connected { resumed: true });
+    let actions = drain(&mut chat);
+    assert!(sent(&actions).is_empty());
+    assert!(chat.is_ready());
+}
+
+#[test]
+fn sends_go_accepted_then_delivered() {
+    let mut chat = ready();
+    let req = chat.ask(Ask::Send {
+        to: Target::User(name("egon")),
+        text: "hello there".into(),
+    });
+    drain(&mut chat);
+    chat.handle(NetEvent::Submitted {
+        req: Some(req),
+        outcome: Ok(7),
+    });
+    chat.handle(NetEvent::Server(ServerMsg::Accepted { req, id: 40, ts: 1 }));
+    chat.handle(NetEvent::Server(ServerMsg::NotDelivered {
+        id: 40,
+        reason: "egon is offline; queued".into(),
+    }));
+    chat.handle(NetEvent::Server(ServerMsg::Delivered { id: 40 }));
+    let states: Vec<SendState> = notes(&drain(&mut chat))
+        .into_iter()
+        .filter_map(|n| match n {
+            Note::State { state, id, msg } => {
+                assert_eq!(
+                    (id, msg.req, msg.preview.as_str()),
+                    (Some(40), req, "hello there")
+                );
+                Some(state)
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        states,
+        [
+            SendState::Accepted,
+            SendState::NotDelivered("egon is offline; queued".into()),
+            SendState::Delivered
+        ]
+    );
+    // A transport failure after the answer is about nothing any more.
+    chat.handle(NetEvent::Failed {
+        id: 7,
+        reason: "timeout".into(),
+    });
+    assert!(drain(&mut chat).is_empty());
+}
+
+#[test]
+fn a_failed_session_message_is_not_delivered() {
+    let mut chat = ready();
+    let req = chat.ask(Ask::Send {
+        to: Target::User(name("egon")),
+        text: "lost".into(),
+    });
+    drain(&mut chat);
+    chat.handle(NetEvent::Submitted {
+        req: Some(req),
+        outcome: Ok(3),
+    });
+    chat.handle(NetEvent::Failed {
+        id: 3,
+        reason: "session ended: timed out".into(),
+    });
+    let shown = notes(&drain(&mut chat));
+    assert!(
+        matches!(&shown[..], [Note::State { state: SendState::NotDelivered(r), id: None, .. }] if r == "session ended: timed out"),
+        "{shown:?}"
+    );
+}
+
+#[test]
+fn not_connected_after_all_means_wait_again() {
+    let mut chat = ready();
+    let req = chat.ask(Ask::Who(None));
+    drain(&mut chat);
+    chat.handle(NetEvent::Closed {
+        reason: "gone".into(),
+    });
+    chat.handle(NetEvent::Submitted {
+        req: Some(req),
+        outcome: Err(SubmitError::NotConnected),
+    });
+    chat.handle(NetEvent::Connected { resumed: false });
+    chat.handle(welcome(None));
+    let out = sent(&drain(&mut chat));
+    assert!(
+        matches!(&out[..], [ClientMsg::Hello { .. }, ClientMsg::Who { req: r, .. }] if *r == req)
+    );
+}
+
+#[test]
+fn errors_answer_their_requests() {
+    let mut chat = ready();
+    let send = chat.ask(Ask::Send {
+        to: Target::User(name("nobody")),
+        text: "hi".into(),
+    });
+    let whois = chat.ask(Ask::Whois(name("nobody")));
+    drain(&mut chat);
+    for req in [send, whois] {
+        chat.handle(NetEvent::Server(ServerMsg::Error {
+            req: Some(req),
+            kind: ErrorKind::UnknownUser,
+            message: "no user named nobody".into(),
+        }));
+    }
+    let shown = notes(&drain(&mut chat));
+    assert!(matches!(
+        &shown[0],
+        Note::State {
+            state: SendState::Refused {
+                kind: ErrorKind::UnknownUser,
+                ..
+            },
+            ..
+        }
+    ));
+    assert!(matches!(&shown[1], Note::Failed { what, .. } if what == "whois nobody"));
+}
+
+#[test]
+fn incoming_messages_and_presence_track_who_is_online() {
+    let mut chat = ready();
+    let posted = Posted {
+        id: 1,
+        ts: 0,
+        from: name("黎诗"),
+        to: Target::User(name("alex")),
+        text: "你好".into(),
+    };
+    chat.handle(NetEvent::Server(ServerMsg::Message(posted.clone())));
+    assert!(chat.online().any(|n| *n == name("黎诗")));
+    chat.handle(NetEvent::Server(ServerMsg::Presence {
+        name: name("黎诗"),
+        presence: dgram_proto::chat::Presence::Offline,
+    }));
+    assert!(!chat.online().any(|n| *n == name("黎诗")));
+    let shown = notes(&drain(&mut chat));
+    assert_eq!(
+        shown[0],
+        Note::Message {
+            posted,
+            replay: false
+        }
+    );
+}
