@@ -55,6 +55,11 @@ pub struct Cli {
     #[arg(long, env = "CHAT_CLAIM_DAYS", default_value_t = 90)]
     pub claim_days: u64,
 
+    /// Where chat state (history, queues, rooms, name claims) is kept, in SQLite; `:memory:`
+    /// keeps it in memory only, gone when the server stops.
+    #[arg(long, env = "CHAT_DATA_DIR", default_value = "./data")]
+    pub data_dir: String,
+
     /// Log format.
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -90,6 +95,7 @@ impl Cli {
                 burst: self.burst.max(1),
             }),
             max_sessions_per_ip: self.max_sessions_per_ip.max(1),
+            data_dir: (self.data_dir != ":memory:").then(|| self.data_dir.clone().into()),
             chat: dgram_proto::chat::ChatConfig {
                 room_history: self.room_history.max(1),
                 replay: self.replay,

@@ -16,6 +16,7 @@ use dgram_proto::RequestId;
 use tower::Service;
 
 use crate::service::{Action, ChatRequest};
+use crate::store::writer::{Report, Writer};
 use crate::Error;
 
 /// Wall-clock time in UTC milliseconds; a clock before 1970 counts as 1970.
@@ -48,6 +49,7 @@ pub(crate) struct Counters {
     pub(crate) rate_limited: u64,
     pub(crate) refused_sessions: u64,
     pub(crate) send_failed: u64,
+    pub(crate) busy: u64,
 }
 
 pub(crate) struct ChatEndpoint<S> {
@@ -55,19 +57,34 @@ pub(crate) struct ChatEndpoint<S> {
     service: S,
     peers: HashMap<SessionId, Peer>,
     pub(crate) counters: Counters,
+    /// The store's queue, to refuse new messages while the disk lags too far behind.
+    writer: Option<Writer>,
 }
+
+/// Changes waiting for the disk beyond which new messages are refused (with an error).
+const MAX_BACKLOG: usize = 50_000;
 
 impl<S> ChatEndpoint<S>
 where
     S: Service<ChatRequest, Response = Vec<Output>, Error = Error>,
 {
-    pub(crate) fn new(sessions: Server, service: S) -> Self {
+    pub(crate) fn new(sessions: Server, service: S, writer: Option<Writer>) -> Self {
         Self {
             sessions,
             service,
             peers: HashMap::new(),
             counters: Counters::default(),
+            writer,
         }
+    }
+
+    /// The store reported on a group of changes.
+    pub(crate) fn report(&mut self, now: Instant, report: Report) {
+        let action = match report {
+            Report::Committed(t) => Action::Committed(t),
+            Report::Failed(t, why) => Action::CommitFailed(t, why),
+        };
+        self.dispatch(now, 0, action);
     }
 
     fn call(
@@ -160,6 +177,15 @@ where
         if let Some(why) = self.peers.get(&session).and_then(|p| p.refused.clone()) {
             return self.send_error(now, session, req, ErrorKind::Limit, why);
         }
+        let lagging = self
+            .writer
+            .as_ref()
+            .is_some_and(|w| w.backlog() > MAX_BACKLOG);
+        if lagging && matches!(msg, ClientMsg::Send { .. }) {
+            self.counters.busy += 1;
+            let why = "the server is busy storing messages; try again in a moment";
+            return self.send_error(now, session, req, ErrorKind::Unavailable, why.into());
+        }
         match self.call(now, session, Action::Request(msg)) {
             Ok(out) => self.apply(now, out),
             Err(Error::RateLimited) => {
@@ -235,6 +261,8 @@ where
             rate_limited = self.counters.rate_limited,
             refused_sessions = self.counters.refused_sessions,
             send_failed = self.counters.send_failed,
+            busy = self.counters.busy,
+            store_backlog = self.writer.as_ref().map_or(0, Writer::backlog),
             "chat server summary"
         );
     }

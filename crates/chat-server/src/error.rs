@@ -1,6 +1,7 @@
 //! The chat server library's one error type.
 
 use std::net::IpAddr;
+use std::path::PathBuf;
 
 /// What can go wrong in the chat server.
 #[derive(Debug, thiserror::Error)]
@@ -20,6 +21,40 @@ pub enum Error {
     /// The socket failed in a way that stops the server.
     #[error("socket error")]
     Socket(#[source] std::io::Error),
+    /// The data directory cannot be created or used.
+    #[error("cannot use the data directory {path}")]
+    DataDir {
+        /// The directory.
+        path: PathBuf,
+        /// What the system said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The database failed.
+    #[error("database {path}")]
+    Database {
+        /// The database file.
+        path: PathBuf,
+        /// What SQLite said.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// The file is someone else's SQLite database; it is left untouched.
+    #[error("{path} is not a dgram chat database; refusing to touch it (move it away or pick another --data-dir)")]
+    ForeignDatabase {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The database was made by a newer release.
+    #[error("{path} has schema version {found}, newer than this build's {known}; upgrade dgram")]
+    NewerDatabase {
+        /// The file.
+        path: PathBuf,
+        /// Its version.
+        found: i64,
+        /// This build's.
+        known: i64,
+    },
 }
 
 impl From<dgram_net::ratelimit::RateLimited> for Error {

@@ -10,6 +10,7 @@ pub mod healthcheck;
 pub mod limits;
 mod server;
 pub mod service;
+pub mod store;
 
 pub use error::Error;
 pub use server::{run, Settings};

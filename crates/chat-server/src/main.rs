@@ -9,19 +9,28 @@ use chat_server::config::{Cli, Command, HEALTHCHECK_DEADLINE};
 use clap::Parser;
 use tokio_util::sync::CancellationToken;
 
-fn main() -> anyhow::Result<ExitCode> {
+fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Some(Command::Healthcheck { server }) = cli.command {
-        return Ok(
-            match chat_server::healthcheck::probe(server, HEALTHCHECK_DEADLINE) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(why) => {
-                    eprintln!("unhealthy: {why}");
-                    ExitCode::FAILURE
-                }
-            },
-        );
+        return match chat_server::healthcheck::probe(server, HEALTHCHECK_DEADLINE) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(why) => {
+                eprintln!("unhealthy: {why}");
+                ExitCode::FAILURE
+            }
+        };
     }
+    match serve(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One readable chain of causes, naming what failed (a path, an address).
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(cli: Cli) -> anyhow::Result<()> {
     dgram_net::telemetry::init(cli.log_format);
     // One socket, one thread: the session state is one state machine, and a second thread
     // would only add wake-ups.
@@ -38,6 +47,6 @@ fn main() -> anyhow::Result<ExitCode> {
         chat_server::run(socket, shutdown, cli.settings())
             .await
             .context("chat server failed")?;
-        Ok(ExitCode::SUCCESS)
+        Ok(())
     })
 }

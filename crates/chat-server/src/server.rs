@@ -2,6 +2,7 @@
 //! (session cap, then rate limit, then the chat service), hands it to the session driver, and
 //! ticks expiry and the summary log.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use dgram_net::ratelimit::RateLimitLayer;
@@ -17,6 +18,8 @@ use tower::ServiceBuilder;
 use crate::endpoint::ChatEndpoint;
 use crate::limits::SessionCapLayer;
 use crate::service::ChatService;
+use crate::store::writer::Writer;
+use crate::store::Store;
 use crate::Error;
 
 /// How the chat server behaves; the defaults are the documented ones.
@@ -34,6 +37,8 @@ pub struct Settings {
     pub seed: Option<[u8; 32]>,
     /// How often old messages are dropped and a summary is logged.
     pub summary_every: Duration,
+    /// Where the chat state is kept (SQLite); `None` keeps it in memory only.
+    pub data_dir: Option<PathBuf>,
 }
 
 impl Default for Settings {
@@ -48,6 +53,7 @@ impl Default for Settings {
             max_sessions_per_ip: 16,
             seed: None,
             summary_every: Duration::from_secs(60),
+            data_dir: None,
         }
     }
 }
@@ -82,20 +88,46 @@ pub async fn run(
         per_second: 1e12,
         burst: u32::MAX,
     });
+    let (commands, rx) = mpsc::channel::<Command<_>>(1024);
+    let (core, writer, thread) = match &settings.data_dir {
+        None => (ChatCore::new(settings.chat.clone(), chat_seed), None, None),
+        Some(dir) => {
+            let store = Store::open(dir)?;
+            let snapshot = store.load(&settings.chat, crate::endpoint::now_ms())?;
+            tracing::info!(
+                path = %store.path().display(),
+                users = snapshot.users.len(),
+                rooms = snapshot.rooms.len(),
+                queued = snapshot.queued.len(),
+                "chat state loaded"
+            );
+            let mut core = ChatCore::durable(settings.chat.clone(), chat_seed);
+            core.restore(snapshot);
+            let reports = commands.clone();
+            let (writer, thread) = Writer::spawn(store, move |report| {
+                let command: Command<_> =
+                    Box::new(move |ep: &mut ChatEndpoint<_>, now| ep.report(now, report));
+                // The driver is gone only when the server is stopping.
+                let _ = reports.blocking_send(command);
+            })
+            .map_err(Error::Socket)?;
+            (core, Some(writer), Some(thread))
+        }
+    };
+    let chat = match writer.clone() {
+        Some(w) => ChatService::durable(core, w),
+        None => ChatService::new(core),
+    };
     let service = ServiceBuilder::new()
         .layer(SessionCapLayer::new(settings.max_sessions_per_ip))
         .layer(RateLimitLayer::<SessionId>::new(
             rate,
             settings.session.max_sessions,
         ))
-        .service(ChatService::new(ChatCore::new(
-            settings.chat.clone(),
-            chat_seed,
-        )));
+        .service(chat);
     let sessions = session::Server::new(settings.session.clone(), session_seed, now());
-    let endpoint = ChatEndpoint::new(sessions, service);
+    let endpoint = ChatEndpoint::new(sessions, service, writer);
 
-    let (commands, rx) = mpsc::channel::<Command<_>>(16);
     let ticker = tokio::spawn({
         let shutdown = shutdown.clone();
         let every = settings.summary_every;
@@ -124,5 +156,11 @@ pub async fn run(
         sessions = endpoint.sessions.sessions(),
         "chat server stopped"
     );
+    // Dropping the endpoint closes the store's queue; the writer commits what is left, and the
+    // server is not stopped until it has (a restart must find every accepted message).
+    drop(endpoint);
+    if let Some(thread) = thread {
+        let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+    }
     Ok(())
 }

@@ -8,11 +8,12 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use dgram_net::ratelimit::Keyed;
-use dgram_proto::chat::{ChatCore, ChatId, ClientMsg, Output};
+use dgram_proto::chat::{ChatCore, ChatId, ClientMsg, Output, Ticket};
 use dgram_proto::session::{MessageId, SessionId};
 use tower::Service;
 
 use crate::limits::SessionKeyed;
+use crate::store::writer::Writer;
 use crate::Error;
 
 /// What happened, for chat.
@@ -36,6 +37,10 @@ pub enum Action {
     Failed(MessageId, String),
     /// Time to drop what expired.
     Expire,
+    /// The store committed everything up to a ticket.
+    Committed(Ticket),
+    /// The store failed to commit everything up to a ticket.
+    CommitFailed(Ticket, String),
 }
 
 /// One event for the chat service.
@@ -84,16 +89,25 @@ impl SessionKeyed for ChatRequest {
     }
 }
 
-/// Applies chat events to the core and returns what to send.
+/// Applies chat events to the core, hands its changes to the store, and returns what to send.
 #[derive(Debug)]
 pub struct ChatService {
     core: ChatCore,
+    writer: Option<Writer>,
 }
 
 impl ChatService {
-    /// A service around `core`.
+    /// A service around `core`, in memory.
     pub fn new(core: ChatCore) -> Self {
-        Self { core }
+        Self { core, writer: None }
+    }
+
+    /// A service around a durable `core` whose changes `writer` commits.
+    pub(crate) fn durable(core: ChatCore, writer: Writer) -> Self {
+        Self {
+            core,
+            writer: Some(writer),
+        }
     }
 }
 
@@ -119,7 +133,32 @@ impl Service<ChatRequest> for ChatService {
             Action::Delivered(id) => core.delivered(s, id),
             Action::Failed(id, why) => core.failed(s, id, &why),
             Action::Expire => core.expire(ms),
+            Action::Committed(ticket) => core.committed(ticket),
+            Action::CommitFailed(ticket, why) => core.commit_failed(ticket, &why),
+        }
+        if let Some(writer) = &self.writer {
+            let mut batch: Option<(Ticket, Vec<_>)> = None;
+            while let Some((ticket, op)) = core.poll_op() {
+                match batch.as_mut() {
+                    Some((t, ops)) if *t == ticket => ops.push(op),
+                    _ => {
+                        if let Some((t, ops)) = batch.replace((ticket, vec![op])) {
+                            push(core, writer, t, ops);
+                        }
+                    }
+                }
+            }
+            if let Some((t, ops)) = batch {
+                push(core, writer, t, ops);
+            }
         }
         ready(Ok(std::iter::from_fn(|| core.poll_output()).collect()))
+    }
+}
+
+/// Hands a ticket's ops to the writer; if it is gone, nothing more can be committed.
+fn push(core: &mut ChatCore, writer: &Writer, ticket: Ticket, ops: Vec<dgram_proto::chat::Op>) {
+    if !writer.push(ticket, ops) {
+        core.commit_failed(ticket, "the store stopped");
     }
 }

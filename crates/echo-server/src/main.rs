@@ -9,19 +9,28 @@ use clap::Parser;
 use echo_server::config::{Cli, Command, HEALTHCHECK_DEADLINE};
 use tokio_util::sync::CancellationToken;
 
-fn main() -> anyhow::Result<ExitCode> {
+fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Some(Command::Healthcheck { server }) = cli.command {
-        return Ok(
-            match echo_server::healthcheck::probe(server, HEALTHCHECK_DEADLINE) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(why) => {
-                    eprintln!("unhealthy: {why}");
-                    ExitCode::FAILURE
-                }
-            },
-        );
+        return match echo_server::healthcheck::probe(server, HEALTHCHECK_DEADLINE) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(why) => {
+                eprintln!("unhealthy: {why}");
+                ExitCode::FAILURE
+            }
+        };
     }
+    match serve(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One readable chain of causes, naming what failed (an address, say).
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(cli: Cli) -> anyhow::Result<()> {
     dgram_net::telemetry::init(cli.log_format);
     // One thread that drains the socket in batches beats a multi-thread runtime here: there is
     // one socket, and cross-thread wake-ups would cost more than the work itself.
@@ -38,6 +47,6 @@ fn main() -> anyhow::Result<ExitCode> {
         echo_server::run(socket, shutdown, cli.settings())
             .await
             .context("echo server failed")?;
-        Ok(ExitCode::SUCCESS)
+        Ok(())
     })
 }

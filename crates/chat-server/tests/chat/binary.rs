@@ -8,17 +8,27 @@ use std::time::{Duration, Instant};
 const BIN: &str = env!("CARGO_BIN_EXE_chat-server");
 
 /// Starts the binary on a free loopback port, read back from its JSON start line.
-fn spawn() -> (Child, SocketAddr) {
+fn spawn(data: &std::path::Path) -> (Child, SocketAddr) {
     let mut child = Command::new(BIN)
-        .args(["--listen", "127.0.0.1:0", "--log-format", "json"])
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+            "--data-dir",
+        ])
+        .arg(data)
         .env("RUST_LOG", "info")
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn chat-server");
     let mut lines = BufReader::new(child.stderr.take().expect("piped")).lines();
-    let line = lines.next().expect("a start line").expect("utf-8");
-    let start: serde_json::Value = serde_json::from_str(&line).expect("json");
-    assert_eq!(start["message"], "chat server listening", "{line}");
+    let start = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(&line).ok())
+        .find(|v| v["message"] == "chat server listening")
+        .expect("a start line");
     let addr = start["local"]
         .as_str()
         .expect("local")
@@ -39,7 +49,8 @@ fn healthy(addr: SocketAddr) -> bool {
 
 #[test]
 fn healthcheck_and_sigterm() {
-    let (mut child, addr) = spawn();
+    let data = tempfile::tempdir().expect("tempdir");
+    let (mut child, addr) = spawn(data.path());
     assert!(healthy(addr));
     let sent = Instant::now();
     let kill = Command::new("kill")

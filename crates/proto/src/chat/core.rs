@@ -6,6 +6,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 
+use super::journal::{Journal, Op};
 use super::state::{SessionInfo, State, User};
 use super::{
     channel_for, ChatId, ClaimKey, ClientMsg, ErrorKind, Posted, Presence, ServerMsg, UserInfo,
@@ -85,19 +86,22 @@ pub struct Output {
 struct Pending {
     sender: String,
     remaining: u32,
+    /// For a direct message, its recipient: the first acknowledgement dequeues it for good.
+    dm_to: Option<Name>,
 }
 
 /// The chat server's state machine.
 #[derive(Debug)]
 pub struct ChatCore {
-    config: ChatConfig,
+    pub(super) config: ChatConfig,
     rng: crate::session::Rng,
-    state: State,
-    next_id: ChatId,
+    pub(super) state: State,
+    pub(super) next_id: ChatId,
     receipts: HashMap<ChatId, Pending>,
     in_transit: HashMap<(SessionId, MessageId), ChatId>,
-    out: VecDeque<Output>,
+    pub(super) out: VecDeque<Output>,
     stats: ChatStats,
+    pub(super) journal: Option<Journal>,
 }
 
 fn reserved(name: &Name) -> bool {
@@ -127,6 +131,16 @@ impl ChatCore {
             in_transit: HashMap::new(),
             out: VecDeque::new(),
             stats: ChatStats::default(),
+            journal: None,
+        }
+    }
+
+    /// A server in durable mode: changes come out of [`ChatCore::poll_op`] to be committed,
+    /// and what they would tell clients waits for [`ChatCore::committed`].
+    pub fn durable(config: ChatConfig, seed: [u8; 32]) -> Self {
+        Self {
+            journal: Some(Journal::default()),
+            ..Self::new(config, seed)
         }
     }
 
@@ -176,7 +190,9 @@ impl ChatCore {
 
     /// A session ended.
     pub fn close(&mut self, session: SessionId, now_ms: u64) {
+        self.begin();
         self.detach(session, now_ms);
+        self.end();
         self.state.sessions.remove(&session);
         self.in_transit.retain(|(s, _), _| *s != session);
     }
@@ -195,8 +211,12 @@ impl ChatCore {
         };
         user.sessions.remove(&session);
         user.last_used_ms = now_ms;
-        if !user.online() {
-            let name = user.name.clone();
+        let (name, online) = (user.name.clone(), user.online());
+        self.log(Op::Touch {
+            user: name.clone(),
+            at_ms: now_ms,
+        });
+        if !online {
             self.presence(&key, name, Presence::Offline);
         }
     }
@@ -221,9 +241,21 @@ impl ChatCore {
 
     /// A recipient's session acknowledged a message.
     pub fn delivered(&mut self, session: SessionId, id: MessageId) {
+        self.begin();
+        self.delivered_inner(session, id);
+        self.end();
+    }
+
+    fn delivered_inner(&mut self, session: SessionId, id: MessageId) {
         let Some(chat) = self.in_transit.remove(&(session, id)) else {
             return;
         };
+        let Some(p) = self.receipts.get_mut(&chat) else {
+            return;
+        };
+        if let Some(user) = p.dm_to.take() {
+            self.log(Op::Dequeue { user, id: chat });
+        }
         let Some(p) = self.receipts.get_mut(&chat) else {
             return;
         };
@@ -262,9 +294,14 @@ impl ChatCore {
     fn deliver(&mut self, sessions: &[SessionId], posted: &Posted, counted: bool) {
         let channel = channel_for(&posted.to);
         if counted && !sessions.is_empty() {
+            let dm_to = match &posted.to {
+                super::Target::User(n) => Some(n.clone()),
+                super::Target::Room(_) => None,
+            };
             let p = self.receipts.entry(posted.id).or_insert(Pending {
                 sender: posted.from.key().to_owned(),
                 remaining: 0,
+                dm_to,
             });
             p.remaining += sessions.len() as u32;
         }
@@ -280,6 +317,12 @@ impl ChatCore {
 
     /// Handles one request from a session.
     pub fn handle(&mut self, session: SessionId, now_ms: u64, msg: ClientMsg) {
+        self.begin();
+        self.handle_inner(session, now_ms, msg);
+        self.end();
+    }
+
+    fn handle_inner(&mut self, session: SessionId, now_ms: u64, msg: ClientMsg) {
         if !self.state.sessions.contains_key(&session) {
             return;
         }

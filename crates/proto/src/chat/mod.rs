@@ -4,12 +4,14 @@
 //! codec module (bincode behind a 2-byte prefix).
 
 mod core;
+mod journal;
 mod room;
 mod state;
 
 use serde::{Deserialize, Serialize};
 
 pub use self::core::{ChatConfig, ChatCore, ChatStats, Output};
+pub use journal::{Op, SavedRoom, SavedUser, Snapshot, Ticket};
 pub use room::{Room, MAX_ROOM_CHARS};
 
 use crate::{codec, Error, Name, RequestId};
@@ -199,6 +201,8 @@ pub enum ErrorKind {
     RateLimited,
     /// The request could not be decoded.
     Malformed,
+    /// The server cannot store messages right now (its disk is full or failing).
+    Unavailable,
 }
 
 /// What the chat server says.

@@ -6,6 +6,7 @@ use std::collections::{HashSet, VecDeque};
 
 use super::super::state::{self, User};
 use super::{info, key_hash, reserved, ChatCore};
+use crate::chat::Op;
 use crate::chat::{
     channel_for, ChatId, ClaimKey, ErrorKind, Posted, Presence, ServerMsg, Target, MAX_STATUS_TEXT,
     MAX_TEXT,
@@ -32,7 +33,9 @@ impl ChatCore {
         if let Some(user) = self.state.users.get(&k) {
             let lapsed = !user.online() && user.last_used_ms + self.config.claim_ttl_ms < now_ms;
             if lapsed {
-                self.state.users.remove(&k);
+                if let Some(u) = self.state.users.remove(&k) {
+                    self.log(Op::Lapse { user: u.name });
+                }
                 self.stats.claims_lapsed += 1;
             }
         }
@@ -53,6 +56,11 @@ impl ChatCore {
                 let mut key = [0u8; 16];
                 self.rng.fill(&mut key);
                 new_key = Some(key);
+                self.log(Op::Claim {
+                    name: name.clone(),
+                    key_hash: key_hash(&key),
+                    at_ms: now_ms,
+                });
                 self.state.users.insert(
                     k.clone(),
                     User {
@@ -79,6 +87,12 @@ impl ChatCore {
         user.last_used_ms = now_ms;
         let spelled = user.name.clone();
         let queued: Vec<Posted> = user.queue.drain(..).collect();
+        if new_key.is_none() {
+            self.log(Op::Touch {
+                user: spelled.clone(),
+                at_ms: now_ms,
+            });
+        }
         let online: Vec<_> = self
             .state
             .users
@@ -123,6 +137,18 @@ impl ChatCore {
         let Some(from) = self.state.users.get(me).map(|u| u.name.clone()) else {
             return;
         };
+        // Messages name their target as its owner spells it, whatever the sender typed.
+        let to = match to {
+            Target::User(n) => {
+                Target::User(self.state.users.get(n.key()).map_or(n, |u| u.name.clone()))
+            }
+            Target::Room(r) => Target::Room(
+                self.state
+                    .rooms
+                    .get(r.key())
+                    .map_or(r, |rs| rs.room.clone()),
+            ),
+        };
         let recipients: Vec<SessionId> = match &to {
             Target::User(name) => match self.state.users.get(name.key()) {
                 Some(u) => u.sessions.iter().copied().collect(),
@@ -155,6 +181,13 @@ impl ChatCore {
             to: to.clone(),
             text,
         };
+        self.log(Op::Post(posted.clone()));
+        if let Target::User(name) = &to {
+            // Durably queued until the recipient acknowledges it, online or not, so that a
+            // crash between sending and the acknowledgement loses nothing.
+            let user = name.clone();
+            self.log(Op::Queue { user, id });
+        }
         self.send(
             session,
             ServerMsg::Accepted {
@@ -301,6 +334,11 @@ impl ChatCore {
     /// Drops what is older than the expiry and claims unused for longer than their lifetime.
     pub fn expire(&mut self, now_ms: u64) {
         let cutoff = now_ms.saturating_sub(self.config.expiry_ms);
+        self.begin();
+        self.log(Op::Expire {
+            before_ms: cutoff,
+            room_history: self.config.room_history,
+        });
         let mut expired = 0;
         for r in self.state.rooms.values_mut() {
             expired += state::expire(&mut r.history, cutoff);
@@ -314,10 +352,19 @@ impl ChatCore {
         }
         self.stats.expired += expired;
         let ttl = self.config.claim_ttl_ms;
-        let before = self.state.users.len();
-        self.state
+        let lapsed: Vec<String> = self
+            .state
             .users
-            .retain(|_, u| u.online() || u.last_used_ms + ttl >= now_ms);
-        self.stats.claims_lapsed += (before - self.state.users.len()) as u64;
+            .iter()
+            .filter(|(_, u)| !u.online() && u.last_used_ms + ttl < now_ms)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in lapsed {
+            if let Some(u) = self.state.users.remove(&key) {
+                self.stats.claims_lapsed += 1;
+                self.log(Op::Lapse { user: u.name });
+            }
+        }
+        self.end();
     }
 }

@@ -5,6 +5,7 @@ use std::collections::{HashSet, VecDeque};
 
 use super::super::state::{self, RoomState};
 use super::{info, ChatCore};
+use crate::chat::Op;
 use crate::chat::{
     channel_for, ErrorKind, Presence, Room, RoomInfo, ServerMsg, Target, MAX_STATUS_TEXT,
 };
@@ -38,7 +39,7 @@ impl ChatCore {
                 members: HashSet::new(),
                 history: VecDeque::new(),
             });
-        r.members.insert(me.to_owned());
+        let joined = r.members.insert(me.to_owned());
         let (room, topic) = (r.room.clone(), r.topic.clone());
         let replay = state::tail(&r.history, None, self.config.replay);
         let others: Vec<SessionId> = r
@@ -50,6 +51,13 @@ impl ChatCore {
             .collect();
         if let Some(u) = self.state.users.get_mut(me) {
             u.rooms.insert(room.key().to_owned());
+        }
+        if joined {
+            let user = name.clone();
+            self.log(Op::Join {
+                user,
+                room: room.clone(),
+            });
         }
         self.send(session, ServerMsg::Done { req });
         self.out.push_back(super::Output {
@@ -103,6 +111,10 @@ impl ChatCore {
             }
             None => return,
         };
+        self.log(Op::Part {
+            user: name.clone(),
+            room: room.clone(),
+        });
         self.send(session, ServerMsg::Done { req });
         let remaining: Vec<SessionId> = self
             .state
@@ -210,6 +222,10 @@ impl ChatCore {
         r.topic = topic.clone();
         let room = r.room.clone();
         let members: Vec<String> = r.members.iter().cloned().collect();
+        self.log(Op::Topic {
+            room: room.clone(),
+            topic: topic.clone(),
+        });
         self.send(session, ServerMsg::Done { req });
         for m in members {
             let msg = ServerMsg::Topic {

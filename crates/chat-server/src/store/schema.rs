@@ -1,0 +1,97 @@
+//! The database schema and its forward migrations. Each migration runs once, in order, inside a
+//! transaction that also records the new version, so a database made by any older release opens
+//! after an upgrade, and a half-applied migration is impossible.
+
+use rusqlite::{Connection, OptionalExtension};
+
+/// Marks a database as dgram's ('dgrm'), so that a foreign SQLite file is never written to.
+pub(crate) const APPLICATION_ID: i32 = 0x6467_726D;
+
+/// Migration `i` takes the schema from version `i` to `i + 1`. Append, never edit.
+const MIGRATIONS: &[&str] = &[
+    // 1: the first release.
+    "CREATE TABLE users (
+        key TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        key_hash BLOB NOT NULL,
+        last_used_ms INTEGER NOT NULL
+    );
+    CREATE TABLE rooms (
+        key TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        topic TEXT NOT NULL DEFAULT ''
+    );
+    CREATE TABLE members (
+        room TEXT NOT NULL,
+        user TEXT NOT NULL,
+        PRIMARY KEY (room, user)
+    );
+    CREATE TABLE messages (
+        id INTEGER PRIMARY KEY,
+        ts INTEGER NOT NULL,
+        sender TEXT NOT NULL,
+        to_room INTEGER NOT NULL,
+        to_name TEXT NOT NULL,
+        text TEXT NOT NULL
+    );
+    CREATE TABLE queue (
+        user TEXT NOT NULL,
+        id INTEGER NOT NULL,
+        PRIMARY KEY (user, id)
+    );",
+    // 2: indexes for history by conversation and for pruning by age; room creation time.
+    "CREATE INDEX messages_by_conversation ON messages (to_room, to_name, id);
+    CREATE INDEX messages_by_age ON messages (ts);
+    ALTER TABLE rooms ADD COLUMN created_ms INTEGER NOT NULL DEFAULT 0;",
+];
+
+/// The schema version this build writes.
+pub(crate) const CURRENT: i64 = MIGRATIONS.len() as i64;
+
+/// What the database file turned out to be.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Found {
+    /// An empty or new file: ours to set up.
+    Empty,
+    /// A dgram database at this schema version.
+    Ours(i64),
+    /// Someone else's database: leave it alone.
+    Foreign,
+}
+
+/// Looks at a database without changing it.
+pub(crate) fn inspect(conn: &Connection) -> rusqlite::Result<Found> {
+    let app: i32 = conn.query_row("PRAGMA application_id", [], |r| r.get(0))?;
+    let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
+    if app == APPLICATION_ID {
+        let version: Option<i64> = conn
+            .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
+            .optional()?;
+        return Ok(Found::Ours(version.unwrap_or(0)));
+    }
+    Ok(if app == 0 && tables == 0 {
+        Found::Empty
+    } else {
+        Found::Foreign
+    })
+}
+
+/// Brings the schema from `from` up to [`CURRENT`].
+pub(crate) fn migrate(conn: &mut Connection, from: i64) -> rusqlite::Result<()> {
+    if from == 0 {
+        let tx = conn.transaction()?;
+        tx.execute_batch(&format!(
+            "PRAGMA application_id = {APPLICATION_ID};
+             CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
+             INSERT INTO schema_version (version) SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM schema_version);"
+        ))?;
+        tx.commit()?;
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(from.max(0) as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.execute("UPDATE schema_version SET version = ?1", [i as i64 + 1])?;
+        tx.commit()?;
+    }
+    Ok(())
+}

@@ -1,0 +1,168 @@
+//! Chat state on disk: it survives a restart, a database from the first release opens after
+//! an upgrade, and files that are not ours are refused and left as they were.
+
+use std::path::Path;
+
+use chat_server::store::{Store, DB_FILE};
+use chat_server::Settings;
+use dgram_proto::chat::{ClientMsg, Room, ServerMsg, Target};
+
+use crate::support::{name, server_on, settings, Chat};
+
+fn durable(dir: &Path) -> Settings {
+    Settings {
+        data_dir: Some(dir.to_owned()),
+        rate: None,
+        ..settings()
+    }
+}
+
+async fn restart(addr: std::net::SocketAddr, dir: &Path) -> crate::support::Server {
+    let socket = tokio::net::UdpSocket::bind(addr).await.expect("same port");
+    server_on(socket, durable(dir))
+}
+
+async fn join_room(c: &mut Chat, room: &str) -> Vec<String> {
+    let req = c.req();
+    let room = Room::new(room).expect("room");
+    c.send(ClientMsg::Join { req, room }).await;
+    let replay = c.until(|m| matches!(m, ServerMsg::History { .. })).await;
+    match replay {
+        ServerMsg::History { messages, .. } => messages.into_iter().map(|p| p.text).collect(),
+        _ => unreachable!(),
+    }
+}
+
+#[tokio::test]
+async fn claims_rooms_history_and_queues_survive_a_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = socket.local_addr().expect("addr");
+    let srv = server_on(socket, durable(dir.path()));
+    let (mut alex, _) = Chat::join(addr, "alex", None).await;
+    let (egon, _) = Chat::join(addr, "egon", None).await;
+    let (alex_key, egon_key) = (alex.key.expect("claimed"), egon.key.expect("claimed"));
+    egon.leave();
+    // Let the server see egon's goodbye, so that the DM below is queued for him.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    join_room(&mut alex, "lobby").await;
+    for (to, text) in [
+        (
+            Target::Room(Room::new("lobby").expect("room")),
+            "kept in the room",
+        ),
+        (Target::User(name("egon")), "kept for egon"),
+    ] {
+        let req = alex.req();
+        alex.send(ClientMsg::Send {
+            req,
+            to,
+            text: text.into(),
+        })
+        .await;
+        alex.until(|m| matches!(m, ServerMsg::Accepted { .. }))
+            .await;
+    }
+    alex.leave();
+    srv.stop().await;
+    let srv = restart(addr, dir.path()).await;
+    let (_, thief) = Chat::join(addr, "alex", None).await;
+    assert!(
+        matches!(thief, ServerMsg::Error { .. }),
+        "the claim survived: {thief:?}"
+    );
+    let (mut alex, welcome) = Chat::join(addr, "alex", Some(alex_key)).await;
+    assert!(matches!(welcome, ServerMsg::Welcome { key: None, .. }));
+    assert_eq!(join_room(&mut alex, "lobby").await, ["kept in the room"]);
+    let (mut egon, _) = Chat::join(addr, "egon", Some(egon_key)).await;
+    let got = egon.until(|m| matches!(m, ServerMsg::Message(_))).await;
+    assert!(matches!(got, ServerMsg::Message(p) if p.text == "kept for egon"));
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn a_database_from_the_first_release_opens_after_an_upgrade() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/chat/fixtures/v1.sqlite3");
+    std::fs::copy(&fixture, dir.path().join(DB_FILE)).expect("copy the fixture");
+    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = socket.local_addr().expect("addr");
+    let srv = server_on(socket, durable(dir.path()));
+    let (mut alex, welcome) = Chat::join(addr, "alex", Some([5; 16])).await;
+    assert!(
+        matches!(welcome, ServerMsg::Welcome { ref name, key: None, .. } if name.as_str() == "Alex"),
+        "{welcome:?}"
+    );
+    assert_eq!(join_room(&mut alex, "lobby").await, ["hello from v1"]);
+    let (mut egon, _) = Chat::join(addr, "egon", Some([6; 16])).await;
+    let got = egon.until(|m| matches!(m, ServerMsg::Message(_))).await;
+    assert!(matches!(got, ServerMsg::Message(p) if p.text == "queued in v1" && p.id == 2));
+    // New messages continue the old numbering.
+    let req = alex.req();
+    alex.send(ClientMsg::Send {
+        req,
+        to: Target::User(name("egon")),
+        text: "new".into(),
+    })
+    .await;
+    let accepted = alex
+        .until(|m| matches!(m, ServerMsg::Accepted { .. }))
+        .await;
+    assert!(
+        matches!(accepted, ServerMsg::Accepted { id: 3, .. }),
+        "{accepted:?}"
+    );
+    srv.stop().await;
+    let db = rusqlite::Connection::open(dir.path().join(DB_FILE)).expect("open");
+    let version: i64 = db
+        .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
+        .expect("version");
+    assert_eq!(version, 2, "migrated forward");
+}
+
+#[test]
+fn files_that_are_not_ours_are_refused_and_left_untouched() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Someone else's SQLite database.
+    let foreign = dir.path().join("foreign");
+    std::fs::create_dir(&foreign).expect("mkdir");
+    let db = rusqlite::Connection::open(foreign.join(DB_FILE)).expect("create");
+    db.execute_batch("CREATE TABLE accounts (id INTEGER); INSERT INTO accounts VALUES (42);")
+        .expect("write");
+    drop(db);
+    let before = std::fs::read(foreign.join(DB_FILE)).expect("read");
+    let err = Store::open(&foreign).expect_err("foreign");
+    assert!(
+        err.to_string().contains("is not a dgram chat database"),
+        "{err}"
+    );
+    assert!(err.to_string().contains(&foreign.display().to_string()));
+    assert_eq!(std::fs::read(foreign.join(DB_FILE)).expect("read"), before);
+
+    // Not a database at all.
+    let corrupt = dir.path().join("corrupt");
+    std::fs::create_dir(&corrupt).expect("mkdir");
+    std::fs::write(corrupt.join(DB_FILE), b"this is not sqlite").expect("write");
+    let err = Store::open(&corrupt).expect_err("corrupt");
+    assert!(
+        format!("{err:#}").contains(&corrupt.display().to_string()),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(corrupt.join(DB_FILE)).expect("read"),
+        b"this is not sqlite"
+    );
+
+    // A data directory that cannot be created (its parent is a file).
+    let file = dir.path().join("plain-file");
+    std::fs::write(&file, b"x").expect("write");
+    let err = Store::open(&file.join("data")).expect_err("unusable dir");
+    assert!(
+        err.to_string().contains("cannot use the data directory"),
+        "{err}"
+    );
+}
