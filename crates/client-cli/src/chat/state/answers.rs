@@ -71,6 +71,13 @@ impl Chat {
                 self.receipt(id, SendState::NotDelivered(reason), false);
             }
             ServerMsg::Message(posted) => {
+                if !self.seen.insert(posted.id) {
+                    return;
+                }
+                // Ids grow, so the smallest is the oldest.
+                while self.seen.len() > super::MAX_TRACKED {
+                    self.seen.pop_first();
+                }
                 self.saw_online(&posted.from);
                 self.show(Note::Message {
                     posted,

@@ -11,7 +11,7 @@ mod answers;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use dgram_proto::chat::{ChatId, ClaimKey, ClientMsg, Room, Target};
 use dgram_proto::session::MessageId;
@@ -94,6 +94,9 @@ pub(crate) struct Chat {
     by_msg: HashMap<MessageId, RequestId>,
     /// Accepted messages whose receipt may still come.
     tracked: BTreeMap<ChatId, Outgoing>,
+    /// Ids of the latest messages shown: a server that redelivers what was not acknowledged
+    /// before a reconnect sends it again with the same id, and it is shown once.
+    seen: BTreeSet<ChatId>,
     /// Requests waiting for the session and the Welcome, oldest first.
     outbox: VecDeque<RequestId>,
     actions: VecDeque<Action>,
@@ -114,6 +117,7 @@ impl Chat {
             requests: HashMap::new(),
             by_msg: HashMap::new(),
             tracked: BTreeMap::new(),
+            seen: BTreeSet::new(),
             outbox: VecDeque::new(),
             actions: VecDeque::new(),
         }

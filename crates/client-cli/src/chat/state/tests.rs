@@ -309,6 +309,8 @@ fn incoming_messages_and_presence_track_who_is_online() {
         text: "你好".into(),
     };
     chat.handle(NetEvent::Server(ServerMsg::Message(posted.clone())));
+    // Redelivered after a reconnect (same id): shown once.
+    chat.handle(NetEvent::Server(ServerMsg::Message(posted.clone())));
     assert!(chat.online().any(|n| *n == name("黎诗")));
     chat.handle(NetEvent::Server(ServerMsg::Presence {
         name: name("黎诗"),
@@ -323,4 +325,6 @@ fn incoming_messages_and_presence_track_who_is_online() {
             replay: false
         }
     );
+    assert!(matches!(shown[1], Note::Presence { .. }), "{shown:?}");
+    assert_eq!(shown.len(), 2);
 }
