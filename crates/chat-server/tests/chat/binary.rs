@@ -7,17 +7,13 @@ use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_chat-server");
 
-/// Starts the binary on a free loopback port, read back from its JSON start line.
-fn spawn(data: &std::path::Path) -> (Child, SocketAddr) {
+/// Starts the binary on `listen` (port 0: a free one, read back from its JSON start line),
+/// keeping its state in `data`, with `extra` flags.
+pub(crate) fn spawn(data: &std::path::Path, listen: &str, extra: &[&str]) -> (Child, SocketAddr) {
     let mut child = Command::new(BIN)
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--log-format",
-            "json",
-            "--data-dir",
-        ])
+        .args(["--listen", listen, "--log-format", "json", "--data-dir"])
         .arg(data)
+        .args(extra)
         .env("RUST_LOG", "info")
         .stderr(Stdio::piped())
         .spawn()
@@ -50,7 +46,7 @@ fn healthy(addr: SocketAddr) -> bool {
 #[test]
 fn healthcheck_and_sigterm() {
     let data = tempfile::tempdir().expect("tempdir");
-    let (mut child, addr) = spawn(data.path());
+    let (mut child, addr) = spawn(data.path(), "127.0.0.1:0", &[]);
     assert!(healthy(addr));
     let sent = Instant::now();
     let kill = Command::new("kill")

@@ -3,6 +3,7 @@
 
 mod binary;
 mod claims;
+mod crash;
 mod durable;
 mod layers;
 mod limits;

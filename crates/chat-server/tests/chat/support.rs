@@ -184,16 +184,29 @@ impl Chat {
         }
     }
 
-    /// Waits until the session layer has joined a server again, after the old session ended.
-    pub(crate) async fn reconnected(&mut self) {
+    /// Waits until the session layer has joined a server again, after the old session ended;
+    /// returns the chat messages that arrived meanwhile.
+    pub(crate) async fn reconnected(&mut self) -> Vec<ServerMsg> {
         let mut closed = false;
+        let mut seen = Vec::new();
         loop {
-            match self.event().await {
-                Event::Closed { .. } => closed = true,
-                Event::Connected { resumed: false, .. } if closed => return,
-                _ => {}
+            match tokio::time::timeout(WAIT * 3, self.events.recv()).await {
+                Ok(Some(Event::Closed { .. })) => closed = true,
+                Ok(Some(Event::Connected { resumed: false, .. })) if closed => return seen,
+                Ok(Some(Event::Message { data, .. })) => seen.extend(ServerMsg::decode(&data).ok()),
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => panic!("no reconnection in time"),
             }
         }
+    }
+
+    /// Every chat message that arrives until none has for `quiet`.
+    pub(crate) async fn drain(&mut self, quiet: Duration) -> Vec<ServerMsg> {
+        let mut seen = Vec::new();
+        while let Some(m) = self.quiet_for(quiet).await {
+            seen.push(m);
+        }
+        seen
     }
 
     pub(crate) fn leave(self) {
