@@ -62,13 +62,29 @@ fn duration(s: &str, bare: Unit) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(secs))
 }
 
-/// Parses `--server`: an IP address and port. The unspecified address and port 0 are refused
+/// Parses `--server`: an IP address and port, or a host name and port (resolved now). The
+/// unspecified address and port 0 are refused
 /// because replies would come from some other address and never match the server's.
 pub(crate) fn server(s: &str) -> Result<SocketAddr, String> {
-    let addr: SocketAddr = s
-        .trim()
-        .parse()
-        .map_err(|e| format!("{s:?} is not IP:PORT or [IPv6]:PORT ({e})"))?;
+    let s = s.trim();
+    let addr = match s.parse::<SocketAddr>() {
+        Ok(addr) => addr,
+        // A name (a compose service such as `chat:8081`, or a host name): resolved once, at
+        // start, preferring IPv4 as the services listen on IPv4 by default.
+        Err(_) => {
+            use std::net::ToSocketAddrs;
+            let found: Vec<SocketAddr> = s
+                .to_socket_addrs()
+                .map_err(|e| format!("{s:?} is not IP:PORT, [IPv6]:PORT or HOST:PORT ({e})"))?
+                .collect();
+            found
+                .iter()
+                .find(|a| a.is_ipv4())
+                .or(found.first())
+                .copied()
+                .ok_or_else(|| format!("{s:?} resolves to no address"))?
+        }
+    };
     if addr.ip().is_unspecified() {
         return Err(format!(
             "{addr} is not an address to send to; give the server's own (e.g. 127.0.0.1:{})",
@@ -146,7 +162,12 @@ mod tests {
         assert!(server("0.0.0.0:8080").is_err());
         assert!(server("[::]:8080").is_err());
         assert!(server("127.0.0.1:0").is_err());
-        assert!(server("localhost:8080").is_err());
+        assert_eq!(
+            server("localhost:8080").map(|a| (a.ip().is_loopback(), a.port())),
+            Ok((true, 8080)),
+            "names resolve (compose services are reached by name)"
+        );
+        assert!(server("no-such-host.invalid:8080").is_err());
         assert!(server("127.0.0.1").is_err());
     }
 
