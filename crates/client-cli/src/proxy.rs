@@ -112,7 +112,7 @@ pub(crate) fn run(a: ProxyArgs) -> anyhow::Result<ExitCode> {
         )
         .context("writing to stderr")?;
         let shutdown = CancellationToken::new();
-        tokio::spawn(cancel_on_signal(shutdown.clone()));
+        tokio::spawn(dgram_net::signal::cancel_on_signal(shutdown.clone()));
         proxy::run_with(socket, a.to, impairment, limits, shutdown)
             .await
             .context("the proxy failed")
@@ -131,30 +131,6 @@ fn init_logging() {
         .with_writer(io::stderr)
         .with_ansi(io::stderr().is_terminal())
         .try_init();
-}
-
-/// Cancels `shutdown` on Ctrl-C or SIGTERM.
-async fn cancel_on_signal(shutdown: CancellationToken) {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(err) => {
-                tracing::warn!(%err, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => tracing::info!("Ctrl-C: stopping"),
-        () = term => tracing::info!("SIGTERM: stopping"),
-    }
-    shutdown.cancel();
 }
 
 /// The totals, one line per direction, for people and for `grep`.

@@ -9,6 +9,7 @@ pub use error::Error;
 
 pub mod proxy;
 pub mod ratelimit;
+pub mod service;
 pub mod session;
 pub mod signal;
 pub mod telemetry;
