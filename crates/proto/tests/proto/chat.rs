@@ -198,7 +198,14 @@ fn durable_mode_holds_answers_until_committed_and_takes_back_failures() {
     ));
 
     core.open(2, addr(2));
-    core.handle(2, now, ClientMsg::Hello { name: name("egon"), key: None });
+    core.handle(
+        2,
+        now,
+        ClientMsg::Hello {
+            name: name("egon"),
+            key: None,
+        },
+    );
     while let Some((t, _)) = core.poll_op() {
         core.committed(t);
     }
