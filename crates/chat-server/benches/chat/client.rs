@@ -1,0 +1,340 @@
+//! The bench's chat client: one proto session `Client` on its own loopback socket, run by
+//! `dgram_net::session::drive` in its own task, with the chat logic in the driver's callback
+//! (no channel hop between a receipt and the next send). What every client does is steered
+//! through [`Shared`]: idle, DMs to random peers, or posts to the bench room, each with at most
+//! `window` messages not yet reported `Delivered` by the server.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use dgram_net::session::{drive, now, Command, Endpoint};
+use dgram_proto::chat::{ClaimKey, ClientMsg, ServerMsg, Target};
+use dgram_proto::session::{Client, Config, Delivery, Event, Transmit};
+use dgram_proto::Name;
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::shared::{Shared, DM, ROOM, STAMP};
+
+/// A session client plus the bench's per-client state; the driver runs it as one endpoint.
+pub(crate) struct BenchClient {
+    client: Client,
+    idx: usize,
+    shared: Arc<Shared>,
+    key: Option<ClaimKey>,
+    welcomed: bool,
+    outstanding: usize,
+    rng: u64,
+}
+
+impl Endpoint for BenchClient {
+    type Event = Event;
+    fn handle_datagram(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
+        self.client.handle_datagram(now, from, datagram);
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        self.client.handle_timeout(now);
+    }
+    fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
+        self.client.poll_transmit(now, buf)
+    }
+    fn poll_timeout(&mut self) -> Option<Instant> {
+        self.client.poll_timeout()
+    }
+    fn poll_event(&mut self) -> Option<Event> {
+        self.client.poll_event()
+    }
+    fn close_all(&mut self) {
+        self.client.close();
+    }
+}
+
+impl BenchClient {
+    fn on_event(&mut self, now: Instant, event: Event) {
+        match event {
+            // A new session (first, or after the server lost the old one): say who we are.
+            Event::Connected { resumed: false, .. } => {
+                let hello = ClientMsg::Hello {
+                    name: self.shared.names[self.idx].clone(),
+                    key: self.key,
+                };
+                self.request(now, &hello);
+            }
+            Event::Message { data, .. } => match ServerMsg::decode(&data) {
+                Ok(msg) => self.on_chat(now, msg),
+                Err(_) => {
+                    self.shared.errors.fetch_add(1, Relaxed);
+                }
+            },
+            Event::Failed { .. } => {
+                self.shared.session_failures.fetch_add(1, Relaxed);
+                self.done(now);
+            }
+            Event::Closed { .. } => {
+                self.shared.sessions_closed.fetch_add(1, Relaxed);
+            }
+            _ => {}
+        }
+    }
+
+    fn on_chat(&mut self, now: Instant, msg: ServerMsg) {
+        let shared = &self.shared;
+        match msg {
+            ServerMsg::Welcome { key, .. } => {
+                self.key = key.or(self.key);
+                if !self.welcomed {
+                    self.welcomed = true;
+                    shared.welcomed.fetch_add(1, Relaxed);
+                }
+            }
+            ServerMsg::Message(posted) => {
+                let counter = match posted.to {
+                    Target::User(_) => &shared.dm_received,
+                    Target::Room(_) => &shared.room_received,
+                };
+                counter.fetch_add(1, Relaxed);
+                if shared.recording.load(Relaxed) {
+                    let stamp = posted.text.get(..STAMP).and_then(|s| s.parse::<u64>().ok());
+                    if let Some(sent) = stamp {
+                        let at = now.saturating_duration_since(shared.base).as_nanos() as u64;
+                        let us = at.saturating_sub(sent) / 1000;
+                        if let Ok(mut h) = shared.latency.lock() {
+                            h.saturating_record(us.max(1));
+                        }
+                    }
+                }
+            }
+            ServerMsg::Delivered { .. } => self.done(now),
+            ServerMsg::NotDelivered { .. } => {
+                shared.not_delivered.fetch_add(1, Relaxed);
+                self.done(now);
+            }
+            ServerMsg::Error { req, message, .. } => {
+                shared.errors.fetch_add(1, Relaxed);
+                if let Ok(mut last) = shared.last_error.lock() {
+                    *last = Some(message);
+                }
+                if req.is_none() && !self.welcomed {
+                    shared.refused.fetch_add(1, Relaxed);
+                } else {
+                    self.done(now);
+                }
+            }
+            ServerMsg::Done { .. } => {
+                shared.joined.fetch_add(1, Relaxed);
+            }
+            _ => {}
+        }
+    }
+
+    /// A message of ours is settled (delivered, refused or failed): refill the window.
+    fn done(&mut self, now: Instant) {
+        self.shared.completed.fetch_add(1, Relaxed);
+        self.outstanding = self.outstanding.saturating_sub(1);
+        self.fill(now);
+    }
+
+    /// Sends until `window` messages are in flight, as the current mode asks.
+    pub(crate) fn fill(&mut self, now: Instant) {
+        let shared = Arc::clone(&self.shared);
+        let want = match shared.mode.load(Relaxed) {
+            DM => shared.window.load(Relaxed),
+            ROOM if self.idx < shared.room_senders.load(Relaxed) => shared.window.load(Relaxed),
+            _ => 0,
+        };
+        while self.outstanding < want {
+            let to = match shared.mode.load(Relaxed) {
+                DM => Target::User(self.random_peer()),
+                _ => Target::Room(shared.room.clone()),
+            };
+            if !self.post(now, to) {
+                break;
+            }
+        }
+    }
+
+    /// One DM to a random peer (the paced phase sends these by command).
+    pub(crate) fn post_random(&mut self, now: Instant) {
+        let to = Target::User(self.random_peer());
+        self.post(now, to);
+    }
+
+    /// Joins the bench room.
+    pub(crate) fn join_room(&mut self, now: Instant) {
+        let req = self.shared.next_req.fetch_add(1, Relaxed);
+        let room = self.shared.room.clone();
+        self.request(now, &ClientMsg::Join { req, room });
+    }
+
+    fn random_peer(&mut self) -> Name {
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        let n = self.shared.names.len();
+        let peer = match n {
+            0 | 1 => 0,
+            _ => {
+                let r = (self.rng % (n as u64 - 1)) as usize;
+                r + usize::from(r >= self.idx)
+            }
+        };
+        self.shared.names[peer].clone()
+    }
+
+    /// Sends a message stamped with the time now; false if the session refused it.
+    fn post(&mut self, now: Instant, to: Target) -> bool {
+        let shared = &self.shared;
+        let nanos = now.saturating_duration_since(shared.base).as_nanos() as u64;
+        let mut text = format!("{nanos:0width$}", width = STAMP);
+        text.extend(std::iter::repeat_n('.', shared.size.saturating_sub(STAMP)));
+        let req = shared.next_req.fetch_add(1, Relaxed);
+        if self.request(now, &ClientMsg::Send { req, to, text }) {
+            self.outstanding += 1;
+            self.shared.sent.fetch_add(1, Relaxed);
+            true
+        } else {
+            self.shared.send_refused.fetch_add(1, Relaxed);
+            false
+        }
+    }
+
+    fn request(&mut self, now: Instant, msg: &ClientMsg) -> bool {
+        let Ok(bytes) = msg.encode() else {
+            return false;
+        };
+        self.client.send(now, 0, bytes, Delivery::Reliable).is_ok()
+    }
+}
+
+/// A running client: its command queue and its task.
+pub(crate) struct Handle {
+    pub(crate) commands: mpsc::Sender<Command<BenchClient>>,
+    shutdown: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+impl Handle {
+    /// Has the client refill its window (after a mode change).
+    pub(crate) async fn kick(&self) {
+        let fill: Command<BenchClient> = Box::new(|ep: &mut BenchClient, now| ep.fill(now));
+        let _ = self.commands.send(fill).await;
+    }
+
+    /// Runs `f` on the client inside its task.
+    pub(crate) async fn run(&self, f: Command<BenchClient>) {
+        let _ = self.commands.send(f).await;
+    }
+}
+
+/// Starts client `idx` of `shared` on a socket of its own; it handshakes and says hello.
+pub(crate) async fn spawn(
+    server: SocketAddr,
+    idx: usize,
+    shared: &Arc<Shared>,
+) -> io::Result<Handle> {
+    let socket = UdpSocket::bind("127.0.0.1:0").await?;
+    let local = socket.local_addr()?;
+    let seed = *blake3::hash(format!("{local} {idx} {:?}", shared.base).as_bytes()).as_bytes();
+    let client = BenchClient {
+        client: Client::new(Config::default(), seed, server, now()),
+        idx,
+        shared: Arc::clone(shared),
+        key: None,
+        welcomed: false,
+        outstanding: 0,
+        rng: u64::from_le_bytes(seed[..8].try_into().unwrap_or([7; 8])) | 1,
+    };
+    let (commands, rx) = mpsc::channel(256);
+    let shutdown = CancellationToken::new();
+    let token = shutdown.clone();
+    let task = tokio::spawn(async move {
+        let on_event = |ep: &mut BenchClient, now, event| ep.on_event(now, event);
+        if let Err(err) = drive(&socket, client, rx, on_event, token).await {
+            eprintln!("client {idx}: driver failed: {err}");
+        }
+    });
+    Ok(Handle {
+        commands,
+        shutdown,
+        task,
+    })
+}
+
+/// Clients that joined, how long it took, and why joining stopped short (if it did).
+pub(crate) struct Joined {
+    pub(crate) handles: Vec<Handle>,
+    pub(crate) took: Duration,
+    pub(crate) short: Option<String>,
+}
+
+/// Starts `count` clients with at most `concurrency` handshakes under way at once, until all
+/// are welcomed, one is refused, a socket cannot be opened, or `limit` passes.
+pub(crate) async fn connect_all(
+    server: SocketAddr,
+    shared: &Arc<Shared>,
+    count: usize,
+    concurrency: usize,
+    limit: Duration,
+) -> Joined {
+    let start = Instant::now();
+    let mut handles = Vec::with_capacity(count);
+    let short = loop {
+        let welcomed = shared.welcomed.load(Relaxed);
+        if welcomed >= count {
+            break None;
+        }
+        if shared.refused.load(Relaxed) > 0 {
+            break Some(format!("a hello was refused: {}", shared.last_error()));
+        }
+        if start.elapsed() > limit {
+            break Some(format!(
+                "only {welcomed} of {count} sessions joined within {limit:?}"
+            ));
+        }
+        let mut failed = None;
+        while handles.len() < count && handles.len() < welcomed + concurrency.max(1) {
+            match spawn(server, handles.len(), shared).await {
+                Ok(h) => handles.push(h),
+                Err(err) => {
+                    failed = Some(format!(
+                        "socket {} could not be opened: {err}",
+                        handles.len()
+                    ));
+                    break;
+                }
+            }
+        }
+        if let Some(why) = failed {
+            // Wait (bounded) for the ones started to finish joining, then stop there.
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while shared.welcomed.load(Relaxed) < handles.len() && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            break Some(why);
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    };
+    Joined {
+        handles,
+        took: start.elapsed(),
+        short,
+    }
+}
+
+/// Closes every client (each says goodbye) and waits for their tasks, at most `limit`.
+pub(crate) async fn close_all(handles: Vec<Handle>, limit: Duration) {
+    for h in &handles {
+        h.shutdown.cancel();
+    }
+    let deadline = tokio::time::Instant::now() + limit;
+    for h in handles {
+        if tokio::time::timeout_at(deadline, h.task).await.is_err() {
+            return;
+        }
+    }
+}

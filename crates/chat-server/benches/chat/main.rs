@@ -1,0 +1,167 @@
+//! `cargo bench -p chat-server --bench chat -- SUBCOMMAND --server ADDR [OPTIONS]`: load for a
+//! chat server running as its own process (`bench/chat` starts it, with its limits off, and
+//! passes its address and pid). The clients are real proto session clients, each on its own
+//! loopback socket, driven by `dgram_net::session::drive` on a 2-worker tokio runtime.
+//!
+//! - `load`: connects `--sessions` clients (`u0`, `u1`, ...; Hello each), then measures DMs
+//!   between random pairs with `--window` unreceipted per sender (max throughput; a list such
+//!   as `2,8` measures once per window), DMs at `--rate` per second (latency from the
+//!   sender's `Client::send` to the recipient's event, one clock, stamped in the text), and a
+//!   room of `--members` with `--senders` posting (deliveries per second).
+//! - `memory`: the server's VmRSS (by `--server-pid`) before and after `--sessions` idle
+//!   clients joined.
+//! - `echo`: the baseline: `--sessions` sockets with `--window` raw datagrams in flight each,
+//!   against an echo-server.
+//!
+//! Every result is one `result phase=... key=value ...` line on stdout, for the script. Every
+//! wait is bounded, and a watchdog ends the process after `--limit` seconds. Run with no
+//! subcommand (as `cargo bench --workspace` does) it explains itself and exits 0.
+#![forbid(unsafe_code)]
+
+mod client;
+mod echo;
+mod load;
+mod procfs;
+mod shared;
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+const USAGE: &str = "\
+usage: chat SUBCOMMAND --server ADDR [OPTIONS]     (normally run by bench/chat)
+  load      connect, DM throughput, DM latency at a fixed rate, room fan-out
+  memory    server VmRSS per idle session (needs --server-pid)
+  echo      raw datagram baseline against an echo-server
+options (defaults): --server-pid PID, --sessions 1000, --warmup 1, --duration 5 (seconds),
+  --window 2,8 (in flight per sender; load measures each, echo uses the first), --rate 10000,
+  --size 32, --members 100, --senders 4, --fanout-window 8, --concurrency 200 (handshakes
+  at once), --settle 2 (memory: seconds before the second reading), --limit 600 (seconds
+  before a watchdog ends the run)";
+
+/// The parameters, from the command line.
+pub(crate) struct Args {
+    pub(crate) command: String,
+    pub(crate) server: SocketAddr,
+    pub(crate) server_pid: Option<u32>,
+    pub(crate) sessions: usize,
+    pub(crate) warmup: Duration,
+    pub(crate) duration: Duration,
+    pub(crate) windows: Vec<usize>,
+    pub(crate) rate: u64,
+    pub(crate) size: usize,
+    pub(crate) members: usize,
+    pub(crate) senders: usize,
+    pub(crate) fanout_window: usize,
+    pub(crate) concurrency: usize,
+    pub(crate) settle: Duration,
+    pub(crate) limit: Duration,
+}
+
+fn secs(v: &str) -> Result<Duration, String> {
+    v.parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s >= 0.0 && *s <= 3600.0)
+        .map(Duration::from_secs_f64)
+        .ok_or_else(|| format!("{v:?} is not a number of seconds"))
+}
+
+fn num<T: std::str::FromStr>(v: &str) -> Result<T, String> {
+    v.parse().map_err(|_| format!("{v:?} is not a number"))
+}
+
+impl Args {
+    /// Parses `SUBCOMMAND --key value ...`; `Ok(None)` when there is no subcommand.
+    fn parse(raw: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
+        let mut command = None;
+        let mut a = Args {
+            command: String::new(),
+            server: SocketAddr::from(([127, 0, 0, 1], 8081)),
+            server_pid: None,
+            sessions: 1000,
+            warmup: Duration::from_secs(1),
+            duration: Duration::from_secs(5),
+            windows: vec![2, 8],
+            rate: 10_000,
+            size: 32,
+            members: 100,
+            senders: 4,
+            fanout_window: 8,
+            concurrency: 200,
+            settle: Duration::from_secs(2),
+            limit: Duration::from_secs(600),
+        };
+        let mut raw = raw.peekable();
+        while let Some(arg) = raw.next() {
+            // `cargo bench` passes `--bench` to every bench binary.
+            if arg == "--bench" {
+                continue;
+            }
+            let Some(key) = arg.strip_prefix("--") else {
+                command = Some(arg);
+                continue;
+            };
+            let v = raw.next().ok_or_else(|| format!("--{key} needs a value"))?;
+            match key {
+                "server" => a.server = num(&v)?,
+                "server-pid" => a.server_pid = Some(num(&v)?),
+                "sessions" => a.sessions = num(&v)?,
+                "warmup" => a.warmup = secs(&v)?,
+                "duration" => a.duration = secs(&v)?,
+                "window" => a.windows = v.split(',').map(num).collect::<Result<_, _>>()?,
+                "rate" => a.rate = num(&v)?,
+                "size" => a.size = num(&v)?,
+                "members" => a.members = num(&v)?,
+                "senders" => a.senders = num(&v)?,
+                "fanout-window" => a.fanout_window = num(&v)?,
+                "concurrency" => a.concurrency = num(&v)?,
+                "settle" => a.settle = secs(&v)?,
+                "limit" => a.limit = secs(&v)?,
+                _ => return Err(format!("unknown option --{key}")),
+            }
+        }
+        Ok(command.map(|command| Args { command, ..a }))
+    }
+}
+
+fn main() -> ExitCode {
+    let args = match Args::parse(std::env::args().skip(1)) {
+        Ok(Some(args)) => args,
+        Ok(None) => {
+            eprintln!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(why) => {
+            eprintln!("chat bench: {why}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let limit = args.limit;
+    std::thread::spawn(move || {
+        std::thread::sleep(limit);
+        eprintln!("chat bench: still running after {limit:?}; giving up");
+        std::process::exit(3);
+    });
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let outcome = runtime.block_on(async {
+        match args.command.as_str() {
+            "load" => load::load(&args).await,
+            "memory" => load::memory(&args).await,
+            "echo" => echo::echo(&args).await,
+            other => Err(format!("unknown subcommand {other:?}\n{USAGE}")),
+        }
+    });
+    // Client tasks that did not finish closing must not hold the process.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(why) => {
+            eprintln!("chat bench: {why}");
+            ExitCode::FAILURE
+        }
+    }
+}
