@@ -3,7 +3,6 @@
 //! only parses configuration, binds and calls [`run`].
 #![forbid(unsafe_code)]
 
-mod batch;
 pub mod config;
 mod error;
 pub mod healthcheck;

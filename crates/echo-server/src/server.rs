@@ -15,9 +15,9 @@ use tower::{Layer, Service};
 
 use dgram_net::ratelimit::RateLimitLayer;
 
-use crate::batch::{Receiver, Sender};
 use crate::service::{EchoService, Request};
 use crate::{Error, Totals};
+use dgram_net::batch::{grow_buffers, Receiver, Sender};
 
 /// How many receive batches to handle before letting shutdown and the summary timer in.
 const DRAIN_BATCHES: usize = 16;
@@ -88,6 +88,7 @@ where
     S: for<'a> Service<Request<'a>, Response = Answer, Error = Error>,
 {
     let state = UdpSocketState::new(socket.into())?;
+    grow_buffers(socket, &state, 4 << 20);
     let mut receiver = Receiver::new(&state);
     let mut sender = Sender::new();
     let mut totals = Totals::default();

@@ -7,6 +7,7 @@
 mod error;
 pub use error::Error;
 
+pub mod batch;
 pub mod proxy;
 pub mod ratelimit;
 pub mod service;

@@ -1,6 +1,7 @@
 //! The thin tokio driver for proto's session endpoints: it owns the socket and the timer, feeds
 //! the state machine datagrams, timeouts and commands, sends what it asks to send, and hands its
-//! events to the application. All protocol decisions stay in `dgram_proto::session`.
+//! events to the application. All protocol decisions stay in `dgram_proto::session`. Datagrams
+//! come in by the batch (`recvmmsg`), so a busy server drains its socket in few system calls.
 //!
 //! The application runs in the same task, as the `on_event` callback, so it can answer an event
 //! at once (a chat server routing a message) without a channel hop. Other tasks (a terminal, a
@@ -12,12 +13,20 @@ use std::time::Instant;
 
 use dgram_proto::session::{Client, Event, Server, SessionId, Transmit};
 use dgram_proto::MAX_DATAGRAM;
+use quinn_udp::UdpSocketState;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-/// Datagrams read in one go before timers, commands and sends get their turn.
-const RECV_BURST: usize = 64;
+use crate::batch::{grow_buffers, Receiver};
+
+/// Receive batches (each up to 32 datagrams, more with GRO) read in one go before timers,
+/// commands and sends get their turn.
+const RECV_BATCHES: usize = 4;
+
+/// Kernel buffer asked for each way: a server with a thousand busy sessions must not lose a
+/// burst to the default's 200 KiB before its task drains the socket.
+const SOCKET_BUFFER: usize = 4 << 20;
 
 /// A closure run against the endpoint inside the driver's task, with the current time.
 pub type Command<E> = Box<dyn FnOnce(&mut E, Instant) + Send>;
@@ -105,7 +114,9 @@ where
     E: Endpoint,
     F: FnMut(&mut E, Instant, E::Event),
 {
-    let mut inbox = vec![0u8; 65_536];
+    let state = UdpSocketState::new(socket.into())?;
+    grow_buffers(socket, &state, SOCKET_BUFFER);
+    let mut receiver = Receiver::new(&state);
     let mut out = vec![0u8; MAX_DATAGRAM];
     let mut commands_open = true;
     loop {
@@ -114,16 +125,22 @@ where
         tokio::select! {
             biased;
             () = shutdown.cancelled() => break,
-            received = socket.recv_from(&mut inbox) => {
-                match received {
-                    Ok((n, from)) => endpoint.handle_datagram(now(), from, &inbox[..n]),
-                    // ICMP errors for earlier sends surface here on some systems: not fatal.
-                    Err(err) => tracing::debug!(%err, "receive failed"),
-                }
-                for _ in 1..RECV_BURST {
-                    match socket.try_recv_from(&mut inbox) {
-                        Ok((n, from)) => endpoint.handle_datagram(now(), from, &inbox[..n]),
-                        Err(_) => break,
+            ready = socket.readable() => {
+                ready?;
+                for _ in 0..RECV_BATCHES {
+                    match receiver.try_recv(socket, &state) {
+                        Ok(filled) => {
+                            let now = now();
+                            for (from, datagram) in receiver.datagrams(filled) {
+                                endpoint.handle_datagram(now, from, datagram);
+                            }
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                        // ICMP errors for earlier sends surface here on some systems: not fatal.
+                        Err(err) => {
+                            tracing::debug!(%err, "receive failed");
+                            break;
+                        }
                     }
                 }
             }

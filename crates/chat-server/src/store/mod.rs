@@ -204,6 +204,16 @@ fn posted_at(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Option<Posted
     }))
 }
 
+/// Runs a statement through the connection's statement cache: the writer runs the same few
+/// statements all day, and parsing them anew each time was a good part of its work.
+fn exec(
+    tx: &rusqlite::Transaction<'_>,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> rusqlite::Result<usize> {
+    tx.prepare_cached(sql)?.execute(params)
+}
+
 fn apply(conn: &mut Connection, ops: &[Op]) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
     for op in ops {
@@ -213,62 +223,69 @@ fn apply(conn: &mut Connection, ops: &[Op]) -> rusqlite::Result<()> {
                 key_hash,
                 at_ms,
             } => {
-                tx.execute(
+                exec(&tx,
                     "INSERT OR REPLACE INTO users (key, name, key_hash, last_used_ms) VALUES (?1, ?2, ?3, ?4)",
                     params![name.key(), name.as_str(), &key_hash[..], *at_ms as i64],
                 )?;
             }
             Op::Touch { user, at_ms } => {
-                tx.execute(
+                exec(
+                    &tx,
                     "UPDATE users SET last_used_ms = ?2 WHERE key = ?1",
                     params![user.key(), *at_ms as i64],
                 )?;
             }
             Op::Lapse { user } => {
-                tx.execute("DELETE FROM users WHERE key = ?1", [user.key()])?;
-                tx.execute("DELETE FROM members WHERE user = ?1", [user.key()])?;
-                tx.execute("DELETE FROM queue WHERE user = ?1", [user.key()])?;
+                exec(&tx, "DELETE FROM users WHERE key = ?1", [user.key()])?;
+                exec(&tx, "DELETE FROM members WHERE user = ?1", [user.key()])?;
+                exec(&tx, "DELETE FROM queue WHERE user = ?1", [user.key()])?;
             }
             Op::Post(p) => {
                 let (to_room, to_name) = match &p.to {
                     Target::Room(r) => (true, r.as_str()),
                     Target::User(u) => (false, u.as_str()),
                 };
-                tx.execute(
+                exec(&tx,
                     "INSERT OR IGNORE INTO messages (id, ts, sender, to_room, to_name, text) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                     params![p.id as i64, p.ts as i64, p.from.as_str(), to_room, to_name, p.text],
                 )?;
             }
             Op::Queue { user, id } => {
-                tx.execute(
+                exec(
+                    &tx,
                     "INSERT OR IGNORE INTO queue (user, id) VALUES (?1, ?2)",
                     params![user.key(), *id as i64],
                 )?;
             }
             Op::Dequeue { user, id } => {
-                tx.execute(
+                exec(
+                    &tx,
                     "DELETE FROM queue WHERE user = ?1 AND id = ?2",
                     params![user.key(), *id as i64],
                 )?;
             }
             Op::Join { user, room } => {
-                tx.execute(
+                exec(
+                    &tx,
                     "INSERT OR IGNORE INTO rooms (key, name) VALUES (?1, ?2)",
                     params![room.key(), room.as_str()],
                 )?;
-                tx.execute(
+                exec(
+                    &tx,
                     "INSERT OR IGNORE INTO members (room, user) VALUES (?1, ?2)",
                     params![room.key(), user.key()],
                 )?;
             }
             Op::Part { user, room } => {
-                tx.execute(
+                exec(
+                    &tx,
                     "DELETE FROM members WHERE room = ?1 AND user = ?2",
                     params![room.key(), user.key()],
                 )?;
             }
             Op::Topic { room, topic } => {
-                tx.execute(
+                exec(
+                    &tx,
                     "UPDATE rooms SET topic = ?2 WHERE key = ?1",
                     params![room.key(), topic],
                 )?;
@@ -290,11 +307,11 @@ fn prune(
     before_ms: i64,
     room_history: i64,
 ) -> rusqlite::Result<()> {
-    tx.execute(
+    exec(tx,
         "DELETE FROM queue WHERE id IN (SELECT id FROM messages WHERE ts < ?1 ORDER BY ts LIMIT 10000)",
         [before_ms],
     )?;
-    tx.execute(
+    exec(tx,
         "DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE ts < ?1 ORDER BY ts LIMIT 10000)",
         [before_ms],
     )?;
@@ -304,7 +321,8 @@ fn prune(
         .filter_map(Result::ok)
         .collect();
     for room in rooms {
-        tx.execute(
+        exec(
+            tx,
             "DELETE FROM messages WHERE to_room = 1 AND to_name = ?1 AND id <= (
                 SELECT id FROM messages WHERE to_room = 1 AND to_name = ?1
                 ORDER BY id DESC LIMIT 1 OFFSET ?2)",

@@ -1,6 +1,7 @@
 //! Batched datagram I/O through quinn-udp: `recvmmsg` (with GRO where the kernel offers it)
 //! in, GSO out. One system call moves many datagrams, which is what lets a single socket on a
-//! single thread keep up with the machine's ceiling.
+//! single thread keep up with the machine's ceiling. The echo server and the session driver
+//! both use it.
 
 use std::io::{self, IoSliceMut};
 use std::net::SocketAddr;
@@ -14,14 +15,16 @@ use tokio::net::UdpSocket;
 const MIN_SLOT: usize = 65_536;
 
 /// Receive buffers for one `recvmmsg` call.
-pub(crate) struct Receiver {
+#[derive(Debug)]
+pub struct Receiver {
     buf: Vec<u8>,
     slot: usize,
     meta: Vec<RecvMeta>,
 }
 
 impl Receiver {
-    pub(crate) fn new(state: &UdpSocketState) -> Self {
+    /// Buffers sized for `state`'s socket.
+    pub fn new(state: &UdpSocketState) -> Self {
         // With GRO one slot holds a train of coalesced datagrams.
         let slot = (state.gro_segments().max(1) * 1500).max(MIN_SLOT);
         Self {
@@ -32,11 +35,7 @@ impl Receiver {
     }
 
     /// Receives what is waiting, without blocking; returns how many slots were filled.
-    pub(crate) fn try_recv(
-        &mut self,
-        socket: &UdpSocket,
-        state: &UdpSocketState,
-    ) -> io::Result<usize> {
+    pub fn try_recv(&mut self, socket: &UdpSocket, state: &UdpSocketState) -> io::Result<usize> {
         let mut slices: Vec<IoSliceMut<'_>> = self
             .buf
             .chunks_mut(self.slot)
@@ -48,7 +47,7 @@ impl Receiver {
     }
 
     /// The datagrams in the first `filled` slots, with their senders.
-    pub(crate) fn datagrams(&self, filled: usize) -> impl Iterator<Item = (SocketAddr, &[u8])> {
+    pub fn datagrams(&self, filled: usize) -> impl Iterator<Item = (SocketAddr, &[u8])> {
         self.meta[..filled]
             .iter()
             .zip(self.buf.chunks(self.slot))
@@ -62,20 +61,24 @@ impl Receiver {
 }
 
 /// Replies gathered from one receive batch, sent together.
-pub(crate) struct Sender {
+#[derive(Debug)]
+pub struct Sender {
     out: Vec<u8>,
     replies: Vec<(SocketAddr, usize)>,
 }
 
 /// What a flush achieved.
 #[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct Flushed {
-    pub(crate) sent: u64,
-    pub(crate) failed: u64,
+pub struct Flushed {
+    /// Datagrams sent.
+    pub sent: u64,
+    /// Datagrams the system refused.
+    pub failed: u64,
 }
 
 impl Sender {
-    pub(crate) fn new() -> Self {
+    /// An empty batch.
+    pub fn new() -> Self {
         Self {
             out: Vec::with_capacity(BATCH_SIZE * MAX_DATAGRAM),
             replies: Vec::with_capacity(BATCH_SIZE),
@@ -83,7 +86,7 @@ impl Sender {
     }
 
     /// Space for the next reply; [`Sender::commit`] keeps what was written.
-    pub(crate) fn slot(&mut self) -> &mut [u8] {
+    pub fn slot(&mut self) -> &mut [u8] {
         let start = self.out.len();
         self.out.resize(start + MAX_DATAGRAM, 0);
         &mut self.out[start..]
@@ -91,7 +94,7 @@ impl Sender {
 
     /// Keeps the first `len` bytes of the last [`Sender::slot`] as a reply to `to`, or drops
     /// them when `len` is `None`.
-    pub(crate) fn commit(&mut self, to: SocketAddr, len: Option<usize>) {
+    pub fn commit(&mut self, to: SocketAddr, len: Option<usize>) {
         let start = self.out.len() - MAX_DATAGRAM;
         let len = len.unwrap_or(0).min(MAX_DATAGRAM);
         self.out.truncate(start + len);
@@ -103,7 +106,7 @@ impl Sender {
     /// Sends every gathered reply. Runs of equal-sized replies to one peer go out as one GSO
     /// send. A full socket buffer is waited out, never dropped; other send errors (an
     /// unreachable peer) are counted and the rest still go out.
-    pub(crate) async fn flush(&mut self, socket: &UdpSocket, state: &UdpSocketState) -> Flushed {
+    pub async fn flush(&mut self, socket: &UdpSocket, state: &UdpSocketState) -> Flushed {
         let mut done = Flushed::default();
         let mut offset = 0;
         let mut i = 0;
@@ -145,6 +148,26 @@ async fn send(socket: &UdpSocket, state: &UdpSocketState, t: &Transmit<'_>) -> i
         match socket.try_io(Interest::WRITABLE, || state.try_send(socket.into(), t)) {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => socket.writable().await?,
             other => return other,
+        }
+    }
+}
+
+impl Default for Sender {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Asks for `bytes` of kernel buffer each way on `socket`. A burst from many peers must not
+/// overflow the default (about 200 KiB) before the task drains it; the kernel caps the request
+/// at its configured maximum, and a refusal only leaves the default.
+pub fn grow_buffers(socket: &UdpSocket, state: &UdpSocketState, bytes: usize) {
+    for (what, result) in [
+        ("receive", state.set_recv_buffer_size(socket.into(), bytes)),
+        ("send", state.set_send_buffer_size(socket.into(), bytes)),
+    ] {
+        if let Err(err) = result {
+            tracing::debug!(%err, what, "cannot grow the socket buffer");
         }
     }
 }
