@@ -14,6 +14,10 @@ use crate::chat::{
 use crate::session::SessionId;
 use crate::{Name, RequestId};
 
+/// The most online users a welcome lists: enough to pick a partner from, while a server with
+/// thousands online does not send each newcomer a list of thousands (`Who` asks for more).
+const WELCOME_ONLINE: usize = 100;
+
 /// The most messages one History answer carries.
 const MAX_HISTORY_ANSWER: usize = 200;
 
@@ -98,7 +102,7 @@ impl ChatCore {
             .users
             .values()
             .filter(|u| u.online())
-            .take(1000)
+            .take(WELCOME_ONLINE)
             .map(info)
             .collect();
         self.send(
