@@ -2,7 +2,9 @@
 //! `dgram_net::session::drive` in its own task, with the chat logic in the driver's callback
 //! (no channel hop between a receipt and the next send). What every client does is steered
 //! through [`Shared`]: idle, DMs to random peers, or posts to the bench room, each with at most
-//! `window` messages not yet reported `Delivered` by the server.
+//! `window` messages not yet reported `Delivered` by the server; or (`ACCEPT`) DMs to random
+//! peers with at most `window` requests not yet answered `Accepted`, each timed from
+//! `Client::send` to that answer (matched by request id).
 
 use std::io;
 use std::net::SocketAddr;
@@ -19,7 +21,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::shared::{Shared, DM, ROOM, STAMP};
+use crate::shared::{Shared, ACCEPT, DM, ROOM, STAMP};
 
 /// A session client plus the bench's per-client state; the driver runs it as one endpoint.
 pub(crate) struct BenchClient {
@@ -29,6 +31,8 @@ pub(crate) struct BenchClient {
     key: Option<ClaimKey>,
     welcomed: bool,
     outstanding: usize,
+    /// `ACCEPT` mode: requests sent and not yet answered, with when `Client::send` was called.
+    unanswered: Vec<(u64, Instant)>,
     rng: u64,
 }
 
@@ -98,7 +102,8 @@ impl BenchClient {
                     Target::Room(_) => &shared.room_received,
                 };
                 counter.fetch_add(1, Relaxed);
-                if shared.recording.load(Relaxed) {
+                // In `ACCEPT` mode the histogram holds accept latencies.
+                if shared.recording.load(Relaxed) && shared.mode.load(Relaxed) != ACCEPT {
                     let stamp = posted.text.get(..STAMP).and_then(|s| s.parse::<u64>().ok());
                     if let Some(sent) = stamp {
                         let at = now.saturating_duration_since(shared.base).as_nanos() as u64;
@@ -109,6 +114,7 @@ impl BenchClient {
                     }
                 }
             }
+            ServerMsg::Accepted { req, .. } => self.answered(now, req, true),
             ServerMsg::Delivered { .. } => self.done(now),
             ServerMsg::NotDelivered { .. } => {
                 shared.not_delivered.fetch_add(1, Relaxed);
@@ -121,15 +127,38 @@ impl BenchClient {
                 }
                 if req.is_none() && !self.welcomed {
                     shared.refused.fetch_add(1, Relaxed);
-                } else {
-                    self.done(now);
+                    return;
                 }
+                if let Some(req) = req {
+                    self.answered(now, req, false);
+                }
+                self.done(now);
             }
             ServerMsg::Done { .. } => {
                 shared.joined.fetch_add(1, Relaxed);
             }
             _ => {}
         }
+    }
+
+    /// The server answered request `req` (`Accepted`, or an error): in `ACCEPT` mode, time it
+    /// and refill the window.
+    fn answered(&mut self, now: Instant, req: u64, accepted: bool) {
+        let Some(at) = self.unanswered.iter().position(|&(r, _)| r == req) else {
+            return;
+        };
+        let (_, sent) = self.unanswered.swap_remove(at);
+        let shared = &self.shared;
+        if accepted {
+            shared.accepted.fetch_add(1, Relaxed);
+            if shared.recording.load(Relaxed) {
+                let us = now.saturating_duration_since(sent).as_micros() as u64;
+                if let Ok(mut h) = shared.latency.lock() {
+                    h.saturating_record(us.max(1));
+                }
+            }
+        }
+        self.fill(now);
     }
 
     /// A message of ours is settled (delivered, refused or failed): refill the window.
@@ -142,14 +171,22 @@ impl BenchClient {
     /// Sends until `window` messages are in flight, as the current mode asks.
     pub(crate) fn fill(&mut self, now: Instant) {
         let shared = Arc::clone(&self.shared);
-        let want = match shared.mode.load(Relaxed) {
-            DM => shared.window.load(Relaxed),
+        let mode = shared.mode.load(Relaxed);
+        let want = match mode {
+            DM | ACCEPT => shared.window.load(Relaxed),
             ROOM if self.idx < shared.room_senders.load(Relaxed) => shared.window.load(Relaxed),
             _ => 0,
         };
-        while self.outstanding < want {
-            let to = match shared.mode.load(Relaxed) {
-                DM => Target::User(self.random_peer()),
+        loop {
+            let in_flight = match mode {
+                ACCEPT => self.unanswered.len(),
+                _ => self.outstanding,
+            };
+            if in_flight >= want {
+                break;
+            }
+            let to = match mode {
+                DM | ACCEPT => Target::User(self.random_peer()),
                 _ => Target::Room(shared.room.clone()),
             };
             if !self.post(now, to) {
@@ -193,7 +230,11 @@ impl BenchClient {
         let mut text = format!("{nanos:0width$}", width = STAMP);
         text.extend(std::iter::repeat_n('.', shared.size.saturating_sub(STAMP)));
         let req = shared.next_req.fetch_add(1, Relaxed);
+        let timed = shared.mode.load(Relaxed) == ACCEPT;
         if self.request(now, &ClientMsg::Send { req, to, text }) {
+            if timed {
+                self.unanswered.push((req, now));
+            }
             self.outstanding += 1;
             self.shared.sent.fetch_add(1, Relaxed);
             true
@@ -247,6 +288,7 @@ pub(crate) async fn spawn(
         key: None,
         welcomed: false,
         outstanding: 0,
+        unanswered: Vec::new(),
         rng: u64::from_le_bytes(seed[..8].try_into().unwrap_or([7; 8])) | 1,
     };
     let (commands, rx) = mpsc::channel(256);

@@ -16,11 +16,11 @@ use crate::shared::{Shared, DM, IDLE, ROOM};
 use crate::Args;
 
 /// How long joining may take in all, and draining after a phase.
-const JOIN_LIMIT: Duration = Duration::from_secs(180);
+pub(crate) const JOIN_LIMIT: Duration = Duration::from_secs(180);
 const DRAIN_LIMIT: Duration = Duration::from_secs(15);
 
 /// `p50_us=.. p99_us=.. p999_us=.. max_us=..` of a latency histogram (µs).
-fn quantiles(h: Option<&Histogram<u64>>) -> String {
+pub(crate) fn quantiles(h: Option<&Histogram<u64>>) -> String {
     match h.filter(|h| !h.is_empty()) {
         Some(h) => format!(
             "p50_us={} p99_us={} p999_us={} max_us={}",
@@ -67,7 +67,7 @@ async fn measure(args: &Args, shared: &Shared, counter: &AtomicU64) -> Sample {
 
 /// Stops sending and waits (bounded) until every message sent has been settled; returns how
 /// many were still unsettled.
-async fn drain(shared: &Shared) -> u64 {
+pub(crate) async fn drain(shared: &Shared) -> u64 {
     shared.mode.store(IDLE, Relaxed);
     let deadline = Instant::now() + DRAIN_LIMIT;
     loop {
@@ -83,7 +83,7 @@ async fn drain(shared: &Shared) -> u64 {
 }
 
 /// Error and failure counters since the start, for the result lines.
-fn trouble(shared: &Shared) -> String {
+pub(crate) fn trouble(shared: &Shared) -> String {
     format!(
         "errors={} not_delivered={} session_failures={} send_refused={} sessions_closed={}",
         shared.errors.load(Relaxed),

@@ -8,6 +8,10 @@
 //!   as `2,8` measures once per window), DMs at `--rate` per second (latency from the
 //!   sender's `Client::send` to the recipient's event, one clock, stamped in the text), and a
 //!   room of `--members` with `--senders` posting (deliveries per second).
+//! - `accept`: connects `--sessions` clients (`{--prefix}0`, ...), then each keeps `--window`
+//!   DMs to random peers not yet answered `Accepted`: accepted messages per second, and the
+//!   time from `Client::send` to `Accepted` (matched by request id). `--label` names the
+//!   server in the result line (bench/chat runs it against a durable and an in-memory one).
 //! - `memory`: the server's VmRSS (by `--server-pid`) before and after `--sessions` idle
 //!   clients joined.
 //! - `echo`: the baseline: `--sessions` sockets with `--window` raw datagrams in flight each,
@@ -18,6 +22,7 @@
 //! subcommand (as `cargo bench --workspace` does) it explains itself and exits 0.
 #![forbid(unsafe_code)]
 
+mod accept;
 mod client;
 mod echo;
 mod load;
@@ -31,13 +36,15 @@ use std::time::Duration;
 const USAGE: &str = "\
 usage: chat SUBCOMMAND --server ADDR [OPTIONS]     (normally run by bench/chat)
   load      connect, DM throughput, DM latency at a fixed rate, room fan-out
+  accept    accepted messages per second and time to Accepted, window per sender
   memory    server VmRSS per idle session (needs --server-pid)
   echo      raw datagram baseline against an echo-server
 options (defaults): --server-pid PID, --sessions 1000, --warmup 1, --duration 5 (seconds),
-  --window 2,8 (in flight per sender; load measures each, echo uses the first), --rate 10000,
+  --window 2,8 (in flight per sender; load measures each, echo and accept use the first), --rate 10000,
   --size 32, --members 100, --senders 4, --fanout-window 8, --concurrency 200 (handshakes
   at once), --settle 2 (memory: seconds before the second reading), --limit 600 (seconds
-  before a watchdog ends the run)";
+  before a watchdog ends the run), --prefix a (accept: session names), --label server
+  (accept: printed as store=LABEL)";
 
 /// The parameters, from the command line.
 pub(crate) struct Args {
@@ -56,6 +63,8 @@ pub(crate) struct Args {
     pub(crate) concurrency: usize,
     pub(crate) settle: Duration,
     pub(crate) limit: Duration,
+    pub(crate) prefix: String,
+    pub(crate) label: String,
 }
 
 fn secs(v: &str) -> Result<Duration, String> {
@@ -90,6 +99,8 @@ impl Args {
             concurrency: 200,
             settle: Duration::from_secs(2),
             limit: Duration::from_secs(600),
+            prefix: "a".to_owned(),
+            label: "server".to_owned(),
         };
         let mut raw = raw.peekable();
         while let Some(arg) = raw.next() {
@@ -117,6 +128,8 @@ impl Args {
                 "concurrency" => a.concurrency = num(&v)?,
                 "settle" => a.settle = secs(&v)?,
                 "limit" => a.limit = secs(&v)?,
+                "prefix" => a.prefix = v,
+                "label" => a.label = v,
                 _ => return Err(format!("unknown option --{key}")),
             }
         }
@@ -151,6 +164,7 @@ fn main() -> ExitCode {
         match args.command.as_str() {
             "load" => load::load(&args).await,
             "memory" => load::memory(&args).await,
+            "accept" => accept::accept(&args).await,
             "echo" => echo::echo(&args).await,
             other => Err(format!("unknown subcommand {other:?}\n{USAGE}")),
         }

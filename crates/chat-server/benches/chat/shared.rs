@@ -1,5 +1,6 @@
 //! What all bench clients share: the plan they follow (mode, window, names) and the counters
-//! and latency histogram the phases read.
+//! and latency histogram the phases read (receipt latency, or accept latency in `ACCEPT`
+//! mode).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
@@ -15,6 +16,9 @@ pub(crate) const IDLE: u8 = 0;
 pub(crate) const DM: u8 = 1;
 /// Clients below `room_senders` keep `window` room posts in flight.
 pub(crate) const ROOM: u8 = 2;
+/// Every client keeps `window` DMs to random peers not yet answered `Accepted`; the latency
+/// recorded is from `Client::send` to that answer.
+pub(crate) const ACCEPT: u8 = 3;
 
 /// Digits of the send time at the start of every message text.
 pub(crate) const STAMP: usize = 20;
@@ -34,6 +38,7 @@ pub(crate) struct Shared {
     pub(crate) joined: AtomicUsize,
     pub(crate) sent: AtomicU64,
     pub(crate) completed: AtomicU64,
+    pub(crate) accepted: AtomicU64,
     pub(crate) dm_received: AtomicU64,
     pub(crate) room_received: AtomicU64,
     pub(crate) errors: AtomicU64,
@@ -66,6 +71,7 @@ impl Shared {
             joined: AtomicUsize::new(0),
             sent: AtomicU64::new(0),
             completed: AtomicU64::new(0),
+            accepted: AtomicU64::new(0),
             dm_received: AtomicU64::new(0),
             room_received: AtomicU64::new(0),
             errors: AtomicU64::new(0),
