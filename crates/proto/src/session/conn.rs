@@ -140,7 +140,13 @@ impl Connection {
         let ack_delay = Duration::from_micros(u64::from(header.ack_delay) * ACK_DELAY_UNIT_MICROS);
         let outcome = self.send.on_ack(
             now,
-            header.largest_acked,
+            // An ack for a packet never sent is a broken or hostile peer: ignore the ack
+            // fields rather than declare everything in flight lost.
+            if header.largest_acked < self.next_pn {
+                header.largest_acked
+            } else {
+                0
+            },
             header.ack_bits,
             ack_delay,
             config.max_ack_delay,
@@ -179,6 +185,11 @@ impl Connection {
         config: &Config,
         buf: &mut [u8],
     ) -> Option<usize> {
+        if self.closed.is_none() && self.next_pn > u32::MAX - 16 {
+            // Packet numbers are about to run out (after four billion packets): end the
+            // session cleanly; the client joins again with a new one.
+            self.finish(CloseReason::Local, CLOSE_REPEATS);
+        }
         let closing = self.closes_left > 0;
         if self.closed.is_some() && !closing {
             return None;
@@ -186,7 +197,7 @@ impl Connection {
         if !self.early_acks.is_empty() {
             let mut header = self.early_acks.remove(0);
             header.number = self.next_pn;
-            self.next_pn += 1;
+            self.next_pn = self.next_pn.saturating_add(1);
             let mut w = Writer::new(buf);
             packet::write_header(&mut w, &header);
             return Some(w.len());
@@ -228,7 +239,7 @@ impl Connection {
             // Nothing fitted (the in-flight window is full) and no ack is owed.
             return None;
         }
-        self.next_pn += 1;
+        self.next_pn = self.next_pn.saturating_add(1);
         self.last_send = now;
         Some(w.len())
     }

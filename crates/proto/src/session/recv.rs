@@ -29,13 +29,22 @@ enum Slot {
 }
 
 impl Slot {
-    fn bytes(&self) -> usize {
+    /// What the slot costs against the receive budget: its bytes and its own bookkeeping, so
+    /// that empty fragments and skips cannot fill memory for free.
+    fn cost(&self) -> usize {
         match self {
-            Slot::Partial { parts, .. } => parts.iter().map(Vec::len).sum(),
-            Slot::Done(d) => d.len(),
-            Slot::Skipped => 0,
+            Slot::Partial { parts, .. } => {
+                parts.iter().map(Vec::len).sum::<usize>() + slot_overhead(parts.len())
+            }
+            Slot::Done(d) => d.len() + slot_overhead(0),
+            Slot::Skipped => slot_overhead(0),
         }
     }
+}
+
+/// The bookkeeping of a slot for a message of `fragments` fragments.
+fn slot_overhead(fragments: usize) -> usize {
+    64 + 24 * fragments
 }
 
 #[derive(Debug, Default)]
@@ -155,9 +164,13 @@ impl RecvState {
                     {
                         return false;
                     }
-                    (*channel, *seq, data.len())
+                    (
+                        *channel,
+                        *seq,
+                        data.len() + slot_overhead(usize::from(*count)),
+                    )
                 }
-                Frame::Skip { channel, seq } => (*channel, *seq, 0),
+                Frame::Skip { channel, seq } => (*channel, *seq, slot_overhead(0)),
                 _ => continue,
             };
             match self.channels.get(&channel) {
@@ -195,8 +208,9 @@ impl RecvState {
                 Frame::Skip { channel, seq } => {
                     let ch = self.channels.entry(channel).or_default();
                     if is_ahead(seq, ch.next) {
+                        self.buffered += Slot::Skipped.cost();
                         if let Some(old) = ch.slots.insert(seq, Slot::Skipped) {
-                            self.buffered -= old.bytes();
+                            self.buffered = self.buffered.saturating_sub(old.cost());
                         }
                         self.deliver(channel, events);
                     }
@@ -224,10 +238,14 @@ impl RecvState {
         if !is_ahead(seq, ch.next) {
             return; // delivered or skipped already: a duplicate
         }
-        let slot = ch.slots.entry(seq).or_insert_with(|| Slot::Partial {
-            count,
-            got: 0,
-            parts: vec![Vec::new(); usize::from(count)],
+        let buffered = &mut self.buffered;
+        let slot = ch.slots.entry(seq).or_insert_with(|| {
+            *buffered += slot_overhead(usize::from(count));
+            Slot::Partial {
+                count,
+                got: 0,
+                parts: vec![Vec::new(); usize::from(count)],
+            }
         });
         let Slot::Partial {
             count: expected,
@@ -247,6 +265,10 @@ impl RecvState {
         self.buffered += data.len();
         if got.count_ones() == u32::from(count) {
             let whole = parts.concat();
+            // A finished message keeps its bytes but sheds the fragments' bookkeeping.
+            self.buffered = self
+                .buffered
+                .saturating_sub(slot_overhead(usize::from(count)) - slot_overhead(0));
             *slot = Slot::Done(whole);
             self.deliver(channel, events);
         }
@@ -261,9 +283,10 @@ impl RecvState {
             if *slot.key() != ch.next || matches!(slot.get(), Slot::Partial { .. }) {
                 break;
             }
-            match slot.remove() {
+            let removed = slot.remove();
+            self.buffered = self.buffered.saturating_sub(removed.cost());
+            match removed {
                 Slot::Done(data) => {
-                    self.buffered -= data.len();
                     events.push(Event::Message {
                         channel,
                         data,
@@ -280,4 +303,40 @@ impl RecvState {
 /// Whether `seq` is at or after `next`, in wrapping sequence arithmetic.
 fn is_ahead(seq: u32, next: u32) -> bool {
     seq.wrapping_sub(next) < u32::MAX / 2
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_fragments_and_skips_cannot_fill_memory_for_free() {
+        let config = Config::default();
+        let mut recv = RecvState::new();
+        let mut events = Vec::new();
+        let mut taken = 0u32;
+        // Slot after slot of empty fragments that never complete (seq 0 stays missing).
+        'outer: for channel in 0..64u16 {
+            for seq in 1..CHANNEL_WINDOW {
+                let frames = vec![Frame::Reliable {
+                    channel,
+                    seq,
+                    index: 0,
+                    count: 57,
+                    data: &[],
+                }];
+                if !recv.can_take(&frames, &config) {
+                    break 'outer;
+                }
+                recv.take(frames, &mut events);
+                taken += 1;
+            }
+        }
+        assert!(recv.buffered <= 2 * config.max_unacked_bytes);
+        assert!(
+            taken < 2000,
+            "refused after {taken} slots, not after millions"
+        );
+        assert!(events.is_empty());
+    }
 }

@@ -158,8 +158,10 @@ impl SendState {
             skips: Vec::new(),
         };
         let room_for_reliable = self.in_flight.len() < config.max_in_flight;
-        while w.remaining() >= frame::SKIP_LEN {
-            let Some(skip) = self.skip_queue.pop_front().filter(|_| room_for_reliable) else {
+        // A skip leaves the queue only when it is written: dropping one would leave the
+        // receiver waiting for the abandoned message forever.
+        while room_for_reliable && w.remaining() >= frame::SKIP_LEN {
+            let Some(skip) = self.skip_queue.pop_front() else {
                 break;
             };
             if !self.skips.contains(&skip) {

@@ -196,7 +196,16 @@ impl Server {
             return;
         };
         let expected = resume_proof(&s.token, resume.session, resume.counter);
-        if !crypto::same(&expected, &resume.proof) || resume.counter <= s.resume_counter {
+        let proven = crypto::same(&expected, &resume.proof);
+        if proven && resume.counter <= s.resume_counter && s.nonce == nonce {
+            // A duplicate of the resume already accepted: answer it again, harmlessly.
+            let token = s.token;
+            self.reply(from, |w| {
+                packet::write_welcome(w, &nonce, resume.session, &token)
+            });
+            return;
+        }
+        if !proven || resume.counter <= s.resume_counter {
             self.stats.rejected += 1;
             self.reply(from, |w| {
                 packet::write_reject(w, &nonce, RejectReason::BadProof)
