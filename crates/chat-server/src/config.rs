@@ -100,8 +100,8 @@ impl Cli {
                 room_history: self.room_history.max(1),
                 replay: self.replay,
                 queue: self.queue.max(1),
-                expiry_ms: self.expiry_days.max(1) * DAY,
-                claim_ttl_ms: self.claim_days.max(1) * DAY,
+                expiry_ms: self.expiry_days.max(1).saturating_mul(DAY),
+                claim_ttl_ms: self.claim_days.max(1).saturating_mul(DAY),
                 ..defaults.chat
             },
             ..defaults

@@ -148,7 +148,18 @@ where
                 self.dispatch(now, session, Action::Migrated);
             }
             Event::Message { data, .. } => self.request(now, session, &data),
-            Event::Delivered { id } => self.dispatch(now, session, Action::Delivered(id)),
+            Event::Delivered { id } => {
+                if self
+                    .peers
+                    .get(&session)
+                    .is_some_and(|p| p.refused.is_some())
+                {
+                    // The refusal arrived: a refused session holds nothing further open.
+                    self.sessions.close(session);
+                    return;
+                }
+                self.dispatch(now, session, Action::Delivered(id));
+            }
             Event::Failed { id, reason } => {
                 self.dispatch(now, session, Action::Failed(id, reason.to_string()));
             }
@@ -244,6 +255,9 @@ where
                 Err(e) => {
                     self.counters.send_failed += 1;
                     tracing::debug!(session = out.session, %e, "cannot queue an answer");
+                    if let Some(chat) = out.receipt {
+                        self.dispatch(now, out.session, Action::Unsendable(chat, e.to_string()));
+                    }
                 }
             }
         }

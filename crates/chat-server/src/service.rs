@@ -35,6 +35,8 @@ pub enum Action {
     Delivered(MessageId),
     /// The session could not deliver a message.
     Failed(MessageId, String),
+    /// A message with a receipt could not be handed to the session at all.
+    Unsendable(ChatId, String),
     /// Time to drop what expired.
     Expire,
     /// The store committed everything up to a ticket.
@@ -132,6 +134,7 @@ impl Service<ChatRequest> for ChatService {
             Action::Track(id, chat) => core.track(s, id, chat),
             Action::Delivered(id) => core.delivered(s, id),
             Action::Failed(id, why) => core.failed(s, id, &why),
+            Action::Unsendable(chat, why) => core.unsendable(chat, &why),
             Action::Expire => core.expire(ms),
             Action::Committed(ticket) => core.committed(ticket),
             Action::CommitFailed(ticket, why) => core.commit_failed(ticket, &why),

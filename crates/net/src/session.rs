@@ -122,9 +122,16 @@ where
     loop {
         settle(socket, &mut endpoint, &mut on_event, &mut out).await;
         let deadline = endpoint.poll_timeout().map(tokio::time::Instant::from_std);
+        // Shutdown, then commands and timers, then the socket: a flood of datagrams must not
+        // starve retransmissions or the store's commit reports.
         tokio::select! {
             biased;
             () = shutdown.cancelled() => break,
+            command = commands.recv(), if commands_open => match command {
+                Some(command) => command(&mut endpoint, now()),
+                None => commands_open = false,
+            },
+            () = sleep_until(deadline) => endpoint.handle_timeout(now()),
             ready = socket.readable() => {
                 ready?;
                 for _ in 0..RECV_BATCHES {
@@ -144,11 +151,6 @@ where
                     }
                 }
             }
-            command = commands.recv(), if commands_open => match command {
-                Some(command) => command(&mut endpoint, now()),
-                None => commands_open = false,
-            },
-            () = sleep_until(deadline) => endpoint.handle_timeout(now()),
         }
     }
     endpoint.close_all();

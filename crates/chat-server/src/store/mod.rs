@@ -312,7 +312,10 @@ fn prune(
         [before_ms],
     )?;
     exec(tx,
-        "DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE ts < ?1 ORDER BY ts LIMIT 10000)",
+        // The newest message is always kept: the next id is one past the largest on disk,
+        // and ids must never be handed out twice.
+        "DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE ts < ?1 ORDER BY ts LIMIT 10000)
+         AND id < (SELECT MAX(id) FROM messages)",
         [before_ms],
     )?;
     let rooms: Vec<String> = tx

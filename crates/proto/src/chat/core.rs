@@ -272,10 +272,41 @@ impl ChatCore {
         let Some(chat) = self.in_transit.remove(&(session, id)) else {
             return;
         };
-        if let Some(p) = self.receipts.remove(&chat) {
-            let reason = format!("a recipient's session failed: {reason}");
-            self.send_to_user(&p.sender, ServerMsg::NotDelivered { id: chat, reason });
+        self.begin();
+        self.undelivered(chat, reason);
+        self.end();
+    }
+
+    /// A message with a receipt could not even be handed to a recipient's session (it closed,
+    /// or its send buffer is full).
+    pub fn unsendable(&mut self, chat: ChatId, reason: &str) {
+        self.begin();
+        self.undelivered(chat, reason);
+        self.end();
+    }
+
+    /// Tells the sender; a direct message goes back on its recipient's queue, to be delivered
+    /// when they next join, rather than being lost.
+    fn undelivered(&mut self, chat: ChatId, reason: &str) {
+        let Some(p) = self.receipts.remove(&chat) else {
+            return;
+        };
+        let mut reason = format!("a recipient's session failed: {reason}");
+        if let Some(to) = &p.dm_to {
+            let pair = super::state::pair_key(&p.sender, to.key());
+            let posted = self
+                .state
+                .dms
+                .get(&pair)
+                .and_then(|log| log.iter().find(|m| m.id == chat))
+                .cloned();
+            if let Some(posted) = posted {
+                if self.enqueue(to.key(), posted).is_some() {
+                    reason.push_str("; queued until they return");
+                }
+            }
         }
+        self.send_to_user(&p.sender, ServerMsg::NotDelivered { id: chat, reason });
     }
 
     fn send_to_user(&mut self, key: &str, msg: ServerMsg) {

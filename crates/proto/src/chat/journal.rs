@@ -202,6 +202,14 @@ impl ChatCore {
         }
         for (_, outputs, posts) in failed {
             self.forget_posts(&posts);
+            for out in &outputs {
+                if let ServerMsg::Welcome {
+                    name, key: Some(_), ..
+                } = &out.msg
+                {
+                    self.forget_claim(out.session, name.key());
+                }
+            }
             for out in outputs {
                 let message = format!("the server could not store this ({why}); it was not sent");
                 let msg = match out.msg {
@@ -230,6 +238,15 @@ impl ChatCore {
 }
 
 impl ChatCore {
+    /// Takes back a claim whose commit failed: the name is free again and the session that
+    /// tried to claim it speaks as nobody.
+    fn forget_claim(&mut self, session: crate::session::SessionId, key: &str) {
+        self.state.users.remove(key);
+        if let Some(s) = self.state.sessions.get_mut(&session) {
+            s.user = None;
+        }
+    }
+
     /// Takes back messages whose commit failed: out of room and DM histories and queues.
     fn forget_posts(&mut self, ids: &[ChatId]) {
         if ids.is_empty() {
@@ -294,9 +311,10 @@ impl ChatCore {
                 super::state::push_capped(log, p, cap);
             }
         }
+        let cap = self.config.queue;
         for (user, p) in snapshot.queued {
             if let Some(u) = self.state.users.get_mut(user.key()) {
-                u.queue.push_back(p);
+                super::state::push_capped(&mut u.queue, p, cap);
             }
         }
         self.next_id = self.next_id.max(snapshot.next_id);

@@ -63,12 +63,40 @@ pub(crate) fn expire(log: &mut VecDeque<Posted>, cutoff_ms: u64) -> u64 {
 
 /// The newest `limit` entries after `since`, oldest first.
 pub(crate) fn tail(log: &VecDeque<Posted>, since: Option<u64>, limit: usize) -> Vec<Posted> {
-    let after: Vec<&Posted> = log
+    let mut budget = ANSWER_BUDGET;
+    let mut newest: Vec<Posted> = log
         .iter()
-        .filter(|p| since.is_none_or(|s| p.id > s))
+        .rev()
+        .take_while(|p| since.is_none_or(|s| p.id > s))
+        .take(limit)
+        .take_while(|p| {
+            let size = p.text.len() + p.from.as_str().len() + 64;
+            budget = budget.saturating_sub(size);
+            budget > 0
+        })
+        .cloned()
         .collect();
-    let skip = after.len().saturating_sub(limit);
-    after.into_iter().skip(skip).cloned().collect()
+    newest.reverse();
+    newest
+}
+
+/// The most bytes of entries one answer carries: every answer is one session message, at most
+/// 64 KiB encoded, so lists stop short of that rather than fail to encode. Asking again (with
+/// `since`) gets the rest.
+pub(crate) const ANSWER_BUDGET: usize = 48 * 1024;
+
+/// The longest prefix of `items` whose estimated sizes fit [`ANSWER_BUDGET`].
+pub(crate) fn within_budget<T>(
+    items: impl Iterator<Item = T>,
+    size: impl Fn(&T) -> usize,
+) -> Vec<T> {
+    let mut budget = ANSWER_BUDGET;
+    items
+        .take_while(|item| {
+            budget = budget.saturating_sub(size(item));
+            budget > 0
+        })
+        .collect()
 }
 
 /// The key of the DM conversation between two users, the same from either side.

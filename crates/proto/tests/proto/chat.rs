@@ -268,3 +268,58 @@ fn durable_mode_holds_answers_until_committed_and_takes_back_failures() {
     let texts: Vec<_> = history.iter().map(|p| p.text.as_str()).collect();
     assert_eq!(texts, ["kept"], "the failed message was taken back");
 }
+
+#[test]
+fn a_dm_that_cannot_reach_its_recipients_session_waits_in_their_queue() {
+    let mut core = ChatCore::new(ChatConfig::default(), [5; 32]);
+    let now = 1_700_000_000_000;
+    hello(&mut core, 1, "alex", None, now);
+    let ServerMsg::Welcome {
+        key: Some(bob_key), ..
+    } = hello(&mut core, 2, "bob", None, now)
+    else {
+        panic!("claimed");
+    };
+    drain(&mut core);
+    core.handle(
+        1,
+        now,
+        ClientMsg::Send {
+            req: 1,
+            to: Target::User(name("bob")),
+            text: "are you there".into(),
+        },
+    );
+    let out: Vec<_> = std::iter::from_fn(|| core.poll_output()).collect();
+    let to_bob = out
+        .iter()
+        .find(|o| o.session == 2 && matches!(o.msg, ServerMsg::Message(_)))
+        .expect("a delivery to bob's session");
+    let chat = to_bob.receipt.expect("waits for a receipt");
+    // Bob's session went away before the message could be handed to it.
+    core.unsendable(chat, "not connected");
+    let told = drain(&mut core);
+    assert!(
+        told.iter().any(|(s, m)| *s == 1
+            && matches!(m, ServerMsg::NotDelivered { reason, .. } if reason.contains("queued"))),
+        "{told:?}"
+    );
+    core.close(2, now);
+    drain(&mut core);
+    core.open(3, addr(3));
+    core.handle(
+        3,
+        now,
+        ClientMsg::Hello {
+            name: name("bob"),
+            key: Some(bob_key),
+        },
+    );
+    let back = drain(&mut core);
+    assert!(
+        back.iter().any(
+            |(s, m)| *s == 3 && matches!(m, ServerMsg::Message(p) if p.text == "are you there")
+        ),
+        "{back:?}"
+    );
+}

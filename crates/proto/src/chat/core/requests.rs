@@ -37,10 +37,7 @@ impl ChatCore {
         if let Some(user) = self.state.users.get(&k) {
             let lapsed = !user.online() && user.last_used_ms + self.config.claim_ttl_ms < now_ms;
             if lapsed {
-                if let Some(u) = self.state.users.remove(&k) {
-                    self.log(Op::Lapse { user: u.name });
-                }
-                self.stats.claims_lapsed += 1;
+                self.lapse(&k);
             }
         }
         let mut new_key = None;
@@ -207,6 +204,10 @@ impl ChatCore {
                     self.stats.history_dropped +=
                         state::push_capped(&mut r.history, posted.clone(), cap);
                 }
+                if recipients.is_empty() {
+                    // Nobody else is there to acknowledge it: delivered to everyone there is.
+                    self.send(session, ServerMsg::Delivered { id });
+                }
                 self.deliver(&recipients, &posted, true);
             }
             Target::User(name) => {
@@ -241,15 +242,45 @@ impl ChatCore {
     }
 
     fn queue(&mut self, key: &str, posted: Posted, sender: SessionId) {
-        let cap = self.config.queue;
         let id = posted.id;
-        let Some(user) = self.state.users.get_mut(key) else {
+        let Some(name) = self.enqueue(key, posted) else {
             return;
         };
-        let name = user.name.clone();
-        self.stats.queue_dropped += state::push_capped(&mut user.queue, posted, cap);
         let reason = format!("{name} is offline; queued until they return");
         self.send(sender, ServerMsg::NotDelivered { id, reason });
+    }
+
+    /// Puts a DM on its recipient's queue; what falls off the cap is counted, and dequeued on
+    /// disk too. Returns the recipient's name.
+    pub(crate) fn enqueue(&mut self, key: &str, posted: Posted) -> Option<Name> {
+        let cap = self.config.queue;
+        let user = self.state.users.get_mut(key)?;
+        let name = user.name.clone();
+        user.queue.push_back(posted);
+        let mut dropped = Vec::new();
+        while user.queue.len() > cap {
+            dropped.extend(user.queue.pop_front().map(|p| p.id));
+        }
+        self.stats.queue_dropped += dropped.len() as u64;
+        for id in dropped {
+            let user = name.clone();
+            self.log(Op::Dequeue { user, id });
+        }
+        Some(name)
+    }
+
+    /// A claim lapsed: the name, its rooms and its queue are free again.
+    fn lapse(&mut self, key: &str) {
+        let Some(u) = self.state.users.remove(key) else {
+            return;
+        };
+        for room in &u.rooms {
+            if let Some(r) = self.state.rooms.get_mut(room) {
+                r.members.remove(key);
+            }
+        }
+        self.stats.claims_lapsed += 1;
+        self.log(Op::Lapse { user: u.name });
     }
 
     pub(super) fn away(
@@ -364,10 +395,7 @@ impl ChatCore {
             .map(|(k, _)| k.clone())
             .collect();
         for key in lapsed {
-            if let Some(u) = self.state.users.remove(&key) {
-                self.stats.claims_lapsed += 1;
-                self.log(Op::Lapse { user: u.name });
-            }
+            self.lapse(&key);
         }
         self.end();
     }

@@ -156,7 +156,9 @@ impl ChatCore {
                 .cmp(&a.members)
                 .then(a.room.key().cmp(b.room.key()))
         });
-        rooms.truncate(1000);
+        let rooms = state::within_budget(rooms.into_iter(), |r| {
+            r.room.as_str().len() + r.topic.len() + 16
+        });
         self.send(session, ServerMsg::Rooms { req, rooms });
     }
 
@@ -182,6 +184,10 @@ impl ChatCore {
                 None => Vec::new(),
             },
         };
+        let users: Vec<_> = users;
+        let users = state::within_budget(users.into_iter(), |u| {
+            u.name.as_str().len() + u.away.as_ref().map_or(0, String::len) + 16
+        });
         self.send(session, ServerMsg::Who { req, room, users });
     }
 
