@@ -97,6 +97,11 @@ pub(crate) fn server(s: &str) -> Result<SocketAddr, String> {
     Ok(addr)
 }
 
+/// Parses `--server`, keeping the text as given beside the address it resolved to.
+pub(crate) fn server_as_given(s: &str) -> Result<(String, SocketAddr), String> {
+    server(s).map(|addr| (s.trim().to_owned(), addr))
+}
+
 /// Parses `--name`.
 pub(crate) fn name(s: &str) -> Result<Name, String> {
     Name::new(s).map_err(|e| format!("{s:?} is not a valid name: {e}"))

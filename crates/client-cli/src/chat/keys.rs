@@ -3,7 +3,7 @@
 //! loses the name (until the claim lapses unused).
 //!
 //! Layout, under the home directory (`--home`, else `$XDG_CONFIG_HOME/dgram`, else
-//! `~/.config/dgram`): `keys/SERVER/NAME.key`, where SERVER is the server's `IP_PORT` (`:` in
+//! `~/.config/dgram`): `keys/SERVER/NAME.key`, where SERVER is the server as given, `HOST_PORT` (`:` in
 //! an IPv6 address written `-`) and NAME is the name's case-folded key, so `Alex` and `alex`
 //! share one file. Names are letters, digits, `_`, `-` and `.` only, so NAME never holds a
 //! path separator, and with `.key` after it is never `.` or `..`. The file is the key as 32
@@ -12,7 +12,6 @@
 
 use std::fs;
 use std::io::{self, Write};
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
@@ -26,9 +25,16 @@ pub(crate) struct KeyFile {
 }
 
 impl KeyFile {
-    /// The file for `name` on `server` under `home`.
-    pub(crate) fn new(home: &Path, server: SocketAddr, name: &Name) -> Self {
-        let server_dir = format!("{}_{}", server.ip(), server.port()).replace(':', "-");
+    /// The file for `name` on `server` (as the user gave it: `chat:8081` or `127.0.0.1:8081`)
+    /// under `home`. The server is named as given, not as resolved, so that a key survives the
+    /// server moving to another address (a container recreated on a new network).
+    pub(crate) fn new(home: &Path, server: &str, name: &Name) -> Self {
+        let server = server.trim();
+        let (host, port) = server.rsplit_once(':').unwrap_or((server, ""));
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let server_dir = format!("{host}_{port}")
+            .replace(':', "-")
+            .replace(['/', '\\'], "_");
         let path = home
             .join("keys")
             .join(server_dir)
@@ -156,7 +162,7 @@ mod tests {
     #[test]
     fn keys_round_trip_privately_per_server_and_name() {
         let home = scratch("round");
-        let server: SocketAddr = "127.0.0.1:8081".parse().expect("literal");
+        let server = "127.0.0.1:8081";
         let file = KeyFile::new(&home, server, &name("Alex"));
         assert!(file.path().ends_with("keys/127.0.0.1_8081/alex.key"));
         assert_eq!(file.load().expect("no file is no key"), None);
@@ -171,10 +177,14 @@ mod tests {
                 .expect("load"),
             Some(again)
         );
-        let other: SocketAddr = "[::1]:8081".parse().expect("literal");
-        let v6 = KeyFile::new(&home, other, &name("alex"));
+        let v6 = KeyFile::new(&home, "[::1]:8081", &name("alex"));
         assert!(v6.path().ends_with("keys/--1_8081/alex.key"), "{v6:?}");
         assert_eq!(v6.load().expect("another server"), None);
+        let named = KeyFile::new(&home, "chat:8081", &name("alex"));
+        assert!(
+            named.path().ends_with("keys/chat_8081/alex.key"),
+            "{named:?}"
+        );
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -188,8 +198,7 @@ mod tests {
     #[test]
     fn dotted_names_stay_inside_the_server_directory() {
         let home = scratch("dots");
-        let server: SocketAddr = "127.0.0.1:1".parse().expect("literal");
-        let file = KeyFile::new(&home, server, &name(".."));
+        let file = KeyFile::new(&home, "127.0.0.1:1", &name(".."));
         assert_eq!(
             file.path().parent(),
             Some(home.join("keys").join("127.0.0.1_1").as_path())
@@ -200,8 +209,7 @@ mod tests {
     #[test]
     fn a_damaged_key_file_is_an_error() {
         let home = scratch("bad");
-        let server: SocketAddr = "127.0.0.1:8081".parse().expect("literal");
-        let file = KeyFile::new(&home, server, &name("egon"));
+        let file = KeyFile::new(&home, "127.0.0.1:8081", &name("egon"));
         file.save(&[7; 16]).expect("save");
         fs::write(file.path(), "not a key\n").expect("damage");
         let err = file.load().expect_err("damaged");

@@ -36,8 +36,8 @@ pub(crate) use script::{listen, send};
 #[derive(Debug, clap::Args)]
 pub(crate) struct Common {
     /// The chat server's address.
-    #[arg(long, env = "CHAT_SERVER", default_value = "127.0.0.1:8081", value_parser = args::server)]
-    pub(crate) server: SocketAddr,
+    #[arg(long, env = "CHAT_SERVER", default_value = "127.0.0.1:8081", value_parser = args::server_as_given)]
+    pub(crate) server: (String, SocketAddr),
     /// The name to chat as [default: your login name, or "guest"].
     #[arg(long, env = "DGRAM_NAME", value_parser = args::name)]
     pub(crate) name: Option<Name>,
@@ -121,9 +121,9 @@ impl Common {
             Some(home) => home.clone(),
             None => keys::default_home()?,
         };
-        let keys = KeyFile::new(&home, self.server, &name);
+        let keys = KeyFile::new(&home, &self.server.0, &name);
         Ok(Identity {
-            server: self.server,
+            server: self.server.1,
             name,
             keys,
         })
