@@ -66,6 +66,7 @@ impl BenchClient {
                 let hello = ClientMsg::Hello {
                     name: self.shared.names[self.idx].clone(),
                     key: self.key,
+                    send_only: false,
                 };
                 self.request(now, &hello);
             }

@@ -176,3 +176,50 @@ async fn presence_and_away_reach_room_co_members() {
     assert!(matches!(p, ServerMsg::Presence { name, .. } if name.as_str() == "egon"));
     srv.stop().await;
 }
+
+#[tokio::test]
+async fn a_send_only_session_leaves_the_queue_to_the_names_readers() {
+    let srv = server(settings()).await;
+    let (alex, _) = Chat::join(srv.addr, "alex", None).await;
+    let key = alex.key.expect("claimed");
+    alex.leave();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let (mut egon, _) = Chat::join(srv.addr, "egon", None).await;
+    let req = egon.req();
+    egon.send(ClientMsg::Send {
+        req,
+        to: Target::User(name("alex")),
+        text: "for alex's reader".into(),
+    })
+    .await;
+    egon.until(|m| matches!(m, ServerMsg::Accepted { .. }))
+        .await;
+    // A script sends as alex: it must not take (and drop) what waits for alex.
+    let mut script = Chat::connect(srv.addr, "127.0.0.1:0").await;
+    let welcome = script.hello_as("alex", Some(key), true).await;
+    assert!(matches!(welcome, ServerMsg::Welcome { .. }));
+    let req = script.req();
+    script
+        .send(ClientMsg::Send {
+            req,
+            to: Target::User(name("egon")),
+            text: "from the script".into(),
+        })
+        .await;
+    script
+        .until(|m| matches!(m, ServerMsg::Accepted { .. }))
+        .await;
+    assert!(
+        !matches!(
+            script
+                .quiet_for(std::time::Duration::from_millis(300))
+                .await,
+            Some(ServerMsg::Message(_))
+        ),
+        "a send-only session gets no messages"
+    );
+    let (mut reader, _) = Chat::join(srv.addr, "alex", Some(key)).await;
+    let got = reader.until(|m| matches!(m, ServerMsg::Message(_))).await;
+    assert!(matches!(got, ServerMsg::Message(p) if p.text == "for alex's reader"));
+    srv.stop().await;
+}

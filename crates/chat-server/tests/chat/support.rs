@@ -114,9 +114,20 @@ impl Chat {
     }
 
     pub(crate) async fn hello(&mut self, who: &str, key: Option<ClaimKey>) -> ServerMsg {
+        self.hello_as(who, key, false).await
+    }
+
+    /// Says hello; a `send_only` session gets answers and receipts but no messages.
+    pub(crate) async fn hello_as(
+        &mut self,
+        who: &str,
+        key: Option<ClaimKey>,
+        send_only: bool,
+    ) -> ServerMsg {
         self.send(ClientMsg::Hello {
             name: name(who),
             key,
+            send_only,
         })
         .await;
         let answer = self

@@ -87,6 +87,7 @@ struct Progress {
 
 async fn send_plan(id: &Identity, plan: Plan) -> anyhow::Result<ExitCode> {
     let mut session = Session::open(id).await?;
+    session.chat.set_send_only();
     let mut progress = Progress::default();
     if let Target::Room(room) = &plan.to {
         // Only members may post to a room; joining one we are in already changes nothing.

@@ -176,9 +176,12 @@ impl ChatCore {
 
     /// A session opened from `peer`.
     pub fn open(&mut self, session: SessionId, peer: SocketAddr) {
-        self.state
-            .sessions
-            .insert(session, SessionInfo { peer, user: None });
+        let info = SessionInfo {
+            peer,
+            user: None,
+            send_only: false,
+        };
+        self.state.sessions.insert(session, info);
     }
 
     /// A session moved to a new address.
@@ -357,7 +360,15 @@ impl ChatCore {
         if !self.state.sessions.contains_key(&session) {
             return;
         }
-        if let ClientMsg::Hello { name, key } = msg {
+        if let ClientMsg::Hello {
+            name,
+            key,
+            send_only,
+        } = msg
+        {
+            if let Some(s) = self.state.sessions.get_mut(&session) {
+                s.send_only = send_only;
+            }
             return self.hello(session, now_ms, name, key);
         }
         let Some(me) = self.state.user_of(session).map(|u| u.name.key().to_owned()) else {

@@ -70,6 +70,10 @@ pub enum ClientMsg {
         name: Name,
         /// The claim key, if this client has one for the name.
         key: Option<ClaimKey>,
+        /// The session only sends (a script's one-shot `send`): it gets answers and receipts,
+        /// but no messages, so it neither takes the name's queue nor swallows DMs meant for the
+        /// name's other sessions.
+        send_only: bool,
     },
     /// Send `text` to a user or a room.
     Send {

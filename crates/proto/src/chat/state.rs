@@ -30,6 +30,8 @@ impl User {
 pub(crate) struct SessionInfo {
     pub(crate) peer: SocketAddr,
     pub(crate) user: Option<String>,
+    /// Gets answers and receipts but no messages.
+    pub(crate) send_only: bool,
 }
 
 #[derive(Debug)]
@@ -118,6 +120,15 @@ pub(crate) struct State {
 }
 
 impl State {
+    /// The sessions of `user` that receive messages.
+    pub(crate) fn receiving(&self, user: &User) -> Vec<SessionId> {
+        user.sessions
+            .iter()
+            .copied()
+            .filter(|s| self.sessions.get(s).is_some_and(|i| !i.send_only))
+            .collect()
+    }
+
     /// The user a session speaks as.
     pub(crate) fn user_of(&self, session: SessionId) -> Option<&User> {
         let key = self.sessions.get(&session)?.user.as_ref()?;

@@ -35,6 +35,7 @@ fn hello(
         ClientMsg::Hello {
             name: name(who),
             key,
+            send_only: false,
         },
     );
     drain(core)
@@ -183,6 +184,7 @@ fn durable_mode_holds_answers_until_committed_and_takes_back_failures() {
         ClientMsg::Hello {
             name: name("alex"),
             key: None,
+            send_only: false,
         },
     );
     assert!(
@@ -204,6 +206,7 @@ fn durable_mode_holds_answers_until_committed_and_takes_back_failures() {
         ClientMsg::Hello {
             name: name("egon"),
             key: None,
+            send_only: false,
         },
     );
     while let Some((t, _)) = core.poll_op() {
@@ -313,6 +316,7 @@ fn a_dm_that_cannot_reach_its_recipients_session_waits_in_their_queue() {
         ClientMsg::Hello {
             name: name("bob"),
             key: Some(bob_key),
+            send_only: false,
         },
     );
     let back = drain(&mut core);

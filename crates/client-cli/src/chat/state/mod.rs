@@ -82,6 +82,8 @@ struct Request {
 pub(crate) struct Chat {
     me: Name,
     key: Option<ClaimKey>,
+    /// Only sends (a script's `send`): the server keeps the name's messages for its readers.
+    send_only: bool,
     phase: Phase,
     welcomed: bool,
     connected_before: bool,
@@ -103,11 +105,18 @@ pub(crate) struct Chat {
 }
 
 impl Chat {
+    /// Makes this a client that only sends: it receives answers and receipts, never the name's
+    /// messages (which stay queued for the sessions that read them).
+    pub(crate) fn set_send_only(&mut self) {
+        self.send_only = true;
+    }
+
     /// A client that will speak as `me`, proving its claim with `key` if it has one.
     pub(crate) fn new(me: Name, key: Option<ClaimKey>) -> Self {
         Self {
             me,
             key,
+            send_only: false,
             phase: Phase::Down,
             welcomed: false,
             connected_before: false,
@@ -231,6 +240,7 @@ impl Chat {
                 let hello = ClientMsg::Hello {
                     name: self.me.clone(),
                     key: self.key,
+                    send_only: self.send_only,
                 };
                 self.actions.push_back(Action::Transmit {
                     msg: hello,

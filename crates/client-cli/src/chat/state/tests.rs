@@ -85,7 +85,8 @@ fn hello_first_then_the_key_is_saved() {
         sent(&hello),
         [ClientMsg::Hello {
             name: name("alex"),
-            key: None
+            key: None,
+            send_only: false
         }]
     );
     chat.handle(welcome(Some([9; 16])));

@@ -180,7 +180,10 @@ fn a_half_typed_line_survives_an_incoming_message() {
     tty.type_keys("ne\r");
     tty.wait_for_text("\"half a line\"");
     let mut alex = Listener::start(server.addr(), "alex", &alex_home, &["--json"]);
-    let got = alex.wait_json("the finished line", |v| v["event"] == "message");
+    // (The "hi me" alex's own script sent earlier waits for alex's reader too.)
+    let got = alex.wait_json("the finished line", |v| {
+        v["event"] == "message" && v["text"] == "half a line"
+    });
     assert_eq!(
         (got["from"].as_str(), got["text"].as_str()),
         (Some("黎诗"), Some("half a line"))

@@ -87,7 +87,20 @@ impl ChatCore {
         user.sessions.insert(session);
         user.last_used_ms = now_ms;
         let spelled = user.name.clone();
-        let queued: Vec<Posted> = user.queue.drain(..).collect();
+        let send_only = self
+            .state
+            .sessions
+            .get(&session)
+            .is_some_and(|s| s.send_only);
+        let Some(user) = self.state.users.get_mut(&k) else {
+            return;
+        };
+        // What waits for the name goes to a session that reads, not to a one-shot sender.
+        let queued: Vec<Posted> = if send_only {
+            Vec::new()
+        } else {
+            user.queue.drain(..).collect()
+        };
         if new_key.is_none() {
             self.log(Op::Touch {
                 user: spelled.clone(),
@@ -152,7 +165,7 @@ impl ChatCore {
         };
         let recipients: Vec<SessionId> = match &to {
             Target::User(name) => match self.state.users.get(name.key()) {
-                Some(u) => u.sessions.iter().copied().collect(),
+                Some(u) => self.state.receiving(u),
                 None => {
                     let message = format!("no user named {name}");
                     return self.error(session, Some(req), ErrorKind::UnknownUser, message);
@@ -163,7 +176,7 @@ impl ChatCore {
                     .members
                     .iter()
                     .filter_map(|m| self.state.users.get(m))
-                    .flat_map(|u| u.sessions.iter().copied())
+                    .flat_map(|u| self.state.receiving(u))
                     .filter(|&s| s != session)
                     .collect(),
                 _ => {
@@ -221,9 +234,9 @@ impl ChatCore {
                     .users
                     .get(me)
                     .map(|u| {
-                        u.sessions
-                            .iter()
-                            .copied()
+                        self.state
+                            .receiving(u)
+                            .into_iter()
                             .filter(|&s| s != session)
                             .collect()
                     })

@@ -124,7 +124,7 @@ impl ChatCore {
                 r.members
                     .iter()
                     .filter_map(|m| self.state.users.get(m))
-                    .flat_map(|u| u.sessions.iter().copied())
+                    .flat_map(|u| self.state.receiving(u))
                     .collect()
             })
             .unwrap_or_default();
