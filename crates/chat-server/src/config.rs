@@ -60,6 +60,11 @@ pub struct Cli {
     #[arg(long, env = "CHAT_DATA_DIR", default_value = "./data")]
     pub data_dir: String,
 
+    /// The most MiB the database may take; past it new messages are refused with an error,
+    /// as on a full disk, while everything else goes on. 0: as much as the disk holds.
+    #[arg(long, env = "CHAT_MAX_DB_MIB", default_value_t = 0)]
+    pub max_db_mib: u64,
+
     /// Log format.
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -96,6 +101,7 @@ impl Cli {
             }),
             max_sessions_per_ip: self.max_sessions_per_ip.max(1),
             data_dir: (self.data_dir != ":memory:").then(|| self.data_dir.clone().into()),
+            max_db_bytes: (self.max_db_mib > 0).then(|| self.max_db_mib.saturating_mul(1 << 20)),
             chat: dgram_proto::chat::ChatConfig {
                 room_history: self.room_history.max(1),
                 replay: self.replay,

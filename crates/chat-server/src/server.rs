@@ -39,6 +39,9 @@ pub struct Settings {
     pub summary_every: Duration,
     /// Where the chat state is kept (SQLite); `None` keeps it in memory only.
     pub data_dir: Option<PathBuf>,
+    /// The most bytes the database may take; past it new messages are refused, as on a full
+    /// disk. `None`: as much as the disk holds.
+    pub max_db_bytes: Option<u64>,
 }
 
 impl Default for Settings {
@@ -54,6 +57,7 @@ impl Default for Settings {
             seed: None,
             summary_every: Duration::from_secs(60),
             data_dir: None,
+            max_db_bytes: None,
         }
     }
 }
@@ -93,6 +97,9 @@ pub async fn run(
         None => (ChatCore::new(settings.chat.clone(), chat_seed), None, None),
         Some(dir) => {
             let store = Store::open(dir)?;
+            if let Some(bytes) = settings.max_db_bytes {
+                store.limit_size(bytes)?;
+            }
             let snapshot = store.load(&settings.chat, crate::endpoint::now_ms())?;
             tracing::info!(
                 path = %store.path().display(),

@@ -68,6 +68,25 @@ impl Store {
         Ok(Store { conn, path })
     }
 
+    /// Caps the database at about `bytes`: past it, commits fail as on a full disk (new
+    /// messages are refused with an error; the server stays up).
+    pub fn limit_size(&self, bytes: u64) -> Result<(), Error> {
+        let page: i64 = self
+            .conn
+            .query_row("PRAGMA page_size", [], |r| r.get(0))
+            .map_err(|source| Error::Database {
+                path: self.path.clone(),
+                source,
+            })?;
+        let pages = (bytes / page.max(512) as u64).max(1);
+        self.conn
+            .query_row(&format!("PRAGMA max_page_count = {pages}"), [], |_| Ok(()))
+            .map_err(|source| Error::Database {
+                path: self.path.clone(),
+                source,
+            })
+    }
+
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path

@@ -166,3 +166,52 @@ fn files_that_are_not_ours_are_refused_and_left_untouched() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_full_database_refuses_new_messages_and_the_server_stays_up() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = socket.local_addr().expect("addr");
+    let srv = server_on(
+        socket,
+        Settings {
+            max_db_bytes: Some(256 * 1024),
+            ..durable(dir.path())
+        },
+    );
+    let (mut alex, _) = Chat::join(addr, "alex", None).await;
+    let (_egon, _) = Chat::join(addr, "egon", None).await;
+    let mut refused = None;
+    for i in 0..200 {
+        let req = alex.req();
+        let text = format!("{i} {}", "x".repeat(4000));
+        alex.send(ClientMsg::Send {
+            req,
+            to: Target::User(name("egon")),
+            text,
+        })
+        .await;
+        match alex
+            .until(|m| matches!(m, ServerMsg::Accepted { .. } | ServerMsg::Error { .. }))
+            .await
+        {
+            ServerMsg::Accepted { .. } => {}
+            err => {
+                refused = Some(err);
+                break;
+            }
+        }
+    }
+    let refused = refused.expect("the database filled up within 800 KB of messages");
+    assert!(
+        matches!(&refused, ServerMsg::Error { kind: dgram_proto::chat::ErrorKind::Unavailable, message, .. } if message.contains("not sent")),
+        "{refused:?}"
+    );
+    // Still up: other requests are answered.
+    let req = alex.req();
+    alex.send(ClientMsg::Rooms { req }).await;
+    alex.until(|m| matches!(m, ServerMsg::Rooms { .. })).await;
+    srv.stop().await;
+}
