@@ -231,6 +231,27 @@ impl ChatCore {
         }
     }
 
+    /// Leaves out messages whose commit is still pending: nobody may read a message that a
+    /// failed commit or a crash could still take back.
+    pub(crate) fn committed_only(&self, messages: Vec<Posted>) -> Vec<Posted> {
+        let Some(j) = self.journal.as_ref() else {
+            return messages;
+        };
+        if j.held.is_empty() && j.posts.is_empty() {
+            return messages;
+        }
+        let pending: std::collections::HashSet<ChatId> = j
+            .held
+            .iter()
+            .flat_map(|(_, _, posts)| posts.iter().copied())
+            .chain(j.posts.iter().copied())
+            .collect();
+        messages
+            .into_iter()
+            .filter(|p| !pending.contains(&p.id))
+            .collect()
+    }
+
     /// Restores the state a store saved.
     pub fn restore(&mut self, snapshot: Snapshot) {
         self.load(snapshot);

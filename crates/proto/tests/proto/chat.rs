@@ -327,3 +327,70 @@ fn a_dm_that_cannot_reach_its_recipients_session_waits_in_their_queue() {
         "{back:?}"
     );
 }
+
+#[test]
+fn history_never_shows_a_message_whose_commit_is_pending() {
+    let mut core = ChatCore::durable(ChatConfig::default(), [6; 32]);
+    let now = 1_700_000_000_000;
+    let commit_all = |core: &mut ChatCore| {
+        while let Some((t, _)) = core.poll_op() {
+            core.committed(t);
+        }
+    };
+    let room = Room::new("lobby").expect("room");
+    for (session, who) in [(1, "alex"), (2, "bob")] {
+        core.open(session, addr(session as u16));
+        core.handle(
+            session,
+            now,
+            ClientMsg::Hello {
+                name: name(who),
+                key: None,
+                send_only: false,
+            },
+        );
+        core.handle(
+            session,
+            now,
+            ClientMsg::Join {
+                req: 1,
+                room: room.clone(),
+            },
+        );
+        commit_all(&mut core);
+    }
+    drain(&mut core);
+    let to = Target::Room(room.clone());
+    core.handle(
+        1,
+        now,
+        ClientMsg::Send {
+            req: 2,
+            to: to.clone(),
+            text: "pending".into(),
+        },
+    );
+    let ask = |core: &mut ChatCore| {
+        core.handle(
+            2,
+            now,
+            ClientMsg::History {
+                req: 3,
+                with: to.clone(),
+                since: None,
+                limit: 10,
+            },
+        );
+        drain(core)
+            .into_iter()
+            .find_map(|(_, m)| match m {
+                ServerMsg::History { messages, .. } => Some(messages.len()),
+                _ => None,
+            })
+            .expect("a history answer")
+    };
+    assert_eq!(ask(&mut core), 0, "not committed yet: not readable");
+    commit_all(&mut core);
+    drain(&mut core);
+    assert_eq!(ask(&mut core), 1);
+}

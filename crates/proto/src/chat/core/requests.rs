@@ -347,6 +347,7 @@ impl ChatCore {
                 .map(|log| state::tail(log, since, limit))
                 .unwrap_or_default(),
         };
+        let messages = self.committed_only(messages);
         self.out.push_back(super::Output {
             session,
             channel: channel_for(&with),

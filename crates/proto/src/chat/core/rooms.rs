@@ -52,6 +52,7 @@ impl ChatCore {
         if let Some(u) = self.state.users.get_mut(me) {
             u.rooms.insert(room.key().to_owned());
         }
+        let replay = self.committed_only(replay);
         if joined {
             let user = name.clone();
             self.log(Op::Join {
