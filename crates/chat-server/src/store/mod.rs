@@ -302,6 +302,10 @@ fn apply(conn: &mut Connection, ops: &[Op]) -> rusqlite::Result<()> {
                     params![room.key(), user.key()],
                 )?;
             }
+            Op::DropRoom { room } => {
+                exec(&tx, "DELETE FROM rooms WHERE key = ?1", [room.key()])?;
+                exec(&tx, "DELETE FROM members WHERE room = ?1", [room.key()])?;
+            }
             Op::Topic { room, topic } => {
                 exec(
                     &tx,

@@ -67,6 +67,11 @@ pub enum Op {
         /// The room.
         room: Room,
     },
+    /// An empty room was forgotten.
+    DropRoom {
+        /// The room.
+        room: Room,
+    },
     /// A room's topic changed.
     Topic {
         /// The room.

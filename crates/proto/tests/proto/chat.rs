@@ -394,3 +394,50 @@ fn history_never_shows_a_message_whose_commit_is_pending() {
     drain(&mut core);
     assert_eq!(ask(&mut core), 1);
 }
+
+#[test]
+fn a_room_left_empty_and_silent_is_forgotten_but_one_with_history_stays() {
+    let mut core = ChatCore::new(ChatConfig::default(), [7; 32]);
+    let now = 1_700_000_000_000;
+    hello(&mut core, 1, "alex", None, now);
+    let rooms = |core: &mut ChatCore| {
+        core.handle(1, now, ClientMsg::Rooms { req: 9 });
+        drain(core)
+            .into_iter()
+            .find_map(|(_, m)| match m {
+                ServerMsg::Rooms { rooms, .. } => Some(
+                    rooms
+                        .into_iter()
+                        .map(|r| r.room.to_string())
+                        .collect::<Vec<_>>(),
+                ),
+                _ => None,
+            })
+            .expect("rooms")
+    };
+    for (room, say) in [("churn", false), ("kept", true)] {
+        let room = Room::new(room).expect("room");
+        core.handle(
+            1,
+            now,
+            ClientMsg::Join {
+                req: 1,
+                room: room.clone(),
+            },
+        );
+        if say {
+            let to = Target::Room(room.clone());
+            core.handle(
+                1,
+                now,
+                ClientMsg::Send {
+                    req: 2,
+                    to,
+                    text: "hi".into(),
+                },
+            );
+        }
+        core.handle(1, now, ClientMsg::Part { req: 3, room });
+    }
+    assert_eq!(rooms(&mut core), ["kept"]);
+}

@@ -116,6 +116,16 @@ impl ChatCore {
             user: name.clone(),
             room: room.clone(),
         });
+        // A room nobody is in and nothing was said in is forgotten, so that joining and leaving
+        // made-up rooms cannot use up the server's room limit.
+        let vacant =
+            self.state.rooms.get(room.key()).is_some_and(|r| {
+                r.members.is_empty() && r.history.is_empty() && r.topic.is_empty()
+            });
+        if vacant {
+            self.state.rooms.remove(room.key());
+            self.log(Op::DropRoom { room: room.clone() });
+        }
         self.send(session, ServerMsg::Done { req });
         let remaining: Vec<SessionId> = self
             .state
