@@ -76,12 +76,22 @@ async fn nothing_accepted_is_lost_when_the_server_is_killed() {
             "{who}: {welcome:?}"
         );
     }
-    seen_by_egon.extend(egon.drain(Duration::from_millis(1000)).await);
-
     let sent: BTreeSet<u64> = ids(&seen_by_alex, accepted)
         .union(&ids(&seen_by_lishi, accepted))
         .copied()
         .collect();
+    // Redelivery takes as long as it takes on a loaded machine: wait (bounded) until egon has
+    // everything or nothing more comes.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let more = egon.drain(Duration::from_millis(500)).await;
+        let quiet = more.is_empty();
+        seen_by_egon.extend(more);
+        let complete = sent.is_subset(&ids(&seen_by_egon, received));
+        if complete || (quiet && tokio::time::Instant::now() > deadline) {
+            break;
+        }
+    }
     let got = ids(&seen_by_egon, received);
     assert!(sent.len() >= 30);
     let missing: Vec<_> = sent.difference(&got).collect();

@@ -337,10 +337,12 @@ impl ChatCore {
                 super::state::push_capped(log, p, cap);
             }
         }
-        let cap = self.config.queue;
+        // No cap here: the queue on disk also holds what was on its way to an online recipient
+        // when the server stopped, all of it accepted; the cap applies as messages are queued
+        // for someone offline (and what falls off it is dequeued on disk then).
         for (user, p) in snapshot.queued {
             if let Some(u) = self.state.users.get_mut(user.key()) {
-                super::state::push_capped(&mut u.queue, p, cap);
+                u.queue.push_back(p);
             }
         }
         self.next_id = self.next_id.max(snapshot.next_id);
