@@ -119,8 +119,8 @@ async fn a_flood_from_one_address_slows_only_that_address() {
     .expect("clients");
     let totals = server.stop().await;
     assert!(
-        (10..=20).contains(&flood_answers),
-        "the flood got its burst and a little refill, not 200: {flood_answers}"
+        (10..=40).contains(&flood_answers),
+        "the flood got its burst and some refill (20/s while it lasted), not 200: {flood_answers}"
     );
     assert_eq!(quiet_answers, 5, "the quiet address is not slowed");
     assert_eq!(totals.rate_limited, 200 - flood_answers);
