@@ -2,8 +2,6 @@
 //! or not; the key holder may use it from many sessions at once, and each gets the name's DMs.
 //! Reserved names are refused. A client that moves or whose server restarts carries on.
 
-use std::time::Duration;
-
 use dgram_net::proxy::{self, Impairment};
 use dgram_proto::chat::{ClientMsg, ErrorKind, ServerMsg, Target};
 use tokio_util::sync::CancellationToken;
@@ -50,7 +48,7 @@ async fn a_claimed_name_needs_its_key() {
     // Offline: still refused, so nobody can read what is queued for alex.
     laptop.leave();
     phone.leave();
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    egon.until_gone("alex").await;
     let (_, refused) = Chat::join(srv.addr, "alex", None).await;
     assert!(matches!(
         refused,

@@ -46,7 +46,7 @@ async fn claims_rooms_history_and_queues_survive_a_restart() {
     let (alex_key, egon_key) = (alex.key.expect("claimed"), egon.key.expect("claimed"));
     egon.leave();
     // Let the server see egon's goodbye, so that the DM below is queued for him.
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    alex.until_gone("egon").await;
     join_room(&mut alex, "lobby").await;
     for (to, text) in [
         (

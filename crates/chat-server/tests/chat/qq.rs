@@ -98,7 +98,7 @@ async fn a_dm_to_someone_offline_waits_for_them_in_order() {
     let egon_key = egon.key.expect("claimed");
     egon.leave();
     // Wait until the server has seen egon go (his goodbye).
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    alex.until_gone("egon").await;
     let mut ids = Vec::new();
     for text in ["one", "two", "three"] {
         let req = alex.req();
@@ -182,9 +182,9 @@ async fn a_send_only_session_leaves_the_queue_to_the_names_readers() {
     let srv = server(settings()).await;
     let (alex, _) = Chat::join(srv.addr, "alex", None).await;
     let key = alex.key.expect("claimed");
-    alex.leave();
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     let (mut egon, _) = Chat::join(srv.addr, "egon", None).await;
+    alex.leave();
+    egon.until_gone("alex").await;
     let req = egon.req();
     egon.send(ClientMsg::Send {
         req,

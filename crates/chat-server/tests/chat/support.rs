@@ -220,6 +220,29 @@ impl Chat {
         seen
     }
 
+    /// Asks the server who is online until `who` is no longer listed (bounded): the server has
+    /// seen them go.
+    pub(crate) async fn until_gone(&mut self, who: &str) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let req = self.req();
+            self.send(ClientMsg::Who { req, room: None }).await;
+            let answer = self
+                .until(|m| matches!(m, ServerMsg::Who { req: r, .. } if *r == req))
+                .await;
+            let online = matches!(&answer, ServerMsg::Who { users, .. }
+                if users.iter().any(|u| u.name.key() == name(who).key()));
+            if !online {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{who} never went offline"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     pub(crate) fn leave(self) {
         self.shutdown.cancel();
     }
