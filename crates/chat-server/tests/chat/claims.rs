@@ -112,9 +112,16 @@ async fn a_client_that_comes_back_from_a_new_port_resumes() {
 
     first.cancel();
     let _ = nat.await;
-    let listen = tokio::net::UdpSocket::bind(port)
-        .await
-        .expect("rebind the proxy port");
+    // The old proxy's flow tasks let go of the port a moment after it stops.
+    let mut listen = None;
+    for _ in 0..100 {
+        if let Ok(socket) = tokio::net::UdpSocket::bind(port).await {
+            listen = Some(socket);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let listen = listen.expect("rebind the proxy port within 2 s");
     let second = CancellationToken::new();
     tokio::spawn(proxy::run(
         listen,
