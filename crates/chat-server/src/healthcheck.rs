@@ -2,7 +2,7 @@
 //! welcome) within a deadline, then a goodbye so no ghost session is left behind. It runs
 //! proto's session client over a blocking socket, so the probe checks what real clients need.
 
-use std::net::{SocketAddr, UdpSocket};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use dgram_proto::session::{Client, Config, Event};
@@ -10,12 +10,7 @@ use dgram_proto::MAX_DATAGRAM;
 
 /// Probes `server`; `Ok(())` when a session was established within `deadline`.
 pub fn probe(server: SocketAddr, deadline: Duration) -> Result<(), String> {
-    let bind: SocketAddr = if server.is_ipv4() {
-        (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
-    } else {
-        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
-    };
-    let socket = UdpSocket::bind(bind).map_err(|e| format!("cannot bind a socket: {e}"))?;
+    let socket = dgram_net::service::probe_socket(server)?;
     // The probe's secrets protect nothing, so a clock-derived seed is enough here.
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)

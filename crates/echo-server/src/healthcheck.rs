@@ -2,7 +2,7 @@
 //! exit status a container runtime understands. It runs proto's echo client state machine over
 //! a blocking socket, so the probe checks exactly what real clients rely on.
 
-use std::net::{SocketAddr, UdpSocket};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use dgram_proto::echo::{ClientConfig, EchoClient, Event};
@@ -12,12 +12,7 @@ const PROBE: &str = "healthcheck";
 
 /// Probes `server`; `Ok(())` when it answered correctly within `deadline`.
 pub fn probe(server: SocketAddr, deadline: Duration) -> Result<(), String> {
-    let bind: SocketAddr = if server.is_ipv4() {
-        (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
-    } else {
-        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
-    };
-    let socket = UdpSocket::bind(bind).map_err(|e| format!("cannot bind a socket: {e}"))?;
+    let socket = dgram_net::service::probe_socket(server)?;
     let name = Name::new(PROBE).map_err(|e| e.to_string())?;
     let tries = 4;
     let config = ClientConfig {

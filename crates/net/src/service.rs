@@ -23,6 +23,17 @@ pub fn healthcheck(probe: Result<(), String>) -> ExitCode {
     }
 }
 
+/// A blocking socket for a health probe of `server`: an ephemeral port of the same address
+/// family, so that the probe's replies can reach it.
+pub fn probe_socket(server: SocketAddr) -> Result<std::net::UdpSocket, String> {
+    let bind: SocketAddr = if server.is_ipv4() {
+        (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
+    } else {
+        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+    };
+    std::net::UdpSocket::bind(bind).map_err(|e| format!("cannot bind a socket: {e}"))
+}
+
 /// Binds `listen` and runs `server` on it until a signal; `what` names the service in errors.
 pub fn serve<F, Fut, E>(
     what: &str,
