@@ -215,3 +215,27 @@ async fn a_full_database_refuses_new_messages_and_the_server_stays_up() {
     alex.until(|m| matches!(m, ServerMsg::Rooms { .. })).await;
     srv.stop().await;
 }
+
+#[test]
+fn a_database_from_a_newer_release_is_refused_and_left_untouched() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/chat/fixtures/v1.sqlite3");
+    let db_path = dir.path().join(DB_FILE);
+    std::fs::copy(&fixture, &db_path).expect("copy the fixture");
+    let db = rusqlite::Connection::open(&db_path).expect("open");
+    db.execute("UPDATE schema_version SET version = 99", [])
+        .expect("pretend a newer release wrote it");
+    drop(db);
+    let before = std::fs::read(&db_path).expect("read");
+    let err = Store::open(dir.path()).expect_err("newer schema");
+    assert!(
+        err.to_string()
+            .contains("schema version 99, newer than this build's"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(&db_path).expect("read"),
+        before,
+        "not migrated, not touched"
+    );
+}
