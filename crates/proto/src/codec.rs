@@ -208,9 +208,10 @@ fn chat_config() -> impl bincode::config::Config {
 }
 
 pub(crate) fn encode_chat<T: Serialize>(msg: &T) -> Result<Vec<u8>, Error> {
-    let mut out = CHAT_PREFIX.to_vec();
-    let body = bincode::serde::encode_to_vec(msg, chat_config()).map_err(encode_error)?;
-    out.extend_from_slice(&body);
+    // Straight into one buffer after the prefix: most messages fit the first allocation.
+    let mut out = Vec::with_capacity(64);
+    out.extend_from_slice(&CHAT_PREFIX);
+    bincode::serde::encode_into_std_write(msg, &mut out, chat_config()).map_err(encode_error)?;
     if out.len() > crate::session::MAX_MESSAGE {
         return Err(Error::MessageTooLarge {
             size: out.len(),

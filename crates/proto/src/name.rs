@@ -22,8 +22,8 @@ pub const MAX_NAME_BYTES: usize = MAX_NAME_CHARS * 4;
 ///
 /// Equality, ordering and hashing use the case-folded key, so `Alex` and `alex` are one name;
 /// [`Name::as_str`] keeps the spelling its owner chose.
-#[derive(Clone, serde::Serialize, serde::Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Clone, serde::Deserialize)]
+#[serde(try_from = "String")]
 pub struct Name {
     display: String,
     key: String,
@@ -33,6 +33,11 @@ impl Name {
     /// Validates and normalizes `raw`.
     pub fn new(raw: &str) -> Result<Self, Error> {
         let (display, key) = validate(raw, MAX_NAME_CHARS)?;
+        Ok(Self { display, key })
+    }
+
+    fn from_owned(raw: String) -> Result<Self, Error> {
+        let (display, key) = validate_owned(raw, MAX_NAME_CHARS)?;
         Ok(Self { display, key })
     }
 
@@ -50,6 +55,36 @@ impl Name {
 /// Checks `raw` against the name rules with at most `max_chars` characters; returns its NFC
 /// form and its case-folded key. Room names share the rules with a longer limit.
 pub(crate) fn validate(raw: &str, max_chars: usize) -> Result<(String, String), Error> {
+    if raw.is_ascii() {
+        return validate_owned(raw.to_owned(), max_chars);
+    }
+    validate_unicode(raw, max_chars)
+}
+
+/// [`validate`] for a string the caller gives up: an ASCII name (the common case, and every
+/// name a decoded message carries is checked again) keeps its buffer, needs no normalization,
+/// and folds case by lowercasing, which is what Unicode case folding does to ASCII.
+pub(crate) fn validate_owned(raw: String, max_chars: usize) -> Result<(String, String), Error> {
+    if !raw.is_ascii() {
+        return validate_unicode(&raw, max_chars);
+    }
+    if let Some(ch) = raw.chars().find(|&ch| !is_name_char(ch)) {
+        return Err(Error::NameCharacter { ch });
+    }
+    match raw.len() {
+        0 => Err(Error::EmptyName),
+        chars if chars > max_chars => Err(Error::NameTooLong {
+            chars,
+            limit: max_chars,
+        }),
+        _ => {
+            let key = raw.to_ascii_lowercase();
+            Ok((raw, key))
+        }
+    }
+}
+
+fn validate_unicode(raw: &str, max_chars: usize) -> Result<(String, String), Error> {
     let display: String = raw.nfc().collect();
     let mut chars = 0;
     for ch in display.chars() {
@@ -82,7 +117,14 @@ fn is_name_char(ch: char) -> bool {
 impl TryFrom<String> for Name {
     type Error = Error;
     fn try_from(s: String) -> Result<Self, Error> {
-        Self::new(&s)
+        Self::from_owned(s)
+    }
+}
+
+/// Serialized as its spelling, borrowed: no copy of the name per message encoded.
+impl serde::Serialize for Name {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.display)
     }
 }
 
@@ -191,6 +233,18 @@ mod tests {
             ("a\u{feff}", '\u{feff}'),
         ] {
             assert_eq!(Name::new(raw), Err(Error::NameCharacter { ch }), "{raw:?}");
+        }
+    }
+
+    proptest::proptest! {
+        /// The ASCII shortcut answers exactly as the full Unicode path does: the same names,
+        /// keys and errors.
+        #[test]
+        fn ascii_shortcut_agrees_with_the_unicode_path(raw in "[ -~]{0,40}") {
+            proptest::prop_assert_eq!(
+                validate_owned(raw.clone(), MAX_NAME_CHARS),
+                validate_unicode(&raw, MAX_NAME_CHARS)
+            );
         }
     }
 }

@@ -3,15 +3,15 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::name::validate;
+use crate::name::{validate, validate_owned};
 use crate::Error;
 
 /// The most characters a room name may have.
 pub const MAX_ROOM_CHARS: usize = 64;
 
 /// A valid room name.
-#[derive(Clone, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Clone, Deserialize)]
+#[serde(try_from = "String")]
 pub struct Room {
     display: String,
     key: String,
@@ -39,7 +39,19 @@ impl Room {
 impl TryFrom<String> for Room {
     type Error = Error;
     fn try_from(s: String) -> Result<Self, Error> {
-        Self::new(&s)
+        let s = match s.strip_prefix('#') {
+            Some(rest) => rest.to_owned(),
+            None => s,
+        };
+        let (display, key) = validate_owned(s, MAX_ROOM_CHARS)?;
+        Ok(Self { display, key })
+    }
+}
+
+/// Serialized as its spelling, borrowed: no copy of the name per message encoded.
+impl Serialize for Room {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.display)
     }
 }
 
