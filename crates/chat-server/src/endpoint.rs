@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::pin;
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -226,7 +227,7 @@ where
         let out = Output {
             session,
             channel: 0,
-            msg: ServerMsg::Error { req, kind, message },
+            msg: Arc::new(ServerMsg::Error { req, kind, message }),
             receipt: None,
         };
         self.apply(now, vec![out]);
@@ -234,23 +235,30 @@ where
 
     /// Sends outputs on their sessions, registering the ones that wait for a receipt.
     fn apply(&mut self, now: Instant, outputs: Vec<Output>) {
+        // A room post reaches every member as one shared message: encoded once, copied after.
+        let mut shared: Option<(Arc<ServerMsg>, Vec<u8>)> = None;
+        let mut tracked = Vec::new();
         for out in outputs {
-            let bytes = match out.msg.encode() {
-                Ok(b) => b,
-                Err(e) => {
-                    tracing::warn!(session = out.session, %e, "cannot encode an answer");
-                    continue;
-                }
+            let bytes = match &shared {
+                Some((msg, bytes)) if Arc::ptr_eq(msg, &out.msg) => bytes.clone(),
+                _ => match out.msg.encode() {
+                    Ok(b) => {
+                        if Arc::strong_count(&out.msg) > 1 {
+                            shared = Some((Arc::clone(&out.msg), b.clone()));
+                        }
+                        b
+                    }
+                    Err(e) => {
+                        tracing::warn!(session = out.session, %e, "cannot encode an answer");
+                        continue;
+                    }
+                },
             };
             match self
                 .sessions
                 .send(now, out.session, out.channel, bytes, Delivery::Reliable)
             {
-                Ok(Some(id)) => {
-                    if let Some(chat) = out.receipt {
-                        self.dispatch(now, out.session, Action::Track(id, chat));
-                    }
-                }
+                Ok(Some(id)) => tracked.extend(out.receipt.map(|chat| (out.session, id, chat))),
                 Ok(None) => {}
                 Err(e) => {
                     self.counters.send_failed += 1;
@@ -260,6 +268,9 @@ where
                     }
                 }
             }
+        }
+        if !tracked.is_empty() {
+            self.dispatch(now, 0, Action::Track(tracked));
         }
     }
 

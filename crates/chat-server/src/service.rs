@@ -29,8 +29,9 @@ pub enum Action {
     Request(ClientMsg),
     /// Something arrived that does not decode.
     Malformed(String),
-    /// An output carrying a message was handed to the session as `MessageId`.
-    Track(MessageId, ChatId),
+    /// Outputs carrying messages were handed to sessions as these `MessageId`s: one action
+    /// for a whole room's fan-out, not one per recipient.
+    Track(Vec<(SessionId, MessageId, ChatId)>),
     /// The session acknowledged a message.
     Delivered(MessageId),
     /// The session could not deliver a message.
@@ -131,7 +132,11 @@ impl Service<ChatRequest> for ChatService {
             Action::Migrated => core.migrated(s, req.peer),
             Action::Request(msg) => core.handle(s, ms, msg),
             Action::Malformed(why) => core.malformed(s, &why),
-            Action::Track(id, chat) => core.track(s, id, chat),
+            Action::Track(sent) => {
+                for (session, id, chat) in sent {
+                    core.track(session, id, chat);
+                }
+            }
             Action::Delivered(id) => core.delivered(s, id),
             Action::Failed(id, why) => core.failed(s, id, &why),
             Action::Unsendable(chat, why) => core.unsendable(chat, &why),

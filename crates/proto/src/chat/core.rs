@@ -5,6 +5,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use super::journal::{Journal, Op};
 use super::state::{SessionInfo, State, User};
@@ -76,8 +77,9 @@ pub struct Output {
     pub session: SessionId,
     /// On which session channel.
     pub channel: u16,
-    /// What.
-    pub msg: ServerMsg,
+    /// What. Shared: every recipient of a room post points at one message, so the driver
+    /// can encode it once.
+    pub msg: Arc<ServerMsg>,
     /// The message whose delivery receipt waits for this one's acknowledgement.
     pub receipt: Option<ChatId>,
 }
@@ -158,7 +160,7 @@ impl ChatCore {
         self.out.push_back(Output {
             session,
             channel: 0,
-            msg,
+            msg: Arc::new(msg),
             receipt: None,
         });
     }
@@ -339,11 +341,12 @@ impl ChatCore {
             });
             p.remaining += sessions.len() as u32;
         }
+        let msg = Arc::new(ServerMsg::Message(posted.clone()));
         for &s in sessions {
             self.out.push_back(Output {
                 session: s,
                 channel,
-                msg: ServerMsg::Message(posted.clone()),
+                msg: Arc::clone(&msg),
                 receipt: counted.then_some(posted.id),
             });
         }

@@ -210,16 +210,16 @@ impl ChatCore {
             for out in &outputs {
                 if let ServerMsg::Welcome {
                     name, key: Some(_), ..
-                } = &out.msg
+                } = &*out.msg
                 {
                     self.forget_claim(out.session, name.key());
                 }
             }
             for out in outputs {
                 let message = format!("the server could not store this ({why}); it was not sent");
-                let msg = match out.msg {
+                let msg = match &*out.msg {
                     ServerMsg::Accepted { req, .. } => ServerMsg::Error {
-                        req: Some(req),
+                        req: Some(*req),
                         kind: ErrorKind::Unavailable,
                         message,
                     },
@@ -229,8 +229,12 @@ impl ChatCore {
                         message,
                     },
                     ServerMsg::Message(_) | ServerMsg::NotDelivered { .. } => continue,
-                    other => other,
+                    _ => {
+                        self.out.push_back(out);
+                        continue;
+                    }
                 };
+                let msg = std::sync::Arc::new(msg);
                 self.out.push_back(Output { msg, ..out });
             }
         }

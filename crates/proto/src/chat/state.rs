@@ -122,11 +122,18 @@ pub(crate) struct State {
 impl State {
     /// The sessions of `user` that receive messages.
     pub(crate) fn receiving(&self, user: &User) -> Vec<SessionId> {
+        self.receiving_iter(user).collect()
+    }
+
+    /// [`State::receiving`] without the `Vec`, for a room's members one after another.
+    pub(crate) fn receiving_iter<'a>(
+        &'a self,
+        user: &'a User,
+    ) -> impl Iterator<Item = SessionId> + 'a {
         user.sessions
             .iter()
             .copied()
             .filter(|s| self.sessions.get(s).is_some_and(|i| !i.send_only))
-            .collect()
     }
 
     /// The user a session speaks as.

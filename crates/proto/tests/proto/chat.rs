@@ -17,7 +17,7 @@ fn addr(port: u16) -> SocketAddr {
 
 fn drain(core: &mut ChatCore) -> Vec<(u32, ServerMsg)> {
     std::iter::from_fn(|| core.poll_output())
-        .map(|o| (o.session, o.msg))
+        .map(|o| (o.session, (*o.msg).clone()))
         .collect()
 }
 
@@ -296,7 +296,7 @@ fn a_dm_that_cannot_reach_its_recipients_session_waits_in_their_queue() {
     let out: Vec<_> = std::iter::from_fn(|| core.poll_output()).collect();
     let to_bob = out
         .iter()
-        .find(|o| o.session == 2 && matches!(o.msg, ServerMsg::Message(_)))
+        .find(|o| o.session == 2 && matches!(*o.msg, ServerMsg::Message(_)))
         .expect("a delivery to bob's session");
     let chat = to_bob.receipt.expect("waits for a receipt");
     // Bob's session went away before the message could be handed to it.

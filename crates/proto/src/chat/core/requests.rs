@@ -176,7 +176,7 @@ impl ChatCore {
                     .members
                     .iter()
                     .filter_map(|m| self.state.users.get(m))
-                    .flat_map(|u| self.state.receiving(u))
+                    .flat_map(|u| self.state.receiving_iter(u))
                     .filter(|&s| s != session)
                     .collect(),
                 _ => {
@@ -351,11 +351,11 @@ impl ChatCore {
         self.out.push_back(super::Output {
             session,
             channel: channel_for(&with),
-            msg: ServerMsg::History {
+            msg: std::sync::Arc::new(ServerMsg::History {
                 req: Some(req),
                 with,
                 messages,
-            },
+            }),
             receipt: None,
         });
     }

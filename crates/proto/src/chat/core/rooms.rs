@@ -64,11 +64,11 @@ impl ChatCore {
         self.out.push_back(super::Output {
             session,
             channel: channel_for(&Target::Room(room.clone())),
-            msg: ServerMsg::History {
+            msg: std::sync::Arc::new(ServerMsg::History {
                 req: None,
                 with: Target::Room(room.clone()),
                 messages: replay,
-            },
+            }),
             receipt: None,
         });
         if !topic.is_empty() {
