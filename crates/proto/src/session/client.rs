@@ -7,9 +7,9 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use super::conn::{Connection, Role};
+use super::crypto::resume_proof;
 use super::crypto::Rng;
 use super::packet::{self, Nonce, Packet, Resume, Secret, Writer};
-use super::server::resume_proof;
 use super::{
     Channel, CloseReason, Config, Delivery, Event, MessageId, RejectReason, SessionId, Transmit,
 };

@@ -1,10 +1,13 @@
-//! The session layer's two uses of BLAKE3: a keyed MAC (cookies and resume proofs) and a
-//! deterministic random stream expanded from a seed the caller hands in, so that the state
-//! machines read no system randomness and simulations replay exactly.
+//! The session layer's two uses of BLAKE3: a keyed MAC (the server's stateless cookies, with
+//! their rotating keys, and resume proofs) and a deterministic random stream expanded from a
+//! seed the caller hands in, so that the state machines read no system randomness and
+//! simulations replay exactly.
 
 use std::net::SocketAddr;
+use std::time::{Duration, Instant};
 
-use super::packet::Secret;
+use super::packet::{Nonce, Secret};
+use super::SessionId;
 
 /// A deterministic random stream: BLAKE3's extendable output, keyed by the seed.
 pub(crate) struct Rng(blake3::OutputReader);
@@ -71,4 +74,76 @@ pub(crate) fn addr_bytes(addr: SocketAddr) -> [u8; 18] {
     out[..16].copy_from_slice(&ip.octets());
     out[16..].copy_from_slice(&addr.port().to_le_bytes());
     out
+}
+
+/// The server's cookie keys. A cookie is a MAC of the client's address and nonce and the time
+/// window, so the server keeps nothing per client until a Join proves the address.
+#[derive(Debug)]
+pub(crate) struct Cookies {
+    epoch: Instant,
+    window_secs: u64,
+    keys: [[u8; 32]; 2],
+    key_window: u64,
+}
+
+impl Cookies {
+    pub(crate) fn new(rng: &mut Rng, now: Instant, window: Duration) -> Self {
+        Self {
+            epoch: now,
+            window_secs: window.as_secs().max(1),
+            keys: [rng.key(), rng.key()],
+            key_window: 0,
+        }
+    }
+
+    fn window(&self, now: Instant) -> u64 {
+        now.saturating_duration_since(self.epoch).as_secs() / self.window_secs
+    }
+
+    /// Every other cookie window the older key is replaced, so a leaked key ages out.
+    pub(crate) fn rotate(&mut self, now: Instant, rng: &mut Rng) {
+        let epoch = self.window(now) / 2;
+        if epoch > self.key_window {
+            self.key_window = epoch;
+            self.keys[1] = self.keys[0];
+            self.keys[0] = rng.key();
+        }
+    }
+
+    /// The cookie for `from` and `nonce` now.
+    pub(crate) fn mint(&self, from: SocketAddr, nonce: &Nonce, now: Instant) -> Secret {
+        self.mac(from, nonce, self.window(now), 0)
+    }
+
+    /// A cookie is good in the window it was minted in and the next, under either key.
+    pub(crate) fn check(
+        &self,
+        from: SocketAddr,
+        nonce: &Nonce,
+        cookie: &Secret,
+        now: Instant,
+    ) -> bool {
+        let window = self.window(now);
+        [window, window.wrapping_sub(1)]
+            .into_iter()
+            .any(|w| (0..2).any(|k| same(&self.mac(from, nonce, w, k), cookie)))
+    }
+
+    fn mac(&self, from: SocketAddr, nonce: &Nonce, window: u64, key: usize) -> Secret {
+        mac(
+            &self.keys[key],
+            &[&addr_bytes(from), nonce, &window.to_le_bytes()],
+        )
+    }
+}
+
+/// What a client sends to prove it holds a session's token without revealing it; the counter
+/// makes every proof single-use.
+pub(crate) fn resume_proof(token: &Secret, session: SessionId, counter: u32) -> Secret {
+    let mut key = [0u8; 32];
+    key[..16].copy_from_slice(token);
+    mac(
+        &key,
+        &[b"resume", &session.to_le_bytes(), &counter.to_le_bytes()],
+    )
 }

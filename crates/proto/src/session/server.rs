@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use super::conn::{Connection, Role};
-use super::crypto::{self, Rng};
+use super::crypto::{self, resume_proof, Cookies, Rng};
 use super::packet::{self, Nonce, Packet, Resume, Secret, Writer};
 use super::{Channel, Config, Delivery, Event, MessageId, RejectReason, SessionId, Transmit};
 use crate::Error;
@@ -44,9 +44,7 @@ struct Session {
 pub struct Server {
     config: Config,
     rng: Rng,
-    epoch: Instant,
-    keys: [[u8; 32]; 2],
-    key_window: u64,
+    cookies: Cookies,
     sessions: HashMap<SessionId, Session>,
     by_addr: HashMap<SocketAddr, SessionId>,
     replies: VecDeque<(SocketAddr, Vec<u8>)>,
@@ -62,13 +60,11 @@ impl Server {
     /// A server; `seed` is its only source of randomness (session ids, tokens, keys).
     pub fn new(config: Config, seed: [u8; 32], now: Instant) -> Self {
         let mut rng = Rng::from_seed(seed);
-        let keys = [rng.key(), rng.key()];
+        let cookies = Cookies::new(&mut rng, now, config.cookie_window);
         Self {
             config,
             rng,
-            epoch: now,
-            keys,
-            key_window: 0,
+            cookies,
             sessions: HashMap::new(),
             by_addr: HashMap::new(),
             replies: VecDeque::new(),
@@ -98,10 +94,10 @@ impl Server {
 
     /// Takes in one datagram from `from`.
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
-        self.rotate_keys(now);
+        self.cookies.rotate(now, &mut self.rng);
         match packet::parse(datagram) {
             Some(Packet::Hello { nonce }) => {
-                let cookie = self.cookie(from, &nonce, self.window(now), 0);
+                let cookie = self.cookies.mint(from, &nonce, now);
                 self.reply(from, |w| packet::write_cookie(w, &nonce, &cookie));
             }
             Some(Packet::Join {
@@ -133,12 +129,7 @@ impl Server {
         cookie: Secret,
         resume: Option<Resume>,
     ) {
-        let window = self.window(now);
-        // A cookie is good in the window it was minted in and the next, under either key.
-        let valid = [window, window.wrapping_sub(1)]
-            .into_iter()
-            .any(|w| (0..2).any(|k| crypto::same(&self.cookie(from, &nonce, w, k), &cookie)));
-        if !valid {
+        if !self.cookies.check(from, &nonce, &cookie, now) {
             self.stats.bad_cookie += 1;
             return;
         }
@@ -373,37 +364,4 @@ impl Server {
         let len = w.len();
         self.replies.push_back((to, buf[..len].to_vec()));
     }
-
-    fn window(&self, now: Instant) -> u64 {
-        let secs = self.config.cookie_window.as_secs().max(1);
-        now.saturating_duration_since(self.epoch).as_secs() / secs
-    }
-
-    /// Every other cookie window the older key is replaced, so a leaked key ages out.
-    fn rotate_keys(&mut self, now: Instant) {
-        let epoch = self.window(now) / 2;
-        if epoch > self.key_window {
-            self.key_window = epoch;
-            self.keys[1] = self.keys[0];
-            self.keys[0] = self.rng.key();
-        }
-    }
-
-    fn cookie(&self, from: SocketAddr, nonce: &Nonce, window: u64, key: usize) -> Secret {
-        crypto::mac(
-            &self.keys[key],
-            &[&crypto::addr_bytes(from), nonce, &window.to_le_bytes()],
-        )
-    }
-}
-
-/// What a client sends to prove it holds a session's token without revealing it; the counter
-/// makes every proof single-use.
-pub(crate) fn resume_proof(token: &Secret, session: SessionId, counter: u32) -> Secret {
-    let mut key = [0u8; 32];
-    key[..16].copy_from_slice(token);
-    crypto::mac(
-        &key,
-        &[b"resume", &session.to_le_bytes(), &counter.to_le_bytes()],
-    )
 }
