@@ -4,12 +4,16 @@
 //! A packet is taken whole or not at all: if any of its frames cannot be held (past a channel's
 //! window, over the byte budget, one channel too many), the packet is neither processed nor
 //! acknowledged, so the sender resends it and nothing acknowledged is ever dropped.
+//!
+//! A quiet channel holds only its next sequence number: a message that arrives whole and in
+//! order is handed over without being buffered, and a channel's reassembly map is let go once
+//! it empties, so a burst of fragments (a long welcome) leaves nothing behind.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use super::packet::{Frame, ACK_DELAY_UNIT_MICROS};
-use super::{Channel, Config, Delivery, Event, MAX_FRAGMENT, MAX_MESSAGE};
+use super::{Channel, ChannelMap, Config, Delivery, Event, MAX_FRAGMENT, MAX_MESSAGE};
 
 /// Ack-eliciting packets after which an ack goes out at once, mid-burst.
 const ACK_EVERY: u32 = 8;
@@ -50,7 +54,14 @@ fn slot_overhead(fragments: usize) -> usize {
 #[derive(Debug, Default)]
 struct InChannel {
     next: u32,
-    slots: BTreeMap<u32, Slot>,
+    /// Messages ahead of `next` or in pieces; `None` when there are none.
+    slots: Option<BTreeMap<u32, Slot>>,
+}
+
+impl InChannel {
+    fn slots(&mut self) -> &mut BTreeMap<u32, Slot> {
+        self.slots.get_or_insert_with(BTreeMap::new)
+    }
 }
 
 /// What the replay window says about a packet number.
@@ -70,7 +81,7 @@ pub(crate) struct RecvState {
     ack_pending_since: Option<Instant>,
     /// Ack-eliciting packets taken since the last ack went out.
     unacked: u32,
-    channels: HashMap<Channel, InChannel>,
+    channels: ChannelMap<InChannel>,
     buffered: usize,
 }
 
@@ -82,7 +93,7 @@ impl RecvState {
             largest_at: None,
             ack_pending_since: None,
             unacked: 0,
-            channels: HashMap::new(),
+            channels: ChannelMap::default(),
             buffered: 0,
         }
     }
@@ -173,7 +184,7 @@ impl RecvState {
                 Frame::Skip { channel, seq } => (*channel, *seq, slot_overhead(0)),
                 _ => continue,
             };
-            match self.channels.get(&channel) {
+            match self.channels.get(channel) {
                 Some(ch) => {
                     if seq.wrapping_sub(ch.next) >= CHANNEL_WINDOW
                         && seq.wrapping_sub(ch.next) < u32::MAX / 2
@@ -206,10 +217,12 @@ impl RecvState {
                     data,
                 } => self.fragment(channel, seq, index, count, data, events),
                 Frame::Skip { channel, seq } => {
-                    let ch = self.channels.entry(channel).or_default();
+                    let ch = self
+                        .channels
+                        .get_or_insert_with(channel, InChannel::default);
                     if is_ahead(seq, ch.next) {
                         self.buffered += Slot::Skipped.cost();
-                        if let Some(old) = ch.slots.insert(seq, Slot::Skipped) {
+                        if let Some(old) = ch.slots().insert(seq, Slot::Skipped) {
                             self.buffered = self.buffered.saturating_sub(old.cost());
                         }
                         self.deliver(channel, events);
@@ -234,12 +247,28 @@ impl RecvState {
         data: &[u8],
         events: &mut Vec<Event>,
     ) {
-        let ch = self.channels.entry(channel).or_default();
+        let ch = self
+            .channels
+            .get_or_insert_with(channel, InChannel::default);
         if !is_ahead(seq, ch.next) {
             return; // delivered or skipped already: a duplicate
         }
+        if seq == ch.next && count == 1 && !ch.slots.as_ref().is_some_and(|s| s.contains_key(&seq))
+        {
+            // Whole and next in line: what buffering would do, without the buffer.
+            events.push(Event::Message {
+                channel,
+                data: data.to_vec(),
+                delivery: Delivery::Reliable,
+            });
+            ch.next = ch.next.wrapping_add(1);
+            if ch.slots.is_some() {
+                self.deliver(channel, events);
+            }
+            return;
+        }
         let buffered = &mut self.buffered;
-        let slot = ch.slots.entry(seq).or_insert_with(|| {
+        let slot = ch.slots().entry(seq).or_insert_with(|| {
             *buffered += slot_overhead(usize::from(count));
             Slot::Partial {
                 count,
@@ -276,10 +305,13 @@ impl RecvState {
 
     /// Hands over the channel's contiguous prefix of finished (or skipped) messages.
     fn deliver(&mut self, channel: Channel, events: &mut Vec<Event>) {
-        let Some(ch) = self.channels.get_mut(&channel) else {
+        let Some(ch) = self.channels.get_mut(channel) else {
             return;
         };
-        while let Some(slot) = ch.slots.first_entry() {
+        let Some(slots) = ch.slots.as_mut() else {
+            return;
+        };
+        while let Some(slot) = slots.first_entry() {
             if *slot.key() != ch.next || matches!(slot.get(), Slot::Partial { .. }) {
                 break;
             }
@@ -296,6 +328,10 @@ impl RecvState {
                 Slot::Skipped | Slot::Partial { .. } => {}
             }
             ch.next = ch.next.wrapping_add(1);
+        }
+        if slots.is_empty() {
+            // A quiet channel holds nothing (an emptied map would keep its last node).
+            ch.slots = None;
         }
     }
 }
@@ -338,5 +374,58 @@ mod tests {
             "refused after {taken} slots, not after millions"
         );
         assert!(events.is_empty());
+    }
+
+    fn reliable(seq: u32, index: u8, count: u8, data: &[u8]) -> Vec<Frame<'_>> {
+        vec![Frame::Reliable {
+            channel: 9,
+            seq,
+            index,
+            count,
+            data,
+        }]
+    }
+
+    #[test]
+    fn a_channel_holds_nothing_once_its_messages_are_delivered() {
+        let config = Config::default();
+        let mut recv = RecvState::new();
+        let mut events = Vec::new();
+        let parts = [vec![1u8; MAX_FRAGMENT], vec![2; MAX_FRAGMENT], vec![3; 10]];
+        // A message in three pieces, arriving out of order.
+        for index in [2u8, 0, 1] {
+            let frames = reliable(0, index, 3, &parts[usize::from(index)]);
+            assert!(recv.can_take(&frames, &config));
+            recv.take(frames, &mut events);
+        }
+        assert_eq!(
+            events,
+            vec![Event::Message {
+                channel: 9,
+                data: parts.concat(),
+                delivery: Delivery::Reliable,
+            }]
+        );
+        // Message 2 waits for message 1, then both go, in order.
+        recv.take(reliable(2, 0, 1, b"two"), &mut events);
+        assert_eq!(events.len(), 1);
+        assert!(recv.channels.get(9).is_some_and(|ch| ch.slots.is_some()));
+        recv.take(reliable(1, 0, 1, b"one"), &mut events);
+        let texts: Vec<&[u8]> = events[1..]
+            .iter()
+            .filter_map(|e| match e {
+                Event::Message { data, .. } => Some(data.as_slice()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(texts, [b"one".as_slice(), b"two".as_slice()]);
+
+        let ch = recv.channels.get(9).expect("channel 9 is known");
+        assert_eq!(ch.next, 3);
+        assert!(
+            ch.slots.is_none(),
+            "no reassembly map is kept for a quiet channel"
+        );
+        assert_eq!(recv.buffered, 0);
     }
 }

@@ -4,70 +4,36 @@
 //! Messages are resent, not packets: a lost packet's fragments go back on the queue and leave
 //! under new packet numbers, so an ack always names exactly one transmission and RTT samples
 //! stay honest.
+//!
+//! What exists only while something is unacknowledged (messages, queues, packets in flight)
+//! lives in one box that is made on the first send and dropped once everything is
+//! acknowledged: a server holds many quiet sessions, and each would otherwise keep the buffers
+//! its largest burst grew.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
-use super::packet::{frame, Writer};
-use super::{Channel, Config, MessageId, MAX_FRAGMENT, MAX_MESSAGE, MAX_UNRELIABLE};
+use super::flight::{AckOutcome, Flight, OutMessage, SentPacket};
+use super::packet::Writer;
+use super::{Channel, ChannelMap, Config, MessageId, MAX_FRAGMENT, MAX_MESSAGE, MAX_UNRELIABLE};
 use crate::Error;
-
-/// Packets acknowledged after a packet this many times over declare it lost.
-const REORDER_THRESHOLD: u32 = 3;
-
-#[derive(Debug)]
-struct OutMessage {
-    channel: Channel,
-    seq: u32,
-    data: Vec<u8>,
-    count: u8,
-    acked: u64,
-    queued: u64,
-    deadline: Instant,
-}
-
-impl OutMessage {
-    fn fragment(&self, index: u8) -> &[u8] {
-        let start = usize::from(index) * MAX_FRAGMENT;
-        let end = (start + MAX_FRAGMENT).min(self.data.len());
-        &self.data[start.min(end)..end]
-    }
-
-    fn complete(&self) -> bool {
-        self.acked.count_ones() == u32::from(self.count)
-    }
-}
-
-#[derive(Debug)]
-pub(crate) struct SentPacket {
-    at: Instant,
-    fragments: Vec<(MessageId, u8)>,
-    skips: Vec<(Channel, u32)>,
-}
-
-/// What an acknowledgement taught.
-#[derive(Debug, Default)]
-pub(crate) struct AckOutcome {
-    pub(crate) rtt_sample: Option<Duration>,
-    pub(crate) delivered: Vec<MessageId>,
-    pub(crate) progress: bool,
-}
 
 #[derive(Debug, Default)]
 pub(crate) struct SendState {
     next_id: MessageId,
-    next_seq: HashMap<Channel, u32>,
-    messages: BTreeMap<MessageId, OutMessage>,
-    unacked_bytes: usize,
-    queue: VecDeque<(MessageId, u8)>,
-    skips: HashSet<(Channel, u32)>,
-    skip_queue: VecDeque<(Channel, u32)>,
-    in_flight: BTreeMap<u32, SentPacket>,
+    next_seq: ChannelMap<u32>,
     largest_acked: u32,
-    unreliable: VecDeque<(Channel, Vec<u8>)>,
+    /// `None` while nothing is queued, unacknowledged or in flight.
+    flight: Option<Box<Flight>>,
 }
 
 impl SendState {
+    /// Drops the busy part once nothing is left in it.
+    fn release_if_drained(&mut self) {
+        if self.flight.as_ref().is_some_and(|f| f.is_drained()) {
+            self.flight = None;
+        }
+    }
+
     pub(crate) fn push(
         &mut self,
         now: Instant,
@@ -81,25 +47,25 @@ impl SendState {
                 limit: MAX_MESSAGE,
             });
         }
-        if self.messages.len() >= config.max_unacked_messages
-            || self.unacked_bytes + data.len() > config.max_unacked_bytes
+        let (messages, bytes) = self
+            .flight
+            .as_ref()
+            .map_or((0, 0), |f| (f.messages.len(), f.unacked_bytes));
+        if messages >= config.max_unacked_messages || bytes + data.len() > config.max_unacked_bytes
         {
-            return Err(Error::SendBufferFull {
-                messages: self.messages.len(),
-                bytes: self.unacked_bytes,
-            });
+            return Err(Error::SendBufferFull { messages, bytes });
         }
-        if !self.next_seq.contains_key(&channel) && self.next_seq.len() >= config.max_channels {
+        if !self.next_seq.contains(channel) && self.next_seq.len() >= config.max_channels {
             return Err(Error::TooManyChannels {
                 limit: config.max_channels,
             });
         }
-        let seq = self.next_seq.entry(channel).or_insert(0);
+        let seq = self.next_seq.get_or_insert_with(channel, || 0);
         let id = self.next_id;
         self.next_id += 1;
         // At most 64 KiB in fragments of MAX_FRAGMENT: 57 fit a u8 and the u64 bitmasks.
         let count = data.len().div_ceil(MAX_FRAGMENT).max(1) as u8;
-        let mut msg = OutMessage {
+        let msg = OutMessage {
             channel,
             seq: *seq,
             data,
@@ -109,12 +75,7 @@ impl SendState {
             deadline: now + config.message_timeout,
         };
         *seq = seq.wrapping_add(1);
-        for index in 0..count {
-            self.queue.push_back((id, index));
-            msg.queued |= 1 << index;
-        }
-        self.unacked_bytes += msg.data.len();
-        self.messages.insert(id, msg);
+        self.flight.get_or_insert_with(Box::default).push(id, msg);
         Ok(id)
     }
 
@@ -130,19 +91,26 @@ impl SendState {
                 limit: MAX_UNRELIABLE,
             });
         }
-        if self.unreliable.len() >= config.max_queued_unreliable {
+        let queued = self.flight.as_ref().map_or(0, |f| f.unreliable.len());
+        if queued >= config.max_queued_unreliable {
             return Err(Error::SendBufferFull {
-                messages: self.unreliable.len(),
-                bytes: self.unreliable.iter().map(|(_, d)| d.len()).sum(),
+                messages: queued,
+                bytes: self
+                    .flight
+                    .as_ref()
+                    .map_or(0, |f| f.unreliable.iter().map(|(_, d)| d.len()).sum()),
             });
         }
-        self.unreliable.push_back((channel, data));
+        let f = self.flight.get_or_insert_with(Box::default);
+        f.unreliable.push_back((channel, data));
         Ok(())
     }
 
     /// Whether anything waits to be sent.
     pub(crate) fn has_pending(&self) -> bool {
-        !self.queue.is_empty() || !self.skip_queue.is_empty() || !self.unreliable.is_empty()
+        self.flight.as_ref().is_some_and(|f| {
+            !f.queue.is_empty() || !f.skip_queue.is_empty() || !f.unreliable.is_empty()
+        })
     }
 
     /// Writes frames into `w`; returns the packet to remember if it needs an ack.
@@ -152,86 +120,21 @@ impl SendState {
         now: Instant,
         config: &Config,
     ) -> Option<SentPacket> {
-        let mut sent = SentPacket {
-            at: now,
-            fragments: Vec::new(),
-            skips: Vec::new(),
-        };
-        let room_for_reliable = self.in_flight.len() < config.max_in_flight;
-        // A skip leaves the queue only when it is written: dropping one would leave the
-        // receiver waiting for the abandoned message forever.
-        while room_for_reliable && w.remaining() >= frame::SKIP_LEN {
-            let Some(skip) = self.skip_queue.pop_front() else {
-                break;
-            };
-            if !self.skips.contains(&skip) {
-                continue;
-            }
-            let mut f = [0u8; frame::SKIP_LEN];
-            f[0] = frame::SKIP;
-            f[1..3].copy_from_slice(&skip.0.to_le_bytes());
-            f[3..7].copy_from_slice(&skip.1.to_le_bytes());
-            w.put(&f);
-            sent.skips.push(skip);
-        }
-        while let Some((channel, data)) = self.unreliable.front() {
-            if w.remaining() < frame::UNRELIABLE_HEADER + data.len() {
-                break;
-            }
-            let mut h = [0u8; frame::UNRELIABLE_HEADER];
-            h[0] = frame::UNRELIABLE;
-            h[1..3].copy_from_slice(&channel.to_le_bytes());
-            // MAX_UNRELIABLE keeps the length within u16.
-            h[3..5].copy_from_slice(&(data.len() as u16).to_le_bytes());
-            w.put(&h);
-            w.put(data);
-            self.unreliable.pop_front();
-        }
-        while let Some(&(id, index)) = self.queue.front().filter(|_| room_for_reliable) {
-            let Some(msg) = self.messages.get_mut(&id) else {
-                self.queue.pop_front();
-                continue;
-            };
-            if msg.acked & (1 << index) != 0 {
-                msg.queued &= !(1 << index);
-                self.queue.pop_front();
-                continue;
-            }
-            let data = msg.fragment(index);
-            if w.remaining() < frame::RELIABLE_HEADER + data.len() {
-                break;
-            }
-            let mut h = [0u8; frame::RELIABLE_HEADER];
-            h[0] = frame::RELIABLE;
-            h[1..3].copy_from_slice(&msg.channel.to_le_bytes());
-            h[3..7].copy_from_slice(&msg.seq.to_le_bytes());
-            h[7] = index;
-            h[8] = msg.count;
-            h[9..11].copy_from_slice(&(data.len() as u16).to_le_bytes());
-            w.put(&h);
-            w.put(data);
-            msg.queued &= !(1 << index);
-            self.queue.pop_front();
-            sent.fragments.push((id, index));
-        }
-        (!sent.fragments.is_empty() || !sent.skips.is_empty()).then_some(sent)
+        let sent = self.flight.as_deref_mut()?.fill(w, now, config);
+        // Only unreliable messages may have left; they are not waited for.
+        self.release_if_drained();
+        sent
     }
 
     /// Remembers a sent packet that needs an ack (reliable data, skips or a ping).
     pub(crate) fn sent(&mut self, number: u32, packet: SentPacket) {
-        self.in_flight.insert(number, packet);
+        let f = self.flight.get_or_insert_with(Box::default);
+        f.in_flight.insert(number, packet);
     }
 
     /// A packet with only a ping still needs an ack, to measure and to keep alive.
     pub(crate) fn sent_ping(&mut self, number: u32, now: Instant) {
-        self.sent(
-            number,
-            SentPacket {
-                at: now,
-                fragments: Vec::new(),
-                skips: Vec::new(),
-            },
-        );
+        self.sent(number, SentPacket::empty(now));
     }
 
     /// Takes in the peer's acknowledgement fields.
@@ -244,130 +147,159 @@ impl SendState {
         max_ack_delay: Duration,
         loss_delay: Duration,
     ) -> AckOutcome {
-        let mut out = AckOutcome::default();
         if largest == 0 {
-            return out;
-        }
-        let acked = |pn: u32| {
-            pn == largest
-                || (pn < largest && largest - pn <= 32 && bits >> (largest - pn - 1) & 1 == 1)
-        };
-        let lowest = largest.saturating_sub(32);
-        let newly: Vec<u32> = self
-            .in_flight
-            .range(lowest..=largest)
-            .map(|(&pn, _)| pn)
-            .filter(|&pn| acked(pn))
-            .collect();
-        for pn in newly {
-            let Some(packet) = self.in_flight.remove(&pn) else {
-                continue;
-            };
-            out.progress = true;
-            if pn == largest {
-                // Karn's rule holds by construction: every packet number is sent once.
-                let elapsed = now.saturating_duration_since(packet.at);
-                out.rtt_sample = Some(elapsed.saturating_sub(ack_delay.min(max_ack_delay)));
-            }
-            for skip in packet.skips {
-                self.skips.remove(&skip);
-            }
-            for (id, index) in packet.fragments {
-                if let Some(msg) = self.messages.get_mut(&id) {
-                    msg.acked |= 1 << index;
-                    if msg.complete() {
-                        self.unacked_bytes -= msg.data.len();
-                        self.messages.remove(&id);
-                        out.delivered.push(id);
-                    }
-                }
-            }
+            return AckOutcome::default();
         }
         self.largest_acked = self.largest_acked.max(largest);
-        // Fast retransmit: three later packets acknowledged and this one not; or a later one
-        // acknowledged and this one older than a round trip and a bit (RFC 9002's time
-        // threshold), which catches the last packets of a burst without waiting for the timer.
-        let threshold = self.largest_acked.saturating_sub(REORDER_THRESHOLD);
-        let lost: Vec<u32> = self
-            .in_flight
-            .range(..self.largest_acked)
-            .filter(|(&pn, p)| pn < threshold || p.at + loss_delay <= now)
-            .map(|(&pn, _)| pn)
-            .collect();
-        self.requeue(lost);
+        let Some(f) = self.flight.as_deref_mut() else {
+            return AckOutcome::default();
+        };
+        let out = f.on_ack(
+            now,
+            (largest, bits),
+            ack_delay.min(max_ack_delay),
+            loss_delay,
+            self.largest_acked,
+        );
+        self.release_if_drained();
         out
     }
 
     /// The retransmission timer fired: everything sent longer than `rto` ago is lost.
     pub(crate) fn on_timeout(&mut self, now: Instant, rto: Duration) {
-        let lost: Vec<u32> = self
-            .in_flight
-            .iter()
-            .take_while(|(_, p)| p.at + rto <= now)
-            .map(|(&pn, _)| pn)
-            .collect();
-        self.requeue(lost);
-    }
-
-    fn requeue(&mut self, lost: Vec<u32>) {
-        for pn in lost.into_iter().rev() {
-            let Some(packet) = self.in_flight.remove(&pn) else {
-                continue;
-            };
-            for skip in packet.skips.into_iter().rev() {
-                if self.skips.contains(&skip) {
-                    self.skip_queue.push_front(skip);
-                }
-            }
-            for (id, index) in packet.fragments.into_iter().rev() {
-                if let Some(msg) = self.messages.get_mut(&id) {
-                    let bit = 1 << index;
-                    if msg.acked & bit == 0 && msg.queued & bit == 0 {
-                        msg.queued |= bit;
-                        self.queue.push_front((id, index));
-                    }
-                }
-            }
+        if let Some(f) = self.flight.as_deref_mut() {
+            f.on_timeout(now, rto);
+            // A lost ping leaves nothing to resend.
+            self.release_if_drained();
         }
     }
 
     /// When the oldest packet in flight times out.
     /// Packet numbers grow with time, so the first in flight is the oldest.
     pub(crate) fn rto_deadline(&self, rto: Duration) -> Option<Instant> {
-        self.in_flight.values().next().map(|p| p.at + rto)
+        let f = self.flight.as_ref()?;
+        f.in_flight.values().next().map(|p| p.at + rto)
     }
 
     /// The earliest message deadline; ids grow with time, so it is the first message's.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        self.messages.values().next().map(|m| m.deadline)
+        let f = self.flight.as_ref()?;
+        f.messages.values().next().map(|m| m.deadline)
     }
 
     /// Gives up on messages past their deadline; tells the peer to stop waiting for them.
     pub(crate) fn expire(&mut self, now: Instant) -> Vec<MessageId> {
-        let expired: Vec<MessageId> = self
-            .messages
-            .iter()
-            .take_while(|(_, m)| m.deadline <= now)
-            .map(|(&id, _)| id)
-            .collect();
-        for id in &expired {
-            if let Some(msg) = self.messages.remove(id) {
-                self.unacked_bytes -= msg.data.len();
-                let skip = (msg.channel, msg.seq);
-                self.skips.insert(skip);
-                self.skip_queue.push_back(skip);
-            }
-        }
-        expired
+        // What expires leaves a skip to send, so the flight never drains here.
+        self.flight
+            .as_deref_mut()
+            .map_or_else(Vec::new, |f| f.expire(now))
     }
 
     /// Drops everything unacknowledged (the session ended); returns what failed.
     pub(crate) fn abandon(&mut self) -> Vec<MessageId> {
-        let ids = self.messages.keys().copied().collect();
-        *self = SendState {
-            next_id: self.next_id,
-            ..SendState::default()
-        };
+        let ids = self
+            .flight
+            .take()
+            .map_or_else(Vec::new, |f| f.messages.into_keys().collect());
+        self.next_seq = ChannelMap::default();
+        self.largest_acked = 0;
         ids
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::MAX_DATAGRAM;
+
+    /// Sends whatever is queued, a packet at a time; returns the packet numbers used.
+    fn send_all(send: &mut SendState, now: Instant, config: &Config, pn: &mut u32) -> Vec<u32> {
+        let mut numbers = Vec::new();
+        loop {
+            let mut buf = [0u8; MAX_DATAGRAM];
+            let mut w = Writer::new(&mut buf);
+            let Some(sent) = send.fill(&mut w, now, config) else {
+                return numbers;
+            };
+            send.sent(*pn, sent);
+            numbers.push(*pn);
+            *pn += 1;
+        }
+    }
+
+    /// An ack for every packet in `numbers` (consecutive, at most 33).
+    fn ack_all(send: &mut SendState, now: Instant, config: &Config, numbers: &[u32]) -> AckOutcome {
+        let largest = *numbers.last().expect("something was sent");
+        let bits = (1u64 << (numbers.len() - 1)) as u32 - 1;
+        let loss_delay = Duration::from_millis(100);
+        send.on_ack(
+            now,
+            largest,
+            bits,
+            Duration::ZERO,
+            config.max_ack_delay,
+            loss_delay,
+        )
+    }
+
+    #[test]
+    fn an_acknowledged_burst_leaves_no_send_buffers_behind() {
+        let config = Config::default();
+        let now = Instant::now();
+        let mut send = SendState::default();
+        let mut pn = 1;
+        // A long welcome: several fragments, several packets.
+        let id = send
+            .push(now, &config, 3, vec![7; 5 * MAX_FRAGMENT])
+            .expect("fits");
+        let numbers = send_all(&mut send, now, &config, &mut pn);
+        assert_eq!(numbers.len(), 5);
+        assert!(send.flight.is_some());
+
+        let out = ack_all(&mut send, now, &config, &numbers);
+        assert_eq!(out.delivered, vec![id]);
+        assert!(
+            send.flight.is_none(),
+            "nothing unacknowledged, nothing held"
+        );
+        assert!(!send.has_pending());
+        assert_eq!(send.rto_deadline(Duration::from_secs(1)), None);
+        assert_eq!(send.next_deadline(), None);
+
+        // What outlives the burst: message ids and the channel's sequence.
+        let next = send.push(now, &config, 3, b"next".to_vec()).expect("fits");
+        assert_eq!(next, id + 1);
+        let flight = send.flight.as_ref().expect("busy again");
+        assert_eq!(flight.messages.get(&next).map(|m| m.seq), Some(1));
+    }
+
+    #[test]
+    fn unreliable_messages_and_expired_ones_are_let_go_too() {
+        let config = Config::default();
+        let now = Instant::now();
+        let mut send = SendState::default();
+        let mut pn = 1;
+        send.push_unreliable(&config, 0, b"typing".to_vec())
+            .expect("fits");
+        assert!(send.flight.is_some());
+        assert!(send_all(&mut send, now, &config, &mut pn).is_empty());
+        assert!(
+            send.flight.is_none(),
+            "unreliable messages are not waited for"
+        );
+
+        // A message that times out leaves a skip to deliver; once that is acknowledged the
+        // send half is quiet again.
+        let id = send.push(now, &config, 0, b"lost".to_vec()).expect("fits");
+        let first = send_all(&mut send, now, &config, &mut pn);
+        let later = now + config.message_timeout;
+        assert_eq!(send.expire(later), vec![id]);
+        send.on_timeout(later, Duration::ZERO);
+        let skip = send_all(&mut send, later, &config, &mut pn);
+        assert_eq!(first.len() + skip.len(), 2);
+        assert!(send.flight.is_some(), "the skip is not yet acknowledged");
+        let out = ack_all(&mut send, later, &config, &skip);
+        assert!(out.delivered.is_empty());
+        assert!(send.flight.is_none());
     }
 }

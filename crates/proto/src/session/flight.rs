@@ -1,0 +1,273 @@
+//! The busy part of a connection's sending half: the messages not yet acknowledged, the queue of
+//! fragments to send, the packets in flight, loss detection (fast retransmit and timeout) and
+//! giving up. It exists only while something is unacknowledged; see `send`.
+
+use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::time::{Duration, Instant};
+
+use super::packet::{frame, Writer};
+use super::{Channel, Config, MessageId, MAX_FRAGMENT};
+
+/// Packets acknowledged after a packet this many times over declare it lost.
+const REORDER_THRESHOLD: u32 = 3;
+
+#[derive(Debug)]
+pub(super) struct OutMessage {
+    pub(super) channel: Channel,
+    pub(super) seq: u32,
+    pub(super) data: Vec<u8>,
+    pub(super) count: u8,
+    pub(super) acked: u64,
+    pub(super) queued: u64,
+    pub(super) deadline: Instant,
+}
+
+impl OutMessage {
+    fn fragment(&self, index: u8) -> &[u8] {
+        let start = usize::from(index) * MAX_FRAGMENT;
+        let end = (start + MAX_FRAGMENT).min(self.data.len());
+        &self.data[start.min(end)..end]
+    }
+
+    fn complete(&self) -> bool {
+        self.acked.count_ones() == u32::from(self.count)
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct SentPacket {
+    pub(super) at: Instant,
+    fragments: Vec<(MessageId, u8)>,
+    skips: Vec<(Channel, u32)>,
+}
+
+impl SentPacket {
+    /// A packet that needs an ack for itself only (a ping).
+    pub(super) fn empty(at: Instant) -> Self {
+        Self {
+            at,
+            fragments: Vec::new(),
+            skips: Vec::new(),
+        }
+    }
+}
+
+/// What an acknowledgement taught.
+#[derive(Debug, Default)]
+pub(crate) struct AckOutcome {
+    pub(crate) rtt_sample: Option<Duration>,
+    pub(crate) delivered: Vec<MessageId>,
+    pub(crate) progress: bool,
+}
+
+/// What a busy session holds and a quiet one does not.
+#[derive(Debug, Default)]
+pub(super) struct Flight {
+    pub(super) messages: BTreeMap<MessageId, OutMessage>,
+    pub(super) unacked_bytes: usize,
+    pub(super) queue: VecDeque<(MessageId, u8)>,
+    skips: HashSet<(Channel, u32)>,
+    pub(super) skip_queue: VecDeque<(Channel, u32)>,
+    pub(super) in_flight: BTreeMap<u32, SentPacket>,
+    pub(super) unreliable: VecDeque<(Channel, Vec<u8>)>,
+}
+
+impl Flight {
+    pub(super) fn is_drained(&self) -> bool {
+        self.messages.is_empty()
+            && self.in_flight.is_empty()
+            && self.queue.is_empty()
+            && self.skips.is_empty()
+            && self.skip_queue.is_empty()
+            && self.unreliable.is_empty()
+    }
+
+    /// Takes a new message, every fragment queued.
+    pub(super) fn push(&mut self, id: MessageId, mut msg: OutMessage) {
+        for index in 0..msg.count {
+            self.queue.push_back((id, index));
+            msg.queued |= 1 << index;
+        }
+        self.unacked_bytes += msg.data.len();
+        self.messages.insert(id, msg);
+    }
+
+    pub(super) fn fill(
+        &mut self,
+        w: &mut Writer<'_>,
+        now: Instant,
+        config: &Config,
+    ) -> Option<SentPacket> {
+        let mut sent = SentPacket::empty(now);
+        let room_for_reliable = self.in_flight.len() < config.max_in_flight;
+        // A skip leaves the queue only when it is written: dropping one would leave the
+        // receiver waiting for the abandoned message forever.
+        while room_for_reliable && w.remaining() >= frame::SKIP_LEN {
+            let Some(skip) = self.skip_queue.pop_front() else {
+                break;
+            };
+            if !self.skips.contains(&skip) {
+                continue;
+            }
+            let mut f = [0u8; frame::SKIP_LEN];
+            f[0] = frame::SKIP;
+            f[1..3].copy_from_slice(&skip.0.to_le_bytes());
+            f[3..7].copy_from_slice(&skip.1.to_le_bytes());
+            w.put(&f);
+            sent.skips.push(skip);
+        }
+        while let Some((channel, data)) = self.unreliable.front() {
+            if w.remaining() < frame::UNRELIABLE_HEADER + data.len() {
+                break;
+            }
+            let mut h = [0u8; frame::UNRELIABLE_HEADER];
+            h[0] = frame::UNRELIABLE;
+            h[1..3].copy_from_slice(&channel.to_le_bytes());
+            // MAX_UNRELIABLE keeps the length within u16.
+            h[3..5].copy_from_slice(&(data.len() as u16).to_le_bytes());
+            w.put(&h);
+            w.put(data);
+            self.unreliable.pop_front();
+        }
+        while let Some(&(id, index)) = self.queue.front().filter(|_| room_for_reliable) {
+            let Some(msg) = self.messages.get_mut(&id) else {
+                self.queue.pop_front();
+                continue;
+            };
+            if msg.acked & (1 << index) != 0 {
+                msg.queued &= !(1 << index);
+                self.queue.pop_front();
+                continue;
+            }
+            let data = msg.fragment(index);
+            if w.remaining() < frame::RELIABLE_HEADER + data.len() {
+                break;
+            }
+            let mut h = [0u8; frame::RELIABLE_HEADER];
+            h[0] = frame::RELIABLE;
+            h[1..3].copy_from_slice(&msg.channel.to_le_bytes());
+            h[3..7].copy_from_slice(&msg.seq.to_le_bytes());
+            h[7] = index;
+            h[8] = msg.count;
+            h[9..11].copy_from_slice(&(data.len() as u16).to_le_bytes());
+            w.put(&h);
+            w.put(data);
+            msg.queued &= !(1 << index);
+            self.queue.pop_front();
+            sent.fragments.push((id, index));
+        }
+        (!sent.fragments.is_empty() || !sent.skips.is_empty()).then_some(sent)
+    }
+
+    /// `ack` is the header's largest acknowledged packet and its bitfield, `ack_delay` the
+    /// peer's delay (capped), `largest_acked` the largest ever acknowledged, this ack included.
+    pub(super) fn on_ack(
+        &mut self,
+        now: Instant,
+        (largest, bits): (u32, u32),
+        ack_delay: Duration,
+        loss_delay: Duration,
+        largest_acked: u32,
+    ) -> AckOutcome {
+        let mut out = AckOutcome::default();
+        let acked = |pn: u32| {
+            pn == largest
+                || (pn < largest && largest - pn <= 32 && bits >> (largest - pn - 1) & 1 == 1)
+        };
+        let lowest = largest.saturating_sub(32);
+        let newly: Vec<u32> = self
+            .in_flight
+            .range(lowest..=largest)
+            .map(|(&pn, _)| pn)
+            .filter(|&pn| acked(pn))
+            .collect();
+        for pn in newly {
+            let Some(packet) = self.in_flight.remove(&pn) else {
+                continue;
+            };
+            out.progress = true;
+            if pn == largest {
+                // Karn's rule holds by construction: every packet number is sent once.
+                let elapsed = now.saturating_duration_since(packet.at);
+                out.rtt_sample = Some(elapsed.saturating_sub(ack_delay));
+            }
+            for skip in packet.skips {
+                self.skips.remove(&skip);
+            }
+            for (id, index) in packet.fragments {
+                if let Some(msg) = self.messages.get_mut(&id) {
+                    msg.acked |= 1 << index;
+                    if msg.complete() {
+                        self.unacked_bytes -= msg.data.len();
+                        self.messages.remove(&id);
+                        out.delivered.push(id);
+                    }
+                }
+            }
+        }
+        // Fast retransmit: three later packets acknowledged and this one not; or a later one
+        // acknowledged and this one older than a round trip and a bit (RFC 9002's time
+        // threshold), which catches the last packets of a burst without waiting for the timer.
+        let threshold = largest_acked.saturating_sub(REORDER_THRESHOLD);
+        let lost: Vec<u32> = self
+            .in_flight
+            .range(..largest_acked)
+            .filter(|(&pn, p)| pn < threshold || p.at + loss_delay <= now)
+            .map(|(&pn, _)| pn)
+            .collect();
+        self.requeue(lost);
+        out
+    }
+
+    /// Everything sent longer than `rto` ago is lost.
+    pub(super) fn on_timeout(&mut self, now: Instant, rto: Duration) {
+        let lost: Vec<u32> = self
+            .in_flight
+            .iter()
+            .take_while(|(_, p)| p.at + rto <= now)
+            .map(|(&pn, _)| pn)
+            .collect();
+        self.requeue(lost);
+    }
+
+    fn requeue(&mut self, lost: Vec<u32>) {
+        for pn in lost.into_iter().rev() {
+            let Some(packet) = self.in_flight.remove(&pn) else {
+                continue;
+            };
+            for skip in packet.skips.into_iter().rev() {
+                if self.skips.contains(&skip) {
+                    self.skip_queue.push_front(skip);
+                }
+            }
+            for (id, index) in packet.fragments.into_iter().rev() {
+                if let Some(msg) = self.messages.get_mut(&id) {
+                    let bit = 1 << index;
+                    if msg.acked & bit == 0 && msg.queued & bit == 0 {
+                        msg.queued |= bit;
+                        self.queue.push_front((id, index));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Gives up on messages past their deadline; their skips are queued.
+    pub(super) fn expire(&mut self, now: Instant) -> Vec<MessageId> {
+        let expired: Vec<MessageId> = self
+            .messages
+            .iter()
+            .take_while(|(_, m)| m.deadline <= now)
+            .map(|(&id, _)| id)
+            .collect();
+        for id in &expired {
+            if let Some(msg) = self.messages.remove(id) {
+                self.unacked_bytes -= msg.data.len();
+                let skip = (msg.channel, msg.seq);
+                self.skips.insert(skip);
+                self.skip_queue.push_back(skip);
+            }
+        }
+        expired
+    }
+}
