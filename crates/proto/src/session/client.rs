@@ -40,6 +40,8 @@ pub struct Client {
     resume_counter: u32,
     closed_for_good: bool,
     events: VecDeque<Event>,
+    /// What the session reported and `collect` has not yet passed on.
+    conn_events: Vec<Event>,
 }
 
 impl Client {
@@ -56,6 +58,7 @@ impl Client {
             resume_counter: 0,
             closed_for_good: false,
             events: VecDeque::new(),
+            conn_events: Vec::new(),
         };
         client.start_handshake(now, false);
         client
@@ -69,6 +72,12 @@ impl Client {
     /// Whether data can flow now (connected, and not in the middle of a resume).
     pub fn is_connected(&self) -> bool {
         self.handshake.is_none() && self.conn.as_ref().is_some_and(Connection::is_open)
+    }
+
+    /// Whether the session holds no buffers beyond its fixed state.
+    #[cfg(test)]
+    pub(crate) fn is_quiet(&self) -> bool {
+        self.conn.as_ref().is_some_and(Connection::is_quiet)
     }
 
     /// The smoothed round-trip time, once measured.
@@ -109,7 +118,7 @@ impl Client {
         self.closed_for_good = true;
         self.handshake = None;
         if let Some(conn) = self.conn.as_mut() {
-            conn.close();
+            conn.close(&mut self.conn_events);
         }
         self.collect();
     }
@@ -142,7 +151,7 @@ impl Client {
                     RejectReason::UnknownSession | RejectReason::BadProof => {
                         // The server forgot us: what was unacknowledged failed; start over.
                         if let Some(conn) = self.conn.as_mut() {
-                            conn.finish(CloseReason::Lost, 0);
+                            conn.finish(CloseReason::Lost, 0, &mut self.conn_events);
                         }
                         self.collect();
                         self.conn = None;
@@ -153,7 +162,7 @@ impl Client {
             }
             Some(Packet::Data { header, frames }) => {
                 if let Some(conn) = self.conn.as_mut().filter(|c| c.id == header.session) {
-                    conn.handle(now, &self.config, &header, frames);
+                    conn.handle(now, &self.config, &header, frames, &mut self.conn_events);
                 }
             }
             _ => {}
@@ -169,7 +178,7 @@ impl Client {
         self.handshake = None;
         if resumed {
             if let Some(conn) = self.conn.as_mut() {
-                conn.migrate(self.server, now);
+                conn.migrate(self.server, now, &mut self.conn_events);
             }
         } else {
             self.conn = Some(Connection::new(
@@ -221,7 +230,7 @@ impl Client {
             });
         }
         let conn = self.conn.as_mut()?;
-        let len = conn.poll_transmit(now, &self.config, buf)?;
+        let len = conn.poll_transmit(now, &self.config, buf, &mut self.conn_events)?;
         Some(Transmit {
             destination: self.server,
             len,
@@ -248,7 +257,7 @@ impl Client {
     /// Runs the timers that are due.
     pub fn handle_timeout(&mut self, now: Instant) {
         if let Some(conn) = self.conn.as_mut() {
-            conn.handle_timeout(now, &self.config);
+            conn.handle_timeout(now, &self.config, &mut self.conn_events);
             let silent = conn
                 .unanswered_since()
                 .is_some_and(|since| now >= since + self.config.resume_after);
@@ -282,8 +291,6 @@ impl Client {
     }
 
     fn collect(&mut self) {
-        if let Some(conn) = self.conn.as_mut() {
-            self.events.extend(conn.events.drain(..));
-        }
+        self.events.extend(self.conn_events.drain(..));
     }
 }

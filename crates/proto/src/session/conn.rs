@@ -1,6 +1,9 @@
 //! One established session, either side: it ties the sending and receiving halves to the
 //! packet numbers, the header's ack fields, the timers (retransmission, ack, keepalive, idle,
 //! message deadlines) and the goodbye.
+//!
+//! Events go straight into the endpoint's list (`out`) rather than a list of the session's
+//! own, which would keep the room its busiest moment needed for as long as the session lives.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -38,7 +41,6 @@ pub(crate) struct Connection {
     waiting_since: Option<Instant>,
     closes_left: u8,
     closed: Option<CloseReason>,
-    pub(crate) events: Vec<Event>,
 }
 
 impl Connection {
@@ -64,7 +66,6 @@ impl Connection {
             waiting_since: None,
             closes_left: 0,
             closed: None,
-            events: Vec::new(),
         }
     }
 
@@ -79,6 +80,12 @@ impl Connection {
     fn heard(&mut self, now: Instant) {
         self.last_recv = now;
         self.waiting_since = None;
+    }
+
+    /// Whether the session holds no buffers beyond its fixed state.
+    #[cfg(test)]
+    pub(crate) fn is_quiet(&self) -> bool {
+        self.send.is_quiet() && self.recv.is_quiet() && self.early_acks.capacity() == 0
     }
 
     pub(crate) fn smoothed_rtt(&self) -> Option<Duration> {
@@ -112,7 +119,14 @@ impl Connection {
     }
 
     /// Takes a data packet that the endpoint matched to this session.
-    pub(crate) fn handle(&mut self, now: Instant, config: &Config, header: &Header, frames: &[u8]) {
+    pub(crate) fn handle(
+        &mut self,
+        now: Instant,
+        config: &Config,
+        header: &Header,
+        frames: &[u8],
+        out: &mut Vec<Event>,
+    ) {
         if self.closed.is_some() {
             return;
         }
@@ -159,10 +173,13 @@ impl Connection {
             // The path works again, sample or not: stop backing off.
             self.rtt.reset_backoff();
         }
-        for id in outcome.delivered {
-            self.events.push(Event::Delivered { id });
-        }
-        self.recv.take(frames, &mut self.events);
+        out.extend(
+            outcome
+                .delivered
+                .into_iter()
+                .map(|id| Event::Delivered { id }),
+        );
+        self.recv.take(frames, out);
         if self.recv.ack_overdue() {
             let (largest_acked, ack_bits, ack_delay) = self.recv.take_ack(now);
             self.early_acks.push(Header {
@@ -174,7 +191,7 @@ impl Connection {
             });
         }
         if peer_closed {
-            self.finish(CloseReason::Peer, 0);
+            self.finish(CloseReason::Peer, 0, out);
         }
     }
 
@@ -184,11 +201,12 @@ impl Connection {
         now: Instant,
         config: &Config,
         buf: &mut [u8],
+        out: &mut Vec<Event>,
     ) -> Option<usize> {
         if self.closed.is_none() && self.next_pn > u32::MAX - 16 {
             // Packet numbers are about to run out (after four billion packets): end the
             // session cleanly; the client joins again with a new one.
-            self.finish(CloseReason::Local, CLOSE_REPEATS);
+            self.finish(CloseReason::Local, CLOSE_REPEATS, out);
         }
         let closing = self.closes_left > 0;
         if self.closed.is_some() && !closing {
@@ -196,6 +214,10 @@ impl Connection {
         }
         if !self.early_acks.is_empty() {
             let mut header = self.early_acks.remove(0);
+            if self.early_acks.is_empty() {
+                // A burst's worth of room is not kept for the next burst.
+                self.early_acks = Vec::new();
+            }
             header.number = self.next_pn;
             self.next_pn = self.next_pn.saturating_add(1);
             let mut w = Writer::new(buf);
@@ -271,16 +293,16 @@ impl Connection {
         Some(self.send.next_deadline().map_or(idle, |d| d.min(idle)))
     }
 
-    pub(crate) fn handle_timeout(&mut self, now: Instant, config: &Config) {
+    pub(crate) fn handle_timeout(&mut self, now: Instant, config: &Config, out: &mut Vec<Event>) {
         if self.closed.is_some() {
             return;
         }
         if now >= self.last_recv + config.idle_timeout {
-            self.finish(CloseReason::TimedOut, 0);
+            self.finish(CloseReason::TimedOut, 0, out);
             return;
         }
         for id in self.send.expire(now) {
-            self.events.push(Event::Failed {
+            out.push(Event::Failed {
                 id,
                 reason: FailReason::Timeout,
             });
@@ -301,31 +323,31 @@ impl Connection {
     }
 
     /// Ends the session here: fails what is unacknowledged and says goodbye.
-    pub(crate) fn close(&mut self) {
-        self.finish(CloseReason::Local, CLOSE_REPEATS);
+    pub(crate) fn close(&mut self, out: &mut Vec<Event>) {
+        self.finish(CloseReason::Local, CLOSE_REPEATS, out);
     }
 
-    pub(crate) fn finish(&mut self, reason: CloseReason, goodbyes: u8) {
+    pub(crate) fn finish(&mut self, reason: CloseReason, goodbyes: u8, out: &mut Vec<Event>) {
         if self.closed.is_some() {
             return;
         }
         self.closed = Some(reason);
         self.closes_left = goodbyes;
         for id in self.send.abandon() {
-            self.events.push(Event::Failed {
+            out.push(Event::Failed {
                 id,
                 reason: FailReason::SessionClosed(reason),
             });
         }
-        self.events.push(Event::Closed { reason });
+        out.push(Event::Closed { reason });
     }
 
     /// Moves the session to a new address of the peer's (a resume).
-    pub(crate) fn migrate(&mut self, to: SocketAddr, now: Instant) {
+    pub(crate) fn migrate(&mut self, to: SocketAddr, now: Instant, out: &mut Vec<Event>) {
         let from = std::mem::replace(&mut self.peer, to);
         self.heard(now);
         if from != to {
-            self.events.push(Event::Migrated { from, to });
+            out.push(Event::Migrated { from, to });
         }
         // Whatever was in flight went to the old address: send it again now.
         self.send.on_timeout(now, Duration::ZERO);

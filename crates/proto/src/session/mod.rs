@@ -25,6 +25,8 @@ mod recv;
 mod rtt;
 mod send;
 mod server;
+#[cfg(test)]
+mod tests;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -264,6 +266,11 @@ impl<V> ChannelMap<V> {
 
     pub(crate) fn get_mut(&mut self, channel: Channel) -> Option<&mut V> {
         self.find(channel).ok().map(|i| &mut self.0[i].1)
+    }
+
+    #[cfg(test)]
+    pub(crate) fn values(&self) -> impl Iterator<Item = &V> {
+        self.0.iter().map(|(_, v)| v)
     }
 
     pub(crate) fn get_or_insert_with(

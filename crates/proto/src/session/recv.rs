@@ -98,6 +98,12 @@ impl RecvState {
         }
     }
 
+    /// Whether no channel holds a message back (so none keeps a reassembly map).
+    #[cfg(test)]
+    pub(crate) fn is_quiet(&self) -> bool {
+        self.channels.values().all(|ch| ch.slots.is_none())
+    }
+
     pub(crate) fn seen(&self, pn: u32) -> Seen {
         if pn == 0 || (pn <= self.largest && self.largest - pn >= 64) {
             Seen::TooOld

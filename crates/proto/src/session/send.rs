@@ -27,6 +27,12 @@ pub(crate) struct SendState {
 }
 
 impl SendState {
+    /// Whether the send half holds no buffers (nothing unacknowledged).
+    #[cfg(test)]
+    pub(crate) fn is_quiet(&self) -> bool {
+        self.flight.is_none()
+    }
+
     /// Drops the busy part once nothing is left in it.
     fn release_if_drained(&mut self) {
         if self.flight.as_ref().is_some_and(|f| f.is_drained()) {

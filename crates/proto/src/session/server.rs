@@ -6,9 +6,13 @@
 //! than it was sent: a Hello (padded to 1200 bytes) gets a 35-byte cookie, a valid Join (also
 //! padded) gets a 39-byte welcome. Only a Join that echoes a cookie minted for its source
 //! address proves the client receives there, and only then is a session made.
+//!
+//! A server may hold a hundred thousand sessions, most of them quiet, so a session's
+//! bookkeeping (its timer, whether it waits to send) lives in its own boxed entry rather than
+//! in tables beside it, and the table of sessions holds only a pointer each.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -37,6 +41,10 @@ struct Session {
     nonce: Nonce,
     token: Secret,
     resume_counter: u32,
+    /// The deadline this session has on the timer heap; other entries for it there are stale.
+    timer: Option<Instant>,
+    /// Whether it is on the queue of sessions that may have something to send.
+    dirty: bool,
 }
 
 /// The server side of the session protocol.
@@ -45,14 +53,14 @@ pub struct Server {
     config: Config,
     rng: Rng,
     cookies: Cookies,
-    sessions: HashMap<SessionId, Session>,
+    sessions: HashMap<SessionId, Box<Session>>,
     by_addr: HashMap<SocketAddr, SessionId>,
     replies: VecDeque<(SocketAddr, Vec<u8>)>,
     dirty: VecDeque<SessionId>,
-    dirty_set: HashSet<SessionId>,
     timers: BinaryHeap<Reverse<(Instant, SessionId)>>,
-    scheduled: HashMap<SessionId, Instant>,
     events: VecDeque<(SessionId, Event)>,
+    /// What the session last called reported; `touch` tags it with the session's id.
+    conn_events: Vec<Event>,
     stats: ServerStats,
 }
 
@@ -69,10 +77,9 @@ impl Server {
             by_addr: HashMap::new(),
             replies: VecDeque::new(),
             dirty: VecDeque::new(),
-            dirty_set: HashSet::new(),
             timers: BinaryHeap::new(),
-            scheduled: HashMap::new(),
             events: VecDeque::new(),
+            conn_events: Vec::new(),
             stats: ServerStats::default(),
         }
     }
@@ -85,6 +92,14 @@ impl Server {
     /// How many sessions are open.
     pub fn sessions(&self) -> usize {
         self.sessions.len()
+    }
+
+    /// Whether a session holds no buffers beyond its fixed state.
+    #[cfg(test)]
+    pub(crate) fn is_quiet(&self, session: SessionId) -> bool {
+        self.sessions
+            .get(&session)
+            .is_some_and(|s| s.conn.is_quiet())
     }
 
     /// The client address a session runs from.
@@ -114,7 +129,9 @@ impl Server {
                     self.stats.unmatched += 1;
                     return;
                 }
-                session.conn.handle(now, &self.config, &header, frames);
+                session
+                    .conn
+                    .handle(now, &self.config, &header, frames, &mut self.conn_events);
                 self.touch(header.session);
             }
             _ => self.stats.malformed += 1,
@@ -165,12 +182,14 @@ impl Server {
         let conn = Connection::new(id, from, Role::Server, now, &self.config);
         self.sessions.insert(
             id,
-            Session {
+            Box::new(Session {
                 conn,
                 nonce,
                 token,
                 resume_counter: 0,
-            },
+                timer: None,
+                dirty: false,
+            }),
         );
         self.by_addr.insert(from, id);
         self.events.push_back((id, Event::Accepted { peer: from }));
@@ -206,7 +225,7 @@ impl Server {
         s.resume_counter = resume.counter;
         s.nonce = nonce;
         let old = s.conn.peer;
-        s.conn.migrate(from, now);
+        s.conn.migrate(from, now, &mut self.conn_events);
         let token = s.token;
         if old != from {
             self.by_addr.remove(&old);
@@ -241,7 +260,7 @@ impl Server {
     /// Ends a session, saying goodbye to the client.
     pub fn close(&mut self, session: SessionId) {
         if let Some(s) = self.sessions.get_mut(&session) {
-            s.conn.close();
+            s.conn.close(&mut self.conn_events);
             self.touch(session);
         }
     }
@@ -256,7 +275,7 @@ impl Server {
 
     fn end(&mut self, id: SessionId, reason: super::CloseReason) {
         if let Some(s) = self.sessions.get_mut(&id) {
-            s.conn.finish(reason, 0);
+            s.conn.finish(reason, 0, &mut self.conn_events);
             self.touch(id);
         }
     }
@@ -273,15 +292,19 @@ impl Server {
         }
         while let Some(&id) = self.dirty.front() {
             if let Some(s) = self.sessions.get_mut(&id) {
-                if let Some(len) = s.conn.poll_transmit(now, &self.config, buf) {
-                    return Some(Transmit {
-                        destination: s.conn.peer,
-                        len,
-                    });
+                let sent = s
+                    .conn
+                    .poll_transmit(now, &self.config, buf, &mut self.conn_events);
+                let destination = s.conn.peer;
+                if sent.is_none() {
+                    s.dirty = false;
+                }
+                self.collect(id);
+                if let Some(len) = sent {
+                    return Some(Transmit { destination, len });
                 }
             }
             self.dirty.pop_front();
-            self.dirty_set.remove(&id);
             self.settle(id);
         }
         None
@@ -296,7 +319,7 @@ impl Server {
     pub fn poll_timeout(&mut self) -> Option<Instant> {
         loop {
             let Reverse((at, id)) = *self.timers.peek()?;
-            if self.scheduled.get(&id) == Some(&at) {
+            if self.sessions.get(&id).and_then(|s| s.timer) == Some(at) {
                 return Some(at);
             }
             self.timers.pop(); // stale entry
@@ -310,37 +333,42 @@ impl Server {
                 break;
             }
             self.timers.pop();
-            if self.scheduled.get(&id) != Some(&at) {
+            let Some(s) = self.sessions.get_mut(&id).filter(|s| s.timer == Some(at)) else {
                 continue;
-            }
-            self.scheduled.remove(&id);
-            if let Some(s) = self.sessions.get_mut(&id) {
-                s.conn.handle_timeout(now, &self.config);
-                self.touch(id);
-            }
+            };
+            s.timer = None;
+            s.conn
+                .handle_timeout(now, &self.config, &mut self.conn_events);
+            self.touch(id);
         }
+    }
+
+    /// Passes on what a session just reported, tagged with its id.
+    fn collect(&mut self, id: SessionId) {
+        self.events
+            .extend(self.conn_events.drain(..).map(|e| (id, e)));
     }
 
     /// Collects a session's events and marks it for sending; the timer is set once it has
     /// nothing more to send.
     fn touch(&mut self, id: SessionId) {
+        self.collect(id);
         if let Some(s) = self.sessions.get_mut(&id) {
-            self.events.extend(s.conn.events.drain(..).map(|e| (id, e)));
-        }
-        if self.dirty_set.insert(id) {
-            self.dirty.push_back(id);
+            if !s.dirty {
+                s.dirty = true;
+                self.dirty.push_back(id);
+            }
         }
     }
 
     /// After a session sent all it had: drop it if it is over, or schedule its next timer.
     fn settle(&mut self, id: SessionId) {
-        let Some(s) = self.sessions.get(&id) else {
+        let Some(s) = self.sessions.get_mut(&id) else {
             return;
         };
         if s.conn.is_closed() {
             let peer = s.conn.peer;
             self.sessions.remove(&id);
-            self.scheduled.remove(&id);
             if self.by_addr.get(&peer) == Some(&id) {
                 self.by_addr.remove(&peer);
             }
@@ -350,8 +378,8 @@ impl Server {
         // there to fire (harmlessly early) and is scheduled then. This keeps the heap near one
         // entry per session however often deadlines move.
         if let Some(at) = s.conn.poll_timeout(&self.config) {
-            if self.scheduled.get(&id).is_none_or(|&cur| at < cur) {
-                self.scheduled.insert(id, at);
+            if s.timer.is_none_or(|cur| at < cur) {
+                s.timer = Some(at);
                 self.timers.push(Reverse((at, id)));
             }
         }

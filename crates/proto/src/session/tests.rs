@@ -1,0 +1,147 @@
+//! Unit tests across the session modules: what a session keeps once it is quiet. A server holds
+//! many idle sessions, so whatever a burst made them allocate (a long reply in fragments, many
+//! small messages at once, retransmissions after loss) has to be let go once it is delivered.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use super::{Client, Config, Delivery, Event, Server, SessionId, MAX_FRAGMENT};
+use crate::MAX_DATAGRAM;
+
+const STEP: Duration = Duration::from_millis(5);
+
+/// A client and a server joined by an in-memory path that loses what `lose` picks.
+struct Pair {
+    server: Server,
+    client: Client,
+    server_addr: SocketAddr,
+    client_addr: SocketAddr,
+    now: Instant,
+    sent: u64,
+    lose: fn(u64) -> bool,
+    /// The session, once the server accepted it.
+    session: Option<SessionId>,
+    /// Reliable messages the client has had acknowledged.
+    delivered: usize,
+    /// Messages the client received.
+    received: Vec<Vec<u8>>,
+}
+
+impl Pair {
+    fn new(lose: fn(u64) -> bool) -> Self {
+        let now = Instant::now();
+        let server_addr: SocketAddr = ([127, 0, 0, 1], 8081).into();
+        let config = Config::default();
+        Self {
+            server: Server::new(config.clone(), [1; 32], now),
+            client: Client::new(config, [2; 32], server_addr, now),
+            server_addr,
+            client_addr: ([127, 0, 0, 1], 40000).into(),
+            now,
+            sent: 0,
+            lose,
+            session: None,
+            delivered: 0,
+            received: Vec::new(),
+        }
+    }
+
+    /// Moves datagrams both ways until neither side has more, then lets time pass one step.
+    /// The server answers every message with `reply`.
+    fn step(&mut self, reply: &[u8]) {
+        let mut buf = [0u8; MAX_DATAGRAM];
+        loop {
+            let mut moved = false;
+            while let Some(t) = self.client.poll_transmit(self.now, &mut buf) {
+                moved = true;
+                self.sent += 1;
+                if !(self.lose)(self.sent) {
+                    let d = &buf[..t.len];
+                    self.server.handle_datagram(self.now, self.client_addr, d);
+                }
+            }
+            while let Some((id, event)) = self.server.poll_event() {
+                match event {
+                    Event::Accepted { .. } => self.session = Some(id),
+                    Event::Message { .. } => {
+                        let sent =
+                            self.server
+                                .send(self.now, id, 0, reply.to_vec(), Delivery::Reliable);
+                        assert!(sent.is_ok());
+                    }
+                    _ => {}
+                }
+            }
+            while let Some(t) = self.server.poll_transmit(self.now, &mut buf) {
+                moved = true;
+                self.sent += 1;
+                if !(self.lose)(self.sent) {
+                    let d = &buf[..t.len];
+                    self.client.handle_datagram(self.now, self.server_addr, d);
+                }
+            }
+            while let Some(event) = self.client.poll_event() {
+                match event {
+                    Event::Delivered { .. } => self.delivered += 1,
+                    Event::Message { data, .. } => self.received.push(data),
+                    _ => {}
+                }
+            }
+            if !moved {
+                break;
+            }
+        }
+        self.now += STEP;
+        self.server.handle_timeout(self.now);
+        self.client.handle_timeout(self.now);
+    }
+
+    /// Runs until `done` holds (at most a minute of simulated time).
+    fn run_until(&mut self, reply: &[u8], done: impl Fn(&Self) -> bool) {
+        for _ in 0..12_000 {
+            if done(self) {
+                return;
+            }
+            self.step(reply);
+        }
+        panic!("not done after a minute");
+    }
+}
+
+/// The chat's welcome is a message of several fragments; a client then sends a burst.
+fn exchange(lose: fn(u64) -> bool) {
+    let welcome: Vec<u8> = (0..5 * MAX_FRAGMENT).map(|i| i as u8).collect();
+    let mut pair = Pair::new(lose);
+    pair.run_until(&welcome, |p| p.client.is_connected());
+    let sent = pair
+        .client
+        .send(pair.now, 0, b"hello".to_vec(), Delivery::Reliable);
+    assert!(sent.is_ok());
+    pair.run_until(&welcome, |p| p.received.len() == 1 && p.delivered == 1);
+    assert_eq!(pair.received[0], welcome);
+
+    for i in 0..40u8 {
+        let sent = pair.client.send(
+            pair.now,
+            1 + u16::from(i % 2),
+            vec![i; 300],
+            Delivery::Reliable,
+        );
+        assert!(sent.is_ok());
+    }
+    pair.run_until(b"ok", |p| p.received.len() == 41 && p.delivered == 41);
+    // What is left in flight at the end is acknowledged within a few steps.
+    pair.run_until(b"ok", |p| {
+        p.session.is_some_and(|s| p.server.is_quiet(s)) && p.client.is_quiet()
+    });
+}
+
+#[test]
+fn an_idle_session_keeps_no_buffers() {
+    exchange(|_| false);
+}
+
+#[test]
+fn an_idle_session_keeps_no_buffers_after_loss() {
+    exchange(|n| n % 4 == 0);
+}
