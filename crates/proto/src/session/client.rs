@@ -181,13 +181,7 @@ impl Client {
                 conn.migrate(self.server, now, &mut self.conn_events);
             }
         } else {
-            self.conn = Some(Connection::new(
-                session,
-                self.server,
-                Role::Client,
-                now,
-                &self.config,
-            ));
+            self.conn = Some(Connection::new(session, self.server, Role::Client, now));
             self.token = Some((session, token));
         }
         self.events.push_back(Event::Connected { session, resumed });

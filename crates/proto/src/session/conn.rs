@@ -44,20 +44,14 @@ pub(crate) struct Connection {
 }
 
 impl Connection {
-    pub(crate) fn new(
-        id: SessionId,
-        peer: SocketAddr,
-        role: Role,
-        now: Instant,
-        config: &Config,
-    ) -> Self {
+    pub(crate) fn new(id: SessionId, peer: SocketAddr, role: Role, now: Instant) -> Self {
         Self {
             id,
             peer,
             role,
             send: SendState::default(),
             recv: RecvState::new(),
-            rtt: Rtt::new(config.initial_rto, config.min_rto, config.max_rto),
+            rtt: Rtt::default(),
             next_pn: 1,
             last_recv: now,
             last_send: now,
@@ -164,7 +158,7 @@ impl Connection {
             header.ack_bits,
             ack_delay,
             config.max_ack_delay,
-            self.rtt.loss_delay(),
+            self.rtt.loss_delay(config),
         );
         if let Some(sample) = outcome.rtt_sample {
             self.rtt.sample(sample);
@@ -275,7 +269,7 @@ impl Connection {
         [
             Some(idle),
             keepalive,
-            self.send.rto_deadline(self.rtt.rto()),
+            self.send.rto_deadline(self.rtt.rto(config)),
             self.send.next_deadline(),
             self.recv.ack_due(config),
         ]
@@ -309,10 +303,10 @@ impl Connection {
         }
         if self
             .send
-            .rto_deadline(self.rtt.rto())
+            .rto_deadline(self.rtt.rto(config))
             .is_some_and(|t| t <= now)
         {
-            self.send.on_timeout(now, self.rtt.rto());
+            self.send.on_timeout(now, self.rtt.rto(config));
             self.rtt.back_off();
             // Something must go out to find out whether the path still works.
             self.ping_pending = true;

@@ -179,7 +179,7 @@ impl Server {
             }
         };
         let token = self.rng.secret();
-        let conn = Connection::new(id, from, Role::Server, now, &self.config);
+        let conn = Connection::new(id, from, Role::Server, now);
         self.sessions.insert(
             id,
             Box::new(Session {
