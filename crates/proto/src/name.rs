@@ -7,6 +7,7 @@
 
 use std::fmt;
 use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 
 use unicode_normalization::UnicodeNormalization;
 
@@ -24,31 +25,68 @@ pub const MAX_NAME_BYTES: usize = MAX_NAME_CHARS * 4;
 /// [`Name::as_str`] keeps the spelling its owner chose.
 #[derive(Clone, serde::Deserialize)]
 #[serde(try_from = "String")]
-pub struct Name {
-    display: String,
-    key: String,
-}
+pub struct Name(Spelled);
 
 impl Name {
     /// Validates and normalizes `raw`.
     pub fn new(raw: &str) -> Result<Self, Error> {
         let (display, key) = validate(raw, MAX_NAME_CHARS)?;
-        Ok(Self { display, key })
+        Ok(Self(Spelled::new(&display, &key)))
     }
 
     fn from_owned(raw: String) -> Result<Self, Error> {
         let (display, key) = validate_owned(raw, MAX_NAME_CHARS)?;
-        Ok(Self { display, key })
+        Ok(Self(Spelled::new(&display, &key)))
     }
 
     /// The name as its owner spelled it (NFC).
     pub fn as_str(&self) -> &str {
-        &self.display
+        self.0.display()
     }
 
     /// The case-folded key that names compare by.
     pub fn key(&self) -> &str {
-        &self.key
+        self.0.key()
+    }
+}
+
+/// A spelling and its case-folded key in one shared buffer. Names are cloned into every
+/// message, history entry and receipt; a clone is then a reference count, not two copies.
+/// A spelling that is its own key (`alex`) is stored once.
+#[derive(Clone)]
+pub(crate) struct Spelled {
+    buf: Arc<str>,
+    /// `buf[..display_end]` is the spelling, `buf[key_start..]` the key.
+    display_end: usize,
+    key_start: usize,
+}
+
+impl Spelled {
+    pub(crate) fn new(display: &str, key: &str) -> Self {
+        if display == key {
+            return Self {
+                buf: Arc::from(display),
+                display_end: display.len(),
+                key_start: 0,
+            };
+        }
+        let mut buf = String::with_capacity(display.len() + key.len());
+        buf.push_str(display);
+        buf.push_str(key);
+        Self {
+            buf: Arc::from(buf),
+            display_end: display.len(),
+            key_start: display.len(),
+        }
+    }
+
+    pub(crate) fn display(&self) -> &str {
+        // Both bounds are char boundaries: they were the joined strings' lengths.
+        &self.buf[..self.display_end]
+    }
+
+    pub(crate) fn key(&self) -> &str {
+        &self.buf[self.key_start..]
     }
 }
 
@@ -124,19 +162,19 @@ impl TryFrom<String> for Name {
 /// Serialized as its spelling, borrowed: no copy of the name per message encoded.
 impl serde::Serialize for Name {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.display)
+        serializer.serialize_str(self.as_str())
     }
 }
 
 impl From<Name> for String {
     fn from(n: Name) -> String {
-        n.display
+        n.as_str().to_owned()
     }
 }
 
 impl PartialEq for Name {
     fn eq(&self, other: &Self) -> bool {
-        self.key == other.key
+        self.key() == other.key()
     }
 }
 
@@ -144,7 +182,7 @@ impl Eq for Name {}
 
 impl Hash for Name {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        self.key.hash(state);
+        self.key().hash(state);
     }
 }
 
@@ -156,19 +194,19 @@ impl PartialOrd for Name {
 
 impl Ord for Name {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.key.cmp(&other.key)
+        self.key().cmp(other.key())
     }
 }
 
 impl fmt::Display for Name {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.display)
+        f.write_str(self.as_str())
     }
 }
 
 impl fmt::Debug for Name {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Name({:?})", self.display)
+        write!(f, "Name({:?})", self.as_str())
     }
 }
 

@@ -86,7 +86,7 @@ pub struct Output {
 
 #[derive(Debug)]
 struct Pending {
-    sender: String,
+    sender: Name,
     remaining: u32,
     /// For a direct message, its recipient: the first acknowledgement dequeues it for good.
     dm_to: Option<Name>,
@@ -268,7 +268,7 @@ impl ChatCore {
         if p.remaining == 0 {
             let sender = p.sender.clone();
             self.receipts.remove(&chat);
-            self.send_to_user(&sender, ServerMsg::Delivered { id: chat });
+            self.send_to_user(sender.key(), ServerMsg::Delivered { id: chat });
         }
     }
 
@@ -298,7 +298,7 @@ impl ChatCore {
         };
         let mut reason = format!("a recipient's session failed: {reason}");
         if let Some(to) = &p.dm_to {
-            let pair = super::state::pair_key(&p.sender, to.key());
+            let pair = super::state::pair_key(&p.sender, to);
             let posted = self
                 .state
                 .dms
@@ -311,7 +311,7 @@ impl ChatCore {
                 }
             }
         }
-        self.send_to_user(&p.sender, ServerMsg::NotDelivered { id: chat, reason });
+        self.send_to_user(p.sender.key(), ServerMsg::NotDelivered { id: chat, reason });
     }
 
     fn send_to_user(&mut self, key: &str, msg: ServerMsg) {
@@ -335,7 +335,7 @@ impl ChatCore {
                 super::Target::Room(_) => None,
             };
             let p = self.receipts.entry(posted.id).or_insert(Pending {
-                sender: posted.from.key().to_owned(),
+                sender: posted.from.clone(),
                 remaining: 0,
                 dm_to,
             });

@@ -335,7 +335,7 @@ impl ChatCore {
         }
         for p in snapshot.dms {
             if let super::Target::User(to) = &p.to {
-                let pair = pair_key(p.from.key(), to.key());
+                let pair = pair_key(&p.from, to);
                 let cap = self.config.dm_history;
                 let log = self.state.dms.entry(pair).or_default();
                 super::state::push_capped(log, p, cap);

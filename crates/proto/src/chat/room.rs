@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::name::{validate, validate_owned};
+use crate::name::{validate, validate_owned, Spelled};
 use crate::Error;
 
 /// The most characters a room name may have.
@@ -12,27 +12,24 @@ pub const MAX_ROOM_CHARS: usize = 64;
 /// A valid room name.
 #[derive(Clone, Deserialize)]
 #[serde(try_from = "String")]
-pub struct Room {
-    display: String,
-    key: String,
-}
+pub struct Room(Spelled);
 
 impl Room {
     /// Validates and normalizes `raw` (a leading `#` is dropped).
     pub fn new(raw: &str) -> Result<Self, Error> {
         let raw = raw.strip_prefix('#').unwrap_or(raw);
         let (display, key) = validate(raw, MAX_ROOM_CHARS)?;
-        Ok(Self { display, key })
+        Ok(Self(Spelled::new(&display, &key)))
     }
 
     /// The name as its creator spelled it.
     pub fn as_str(&self) -> &str {
-        &self.display
+        self.0.display()
     }
 
     /// The case-folded key rooms compare by.
     pub fn key(&self) -> &str {
-        &self.key
+        self.0.key()
     }
 }
 
@@ -44,26 +41,26 @@ impl TryFrom<String> for Room {
             None => s,
         };
         let (display, key) = validate_owned(s, MAX_ROOM_CHARS)?;
-        Ok(Self { display, key })
+        Ok(Self(Spelled::new(&display, &key)))
     }
 }
 
 /// Serialized as its spelling, borrowed: no copy of the name per message encoded.
 impl Serialize for Room {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.display)
+        serializer.serialize_str(self.as_str())
     }
 }
 
 impl From<Room> for String {
     fn from(r: Room) -> String {
-        r.display
+        r.as_str().to_owned()
     }
 }
 
 impl PartialEq for Room {
     fn eq(&self, other: &Self) -> bool {
-        self.key == other.key
+        self.key() == other.key()
     }
 }
 
@@ -71,19 +68,19 @@ impl Eq for Room {}
 
 impl std::hash::Hash for Room {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.key.hash(state);
+        self.key().hash(state);
     }
 }
 
 impl std::fmt::Display for Room {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.display)
+        f.write_str(self.as_str())
     }
 }
 
 impl std::fmt::Debug for Room {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Room({:?})", self.display)
+        write!(f, "Room({:?})", self.as_str())
     }
 }
 

@@ -102,11 +102,11 @@ pub(crate) fn within_budget<T>(
 }
 
 /// The key of the DM conversation between two users, the same from either side.
-pub(crate) fn pair_key(a: &str, b: &str) -> (String, String) {
+pub(crate) fn pair_key(a: &Name, b: &Name) -> (Name, Name) {
     if a <= b {
-        (a.to_owned(), b.to_owned())
+        (a.clone(), b.clone())
     } else {
-        (b.to_owned(), a.to_owned())
+        (b.clone(), a.clone())
     }
 }
 
@@ -116,7 +116,7 @@ pub(crate) struct State {
     pub(crate) users: HashMap<String, User>,
     pub(crate) sessions: HashMap<SessionId, SessionInfo>,
     pub(crate) rooms: HashMap<String, RoomState>,
-    pub(crate) dms: HashMap<(String, String), VecDeque<Posted>>,
+    pub(crate) dms: HashMap<(Name, Name), VecDeque<Posted>>,
 }
 
 impl State {

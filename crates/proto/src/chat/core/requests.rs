@@ -195,7 +195,10 @@ impl ChatCore {
             to: to.clone(),
             text,
         };
-        self.log(Op::Post(posted.clone()));
+        if self.journal.is_some() {
+            // Only a durable core keeps the op; an in-memory one need not copy the message.
+            self.log(Op::Post(posted.clone()));
+        }
         if let Target::User(name) = &to {
             // Durably queued until the recipient acknowledges it, online or not, so that a
             // crash between sending and the acknowledgement loses nothing.
@@ -224,7 +227,7 @@ impl ChatCore {
                 self.deliver(&recipients, &posted, true);
             }
             Target::User(name) => {
-                let pair = state::pair_key(me, name.key());
+                let pair = state::pair_key(&posted.from, name);
                 let cap = self.config.dm_history;
                 let log = self.state.dms.entry(pair).or_default();
                 self.stats.history_dropped += state::push_capped(log, posted.clone(), cap);
@@ -342,8 +345,9 @@ impl ChatCore {
             },
             Target::User(name) => self
                 .state
-                .dms
-                .get(&state::pair_key(me, name.key()))
+                .users
+                .get(me)
+                .and_then(|u| self.state.dms.get(&state::pair_key(&u.name, name)))
                 .map(|log| state::tail(log, since, limit))
                 .unwrap_or_default(),
         };
