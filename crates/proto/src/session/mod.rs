@@ -21,6 +21,7 @@ mod conn;
 mod crypto;
 mod flight;
 pub mod packet;
+mod reassembly;
 mod recv;
 mod rtt;
 mod send;
