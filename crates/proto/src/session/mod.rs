@@ -34,7 +34,7 @@ use std::time::Duration;
 
 pub use client::Client;
 pub use packet::RejectReason;
-pub use server::{Server, ServerStats};
+pub use server::Server;
 
 use crate::MAX_DATAGRAM;
 
@@ -221,6 +221,19 @@ pub enum Event {
         /// Why.
         reason: CloseReason,
     },
+}
+
+/// Counters of what the server turned away.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ServerStats {
+    /// Datagrams that are not session packets, or malformed ones.
+    pub malformed: u64,
+    /// Data packets whose (address, session id) matched no session: spoofed or stale.
+    pub unmatched: u64,
+    /// Joins with a cookie that was wrong, expired, or minted for another address.
+    pub bad_cookie: u64,
+    /// Joins refused (unknown session to resume, bad proof, server full).
+    pub rejected: u64,
 }
 
 /// A datagram to send.
