@@ -214,7 +214,7 @@ impl ChatCore {
         let Some(user) = self.state.users.get_mut(&key) else {
             return;
         };
-        user.sessions.remove(&session);
+        user.detach(session);
         user.last_used_ms = now_ms;
         let (name, online) = (user.name.clone(), user.online());
         self.log(Op::Touch {
@@ -319,7 +319,7 @@ impl ChatCore {
             .state
             .users
             .get(key)
-            .map(|u| u.sessions.iter().copied().collect())
+            .map(|u| u.sessions.to_vec())
             .unwrap_or_default();
         for s in sessions {
             self.send(s, msg.clone());

@@ -302,15 +302,15 @@ impl ChatCore {
             let key = u.name.key().to_owned();
             self.state.users.insert(
                 key,
-                User {
+                Box::new(User {
                     name: u.name,
                     key_hash: u.key_hash,
                     last_used_ms: u.last_used_ms,
-                    sessions: HashSet::new(),
+                    sessions: Vec::new(),
                     away: None,
                     queue: VecDeque::new(),
                     rooms: HashSet::new(),
-                },
+                }),
             );
         }
         for r in snapshot.rooms {

@@ -64,15 +64,15 @@ impl ChatCore {
                 });
                 self.state.users.insert(
                     k.clone(),
-                    User {
+                    Box::new(User {
                         name: name.clone(),
                         key_hash: key_hash(&key),
                         last_used_ms: now_ms,
-                        sessions: HashSet::new(),
+                        sessions: Vec::new(),
                         away: None,
                         queue: VecDeque::new(),
                         rooms: HashSet::new(),
-                    },
+                    }),
                 );
             }
         }
@@ -84,7 +84,7 @@ impl ChatCore {
             return;
         };
         let came_online = !user.online();
-        user.sessions.insert(session);
+        user.attach(session);
         user.last_used_ms = now_ms;
         let spelled = user.name.clone();
         let send_only = self
@@ -113,7 +113,7 @@ impl ChatCore {
             .values()
             .filter(|u| u.online())
             .take(WELCOME_ONLINE)
-            .map(info)
+            .map(|u| info(u))
             .collect();
         self.send(
             session,

@@ -181,7 +181,7 @@ impl ChatCore {
                 .values()
                 .filter(|u| u.online())
                 .take(1000)
-                .map(info)
+                .map(|u| info(u))
                 .collect(),
             Some(r) => match self.state.rooms.get(r.key()) {
                 Some(rs) => rs
@@ -190,7 +190,7 @@ impl ChatCore {
                     .filter_map(|m| self.state.users.get(m))
                     .filter(|u| u.online())
                     .take(1000)
-                    .map(info)
+                    .map(|u| info(u))
                     .collect(),
                 None => Vec::new(),
             },
