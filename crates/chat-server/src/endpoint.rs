@@ -40,7 +40,6 @@ fn now_or_never<F: Future>(f: F) -> Option<F::Output> {
 struct Peer {
     addr: SocketAddr,
     span: tracing::Span,
-    refused: Option<String>,
 }
 
 /// Counters for the periodic summary.
@@ -57,6 +56,9 @@ pub(crate) struct ChatEndpoint<S> {
     pub(crate) sessions: Server,
     service: S,
     peers: HashMap<SessionId, Peer>,
+    /// Sessions refused at opening (over the per-address cap), with why: rare, so kept apart
+    /// from `peers`, which every idle session pays for.
+    refused: HashMap<SessionId, String>,
     pub(crate) counters: Counters,
     /// The store's queue, to refuse new messages while the disk lags too far behind.
     writer: Option<Writer>,
@@ -74,6 +76,7 @@ where
             sessions,
             service,
             peers: HashMap::new(),
+            refused: HashMap::new(),
             counters: Counters::default(),
             writer,
         }
@@ -121,23 +124,16 @@ where
             Event::Accepted { peer } => {
                 let span = tracing::info_span!("session", id = session, %peer);
                 span.in_scope(|| tracing::info!("session opened"));
-                let refused = None;
-                self.peers.insert(
-                    session,
-                    Peer {
-                        addr: peer,
-                        span,
-                        refused,
-                    },
-                );
+                self.peers.insert(session, Peer { addr: peer, span });
                 match self.call(now, session, Action::Open) {
                     Ok(out) => self.apply(now, out),
                     Err(e) => {
                         self.counters.refused_sessions += 1;
-                        if let Some(p) = self.peers.get_mut(&session) {
+                        if let Some(p) = self.peers.get(&session) {
                             p.span.in_scope(|| tracing::warn!(%e, "session refused"));
-                            p.refused = Some(format!("{e}; close one and try again"));
                         }
+                        let why = format!("{e}; close one and try again");
+                        self.refused.insert(session, why);
                     }
                 }
             }
@@ -150,11 +146,7 @@ where
             }
             Event::Message { data, .. } => self.request(now, session, &data),
             Event::Delivered { id } => {
-                if self
-                    .peers
-                    .get(&session)
-                    .is_some_and(|p| p.refused.is_some())
-                {
+                if self.refused.contains_key(&session) {
                     // The refusal arrived: a refused session holds nothing further open.
                     self.sessions.close(session);
                     return;
@@ -171,6 +163,7 @@ where
                 }
                 self.dispatch(now, session, Action::Close);
                 self.peers.remove(&session);
+                self.refused.remove(&session);
             }
             Event::Connected { .. } => {}
         }
@@ -186,7 +179,7 @@ where
             }
         };
         let req = msg.request_id();
-        if let Some(why) = self.peers.get(&session).and_then(|p| p.refused.clone()) {
+        if let Some(why) = self.refused.get(&session).cloned() {
             return self.send_error(now, session, req, ErrorKind::Limit, why);
         }
         let lagging = self
