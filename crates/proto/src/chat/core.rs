@@ -100,7 +100,9 @@ pub struct ChatCore {
     pub(super) state: State,
     pub(super) next_id: ChatId,
     receipts: HashMap<ChatId, Pending>,
-    in_transit: HashMap<(SessionId, MessageId), ChatId>,
+    /// Per session, so that a closing session drops its own entries without a walk over
+    /// everyone's; a session with nothing in transit has no entry.
+    in_transit: HashMap<SessionId, HashMap<MessageId, ChatId>>,
     pub(super) out: VecDeque<Output>,
     stats: ChatStats,
     pub(super) journal: Option<Journal>,
@@ -199,7 +201,7 @@ impl ChatCore {
         self.detach(session, now_ms);
         self.end();
         self.state.sessions.remove(&session);
-        self.in_transit.retain(|(s, _), _| *s != session);
+        self.in_transit.remove(&session);
     }
 
     fn detach(&mut self, session: SessionId, now_ms: u64) {
@@ -241,7 +243,16 @@ impl ChatCore {
 
     /// The driver sent an output that waits for a receipt; `id` is its session message id.
     pub fn track(&mut self, session: SessionId, id: MessageId, chat: ChatId) {
-        self.in_transit.insert((session, id), chat);
+        self.in_transit.entry(session).or_default().insert(id, chat);
+    }
+
+    fn take_in_transit(&mut self, session: SessionId, id: MessageId) -> Option<ChatId> {
+        let mine = self.in_transit.get_mut(&session)?;
+        let chat = mine.remove(&id);
+        if mine.is_empty() {
+            self.in_transit.remove(&session);
+        }
+        chat
     }
 
     /// A recipient's session acknowledged a message.
@@ -252,7 +263,7 @@ impl ChatCore {
     }
 
     fn delivered_inner(&mut self, session: SessionId, id: MessageId) {
-        let Some(chat) = self.in_transit.remove(&(session, id)) else {
+        let Some(chat) = self.take_in_transit(session, id) else {
             return;
         };
         let Some(p) = self.receipts.get_mut(&chat) else {
@@ -274,7 +285,7 @@ impl ChatCore {
 
     /// A recipient's session could not be reached with a message.
     pub fn failed(&mut self, session: SessionId, id: MessageId, reason: &str) {
-        let Some(chat) = self.in_transit.remove(&(session, id)) else {
+        let Some(chat) = self.take_in_transit(session, id) else {
             return;
         };
         self.begin();
