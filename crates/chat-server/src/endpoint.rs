@@ -37,11 +37,6 @@ fn now_or_never<F: Future>(f: F) -> Option<F::Output> {
     }
 }
 
-struct Peer {
-    addr: SocketAddr,
-    span: tracing::Span,
-}
-
 /// Counters for the periodic summary.
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct Counters {
@@ -55,9 +50,10 @@ pub(crate) struct Counters {
 pub(crate) struct ChatEndpoint<S> {
     pub(crate) sessions: Server,
     service: S,
-    peers: HashMap<SessionId, Peer>,
-    /// Sessions refused at opening (over the per-address cap), with why: rare, so kept apart
-    /// from `peers`, which every idle session pays for.
+    /// Each session's span, kept only while spans are recorded (`RUST_LOG` at info or finer):
+    /// with logging at warn, an idle session costs nothing here.
+    spans: HashMap<SessionId, tracing::Span>,
+    /// Sessions refused at opening (over the per-address cap), with why: rare, so kept apart.
     refused: HashMap<SessionId, String>,
     pub(crate) counters: Counters,
     /// The store's queue, to refuse new messages while the disk lags too far behind.
@@ -75,7 +71,7 @@ where
         Self {
             sessions,
             service,
-            peers: HashMap::new(),
+            spans: HashMap::new(),
             refused: HashMap::new(),
             counters: Counters::default(),
             writer,
@@ -97,10 +93,10 @@ where
         session: SessionId,
         action: Action,
     ) -> Result<Vec<Output>, Error> {
+        // The session layer knows where each session is; a closed one is nowhere.
         let peer = self
-            .peers
-            .get(&session)
-            .map(|p| p.addr)
+            .sessions
+            .peer(session)
             .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
         let req = ChatRequest {
             session,
@@ -124,23 +120,22 @@ where
             Event::Accepted { peer } => {
                 let span = tracing::info_span!("session", id = session, %peer);
                 span.in_scope(|| tracing::info!("session opened"));
-                self.peers.insert(session, Peer { addr: peer, span });
+                if !span.is_disabled() {
+                    self.spans.insert(session, span);
+                }
                 match self.call(now, session, Action::Open) {
                     Ok(out) => self.apply(now, out),
                     Err(e) => {
                         self.counters.refused_sessions += 1;
-                        if let Some(p) = self.peers.get(&session) {
-                            p.span.in_scope(|| tracing::warn!(%e, "session refused"));
-                        }
+                        tracing::warn!(session, %peer, %e, "session refused");
                         let why = format!("{e}; close one and try again");
                         self.refused.insert(session, why);
                     }
                 }
             }
             Event::Migrated { to, .. } => {
-                if let Some(p) = self.peers.get_mut(&session) {
-                    p.addr = to;
-                    p.span.in_scope(|| tracing::info!(%to, "session moved"));
+                if let Some(span) = self.spans.get(&session) {
+                    span.in_scope(|| tracing::info!(%to, "session moved"));
                 }
                 self.dispatch(now, session, Action::Migrated);
             }
@@ -157,12 +152,10 @@ where
                 self.dispatch(now, session, Action::Failed(id, reason.to_string()));
             }
             Event::Closed { reason } => {
-                if let Some(p) = self.peers.get(&session) {
-                    p.span
-                        .in_scope(|| tracing::info!(%reason, "session closed"));
+                if let Some(span) = self.spans.remove(&session) {
+                    span.in_scope(|| tracing::info!(%reason, "session closed"));
                 }
                 self.dispatch(now, session, Action::Close);
-                self.peers.remove(&session);
                 self.refused.remove(&session);
             }
             Event::Connected { .. } => {}

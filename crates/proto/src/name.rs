@@ -57,16 +57,18 @@ impl Name {
 pub(crate) struct Spelled {
     buf: Arc<str>,
     /// `buf[..display_end]` is the spelling, `buf[key_start..]` the key.
-    display_end: usize,
-    key_start: usize,
+    display_end: u32,
+    key_start: u32,
 }
 
 impl Spelled {
     pub(crate) fn new(display: &str, key: &str) -> Self {
+        // Only validated names and rooms get here: at most 64 characters, a few hundred bytes.
+        let end = u32::try_from(display.len()).expect("a validated name is short");
         if display == key {
             return Self {
                 buf: Arc::from(display),
-                display_end: display.len(),
+                display_end: end,
                 key_start: 0,
             };
         }
@@ -75,18 +77,18 @@ impl Spelled {
         buf.push_str(key);
         Self {
             buf: Arc::from(buf),
-            display_end: display.len(),
-            key_start: display.len(),
+            display_end: end,
+            key_start: end,
         }
     }
 
     pub(crate) fn display(&self) -> &str {
         // Both bounds are char boundaries: they were the joined strings' lengths.
-        &self.buf[..self.display_end]
+        &self.buf[..self.display_end as usize]
     }
 
     pub(crate) fn key(&self) -> &str {
-        &self.buf[self.key_start..]
+        &self.buf[self.key_start as usize..]
     }
 }
 

@@ -203,7 +203,7 @@ impl ChatCore {
     }
 
     fn detach(&mut self, session: SessionId, now_ms: u64) {
-        let Some(key) = self
+        let Some(name) = self
             .state
             .sessions
             .get_mut(&session)
@@ -211,7 +211,8 @@ impl ChatCore {
         else {
             return;
         };
-        let Some(user) = self.state.users.get_mut(&key) else {
+        let key = name.key();
+        let Some(user) = self.state.users.get_mut(key) else {
             return;
         };
         user.detach(session);
@@ -222,7 +223,7 @@ impl ChatCore {
             at_ms: now_ms,
         });
         if !online {
-            self.presence(&key, name, Presence::Offline);
+            self.presence(key, name, Presence::Offline);
         }
     }
 
@@ -261,25 +262,27 @@ impl ChatCore {
             }
             return self.hello(session, now_ms, name, key);
         }
-        let Some(me) = self.state.user_of(session).map(|u| u.name.key().to_owned()) else {
+        // A reference count, not a copy of the key per request.
+        let Some(me) = self.state.user_of(session).map(|u| u.name.clone()) else {
             let req = request_id(&msg);
             let text = "say who you are first (Hello with a name)".to_owned();
             return self.error(session, req, ErrorKind::NotJoined, text);
         };
+        let me = me.key();
         match msg {
-            ClientMsg::Send { req, to, text } => self.post(session, now_ms, &me, req, to, text),
-            ClientMsg::Join { req, room } => self.join(session, &me, req, room),
-            ClientMsg::Part { req, room } => self.part(session, &me, req, room),
+            ClientMsg::Send { req, to, text } => self.post(session, now_ms, me, req, to, text),
+            ClientMsg::Join { req, room } => self.join(session, me, req, room),
+            ClientMsg::Part { req, room } => self.part(session, me, req, room),
             ClientMsg::Rooms { req } => self.rooms(session, req),
             ClientMsg::Who { req, room } => self.who(session, req, room),
-            ClientMsg::Topic { req, room, topic } => self.topic(session, &me, req, room, topic),
-            ClientMsg::Away { req, text } => self.away(session, &me, req, text),
+            ClientMsg::Topic { req, room, topic } => self.topic(session, me, req, room, topic),
+            ClientMsg::Away { req, text } => self.away(session, me, req, text),
             ClientMsg::History {
                 req,
                 with,
                 since,
                 limit,
-            } => self.history(session, &me, req, with, since, limit),
+            } => self.history(session, me, req, with, since, limit),
             ClientMsg::Whois { req, name } => self.whois(session, req, name),
             ClientMsg::Hello { .. } => {}
         }

@@ -295,13 +295,12 @@ impl ChatCore {
     }
 
     fn load(&mut self, snapshot: Snapshot) {
-        use super::state::{pair_key, RoomState, User};
+        use super::state::{pair_key, RoomState, User, UserKey};
         use std::collections::HashSet;
 
         for u in snapshot.users {
-            let key = u.name.key().to_owned();
             self.state.users.insert(
-                key,
+                UserKey(u.name.clone()),
                 Box::new(User {
                     name: u.name,
                     key_hash: u.key_hash,
@@ -309,7 +308,7 @@ impl ChatCore {
                     sessions: Vec::new(),
                     away: None,
                     queue: VecDeque::new(),
-                    rooms: HashSet::new(),
+                    rooms: std::collections::BTreeSet::new(),
                 }),
             );
         }

@@ -1,7 +1,9 @@
 //! The chat server's data: users and their claims, sessions, rooms, bounded histories and
 //! offline queues. Only the bookkeeping lives here; the rules are in `core`.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::borrow::Borrow;
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::hash::{Hash, Hasher};
 use std::net::SocketAddr;
 
 use super::{Posted, Room};
@@ -19,7 +21,8 @@ pub(crate) struct User {
     pub(crate) sessions: Vec<SessionId>,
     pub(crate) away: Option<String>,
     pub(crate) queue: VecDeque<Posted>,
-    pub(crate) rooms: HashSet<String>,
+    /// A tree, not a hash set: no per-set hasher state, and nothing allocated while empty.
+    pub(crate) rooms: BTreeSet<String>,
 }
 
 impl User {
@@ -42,10 +45,37 @@ impl User {
     }
 }
 
+/// The users table's key: the name itself, looked up by its case-folded key (`&str`). It
+/// shares the user's name buffer, where a `String` key would be a copy per user.
+#[derive(Debug, Clone)]
+pub(crate) struct UserKey(pub(crate) Name);
+
+impl Borrow<str> for UserKey {
+    fn borrow(&self) -> &str {
+        self.0.key()
+    }
+}
+
+// Hash and equality go by the folded key alone, as `str`'s do: `Borrow` requires it.
+impl Hash for UserKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.0.key().hash(state);
+    }
+}
+
+impl PartialEq for UserKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.key() == other.0.key()
+    }
+}
+
+impl Eq for UserKey {}
+
 #[derive(Debug)]
 pub(crate) struct SessionInfo {
     pub(crate) peer: SocketAddr,
-    pub(crate) user: Option<String>,
+    /// Shares the user's name buffer (a reference count), not a copy of its key.
+    pub(crate) user: Option<Name>,
     /// Gets answers and receipts but no messages.
     pub(crate) send_only: bool,
 }
@@ -131,7 +161,7 @@ pub(crate) fn pair_key(a: &Name, b: &Name) -> (Name, Name) {
 pub(crate) struct State {
     /// Boxed: the table then holds pointers, so its spare capacity costs 8 bytes a slot,
     /// not a whole user.
-    pub(crate) users: HashMap<String, Box<User>>,
+    pub(crate) users: HashMap<UserKey, Box<User>>,
     pub(crate) sessions: HashMap<SessionId, SessionInfo>,
     pub(crate) rooms: HashMap<String, RoomState>,
     pub(crate) dms: HashMap<(Name, Name), VecDeque<Posted>>,
@@ -156,8 +186,8 @@ impl State {
 
     /// The user a session speaks as.
     pub(crate) fn user_of(&self, session: SessionId) -> Option<&User> {
-        let key = self.sessions.get(&session)?.user.as_ref()?;
-        self.users.get(key).map(|u| &**u)
+        let name = self.sessions.get(&session)?.user.as_ref()?;
+        self.users.get(name.key()).map(|u| &**u)
     }
 
     /// Every session of every user who shares a room with `key`, except `key`'s own.

@@ -2,9 +2,9 @@
 //! to a user or a room, rooms and topics, presence, history and whois; and the periodic expiry
 //! of old messages and unused claims.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 
-use super::super::state::{self, User};
+use super::super::state::{self, User, UserKey};
 use super::{info, key_hash, reserved, ChatCore};
 use crate::chat::Op;
 use crate::chat::{
@@ -34,14 +34,14 @@ impl ChatCore {
             return self.error(session, None, ErrorKind::Reserved, message);
         }
         let k = name.key().to_owned();
-        if let Some(user) = self.state.users.get(&k) {
+        if let Some(user) = self.state.users.get(k.as_str()) {
             let lapsed = !user.online() && user.last_used_ms + self.config.claim_ttl_ms < now_ms;
             if lapsed {
                 self.lapse(&k);
             }
         }
         let mut new_key = None;
-        match self.state.users.get(&k) {
+        match self.state.users.get(k.as_str()) {
             Some(user) => {
                 let proven = key.is_some_and(|key| key_hash(&key) == user.key_hash);
                 if !proven {
@@ -63,7 +63,7 @@ impl ChatCore {
                     at_ms: now_ms,
                 });
                 self.state.users.insert(
-                    k.clone(),
+                    UserKey(name.clone()),
                     Box::new(User {
                         name: name.clone(),
                         key_hash: key_hash(&key),
@@ -71,16 +71,16 @@ impl ChatCore {
                         sessions: Vec::new(),
                         away: None,
                         queue: VecDeque::new(),
-                        rooms: HashSet::new(),
+                        rooms: BTreeSet::new(),
                     }),
                 );
             }
         }
         self.detach(session, now_ms);
         if let Some(s) = self.state.sessions.get_mut(&session) {
-            s.user = Some(k.clone());
+            s.user = Some(name.clone());
         }
-        let Some(user) = self.state.users.get_mut(&k) else {
+        let Some(user) = self.state.users.get_mut(k.as_str()) else {
             return;
         };
         let came_online = !user.online();
@@ -92,7 +92,7 @@ impl ChatCore {
             .sessions
             .get(&session)
             .is_some_and(|s| s.send_only);
-        let Some(user) = self.state.users.get_mut(&k) else {
+        let Some(user) = self.state.users.get_mut(k.as_str()) else {
             return;
         };
         // What waits for the name goes to a session that reads, not to a one-shot sender.
@@ -175,7 +175,7 @@ impl ChatCore {
                 Some(r) if r.members.contains(me) => r
                     .members
                     .iter()
-                    .filter_map(|m| self.state.users.get(m))
+                    .filter_map(|m| self.state.users.get(m.as_str()))
                     .flat_map(|u| self.state.receiving_iter(u))
                     .filter(|&s| s != session)
                     .collect(),
@@ -405,7 +405,7 @@ impl ChatCore {
         }
         self.stats.expired += expired;
         let ttl = self.config.claim_ttl_ms;
-        let lapsed: Vec<String> = self
+        let lapsed: Vec<UserKey> = self
             .state
             .users
             .iter()
@@ -413,7 +413,7 @@ impl ChatCore {
             .map(|(k, _)| k.clone())
             .collect();
         for key in lapsed {
-            self.lapse(&key);
+            self.lapse(key.0.key());
         }
         self.end();
     }

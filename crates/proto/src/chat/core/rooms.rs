@@ -46,7 +46,7 @@ impl ChatCore {
             .members
             .iter()
             .filter(|m| m.as_str() != me)
-            .filter_map(|m| self.state.users.get(m))
+            .filter_map(|m| self.state.users.get(m.as_str()))
             .flat_map(|u| u.sessions.iter().copied())
             .collect();
         if let Some(u) = self.state.users.get_mut(me) {
@@ -134,7 +134,7 @@ impl ChatCore {
             .map(|r| {
                 r.members
                     .iter()
-                    .filter_map(|m| self.state.users.get(m))
+                    .filter_map(|m| self.state.users.get(m.as_str()))
                     .flat_map(|u| self.state.receiving(u))
                     .collect()
             })
@@ -187,7 +187,7 @@ impl ChatCore {
                 Some(rs) => rs
                     .members
                     .iter()
-                    .filter_map(|m| self.state.users.get(m))
+                    .filter_map(|m| self.state.users.get(m.as_str()))
                     .filter(|u| u.online())
                     .take(1000)
                     .map(|u| info(u))
