@@ -87,11 +87,6 @@ pub async fn run(
         None => system_seed()?,
     };
     let (session_seed, chat_seed) = split(seed);
-    // No limit is a limit nobody reaches: one stack type either way, and no boxed errors.
-    let rate = settings.rate.unwrap_or(Rate {
-        per_second: 1e12,
-        burst: u32::MAX,
-    });
     let (commands, rx) = mpsc::channel::<Command<_>>(1024);
     let (core, writer, thread) = match &settings.data_dir {
         None => (ChatCore::new(settings.chat.clone(), chat_seed), None, None),
@@ -127,10 +122,12 @@ pub async fn run(
     };
     let service = ServiceBuilder::new()
         .layer(SessionCapLayer::new(settings.max_sessions_per_ip))
-        .layer(RateLimitLayer::<SessionId>::new(
-            rate,
-            settings.session.max_sessions,
-        ))
+        // With the limit off there is no layer, and no bucket per session.
+        .option_layer(
+            settings
+                .rate
+                .map(|rate| RateLimitLayer::<SessionId>::new(rate, settings.session.max_sessions)),
+        )
         .service(chat);
     let sessions = session::Server::new(settings.session.clone(), session_seed, now());
     let endpoint = ChatEndpoint::new(sessions, service, writer);

@@ -66,7 +66,14 @@ pub struct KeyedLimiter<K> {
     buckets: HashMap<K, TokenBucket>,
     overflow: TokenBucket,
     last_sweep: Instant,
+    /// The table size at which new keys trigger a sweep before the table is full: twice what
+    /// the last sweep left. A refilled bucket says nothing a fresh one would not, so idle and
+    /// departed keys are forgotten as the table grows, at an amortized constant cost per key.
+    next_sweep: usize,
 }
+
+/// The smallest table worth sweeping early.
+const MIN_SWEEP: usize = 64;
 
 impl<K: Hash + Eq + Clone> KeyedLimiter<K> {
     /// A limiter allowing `rate` per key, tracking at most `capacity` keys.
@@ -77,6 +84,7 @@ impl<K: Hash + Eq + Clone> KeyedLimiter<K> {
             buckets: HashMap::new(),
             overflow: TokenBucket::new(rate, now),
             last_sweep: now,
+            next_sweep: MIN_SWEEP,
         }
     }
 
@@ -96,7 +104,7 @@ impl<K: Hash + Eq + Clone> KeyedLimiter<K> {
         if let Some(bucket) = self.buckets.get_mut(key) {
             return bucket.try_take(rate, now);
         }
-        if self.buckets.len() >= self.capacity {
+        if self.buckets.len() >= self.capacity.min(self.next_sweep) {
             self.sweep(now);
         }
         if self.buckets.len() >= self.capacity {
@@ -119,6 +127,11 @@ impl<K: Hash + Eq + Clone> KeyedLimiter<K> {
         self.last_sweep = now;
         let rate = self.rate;
         self.buckets.retain(|_, b| !b.is_full(rate, now));
+        self.next_sweep = (self.buckets.len() * 2).max(MIN_SWEEP);
+        if self.buckets.capacity() > 4 * self.next_sweep {
+            // Give back what a burst of keys grew the table to.
+            self.buckets.shrink_to(self.next_sweep);
+        }
     }
 }
 
@@ -169,5 +182,44 @@ mod tests {
         let later = t0 + Duration::from_secs(2);
         assert!(l.check(&300, later));
         assert_eq!(l.tracked(), 1);
+    }
+
+    #[test]
+    fn refilled_keys_are_forgotten_as_the_table_grows_not_only_when_full() {
+        let t0 = Instant::now();
+        let mut l = KeyedLimiter::new(RATE, 100_000, t0);
+        for k in 0..10_000 {
+            assert!(l.check(&k, t0));
+        }
+        let grown = l.tracked();
+        // Early sweeps need time for buckets to refill: at t0 nothing is forgotten.
+        assert_eq!(grown, 10_000);
+        // Once they have refilled, a few new keys sweep the old ones away and the table gives
+        // back its room.
+        let later = t0 + Duration::from_secs(2);
+        for k in 10_000..10_010 {
+            assert!(l.check(&k, later));
+        }
+        assert!(l.tracked() <= 10, "{} keys still tracked", l.tracked());
+        assert!(
+            l.buckets.capacity() < 1_000,
+            "capacity {}",
+            l.buckets.capacity()
+        );
+        // A key that is still draining survives the next sweep: its limit holds.
+        let drained = later + Duration::from_millis(340);
+        for _ in 0..3 {
+            l.check(&u32::MAX, drained);
+        }
+        let swept = drained + Duration::from_millis(10);
+        for k in 20_000..20_200 {
+            l.check(&k, swept);
+        }
+        assert!(!l.buckets.contains_key(&10_000), "refilled keys were swept");
+        assert!(
+            l.buckets.contains_key(&u32::MAX),
+            "the draining key was kept"
+        );
+        assert!(!l.check(&u32::MAX, swept));
     }
 }
