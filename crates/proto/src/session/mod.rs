@@ -16,6 +16,7 @@
 
 pub(crate) use crypto::Rng;
 
+mod channel_map;
 mod client;
 mod conn;
 mod crypto;
@@ -32,6 +33,7 @@ mod tests;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+pub(crate) use channel_map::ChannelMap;
 pub use client::Client;
 pub use packet::RejectReason;
 pub use server::Server;
@@ -243,66 +245,4 @@ pub struct Transmit {
     pub destination: SocketAddr,
     /// How many bytes of the caller's buffer.
     pub len: usize,
-}
-
-/// Per-channel state of one session, sorted by channel. A session uses one channel or a few,
-/// so a sorted `Vec` beats a `HashMap` on both counts that matter with many sessions: it holds
-/// no table of its own (a `HashMap` with one entry allocates room for several) and a lookup
-/// hashes nothing.
-#[derive(Debug)]
-pub(crate) struct ChannelMap<V>(Vec<(Channel, V)>);
-
-impl<V> Default for ChannelMap<V> {
-    fn default() -> Self {
-        Self(Vec::new())
-    }
-}
-
-impl<V> ChannelMap<V> {
-    /// Up to this many channels the map grows one entry at a time instead of doubling.
-    const EXACT_UP_TO: usize = 4;
-
-    pub(crate) fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    fn find(&self, channel: Channel) -> Result<usize, usize> {
-        self.0.binary_search_by_key(&channel, |&(c, _)| c)
-    }
-
-    pub(crate) fn contains(&self, channel: Channel) -> bool {
-        self.find(channel).is_ok()
-    }
-
-    pub(crate) fn get(&self, channel: Channel) -> Option<&V> {
-        self.find(channel).ok().map(|i| &self.0[i].1)
-    }
-
-    pub(crate) fn get_mut(&mut self, channel: Channel) -> Option<&mut V> {
-        self.find(channel).ok().map(|i| &mut self.0[i].1)
-    }
-
-    #[cfg(test)]
-    pub(crate) fn values(&self) -> impl Iterator<Item = &V> {
-        self.0.iter().map(|(_, v)| v)
-    }
-
-    pub(crate) fn get_or_insert_with(
-        &mut self,
-        channel: Channel,
-        new: impl FnOnce() -> V,
-    ) -> &mut V {
-        let i = match self.find(channel) {
-            Ok(i) => i,
-            Err(i) => {
-                if self.0.len() < Self::EXACT_UP_TO {
-                    // A first push would reserve four entries; most sessions need one.
-                    self.0.reserve_exact(1);
-                }
-                self.0.insert(i, (channel, new()));
-                i
-            }
-        };
-        &mut self.0[i].1
-    }
 }

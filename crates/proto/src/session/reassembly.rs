@@ -6,10 +6,11 @@
 //! acknowledged, so the sender resends it and nothing acknowledged is ever dropped.
 //!
 //! A quiet channel holds only its next sequence number: a message that arrives whole and in
-//! order is handed over without being buffered, and a channel's reassembly map is let go once
-//! it empties, so a burst of fragments (a long welcome) leaves nothing behind.
+//! order is handed over without being buffered, and what is held back (for every channel, in
+//! one map) is let go once it empties, so a burst of fragments (a long welcome) leaves nothing
+//! behind, and a session that receives on one channel keeps that number inline.
 
-use std::collections::BTreeMap;
+use std::collections::btree_map::{BTreeMap, Entry};
 
 use super::packet::Frame;
 use super::{Channel, ChannelMap, Config, Delivery, Event, MAX_FRAGMENT, MAX_MESSAGE};
@@ -47,31 +48,38 @@ fn slot_overhead(fragments: usize) -> usize {
     64 + 24 * fragments
 }
 
+/// Messages ahead of their channel's next, or in pieces.
 #[derive(Debug, Default)]
-struct InChannel {
-    next: u32,
-    /// Messages ahead of `next` or in pieces; `None` when there are none.
-    slots: Option<BTreeMap<u32, Slot>>,
+struct Held {
+    slots: BTreeMap<(Channel, u32), Slot>,
+    /// What the slots cost against the receive budget ([`Slot::cost`]).
+    bytes: usize,
 }
 
-impl InChannel {
-    fn slots(&mut self) -> &mut BTreeMap<u32, Slot> {
-        self.slots.get_or_insert_with(BTreeMap::new)
-    }
-}
-
-/// Every channel a session has received on, and the bytes they hold back.
+/// Every channel a session has received on, and what they hold back.
 #[derive(Debug, Default)]
 pub(crate) struct Channels {
-    map: ChannelMap<InChannel>,
-    buffered: usize,
+    /// The next sequence number to deliver, per channel.
+    next: ChannelMap<u32>,
+    /// `None` while no channel holds anything back.
+    held: Option<Box<Held>>,
 }
 
 impl Channels {
-    /// Whether no channel holds a message back (so none keeps a reassembly map).
+    /// Whether no channel holds a message back (so there is no reassembly map).
     #[cfg(test)]
     pub(crate) fn is_quiet(&self) -> bool {
-        self.map.values().all(|ch| ch.slots.is_none())
+        self.held.is_none()
+    }
+
+    /// Whether the channels' sequence numbers are held without an allocation of their own.
+    #[cfg(test)]
+    pub(crate) fn is_inline(&self) -> bool {
+        self.next.is_inline()
+    }
+
+    fn buffered(&self) -> usize {
+        self.held.as_ref().map_or(0, |h| h.bytes)
     }
 
     /// Checks that every frame of a packet can be held, before any is applied.
@@ -102,10 +110,10 @@ impl Channels {
                 Frame::Skip { channel, seq } => (*channel, *seq, slot_overhead(0)),
                 _ => continue,
             };
-            match self.map.get(channel) {
-                Some(ch) => {
-                    if seq.wrapping_sub(ch.next) >= CHANNEL_WINDOW
-                        && seq.wrapping_sub(ch.next) < u32::MAX / 2
+            match self.next.get(channel) {
+                Some(&next) => {
+                    if seq.wrapping_sub(next) >= CHANNEL_WINDOW
+                        && seq.wrapping_sub(next) < u32::MAX / 2
                     {
                         return false;
                     }
@@ -119,8 +127,8 @@ impl Channels {
             }
             bytes += len;
         }
-        self.map.len() + new_channels <= config.max_channels
-            && self.buffered + bytes <= 2 * config.max_unacked_bytes
+        self.next.len() + new_channels <= config.max_channels
+            && self.buffered() + bytes <= 2 * config.max_unacked_bytes
     }
 
     /// Applies a packet's frames; messages that complete their channel's prefix become events.
@@ -135,11 +143,12 @@ impl Channels {
                     data,
                 } => self.fragment(channel, seq, index, count, data, events),
                 Frame::Skip { channel, seq } => {
-                    let ch = self.map.get_or_insert_with(channel, InChannel::default);
-                    if is_ahead(seq, ch.next) {
-                        self.buffered += Slot::Skipped.cost();
-                        if let Some(old) = ch.slots().insert(seq, Slot::Skipped) {
-                            self.buffered = self.buffered.saturating_sub(old.cost());
+                    let next = *self.next.get_or_insert_with(channel, || 0);
+                    if is_ahead(seq, next) {
+                        let held = self.held.get_or_insert_with(Box::default);
+                        held.bytes += Slot::Skipped.cost();
+                        if let Some(old) = held.slots.insert((channel, seq), Slot::Skipped) {
+                            held.bytes = held.bytes.saturating_sub(old.cost());
                         }
                         self.deliver(channel, events);
                     }
@@ -163,11 +172,17 @@ impl Channels {
         data: &[u8],
         events: &mut Vec<Event>,
     ) {
-        let ch = self.map.get_or_insert_with(channel, InChannel::default);
-        if !is_ahead(seq, ch.next) {
+        let next = self.next.get_or_insert_with(channel, || 0);
+        if !is_ahead(seq, *next) {
             return; // delivered or skipped already: a duplicate
         }
-        if seq == ch.next && count == 1 && !ch.slots.as_ref().is_some_and(|s| s.contains_key(&seq))
+        let key = (channel, seq);
+        if seq == *next
+            && count == 1
+            && !self
+                .held
+                .as_ref()
+                .is_some_and(|h| h.slots.contains_key(&key))
         {
             // Whole and next in line: what buffering would do, without the buffer.
             events.push(Event::Message {
@@ -175,15 +190,15 @@ impl Channels {
                 data: data.to_vec(),
                 delivery: Delivery::Reliable,
             });
-            ch.next = ch.next.wrapping_add(1);
-            if ch.slots.is_some() {
+            *next = next.wrapping_add(1);
+            if self.held.is_some() {
                 self.deliver(channel, events);
             }
             return;
         }
-        let buffered = &mut self.buffered;
-        let slot = ch.slots().entry(seq).or_insert_with(|| {
-            *buffered += slot_overhead(usize::from(count));
+        let Held { slots, bytes } = &mut **self.held.get_or_insert_with(Box::default);
+        let slot = slots.entry(key).or_insert_with(|| {
+            *bytes += slot_overhead(usize::from(count));
             Slot::Partial {
                 count,
                 got: 0,
@@ -205,13 +220,11 @@ impl Channels {
         }
         *got |= bit;
         parts[usize::from(index)] = data.to_vec();
-        self.buffered += data.len();
+        *bytes += data.len();
         if got.count_ones() == u32::from(count) {
             let whole = parts.concat();
             // A finished message keeps its bytes but sheds the fragments' bookkeeping.
-            self.buffered = self
-                .buffered
-                .saturating_sub(slot_overhead(usize::from(count)) - slot_overhead(0));
+            *bytes = bytes.saturating_sub(slot_overhead(usize::from(count)) - slot_overhead(0));
             *slot = Slot::Done(whole);
             self.deliver(channel, events);
         }
@@ -219,18 +232,17 @@ impl Channels {
 
     /// Hands over the channel's contiguous prefix of finished (or skipped) messages.
     fn deliver(&mut self, channel: Channel, events: &mut Vec<Event>) {
-        let Some(ch) = self.map.get_mut(channel) else {
+        let (Some(held), Some(next)) = (self.held.as_mut(), self.next.get_mut(channel)) else {
             return;
         };
-        let Some(slots) = ch.slots.as_mut() else {
-            return;
-        };
-        while let Some(slot) = slots.first_entry() {
-            if *slot.key() != ch.next || matches!(slot.get(), Slot::Partial { .. }) {
-                break;
-            }
-            let removed = slot.remove();
-            self.buffered = self.buffered.saturating_sub(removed.cost());
+        loop {
+            let removed = match held.slots.entry((channel, *next)) {
+                Entry::Occupied(slot) if !matches!(slot.get(), Slot::Partial { .. }) => {
+                    slot.remove()
+                }
+                _ => break,
+            };
+            held.bytes = held.bytes.saturating_sub(removed.cost());
             match removed {
                 Slot::Done(data) => {
                     events.push(Event::Message {
@@ -241,11 +253,11 @@ impl Channels {
                 }
                 Slot::Skipped | Slot::Partial { .. } => {}
             }
-            ch.next = ch.next.wrapping_add(1);
+            *next = next.wrapping_add(1);
         }
-        if slots.is_empty() {
-            // A quiet channel holds nothing (an emptied map would keep its last node).
-            ch.slots = None;
+        if held.slots.is_empty() {
+            // Quiet channels hold nothing (an emptied map would keep its last node).
+            self.held = None;
         }
     }
 }
@@ -282,7 +294,7 @@ mod tests {
                 taken += 1;
             }
         }
-        assert!(recv.buffered <= 2 * config.max_unacked_bytes);
+        assert!(recv.buffered() <= 2 * config.max_unacked_bytes);
         assert!(
             taken < 2000,
             "refused after {taken} slots, not after millions"
@@ -323,7 +335,7 @@ mod tests {
         // Message 2 waits for message 1, then both go, in order.
         recv.take(reliable(2, 0, 1, b"two"), &mut events);
         assert_eq!(events.len(), 1);
-        assert!(recv.map.get(9).is_some_and(|ch| ch.slots.is_some()));
+        assert!(!recv.is_quiet());
         recv.take(reliable(1, 0, 1, b"one"), &mut events);
         let texts: Vec<&[u8]> = events[1..]
             .iter()
@@ -334,12 +346,15 @@ mod tests {
             .collect();
         assert_eq!(texts, [b"one".as_slice(), b"two".as_slice()]);
 
-        let ch = recv.map.get(9).expect("channel 9 is known");
-        assert_eq!(ch.next, 3);
+        assert_eq!(recv.next.get(9), Some(&3));
         assert!(
-            ch.slots.is_none(),
-            "no reassembly map is kept for a quiet channel"
+            recv.is_quiet(),
+            "no reassembly map is kept for quiet channels"
         );
-        assert_eq!(recv.buffered, 0);
+        assert!(
+            recv.is_inline(),
+            "nor a per-channel allocation for one channel"
+        );
+        assert_eq!(recv.buffered(), 0);
     }
 }

@@ -273,6 +273,10 @@ mod tests {
         assert_eq!(send.next_deadline(), None);
 
         // What outlives the burst: message ids and the channel's sequence.
+        assert!(
+            send.next_seq.is_inline(),
+            "one channel's sequence is kept inline"
+        );
         let next = send.push(now, &config, 3, b"next".to_vec()).expect("fits");
         assert_eq!(next, id + 1);
         let flight = send.flight.as_ref().expect("busy again");
