@@ -178,18 +178,13 @@ impl ChatCore {
 
     /// A session opened from `peer`.
     pub fn open(&mut self, session: SessionId, peer: SocketAddr) {
-        let info = SessionInfo {
-            peer,
-            user: None,
-            send_only: false,
-        };
-        self.state.sessions.insert(session, info);
+        self.state.sessions.insert(session, SessionInfo::new(peer));
     }
 
     /// A session moved to a new address.
     pub fn migrated(&mut self, session: SessionId, peer: SocketAddr) {
         if let Some(s) = self.state.sessions.get_mut(&session) {
-            s.peer = peer;
+            s.moved(peer);
         }
     }
 

@@ -373,7 +373,7 @@ impl ChatCore {
             .sessions
             .iter()
             .filter_map(|s| self.state.sessions.get(s))
-            .map(|s| s.peer.to_string())
+            .map(|s| s.peer().to_string())
             .collect();
         let msg = ServerMsg::Whois {
             req,
