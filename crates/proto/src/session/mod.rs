@@ -29,6 +29,8 @@ mod send;
 mod server;
 #[cfg(test)]
 mod tests;
+mod time;
+mod timers;
 
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -4,6 +4,8 @@
 
 use std::time::{Duration, Instant};
 
+use super::time::Stamp;
+
 use super::packet::{Frame, ACK_DELAY_UNIT_MICROS};
 use super::reassembly::Channels;
 use super::{Config, Event};
@@ -24,8 +26,9 @@ pub(crate) struct RecvState {
     largest: u32,
     /// Bit `i`: packet `largest - i` was received.
     window: u64,
-    largest_at: Option<Instant>,
-    ack_pending_since: Option<Instant>,
+    /// Times are stamps from the connection's epoch: every session keeps these.
+    largest_at: Option<Stamp>,
+    ack_pending_since: Option<Stamp>,
     /// Ack-eliciting packets taken since the last ack went out.
     unacked: u32,
     channels: Channels,
@@ -49,6 +52,11 @@ impl RecvState {
         self.channels.is_quiet()
     }
 
+    #[cfg(test)]
+    pub(crate) fn channels_inline(&self) -> bool {
+        self.channels.is_inline()
+    }
+
     pub(crate) fn seen(&self, pn: u32) -> Seen {
         if pn == 0 || (pn <= self.largest && self.largest - pn >= 64) {
             Seen::TooOld
@@ -60,7 +68,7 @@ impl RecvState {
     }
 
     /// Records a packet that was taken, and whether it asks for an ack.
-    pub(crate) fn record(&mut self, pn: u32, now: Instant, ack_eliciting: bool) {
+    pub(crate) fn record(&mut self, pn: u32, now: Stamp, ack_eliciting: bool) {
         if pn > self.largest {
             let shift = pn - self.largest;
             self.window = if shift >= 64 { 0 } else { self.window << shift };
@@ -77,12 +85,13 @@ impl RecvState {
     }
 
     /// A duplicate still deserves an ack: the sender may have missed the first one.
-    pub(crate) fn request_ack(&mut self, now: Instant) {
+    pub(crate) fn request_ack(&mut self, now: Stamp) {
         self.ack_pending_since.get_or_insert(now);
     }
 
-    pub(crate) fn ack_due(&self, config: &Config) -> Option<Instant> {
-        self.ack_pending_since.map(|t| t + config.max_ack_delay)
+    pub(crate) fn ack_due(&self, config: &Config, epoch: Instant) -> Option<Instant> {
+        self.ack_pending_since
+            .map(|t| t.at(epoch) + config.max_ack_delay)
     }
 
     pub(crate) fn ack_pending(&self) -> bool {
@@ -97,12 +106,12 @@ impl RecvState {
         self.unacked >= ACK_EVERY
     }
 
-    pub(crate) fn take_ack(&mut self, now: Instant) -> (u32, u32, u8) {
+    pub(crate) fn take_ack(&mut self, now: Stamp) -> (u32, u32, u8) {
         self.ack_pending_since = None;
         self.unacked = 0;
         let delay = self
             .largest_at
-            .map_or(Duration::ZERO, |t| now.saturating_duration_since(t));
+            .map_or(Duration::ZERO, |t| now.since_stamp(t));
         let units = (delay.as_micros() / u128::from(ACK_DELAY_UNIT_MICROS)).min(255) as u8;
         (self.largest, (self.window >> 1) as u32, units)
     }

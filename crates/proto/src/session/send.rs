@@ -33,6 +33,11 @@ impl SendState {
         self.flight.is_none()
     }
 
+    #[cfg(test)]
+    pub(crate) fn channels_inline(&self) -> bool {
+        self.next_seq.is_inline()
+    }
+
     /// Drops the busy part once nothing is left in it.
     fn release_if_drained(&mut self) {
         if self.flight.as_ref().is_some_and(|f| f.is_drained()) {

@@ -11,14 +11,15 @@
 //! bookkeeping (its timer, whether it waits to send) lives in its own boxed entry rather than
 //! in tables beside it, and the table of sessions holds only a pointer each.
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::Instant;
 
 use super::conn::{Connection, Role};
 use super::crypto::{self, resume_proof, Cookies, Rng};
 use super::packet::{self, Nonce, Packet, Resume, Secret, Writer};
+use super::time::Stamp;
+use super::timers::Timers;
 use super::{
     Channel, Config, Delivery, Event, MessageId, RejectReason, ServerStats, SessionId, Transmit,
 };
@@ -31,7 +32,7 @@ struct Session {
     token: Secret,
     resume_counter: u32,
     /// The deadline this session has on the timer heap; other entries for it there are stale.
-    timer: Option<Instant>,
+    timer: Option<Stamp>,
     /// Whether it is on the queue of sessions that may have something to send.
     dirty: bool,
 }
@@ -46,9 +47,7 @@ pub struct Server {
     by_addr: HashMap<SocketAddr, SessionId>,
     replies: VecDeque<(SocketAddr, Vec<u8>)>,
     dirty: VecDeque<SessionId>,
-    /// Deadlines as nanoseconds since `epoch` (see [`stamp`]), with their sessions.
-    timers: BinaryHeap<Reverse<(u64, SessionId)>>,
-    epoch: Instant,
+    timers: Timers,
     events: VecDeque<(SessionId, Event)>,
     /// What the session last called reported; `touch` tags it with the session's id.
     conn_events: Vec<Event>,
@@ -68,8 +67,7 @@ impl Server {
             by_addr: HashMap::new(),
             replies: VecDeque::new(),
             dirty: VecDeque::new(),
-            timers: BinaryHeap::new(),
-            epoch: now,
+            timers: Timers::new(now),
             events: VecDeque::new(),
             conn_events: Vec::new(),
             stats: ServerStats::default(),
@@ -92,6 +90,19 @@ impl Server {
         self.sessions
             .get(&session)
             .is_some_and(|s| s.conn.is_quiet())
+    }
+
+    /// Whether a session's per-channel state takes no allocation of its own.
+    #[cfg(test)]
+    pub(crate) fn channels_inline(&self, session: SessionId) -> bool {
+        self.sessions
+            .get(&session)
+            .is_some_and(|s| s.conn.channels_inline())
+    }
+
+    #[cfg(test)]
+    pub(crate) fn session_size() -> usize {
+        std::mem::size_of::<Session>()
     }
 
     /// The client address a session runs from.
@@ -310,10 +321,9 @@ impl Server {
     /// When [`Server::handle_timeout`] is next due.
     pub fn poll_timeout(&mut self) -> Option<Instant> {
         loop {
-            let Reverse((due, id)) = *self.timers.peek()?;
-            let timer = self.sessions.get(&id).and_then(|s| s.timer);
-            if let Some(at) = timer.filter(|&at| stamp(self.epoch, at) == due) {
-                return Some(at);
+            let (due, id) = self.timers.peek()?;
+            if self.sessions.get(&id).and_then(|s| s.timer) == Some(due) {
+                return Some(self.timers.at(due));
             }
             self.timers.pop(); // stale entry
         }
@@ -321,14 +331,13 @@ impl Server {
 
     /// Runs the timers that are due.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let (epoch, now_stamp) = (self.epoch, stamp(self.epoch, now));
-        while let Some(&Reverse((due, id))) = self.timers.peek() {
+        let now_stamp = self.timers.stamp(now);
+        while let Some((due, id)) = self.timers.peek() {
             if due > now_stamp {
                 break;
             }
             self.timers.pop();
-            let current = |s: &&mut Box<Session>| s.timer.map(|at| stamp(epoch, at)) == Some(due);
-            let Some(s) = self.sessions.get_mut(&id).filter(current) else {
+            let Some(s) = self.sessions.get_mut(&id).filter(|s| s.timer == Some(due)) else {
                 continue;
             };
             s.timer = None;
@@ -373,9 +382,13 @@ impl Server {
         // there to fire (harmlessly early) and is scheduled then. This keeps the heap near one
         // entry per session however often deadlines move.
         if let Some(at) = s.conn.poll_timeout(&self.config) {
-            if s.timer.is_none_or(|cur| at < cur) {
-                s.timer = Some(at);
-                self.timers.push(Reverse((stamp(self.epoch, at), id)));
+            let due = self.timers.stamp(at);
+            if s.timer.is_none_or(|cur| due < cur) {
+                s.timer = Some(due);
+                let sessions = &self.sessions;
+                self.timers.push(due, id, |due, id| {
+                    sessions.get(&id).and_then(|s| s.timer) == Some(due)
+                });
             }
         }
     }
@@ -387,11 +400,4 @@ impl Server {
         let len = w.len();
         self.replies.push_back((to, buf[..len].to_vec()));
     }
-}
-
-/// A deadline as the timer heap keeps it: nanoseconds since the server started, 8 bytes where
-/// an `Instant` takes 16 (the heap holds about two entries per session). Exact for any time
-/// since `epoch`; the session keeps the `Instant` itself, which is what `poll_timeout` returns.
-fn stamp(epoch: Instant, at: Instant) -> u64 {
-    u64::try_from(at.saturating_duration_since(epoch).as_nanos()).unwrap_or(u64::MAX)
 }

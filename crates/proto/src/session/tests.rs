@@ -119,6 +119,11 @@ fn exchange(lose: fn(u64) -> bool) {
     assert!(sent.is_ok());
     pair.run_until(&welcome, |p| p.received.len() == 1 && p.delivered == 1);
     assert_eq!(pair.received[0], welcome);
+    // The chat's shape: one channel each way. Once quiet, nothing per channel is allocated.
+    pair.run_until(b"ok", |p| {
+        p.session.is_some_and(|s| p.server.is_quiet(s)) && p.client.is_quiet()
+    });
+    assert!(pair.session.is_some_and(|s| pair.server.channels_inline(s)));
 
     for i in 0..40u8 {
         let sent = pair.client.send(
@@ -144,4 +149,12 @@ fn an_idle_session_keeps_no_buffers() {
 #[test]
 fn an_idle_session_keeps_no_buffers_after_loss() {
     exchange(|n| n % 4 == 0);
+}
+
+#[test]
+fn a_session_entry_stays_small() {
+    // Every idle session on a server is one of these (issue 4): it was 336 bytes with its
+    // times kept as `Instant`s and an empty `Vec` for early acks.
+    let size = Server::session_size();
+    assert!(size <= 288, "{size} bytes");
 }
