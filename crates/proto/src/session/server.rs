@@ -26,7 +26,7 @@ use super::{
 use crate::Error;
 
 #[derive(Debug)]
-struct Session {
+pub(super) struct Session {
     conn: Connection,
     nonce: Nonce,
     token: Secret,
@@ -98,11 +98,6 @@ impl Server {
         self.sessions
             .get(&session)
             .is_some_and(|s| s.conn.channels_inline())
-    }
-
-    #[cfg(test)]
-    pub(crate) fn session_size() -> usize {
-        std::mem::size_of::<Session>()
     }
 
     /// The client address a session runs from.
