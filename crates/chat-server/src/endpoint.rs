@@ -12,7 +12,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use dgram_net::session::Endpoint;
 use dgram_proto::chat::{ClientMsg, ErrorKind, Output, ServerMsg};
-use dgram_proto::session::{Delivery, Event, Server, SessionId, Transmit};
+use dgram_proto::session::{Delivery, Event, MessageId, Server, SessionId, Transmit};
 use dgram_proto::RequestId;
 use tower::Service;
 
@@ -53,6 +53,9 @@ pub(crate) struct ChatEndpoint<S> {
     /// Each session's span, kept only while spans are recorded (`RUST_LOG` at info or finer):
     /// with logging at warn, an idle session costs nothing here.
     spans: HashMap<SessionId, tracing::Span>,
+    /// Acknowledgements not yet handed to the chat service: they go as one batch once the
+    /// session layer's events run dry, or before any other event (which keeps their order).
+    acked: Vec<(SessionId, MessageId)>,
     /// Sessions refused at opening (over the per-address cap), with why: rare, so kept apart.
     refused: HashMap<SessionId, String>,
     pub(crate) counters: Counters,
@@ -72,6 +75,7 @@ where
             sessions,
             service,
             spans: HashMap::new(),
+            acked: Vec::new(),
             refused: HashMap::new(),
             counters: Counters::default(),
             writer,
@@ -116,6 +120,9 @@ where
 
     /// Handles one session event.
     pub(crate) fn on_event(&mut self, now: Instant, (session, event): (SessionId, Event)) {
+        if !matches!(event, Event::Delivered { .. }) {
+            self.flush_acked(now);
+        }
         match event {
             Event::Accepted { peer } => {
                 let span = tracing::info_span!("session", id = session, %peer);
@@ -146,7 +153,7 @@ where
                     self.sessions.close(session);
                     return;
                 }
-                self.dispatch(now, session, Action::Delivered(id));
+                self.acked.push((session, id));
             }
             Event::Failed { id, reason } => {
                 self.dispatch(now, session, Action::Failed(id, reason.to_string()));
@@ -159,6 +166,14 @@ where
                 self.refused.remove(&session);
             }
             Event::Connected { .. } => {}
+        }
+    }
+
+    /// Hands the batched acknowledgements to the chat service.
+    fn flush_acked(&mut self, now: Instant) {
+        if !self.acked.is_empty() {
+            let acked = std::mem::take(&mut self.acked);
+            self.dispatch(now, 0, Action::Delivered(acked));
         }
     }
 
@@ -279,7 +294,10 @@ where
     }
 }
 
-impl<S> Endpoint for ChatEndpoint<S> {
+impl<S> Endpoint for ChatEndpoint<S>
+where
+    S: Service<ChatRequest, Response = Vec<Output>, Error = Error>,
+{
     type Event = (SessionId, Event);
 
     fn handle_datagram(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
@@ -295,7 +313,12 @@ impl<S> Endpoint for ChatEndpoint<S> {
         self.sessions.poll_timeout()
     }
     fn poll_event(&mut self) -> Option<(SessionId, Event)> {
-        self.sessions.poll_event()
+        let event = self.sessions.poll_event();
+        if event.is_none() && !self.acked.is_empty() {
+            // The batch is complete: its receipts are queued before the driver sends.
+            self.flush_acked(dgram_net::session::now());
+        }
+        event
     }
     fn close_all(&mut self) {
         self.sessions.close_all();

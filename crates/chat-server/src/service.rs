@@ -32,8 +32,9 @@ pub enum Action {
     /// Outputs carrying messages were handed to sessions as these `MessageId`s: one action
     /// for a whole room's fan-out, not one per recipient.
     Track(Vec<(SessionId, MessageId, ChatId)>),
-    /// The session acknowledged a message.
-    Delivered(MessageId),
+    /// Sessions acknowledged messages: one action for a batch of acknowledgements (a room
+    /// post's members ack within moments of each other), not one per session.
+    Delivered(Vec<(SessionId, MessageId)>),
     /// The session could not deliver a message.
     Failed(MessageId, String),
     /// A message with a receipt could not be handed to the session at all.
@@ -137,7 +138,11 @@ impl Service<ChatRequest> for ChatService {
                     core.track(session, id, chat);
                 }
             }
-            Action::Delivered(id) => core.delivered(s, id),
+            Action::Delivered(acked) => {
+                for (session, id) in acked {
+                    core.delivered(session, id);
+                }
+            }
             Action::Failed(id, why) => core.failed(s, id, &why),
             Action::Unsendable(chat, why) => core.unsendable(chat, &why),
             Action::Expire => core.expire(ms),
@@ -160,7 +165,7 @@ impl Service<ChatRequest> for ChatService {
                 push(core, writer, t, ops);
             }
         }
-        ready(Ok(std::iter::from_fn(|| core.poll_output()).collect()))
+        ready(Ok(core.take_outputs()))
     }
 }
 

@@ -156,6 +156,12 @@ impl ChatCore {
         self.out.pop_front()
     }
 
+    /// Every queued output at once, in one allocation of the right size (a room post queues
+    /// one per member).
+    pub fn take_outputs(&mut self) -> Vec<Output> {
+        self.out.drain(..).collect()
+    }
+
     fn send(&mut self, session: SessionId, msg: ServerMsg) {
         self.out.push_back(Output {
             session,
