@@ -44,7 +44,7 @@ options (defaults): --server-pid PID, --sessions 1000, --warmup 1, --duration 5 
   --size 32, --members 100, --senders 4, --fanout-window 8, --concurrency 200 (handshakes
   at once), --settle 2 (memory: seconds before the second reading), --limit 600 (seconds
   before a watchdog ends the run), --prefix a (accept: session names), --label server
-  (accept: printed as store=LABEL)";
+  (accept: printed as store=LABEL), --workers 2 (tokio worker threads for the clients)";
 
 /// The parameters, from the command line.
 pub(crate) struct Args {
@@ -65,6 +65,8 @@ pub(crate) struct Args {
     pub(crate) limit: Duration,
     pub(crate) prefix: String,
     pub(crate) label: String,
+    /// Tokio worker threads for the clients.
+    pub(crate) workers: usize,
 }
 
 fn secs(v: &str) -> Result<Duration, String> {
@@ -101,6 +103,7 @@ impl Args {
             limit: Duration::from_secs(600),
             prefix: "a".to_owned(),
             label: "server".to_owned(),
+            workers: 2,
         };
         let mut raw = raw.peekable();
         while let Some(arg) = raw.next() {
@@ -130,6 +133,7 @@ impl Args {
                 "limit" => a.limit = secs(&v)?,
                 "prefix" => a.prefix = v,
                 "label" => a.label = v,
+                "workers" => a.workers = num(&v)?,
                 _ => return Err(format!("unknown option --{key}")),
             }
         }
@@ -156,7 +160,7 @@ fn main() -> ExitCode {
         std::process::exit(3);
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(args.workers.max(1))
         .enable_all()
         .build()
         .expect("a tokio runtime");
