@@ -174,8 +174,9 @@ where
 {
     loop {
         let mut busy = false;
-        // One clock reading per round: the round takes microseconds, far below any timer's
-        // resolution, and reading the clock per datagram showed in profiles.
+        // One clock reading per round, not one per datagram (it showed in profiles). A round
+        // is short next to any timer; if a full socket makes it long, a send is stamped a
+        // little early, which only makes an RTT sample look longer.
         let now = now();
         while let Some(t) = endpoint.poll_transmit(now, out) {
             busy = true;
