@@ -1,7 +1,7 @@
 //! `cargo bench -p chat-server --bench chat -- SUBCOMMAND --server ADDR [OPTIONS]`: load for a
 //! chat server running as its own process (`bench/chat` starts it, with its limits off, and
 //! passes its address and pid). The clients are real proto session clients, each on its own
-//! loopback socket, driven by `dgram_net::session::drive` on a 2-worker tokio runtime.
+//! loopback socket, driven by `dgram_net::session::drive` on a tokio runtime of `--workers` threads (1).
 //!
 //! - `load`: connects `--sessions` clients (`u0`, `u1`, ...; Hello each), then measures DMs
 //!   between random pairs with `--window` unreceipted per sender (max throughput; a list such
@@ -44,7 +44,7 @@ options (defaults): --server-pid PID, --sessions 1000, --warmup 1, --duration 5 
   --size 32, --members 100, --senders 4, --fanout-window 8, --concurrency 200 (handshakes
   at once), --settle 2 (memory: seconds before the second reading), --limit 600 (seconds
   before a watchdog ends the run), --prefix a (accept: session names), --label server
-  (accept: printed as store=LABEL), --workers 2 (tokio worker threads for the clients)";
+  (accept: printed as store=LABEL), --workers 1 (tokio worker threads for the clients)";
 
 /// The parameters, from the command line.
 pub(crate) struct Args {
@@ -103,7 +103,7 @@ impl Args {
             limit: Duration::from_secs(600),
             prefix: "a".to_owned(),
             label: "server".to_owned(),
-            workers: 2,
+            workers: 1,
         };
         let mut raw = raw.peekable();
         while let Some(arg) = raw.next() {
