@@ -325,6 +325,7 @@ pub(crate) fn request_id(msg: &ClientMsg) -> Option<RequestId> {
     }
 }
 
+mod keeping;
 mod receipts;
 mod requests;
 mod rooms;

@@ -1,6 +1,6 @@
 //! The chat server's answers to each request: joining with a name (and claiming it), posting
-//! to a user or a room, rooms and topics, presence, history and whois; and the periodic expiry
-//! of old messages and unused claims.
+//! to a user or a room, rooms and topics, presence, history and whois. What is kept and for how
+//! long (the offline queue, expiry) is in `keeping.rs`.
 
 use std::collections::{BTreeSet, VecDeque};
 
@@ -257,48 +257,6 @@ impl ChatCore {
         }
     }
 
-    fn queue(&mut self, key: &str, posted: Posted, sender: SessionId) {
-        let id = posted.id;
-        let Some(name) = self.enqueue(key, posted) else {
-            return;
-        };
-        let reason = format!("{name} is offline; queued until they return");
-        self.send(sender, ServerMsg::NotDelivered { id, reason });
-    }
-
-    /// Puts a DM on its recipient's queue; what falls off the cap is counted, and dequeued on
-    /// disk too. Returns the recipient's name.
-    pub(crate) fn enqueue(&mut self, key: &str, posted: Posted) -> Option<Name> {
-        let cap = self.config.queue;
-        let user = self.state.users.get_mut(key)?;
-        let name = user.name.clone();
-        user.queue.push_back(posted);
-        let mut dropped = Vec::new();
-        while user.queue.len() > cap {
-            dropped.extend(user.queue.pop_front().map(|p| p.id));
-        }
-        self.stats.queue_dropped += dropped.len() as u64;
-        for id in dropped {
-            let user = name.clone();
-            self.log(Op::Dequeue { user, id });
-        }
-        Some(name)
-    }
-
-    /// A claim lapsed: the name, its rooms and its queue are free again.
-    fn lapse(&mut self, key: &str) {
-        let Some(u) = self.state.users.remove(key) else {
-            return;
-        };
-        for room in &u.rooms {
-            if let Some(r) = self.state.rooms.get_mut(room) {
-                r.members.remove(key);
-            }
-        }
-        self.stats.claims_lapsed += 1;
-        self.log(Op::Lapse { user: u.name });
-    }
-
     pub(super) fn away(
         &mut self,
         session: SessionId,
@@ -382,39 +340,5 @@ impl ChatCore {
             away: user.away.clone(),
         };
         self.send(session, msg);
-    }
-
-    /// Drops what is older than the expiry and claims unused for longer than their lifetime.
-    pub fn expire(&mut self, now_ms: u64) {
-        let cutoff = now_ms.saturating_sub(self.config.expiry_ms);
-        self.begin();
-        self.log(Op::Expire {
-            before_ms: cutoff,
-            room_history: self.config.room_history,
-        });
-        let mut expired = 0;
-        for r in self.state.rooms.values_mut() {
-            expired += state::expire(&mut r.history, cutoff);
-        }
-        for log in self.state.dms.values_mut() {
-            expired += state::expire(log, cutoff);
-        }
-        self.state.dms.retain(|_, log| !log.is_empty());
-        for u in self.state.users.values_mut() {
-            expired += state::expire(&mut u.queue, cutoff);
-        }
-        self.stats.expired += expired;
-        let ttl = self.config.claim_ttl_ms;
-        let lapsed: Vec<UserKey> = self
-            .state
-            .users
-            .iter()
-            .filter(|(_, u)| !u.online() && u.last_used_ms + ttl < now_ms)
-            .map(|(k, _)| k.clone())
-            .collect();
-        for key in lapsed {
-            self.lapse(key.0.key());
-        }
-        self.end();
     }
 }
