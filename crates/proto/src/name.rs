@@ -30,13 +30,7 @@ pub struct Name(Spelled);
 impl Name {
     /// Validates and normalizes `raw`.
     pub fn new(raw: &str) -> Result<Self, Error> {
-        let (display, key) = validate(raw, MAX_NAME_CHARS)?;
-        Ok(Self(Spelled::new(&display, &key)))
-    }
-
-    fn from_owned(raw: String) -> Result<Self, Error> {
-        let (display, key) = validate_owned(raw, MAX_NAME_CHARS)?;
-        Ok(Self(Spelled::new(&display, &key)))
+        validate(raw, MAX_NAME_CHARS).map(Self)
     }
 
     /// The name as its owner spelled it (NFC).
@@ -93,20 +87,15 @@ impl Spelled {
 }
 
 /// Checks `raw` against the name rules with at most `max_chars` characters; returns its NFC
-/// form and its case-folded key. Room names share the rules with a longer limit.
-pub(crate) fn validate(raw: &str, max_chars: usize) -> Result<(String, String), Error> {
-    if raw.is_ascii() {
-        return validate_owned(raw.to_owned(), max_chars);
-    }
-    validate_unicode(raw, max_chars)
-}
-
-/// [`validate`] for a string the caller gives up: an ASCII name (the common case, and every
-/// name a decoded message carries is checked again) keeps its buffer, needs no normalization,
-/// and folds case by lowercasing, which is what Unicode case folding does to ASCII.
-pub(crate) fn validate_owned(raw: String, max_chars: usize) -> Result<(String, String), Error> {
+/// form and its case-folded key in one buffer. Room names share the rules with a longer limit.
+///
+/// An ASCII name (the common case, and every name a decoded message carries is checked again)
+/// needs no normalization and folds case by lowercasing, which is what Unicode case folding
+/// does to ASCII; a lowercase one is its own key and is copied once.
+pub(crate) fn validate(raw: &str, max_chars: usize) -> Result<Spelled, Error> {
     if !raw.is_ascii() {
-        return validate_unicode(&raw, max_chars);
+        let (display, key) = validate_unicode(raw, max_chars)?;
+        return Ok(Spelled::new(&display, &key));
     }
     if let Some(ch) = raw.chars().find(|&ch| !is_name_char(ch)) {
         return Err(Error::NameCharacter { ch });
@@ -117,10 +106,10 @@ pub(crate) fn validate_owned(raw: String, max_chars: usize) -> Result<(String, S
             chars,
             limit: max_chars,
         }),
-        _ => {
-            let key = raw.to_ascii_lowercase();
-            Ok((raw, key))
+        _ if raw.bytes().any(|b| b.is_ascii_uppercase()) => {
+            Ok(Spelled::new(raw, &raw.to_ascii_lowercase()))
         }
+        _ => Ok(Spelled::new(raw, raw)),
     }
 }
 
@@ -157,7 +146,7 @@ fn is_name_char(ch: char) -> bool {
 impl TryFrom<String> for Name {
     type Error = Error;
     fn try_from(s: String) -> Result<Self, Error> {
-        Self::from_owned(s)
+        Self::new(&s)
     }
 }
 
@@ -281,10 +270,9 @@ mod tests {
         /// keys and errors.
         #[test]
         fn ascii_shortcut_agrees_with_the_unicode_path(raw in "[ -~]{0,40}") {
-            proptest::prop_assert_eq!(
-                validate_owned(raw.clone(), MAX_NAME_CHARS),
-                validate_unicode(&raw, MAX_NAME_CHARS)
-            );
+            let shortcut = validate(&raw, MAX_NAME_CHARS)
+                .map(|s| (s.display().to_owned(), s.key().to_owned()));
+            proptest::prop_assert_eq!(shortcut, validate_unicode(&raw, MAX_NAME_CHARS));
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::name::{validate, validate_owned, Spelled};
+use crate::name::{validate, Spelled};
 use crate::Error;
 
 /// The most characters a room name may have.
@@ -18,8 +18,7 @@ impl Room {
     /// Validates and normalizes `raw` (a leading `#` is dropped).
     pub fn new(raw: &str) -> Result<Self, Error> {
         let raw = raw.strip_prefix('#').unwrap_or(raw);
-        let (display, key) = validate(raw, MAX_ROOM_CHARS)?;
-        Ok(Self(Spelled::new(&display, &key)))
+        validate(raw, MAX_ROOM_CHARS).map(Self)
     }
 
     /// The name as its creator spelled it.
@@ -36,12 +35,7 @@ impl Room {
 impl TryFrom<String> for Room {
     type Error = Error;
     fn try_from(s: String) -> Result<Self, Error> {
-        let s = match s.strip_prefix('#') {
-            Some(rest) => rest.to_owned(),
-            None => s,
-        };
-        let (display, key) = validate_owned(s, MAX_ROOM_CHARS)?;
-        Ok(Self(Spelled::new(&display, &key)))
+        Self::new(&s)
     }
 }
 

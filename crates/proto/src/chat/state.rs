@@ -3,7 +3,6 @@
 
 use std::borrow::Borrow;
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
-use std::hash::{Hash, Hasher};
 use std::net::{IpAddr, SocketAddr};
 
 use super::{Posted, Room};
@@ -46,8 +45,9 @@ impl User {
 }
 
 /// The users table's key: the name itself, looked up by its case-folded key (`&str`). It
-/// shares the user's name buffer, where a `String` key would be a copy per user.
-#[derive(Debug, Clone)]
+/// shares the user's name buffer, where a `String` key would be a copy per user. `Borrow`
+/// needs hashing and equality to agree with `str`'s: a `Name`'s go by its key alone.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct UserKey(pub(crate) Name);
 
 impl Borrow<str> for UserKey {
@@ -55,21 +55,6 @@ impl Borrow<str> for UserKey {
         self.0.key()
     }
 }
-
-// Hash and equality go by the folded key alone, as `str`'s do: `Borrow` requires it.
-impl Hash for UserKey {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.0.key().hash(state);
-    }
-}
-
-impl PartialEq for UserKey {
-    fn eq(&self, other: &Self) -> bool {
-        self.0.key() == other.0.key()
-    }
-}
-
-impl Eq for UserKey {}
 
 #[derive(Debug)]
 pub(crate) struct SessionInfo {
@@ -230,5 +215,23 @@ impl State {
             .filter_map(|k| self.users.get(k))
             .flat_map(|u| u.sessions.iter().copied())
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn users_are_found_by_their_folded_key_whatever_the_spelling() {
+        let mut users = HashMap::new();
+        for raw in ["Alex", "黎诗", "ǅemal"] {
+            let name = Name::new(raw).expect("a valid name");
+            let key = name.key().to_owned();
+            users.insert(UserKey(name), raw);
+            assert_eq!(users.get(key.as_str()), Some(&raw), "{raw}");
+        }
+        assert_eq!(users.get("Alex"), None, "the spelling is not the key");
+        assert!(users.contains_key("alex"));
     }
 }

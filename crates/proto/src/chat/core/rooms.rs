@@ -135,7 +135,7 @@ impl ChatCore {
                 r.members
                     .iter()
                     .filter_map(|m| self.state.users.get(m.as_str()))
-                    .flat_map(|u| self.state.receiving(u))
+                    .flat_map(|u| self.state.receiving_iter(u))
                     .collect()
             })
             .unwrap_or_default();
