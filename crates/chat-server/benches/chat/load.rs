@@ -45,6 +45,18 @@ impl Sample {
     fn per_s(&self) -> f64 {
         self.count as f64 / self.secs.max(1e-9)
     }
+
+    /// `secs=.. COUNTED=.. per_s=..`, the latency quantiles and the CPU figures.
+    fn fields(&self, counted: &str) -> String {
+        format!(
+            "secs={:.2} {counted}={} per_s={:.0} {} {}",
+            self.secs,
+            self.count,
+            self.per_s(),
+            quantiles(self.latency.as_ref()),
+            self.cpu
+        )
+    }
 }
 
 /// Waits out the warm-up, then counts what `counter` gains over the measured duration.
@@ -128,14 +140,9 @@ async fn phases(args: &Args, shared: &Arc<Shared>, handles: &[Handle]) -> Result
         let s = measure(args, shared, &shared.dm_received).await;
         let left = drain(shared).await;
         println!(
-            "result phase=dm_max sessions={n} window={window} size={} secs={:.2} received={} \
-             per_s={:.0} {} {} unsettled={left} {}",
+            "result phase=dm_max sessions={n} window={window} size={} {} unsettled={left} {}",
             args.size,
-            s.secs,
-            s.count,
-            s.per_s(),
-            quantiles(s.latency.as_ref()),
-            s.cpu,
+            s.fields("received"),
             trouble(shared),
         );
     }
@@ -153,15 +160,11 @@ async fn phases(args: &Args, shared: &Arc<Shared>, handles: &[Handle]) -> Result
     let skipped = pacer.await.unwrap_or(0);
     let left = drain(shared).await;
     println!(
-        "result phase=dm_latency sessions={n} rate={} size={} secs={:.2} received={} per_s={:.0} \
-         {} {} skipped={skipped} unsettled={left} {}",
+        "result phase=dm_latency sessions={n} rate={} size={} {} skipped={skipped} \
+         unsettled={left} {}",
         args.rate,
         args.size,
-        s.secs,
-        s.count,
-        s.per_s(),
-        quantiles(s.latency.as_ref()),
-        s.cpu,
+        s.fields("received"),
         trouble(shared),
     );
 
@@ -193,16 +196,12 @@ async fn phases(args: &Args, shared: &Arc<Shared>, handles: &[Handle]) -> Result
     let s = measure(args, shared, &shared.room_received).await;
     let left = drain(shared).await;
     println!(
-        "result phase=fanout members={members} senders={senders} window={} size={} secs={:.2} \
-         deliveries={} per_s={:.0} posts_per_s={:.0} {} {} unsettled={left} {}",
+        "result phase=fanout members={members} senders={senders} window={} size={} {} \
+         posts_per_s={:.0} unsettled={left} {}",
         args.fanout_window,
         args.size,
-        s.secs,
-        s.count,
-        s.per_s(),
+        s.fields("deliveries"),
         s.per_s() / (members - 1) as f64,
-        quantiles(s.latency.as_ref()),
-        s.cpu,
         trouble(shared),
     );
     Ok(())
