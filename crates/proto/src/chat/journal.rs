@@ -1,12 +1,17 @@
 //! Durability without I/O: in durable mode the core writes every change as an [`Op`] for the
 //! driver to commit, and holds back what a change would tell clients (a message's `Accepted`,
 //! its deliveries, a new claim's key) until the driver says the change is committed. A crash
-//! can then lose only what nobody was told. [`Snapshot`] is what a store loads at start.
+//! can then lose only what nobody was told; a change whose commit fails is taken back
+//! ([`undo`]). [`Snapshot`] is what a store loads at start.
+
+mod undo;
+
+pub(crate) use undo::Undo;
 
 use std::collections::VecDeque;
 
 use super::core::{ChatCore, Output};
-use super::{ChatId, ErrorKind, Posted, Room, ServerMsg};
+use super::{ChatId, Posted, Room};
 use crate::Name;
 
 /// Orders commits: every batch of ops (all that one event caused) gets the next ticket.
@@ -135,8 +140,22 @@ pub(crate) struct Journal {
     /// Where the current event's outputs start in the core's queue.
     start: usize,
     dirty: bool,
-    held: VecDeque<(Ticket, Vec<Output>, Vec<ChatId>)>,
+    held: VecDeque<Held>,
+    /// The current event's messages and how to take back its other changes.
     posts: Vec<ChatId>,
+    undo: Vec<undo::Undo>,
+}
+
+/// One event's effects, held until its ticket is committed.
+#[derive(Debug)]
+struct Held {
+    ticket: Ticket,
+    /// What it would tell clients.
+    outputs: Vec<Output>,
+    /// The messages it accepted, taken back if the commit fails.
+    posts: Vec<ChatId>,
+    /// How to take back its other in-memory changes, in the order they were made.
+    undo: Vec<undo::Undo>,
 }
 
 impl ChatCore {
@@ -167,9 +186,13 @@ impl ChatCore {
         if !j.dirty {
             return;
         }
-        let held: Vec<Output> = self.out.drain(j.start.min(self.out.len())..).collect();
-        j.held
-            .push_back((j.next, held, std::mem::take(&mut j.posts)));
+        let outputs: Vec<Output> = self.out.drain(j.start.min(self.out.len())..).collect();
+        j.held.push_back(Held {
+            ticket: j.next,
+            outputs,
+            posts: std::mem::take(&mut j.posts),
+            undo: std::mem::take(&mut j.undo),
+        });
         j.next += 1;
         j.dirty = false;
     }
@@ -185,59 +208,12 @@ impl ChatCore {
             return;
         };
         let mut released = Vec::new();
-        while j.held.front().is_some_and(|(t, _, _)| *t <= ticket) {
-            if let Some((_, outputs, _)) = j.held.pop_front() {
-                released.extend(outputs);
+        while j.held.front().is_some_and(|h| h.ticket <= ticket) {
+            if let Some(h) = j.held.pop_front() {
+                released.extend(h.outputs);
             }
         }
         self.out.extend(released);
-    }
-
-    /// Everything up to `ticket` could not be committed: its messages are taken back, their
-    /// senders told why, and nothing is delivered.
-    pub fn commit_failed(&mut self, ticket: Ticket, why: &str) {
-        let Some(j) = self.journal.as_mut() else {
-            return;
-        };
-        let mut failed = Vec::new();
-        while j.held.front().is_some_and(|(t, _, _)| *t <= ticket) {
-            if let Some(h) = j.held.pop_front() {
-                failed.push(h);
-            }
-        }
-        for (_, outputs, posts) in failed {
-            self.forget_posts(&posts);
-            for out in &outputs {
-                if let ServerMsg::Welcome {
-                    name, key: Some(_), ..
-                } = &*out.msg
-                {
-                    self.forget_claim(out.session, name.key());
-                }
-            }
-            for out in outputs {
-                let message = format!("the server could not store this ({why}); it was not sent");
-                let msg = match &*out.msg {
-                    ServerMsg::Accepted { req, .. } => ServerMsg::Error {
-                        req: Some(*req),
-                        kind: ErrorKind::Unavailable,
-                        message,
-                    },
-                    ServerMsg::Welcome { key: Some(_), .. } => ServerMsg::Error {
-                        req: None,
-                        kind: ErrorKind::Unavailable,
-                        message,
-                    },
-                    ServerMsg::Message(_) | ServerMsg::NotDelivered { .. } => continue,
-                    _ => {
-                        self.out.push_back(out);
-                        continue;
-                    }
-                };
-                let msg = std::sync::Arc::new(msg);
-                self.out.push_back(Output { msg, ..out });
-            }
-        }
     }
 
     /// Leaves out messages whose commit is still pending: nobody may read a message that a
@@ -252,7 +228,7 @@ impl ChatCore {
         let pending: std::collections::HashSet<ChatId> = j
             .held
             .iter()
-            .flat_map(|(_, _, posts)| posts.iter().copied())
+            .flat_map(|h| h.posts.iter().copied())
             .chain(j.posts.iter().copied())
             .collect();
         messages
@@ -268,32 +244,6 @@ impl ChatCore {
 }
 
 impl ChatCore {
-    /// Takes back a claim whose commit failed: the name is free again and the session that
-    /// tried to claim it speaks as nobody.
-    fn forget_claim(&mut self, session: crate::session::SessionId, key: &str) {
-        self.state.users.remove(key);
-        if let Some(s) = self.state.sessions.get_mut(&session) {
-            s.user = None;
-        }
-    }
-
-    /// Takes back messages whose commit failed: out of room and DM histories and queues.
-    fn forget_posts(&mut self, ids: &[ChatId]) {
-        if ids.is_empty() {
-            return;
-        }
-        let gone = |p: &Posted| ids.contains(&p.id);
-        for r in self.state.rooms.values_mut() {
-            r.history.retain(|p| !gone(p));
-        }
-        for log in self.state.dms.values_mut() {
-            log.retain(|p| !gone(p));
-        }
-        for u in self.state.users.values_mut() {
-            u.queue.retain(|p| !gone(p));
-        }
-    }
-
     fn load(&mut self, snapshot: Snapshot) {
         use super::state::{pair_key, RoomState, User, UserKey};
         use std::collections::HashSet;

@@ -11,17 +11,17 @@ use crate::support::name;
 
 const DAY: u64 = 24 * 60 * 60 * 1000;
 
-fn addr(port: u16) -> SocketAddr {
+pub(crate) fn addr(port: u16) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], port))
 }
 
-fn drain(core: &mut ChatCore) -> Vec<(u32, ServerMsg)> {
+pub(crate) fn drain(core: &mut ChatCore) -> Vec<(u32, ServerMsg)> {
     std::iter::from_fn(|| core.poll_output())
         .map(|o| (o.session, (*o.msg).clone()))
         .collect()
 }
 
-fn hello(
+pub(crate) fn hello(
     core: &mut ChatCore,
     session: u32,
     who: &str,
@@ -173,106 +173,6 @@ fn caps_drop_the_oldest_and_count_it() {
 }
 
 #[test]
-fn durable_mode_holds_answers_until_committed_and_takes_back_failures() {
-    use dgram_proto::chat::Op;
-    let mut core = ChatCore::durable(ChatConfig::default(), [4; 32]);
-    let now = 1_700_000_000_000;
-    core.open(1, addr(1));
-    core.handle(
-        1,
-        now,
-        ClientMsg::Hello {
-            name: name("alex"),
-            key: None,
-            send_only: false,
-        },
-    );
-    assert!(
-        drain(&mut core).is_empty(),
-        "the new claim's key waits for its commit"
-    );
-    let ops: Vec<_> = std::iter::from_fn(|| core.poll_op()).collect();
-    assert!(matches!(&ops[..], [(t, Op::Claim { .. })] if *t == 0));
-    core.committed(0);
-    assert!(matches!(
-        &drain(&mut core)[..],
-        [(1, ServerMsg::Welcome { key: Some(_), .. })]
-    ));
-
-    core.open(2, addr(2));
-    core.handle(
-        2,
-        now,
-        ClientMsg::Hello {
-            name: name("egon"),
-            key: None,
-            send_only: false,
-        },
-    );
-    while let Some((t, _)) = core.poll_op() {
-        core.committed(t);
-    }
-    drain(&mut core);
-    let dm = |req, text: &str| ClientMsg::Send {
-        req,
-        to: Target::User(name("egon")),
-        text: text.into(),
-    };
-    core.handle(1, now, dm(1, "kept"));
-    assert!(
-        drain(&mut core).is_empty(),
-        "neither accepted nor delivered before the commit"
-    );
-    let (t1, _) = core.poll_op().expect("the post");
-    let ops: Vec<_> = std::iter::from_fn(|| core.poll_op()).collect();
-    assert!(
-        ops.iter().any(|(_, op)| matches!(op, Op::Queue { .. })),
-        "queued until acked"
-    );
-    core.committed(t1);
-    let out = drain(&mut core);
-    assert!(out
-        .iter()
-        .any(|(s, m)| *s == 1 && matches!(m, ServerMsg::Accepted { .. })));
-    assert!(out
-        .iter()
-        .any(|(s, m)| *s == 2 && matches!(m, ServerMsg::Message(_))));
-
-    core.handle(1, now, dm(2, "lost"));
-    let (t2, _) = core.poll_op().expect("the post");
-    while core.poll_op().is_some() {}
-    core.commit_failed(t2, "disk full");
-    let out = drain(&mut core);
-    assert!(
-        matches!(&out[..], [(1, ServerMsg::Error { req: Some(2), kind: ErrorKind::Unavailable, message })] if message.contains("disk full")),
-        "{out:?}"
-    );
-    core.handle(
-        1,
-        now,
-        ClientMsg::History {
-            req: 3,
-            with: Target::User(name("egon")),
-            since: None,
-            limit: 10,
-        },
-    );
-    let (t3, _) = core.poll_op().map_or((u64::MAX, ()), |(t, _)| (t, ()));
-    if t3 != u64::MAX {
-        core.committed(t3);
-    }
-    let history = drain(&mut core)
-        .into_iter()
-        .find_map(|(_, m)| match m {
-            ServerMsg::History { messages, .. } => Some(messages),
-            _ => None,
-        })
-        .expect("history");
-    let texts: Vec<_> = history.iter().map(|p| p.text.as_str()).collect();
-    assert_eq!(texts, ["kept"], "the failed message was taken back");
-}
-
-#[test]
 fn a_dm_that_cannot_reach_its_recipients_session_waits_in_their_queue() {
     let mut core = ChatCore::new(ChatConfig::default(), [5; 32]);
     let now = 1_700_000_000_000;
@@ -326,73 +226,6 @@ fn a_dm_that_cannot_reach_its_recipients_session_waits_in_their_queue() {
         ),
         "{back:?}"
     );
-}
-
-#[test]
-fn history_never_shows_a_message_whose_commit_is_pending() {
-    let mut core = ChatCore::durable(ChatConfig::default(), [6; 32]);
-    let now = 1_700_000_000_000;
-    let commit_all = |core: &mut ChatCore| {
-        while let Some((t, _)) = core.poll_op() {
-            core.committed(t);
-        }
-    };
-    let room = Room::new("lobby").expect("room");
-    for (session, who) in [(1, "alex"), (2, "bob")] {
-        core.open(session, addr(session as u16));
-        core.handle(
-            session,
-            now,
-            ClientMsg::Hello {
-                name: name(who),
-                key: None,
-                send_only: false,
-            },
-        );
-        core.handle(
-            session,
-            now,
-            ClientMsg::Join {
-                req: 1,
-                room: room.clone(),
-            },
-        );
-        commit_all(&mut core);
-    }
-    drain(&mut core);
-    let to = Target::Room(room.clone());
-    core.handle(
-        1,
-        now,
-        ClientMsg::Send {
-            req: 2,
-            to: to.clone(),
-            text: "pending".into(),
-        },
-    );
-    let ask = |core: &mut ChatCore| {
-        core.handle(
-            2,
-            now,
-            ClientMsg::History {
-                req: 3,
-                with: to.clone(),
-                since: None,
-                limit: 10,
-            },
-        );
-        drain(core)
-            .into_iter()
-            .find_map(|(_, m)| match m {
-                ServerMsg::History { messages, .. } => Some(messages.len()),
-                _ => None,
-            })
-            .expect("a history answer")
-    };
-    assert_eq!(ask(&mut core), 0, "not committed yet: not readable");
-    commit_all(&mut core);
-    drain(&mut core);
-    assert_eq!(ask(&mut core), 1);
 }
 
 #[test]

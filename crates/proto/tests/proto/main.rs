@@ -6,6 +6,7 @@ mod codec;
 mod echo_client;
 mod echo_server;
 mod golden;
+mod journal;
 mod session;
 mod session_security;
 mod sim;

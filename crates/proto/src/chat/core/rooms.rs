@@ -5,6 +5,7 @@ use std::collections::{HashSet, VecDeque};
 
 use super::super::state::{self, RoomState};
 use super::{info, ChatCore};
+use crate::chat::journal::Undo;
 use crate::chat::Op;
 use crate::chat::{
     channel_for, ErrorKind, Presence, Room, RoomInfo, ServerMsg, Target, MAX_STATUS_TEXT,
@@ -58,6 +59,10 @@ impl ChatCore {
             self.log(Op::Join {
                 user,
                 room: room.clone(),
+            });
+            self.undo_on_failure(Undo::Join {
+                user: me.to_owned(),
+                room: room.key().to_owned(),
             });
         }
         self.send(session, ServerMsg::Done { req });
@@ -114,6 +119,10 @@ impl ChatCore {
         };
         self.log(Op::Part {
             user: name.clone(),
+            room: room.clone(),
+        });
+        self.undo_on_failure(Undo::Part {
+            user: me.to_owned(),
             room: room.clone(),
         });
         // A room nobody is in and nothing was said in is forgotten, so that joining and leaving
@@ -236,12 +245,17 @@ impl ChatCore {
             );
             return self.error(session, Some(req), ErrorKind::TooLong, message);
         }
-        r.topic = topic.clone();
+        let old = std::mem::replace(&mut r.topic, topic.clone());
         let room = r.room.clone();
         let members: Vec<String> = r.members.iter().cloned().collect();
         self.log(Op::Topic {
             room: room.clone(),
             topic: topic.clone(),
+        });
+        self.undo_on_failure(Undo::Topic {
+            room: room.key().to_owned(),
+            old,
+            new: topic.clone(),
         });
         self.send(session, ServerMsg::Done { req });
         for m in members {
