@@ -85,6 +85,33 @@ impl Client {
         self.conn.as_ref().and_then(Connection::smoothed_rtt)
     }
 
+    /// The server this client handshakes with and sends to.
+    pub fn server(&self) -> SocketAddr {
+        self.server
+    }
+
+    /// Points the client at `server` instead (its name now resolves elsewhere), and starts a
+    /// fresh handshake there at once; datagrams from the old address are ignored from now on.
+    ///
+    /// Only while there is no session: before the first welcome, or after one ended and the
+    /// client is handshaking again. While a session exists (connected, or resuming after the
+    /// server went quiet) this changes nothing and returns `false`: the session belongs to the
+    /// server that welcomed us, and a resume proves itself to that server only; once it ends,
+    /// the caller may try again. Also `false` after [`Client::close`]. Returns `true` when the
+    /// client now handshakes with `server`, including when it already did (the handshake then
+    /// goes on undisturbed).
+    pub fn set_server(&mut self, now: Instant, server: SocketAddr) -> bool {
+        if self.conn.is_some() || self.closed_for_good {
+            return false;
+        }
+        if server != self.server {
+            self.server = server;
+            // A new nonce too: a cookie or welcome the old address sends late must not count.
+            self.start_handshake(now, false);
+        }
+        true
+    }
+
     fn start_handshake(&mut self, now: Instant, resume: bool) {
         let mut nonce = [0u8; packet::NONCE_LEN];
         self.rng.fill(&mut nonce);

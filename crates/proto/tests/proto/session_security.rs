@@ -1,6 +1,7 @@
 //! The handshake's defences: spoofed sources make no sessions, replies before a session never
 //! outgrow their requests, forged session ids and wrong resume proofs are refused; and the
-//! recoveries that use them: NAT rebinding, and a server that forgot its sessions.
+//! recoveries that use them: NAT rebinding, a server that forgot its sessions, and a server
+//! that moved to a new address (the client is pointed there with `set_server`).
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -221,4 +222,88 @@ fn a_client_notices_a_restarted_server_and_joins_again() {
         session: new,
         resumed: false
     }));
+}
+
+#[test]
+fn a_client_is_pointed_at_a_server_that_moved_only_while_it_has_no_session() {
+    let (mut sim, c) = connected();
+    let session = sim.session_of(c).expect("connected");
+    let old = sim.server_addr;
+    // The server comes back elsewhere (a container re-created with a new IP): what is sent to
+    // the old address reaches nobody from now on.
+    let moved = addr("10.0.0.7:8081");
+    sim.server_addr = moved;
+    sim.server = Server::new(Config::default(), [5; 32], sim.now);
+    let now = sim.now;
+    assert!(
+        !sim.clients[c].client.set_server(now, moved),
+        "refused while connected"
+    );
+    // Still refused while resuming (a message goes unanswered): the session is the old
+    // server's.
+    let sent = sim.clients[c]
+        .client
+        .send(now, 0, b"anyone?".to_vec(), Delivery::Reliable);
+    assert!(matches!(sent, Ok(Some(_))));
+    sim.run_for(Duration::from_secs(5));
+    assert_eq!(sim.session_of(c), Some(session));
+    assert!(!sim.clients[c].client.is_connected(), "resuming");
+    let now = sim.now;
+    assert!(!sim.clients[c].client.set_server(now, moved));
+    assert_eq!(sim.clients[c].client.server(), old);
+    // Once the session is over the client handshakes with the old address, in vain.
+    sim.run_for(Duration::from_secs(30));
+    assert!(sim.clients[c].events.contains(&Event::Closed {
+        reason: CloseReason::TimedOut
+    }));
+    sim.run_for(Duration::from_secs(5));
+    assert_eq!(sim.session_of(c), None);
+    let last = sim
+        .sent
+        .iter()
+        .rev()
+        .find(|(from, ..)| *from == addr(CLIENT));
+    assert_eq!(last.map(|(_, to, _)| *to), Some(old));
+    // Now it takes: the very next packet is a Hello to the new address, with no wait for the
+    // handshake's backoff, and the client joins there.
+    let (now, sent) = (sim.now, sim.sent.len());
+    assert!(sim.clients[c].client.set_server(now, moved));
+    assert_eq!(sim.clients[c].client.server(), moved);
+    sim.run_for(Duration::from_millis(1));
+    let first = sim.sent[sent..]
+        .iter()
+        .find(|(from, ..)| *from == addr(CLIENT))
+        .expect("a packet right away");
+    assert_eq!((first.1, first.2[2], first.2.len()), (moved, 0x10, 1200));
+    sim.run_for(Duration::from_secs(1));
+    let joined = sim.session_of(c).expect("joined the moved server");
+    assert!(sim.clients[c].events.contains(&Event::Connected {
+        session: joined,
+        resumed: false
+    }));
+    assert_eq!(sim.server.sessions(), 1);
+    // Setting the same address again disturbs nothing; after close nothing is set at all.
+    let now = sim.now;
+    let client = &mut sim.clients[c].client;
+    assert!(!client.set_server(now, old), "connected again");
+    client.close();
+    assert!(!client.set_server(now, old), "closed for good");
+    assert_eq!(client.server(), moved);
+}
+
+#[test]
+fn a_client_that_never_got_an_answer_can_be_pointed_elsewhere() {
+    let mut sim = Sim::new(22, Config::default(), LinkSpec::PERFECT);
+    let c = sim.add_client(CLIENT, Config::default());
+    // The name resolved to a stale address before the first welcome.
+    let stale = sim.server_addr;
+    let moved = addr("10.0.0.8:8081");
+    sim.server_addr = moved;
+    sim.run_for(Duration::from_secs(3));
+    assert_eq!(sim.session_of(c), None);
+    let now = sim.now;
+    assert!(sim.clients[c].client.set_server(now, stale), "same: kept");
+    assert!(sim.clients[c].client.set_server(now, moved));
+    sim.run_for(Duration::from_millis(100));
+    assert!(sim.session_of(c).is_some(), "connected within a round trip");
 }
