@@ -69,8 +69,9 @@ pub(crate) fn server(s: &str) -> Result<SocketAddr, String> {
     let s = s.trim();
     let addr = match s.parse::<SocketAddr>() {
         Ok(addr) => addr,
-        // A name (a compose service such as `chat:8081`, or a host name): resolved once, at
-        // start, preferring IPv4 as the services listen on IPv4 by default.
+        // A name (a compose service such as `chat:8081`, or a host name): resolved now,
+        // preferring IPv4 as the services listen on IPv4 by default. The chat client looks it
+        // up again while it has no session (chat::follow, which keeps to the same rule).
         Err(_) => {
             use std::net::ToSocketAddrs;
             let found: Vec<SocketAddr> = s

@@ -5,6 +5,8 @@
 //! | `connected` | `server`, `resumed` |
 //! | `welcome` | `name`, `claimed`, `again`, `online` (names), `rejoining` (rooms) |
 //! | `disconnected` | `reason` |
+//! | `server_moved` | `given` (`--server`), `from`, `to`: the name resolves to `to` now, tried from now on |
+//! | `lookup_failed` | `given`, `reason`, `trying` (the address still tried); once per run of failures |
 //! | `message` | `id`, `ts` (UTC ms), `from`, `to` (`name` or `#room`), `kind` (`dm`/`room`), `room` (for room messages), `text`, `replay` |
 //! | `presence` | `name`, `presence` (`online`, `offline`, `away`, `back`, `joined`, `left`), `text` (away), `room` (joined/left) |
 //! | `receipt` | `id`, `state` (`delivered`, `not_delivered`), `reason` |
@@ -29,6 +31,22 @@ pub(crate) fn note(note: &Note, server: SocketAddr) -> Option<Value> {
             json!({"event": "connected", "server": server.to_string(), "resumed": resumed})
         }
         Note::Disconnected { reason } => json!({"event": "disconnected", "reason": reason}),
+        Note::Moved { given, from, to } => json!({
+            "event": "server_moved",
+            "given": given,
+            "from": from.to_string(),
+            "to": to.to_string(),
+        }),
+        Note::LookupFailed {
+            given,
+            reason,
+            trying,
+        } => json!({
+            "event": "lookup_failed",
+            "given": given,
+            "reason": reason,
+            "trying": trying.to_string(),
+        }),
         Note::Welcome {
             name,
             online,
@@ -175,5 +193,19 @@ mod tests {
             json!({"event": "presence", "name": "黎诗", "presence": "away", "text": "lunch"})
         );
         assert!(note(&Note::Away(None), server()).is_none());
+    }
+
+    #[test]
+    fn a_failed_lookup_names_the_address_still_tried() {
+        let failed = Note::LookupFailed {
+            given: "chat:8081".into(),
+            reason: "no such host".into(),
+            trying: server(),
+        };
+        assert_eq!(
+            note(&failed, server()),
+            Some(json!({"event": "lookup_failed", "given": "chat:8081",
+                "reason": "no such host", "trying": "127.0.0.1:8081"}))
+        );
     }
 }

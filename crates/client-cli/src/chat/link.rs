@@ -1,7 +1,8 @@
 //! The chat client's session link: a session [`Client`] run by `dgram_net`'s driver on its own
 //! task, with chat messages in and out. Each chat message travels as one reliable session
 //! message on channel 0; what the server sends arrives decoded, with the session's own news
-//! (up, down, a message that failed) in the same ordered stream.
+//! (up, down, a message that failed) in the same ordered stream. A server given by name is
+//! followed to a new address while there is no session ([`super::follow`]).
 
 use std::hash::{BuildHasher, RandomState};
 use std::net::SocketAddr;
@@ -13,10 +14,12 @@ use dgram_proto::chat::{ClientMsg, ServerMsg};
 use dgram_proto::session::{Client, Config, Delivery, Event, MessageId};
 use dgram_proto::RequestId;
 use tokio::net::UdpSocket;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use super::follow::{Follow, Follower, ServerTarget};
+use super::note::Note;
 use crate::echo::unspecified_like;
 
 /// Commands waiting for the driver; a full queue makes the sender wait, which is the
@@ -53,12 +56,16 @@ pub(crate) enum NetEvent {
     },
     /// A message we sent was not acknowledged, and will not be resent.
     Failed { id: MessageId, reason: String },
+    /// News of the link's own for the user, passed on as it is: the server's name now
+    /// resolves elsewhere, or could not be looked up.
+    Notice(Note),
 }
 
 /// A running session with the chat server.
 #[derive(Debug)]
 pub(crate) struct Link {
-    server: SocketAddr,
+    /// Where the session client is pointed now.
+    server: watch::Receiver<SocketAddr>,
     commands: mpsc::Sender<Command<Client>>,
     events_tx: mpsc::UnboundedSender<NetEvent>,
     /// What the link reports; read it promptly.
@@ -68,9 +75,11 @@ pub(crate) struct Link {
 }
 
 impl Link {
-    /// Binds a socket and starts handshaking with `server`. Succeeds with no server up: UDP
-    /// is connectionless, and the session client keeps trying until one answers.
-    pub(crate) async fn open(server: SocketAddr) -> anyhow::Result<Self> {
+    /// Binds a socket and starts handshaking with `target`. Succeeds with no server up: UDP
+    /// is connectionless, and the session client keeps trying until one answers. A target
+    /// given by name is looked up again with `follow` whenever there is no session.
+    pub(crate) async fn open(target: ServerTarget, follow: Follow) -> anyhow::Result<Self> {
+        let server = target.addr;
         let local = unspecified_like(server);
         let socket = UdpSocket::bind(local)
             .await
@@ -83,17 +92,46 @@ impl Link {
         let (events_tx, events) = mpsc::unbounded_channel();
         let shutdown = CancellationToken::new();
         let tx = events_tx.clone();
+        let (up_tx, up) = watch::channel(false);
         let on_event = move |_: &mut Client, _, event: Event| {
+            // The follower looks the name up again only while there is no session.
+            match event {
+                Event::Connected { .. } => {
+                    up_tx.send_replace(true);
+                }
+                Event::Closed { .. } => {
+                    up_tx.send_replace(false);
+                }
+                _ => {}
+            }
             if let Some(event) = translate(event) {
                 // The receiver is gone only while the program is ending.
                 let _ = tx.send(event);
             }
         };
+        let (current, server_rx) = watch::channel(server);
+        if !target.literal {
+            let follower = Follower {
+                given: target.given,
+                follow,
+                up,
+                current,
+                commands: commands.clone(),
+                events: events_tx.clone(),
+            };
+            let stop = shutdown.clone();
+            tokio::spawn(async move {
+                tokio::select! {
+                    () = stop.cancelled() => {}
+                    () = follower.run() => {}
+                }
+            });
+        }
         let stop = shutdown.clone();
         let task =
             tokio::spawn(async move { drive(&socket, client, commands_rx, on_event, stop).await });
         Ok(Self {
-            server,
+            server: server_rx,
             commands,
             events_tx,
             events,
@@ -102,9 +140,9 @@ impl Link {
         })
     }
 
-    /// The server's address.
+    /// The server's address: where the session client is pointed now.
     pub(crate) fn server(&self) -> SocketAddr {
-        self.server
+        *self.server.borrow()
     }
 
     /// Sends one chat message; its fate comes back as [`NetEvent::Submitted`] with `req`.
@@ -135,7 +173,7 @@ impl Link {
         self.commands
             .send(command)
             .await
-            .map_err(|_| anyhow::anyhow!("the session with {} has stopped", self.server))
+            .map_err(|_| anyhow::anyhow!("the session with {} has stopped", self.server()))
     }
 
     /// Says goodbye to the server (so that others see us go at once) and stops.

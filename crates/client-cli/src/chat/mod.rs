@@ -3,8 +3,10 @@
 //! All three run the same pieces: a session link to the chat server ([`link`]), the client's
 //! chat state machine ([`state`]: Hello and the claim key, requests and their fates, rejoining
 //! rooms after a reconnect, queueing while disconnected), the claim key on disk ([`keys`]),
-//! and [`note`]s that each front end shows its own way ([`render`], [`json`]).
+//! following a server's name to a new address ([`follow`]), and [`note`]s that each front end
+//! shows its own way ([`render`], [`json`]).
 
+mod follow;
 mod json;
 mod keys;
 mod link;
@@ -23,6 +25,7 @@ use anyhow::Context;
 use dgram_proto::chat::{Room, Target};
 use dgram_proto::Name;
 
+use self::follow::{Follow, ServerTarget};
 use self::keys::KeyFile;
 use self::link::Link;
 use self::note::Note;
@@ -35,7 +38,7 @@ pub(crate) use script::{listen, send};
 /// Options every chat command takes.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Common {
-    /// The chat server's address.
+    /// The chat server's address (a HOST is looked up again while disconnected).
     #[arg(long, env = "CHAT_SERVER", default_value = "127.0.0.1:8081", value_parser = args::server_as_given)]
     pub(crate) server: (String, SocketAddr),
     /// The name to chat as [default: your login name, or "guest"].
@@ -105,7 +108,7 @@ pub(crate) fn room(s: &str) -> Result<Room, String> {
 /// Who we are, where, and where our key lives.
 #[derive(Debug, Clone)]
 pub(crate) struct Identity {
-    pub(crate) server: SocketAddr,
+    pub(crate) server: ServerTarget,
     pub(crate) name: Name,
     pub(crate) keys: KeyFile,
 }
@@ -123,7 +126,7 @@ impl Common {
         };
         let keys = KeyFile::new(&home, &self.server.0, &name);
         Ok(Identity {
-            server: self.server.1,
+            server: ServerTarget::new(&self.server.0, self.server.1),
             name,
             keys,
         })
@@ -141,8 +144,13 @@ pub(crate) struct Session {
 impl Session {
     /// Reads the claim key and starts the session (which waits for a server on its own).
     pub(crate) async fn open(id: &Identity) -> anyhow::Result<Self> {
+        Self::open_with(id, Follow::system()).await
+    }
+
+    /// [`Session::open`], with the server's name looked up again by `follow`.
+    pub(crate) async fn open_with(id: &Identity, follow: Follow) -> anyhow::Result<Self> {
         let key = id.keys.load()?;
-        let link = Link::open(id.server).await?;
+        let link = Link::open(id.server.clone(), follow).await?;
         Ok(Self {
             chat: Chat::new(id.name.clone(), key),
             link,

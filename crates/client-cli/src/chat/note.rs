@@ -2,6 +2,8 @@
 //! and shown by each front end its own way (coloured lines at the prompt, plain lines or JSON
 //! objects from `listen`, an exit code from `send`).
 
+use std::net::SocketAddr;
+
 use dgram_proto::chat::{ChatId, ErrorKind, Posted, Presence, Room, RoomInfo, Target, UserInfo};
 use dgram_proto::{Name, RequestId};
 
@@ -73,6 +75,20 @@ pub(crate) enum Note {
     Connected { first: bool, resumed: bool },
     /// The session ended; the client is already trying to get it back.
     Disconnected { reason: String },
+    /// The server's name (`given`) now resolves to `to`, so the client handshakes there
+    /// instead of at `from`. Only ever while there is no session.
+    Moved {
+        given: String,
+        from: SocketAddr,
+        to: SocketAddr,
+    },
+    /// Looking the server's name up again failed; said once until a lookup works again.
+    /// Nothing stops: the client keeps trying `trying`, and the name a few seconds later.
+    LookupFailed {
+        given: String,
+        reason: String,
+        trying: SocketAddr,
+    },
     /// The server accepted our name. `claimed`: it was claimed just now, and the key saved.
     /// `again`: after a reconnect, in which case `rejoining` lists the rooms joined again.
     Welcome {

@@ -3,6 +3,7 @@
 //! to terminals; whatever others wrote is shown with its control characters escaped, because
 //! raw escape sequences in a message could rewrite the reader's terminal.
 
+use std::cell::Cell;
 use std::net::SocketAddr;
 
 use chrono::{DateTime, Local};
@@ -24,25 +25,49 @@ const INDENT: &str = "         ";
 /// Turns notes into lines.
 #[derive(Debug, Clone)]
 pub(crate) struct Render {
-    server: SocketAddr,
+    /// The server that later notes speak of: the one at start, then wherever the last
+    /// [`Note::Moved`] rendered said. Notes are rendered in order, so each line names the
+    /// address it was about, even when the front end reads behind the link.
+    server: Cell<SocketAddr>,
     color: bool,
 }
 
 impl Render {
     pub(crate) fn new(server: SocketAddr, color: bool) -> Self {
-        Self { server, color }
+        Self {
+            server: Cell::new(server),
+            color,
+        }
     }
 
     /// The lines for `note` (several for lists), without a final newline; `me` is our name.
     pub(crate) fn note(&self, note: &Note, me: &Name) -> String {
         let now = clock(None);
+        let server = self.server.get();
         match note {
-            Note::Connected { first: true, .. } => format!("connected to {}", self.server),
+            Note::Connected { first: true, .. } => format!("connected to {server}"),
             Note::Connected { resumed: true, .. } => "session resumed".to_owned(),
-            Note::Connected { .. } => format!("connected to {} again", self.server),
+            Note::Connected { .. } => format!("connected to {server} again"),
             Note::Disconnected { reason } => format!(
                 "disconnected from {} ({}); reconnecting, and what you send waits until then",
-                self.server,
+                server,
+                printable(reason)
+            ),
+            Note::Moved { given, from, to } => {
+                self.server.set(*to);
+                format!(
+                    "{} now resolves to {to} (was {from}); trying there",
+                    printable(given)
+                )
+            }
+            Note::LookupFailed {
+                given,
+                reason,
+                trying,
+            } => format!(
+                "could not look {} up again ({}); still trying {trying}, and the name every few \
+                 seconds",
+                printable(given),
                 printable(reason)
             ),
             Note::Welcome {

@@ -14,6 +14,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{self, IsTerminal, Read, Write};
+use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -109,9 +110,13 @@ async fn send_plan(id: &Identity, plan: Plan) -> anyhow::Result<ExitCode> {
         if progress.finished(plan.wait_delivered) {
             break Ok(());
         }
+        // Where the session client is pointed now: the server's name may have moved.
+        let server = session.link.server();
         tokio::select! {
             stepped = session.step() => stepped?,
-            () = tokio::time::sleep_until(deadline) => break Err(progress.timed_out(id, &plan)),
+            () = tokio::time::sleep_until(deadline) => {
+                break Err(progress.timed_out(server, &plan));
+            }
         }
     };
     session.close().await?;
@@ -187,12 +192,11 @@ impl Progress {
         })
     }
 
-    fn timed_out(&self, id: &Identity, plan: &Plan) -> String {
+    fn timed_out(&self, server: SocketAddr, plan: &Plan) -> String {
         let after = format!("{:?}", plan.timeout);
         if !self.welcomed {
             return format!(
-                "no answer from the chat server at {} within {after} (is it running?)",
-                id.server
+                "no answer from the chat server at {server} within {after} (is it running?)"
             );
         }
         let accepted = self
@@ -223,7 +227,7 @@ pub(crate) fn listen(a: ListenArgs) -> anyhow::Result<ExitCode> {
         }
         let shutdown = CancellationToken::new();
         tokio::spawn(cancel_on_signal(shutdown.clone()));
-        let render = Render::new(id.server, use_colour(io::stdout().is_terminal()));
+        let render = Render::new(id.server.addr, use_colour(io::stdout().is_terminal()));
         let code = loop {
             let notes = session.pump().await?;
             if let Some(code) = show(&notes, &render, &session, a.json)? {

@@ -1,4 +1,5 @@
-//! How notes read: markers, stable colours, escaping, the whois form and send states.
+//! How notes read: markers, stable colours, escaping, the whois form and send states, and a
+//! server whose name moved.
 
 use dgram_proto::chat::{ErrorKind, Posted, Room, Target, UserInfo};
 use dgram_proto::Name;
@@ -193,4 +194,35 @@ fn lists_and_welcomes() {
     assert_eq!(render(false).note(&who, &me), "在线 / online (0): nobody");
     let clock = clock(Some(0));
     assert_eq!(clock.len(), 8);
+}
+
+#[test]
+fn a_moved_server_is_named_from_then_on() {
+    let me = name("alex");
+    let r = render(false);
+    let (from, to) = ("127.0.0.1:8081", "172.18.0.5:8081");
+    let failed = Note::LookupFailed {
+        given: "chat:8081".into(),
+        reason: "failed to lookup address information".into(),
+        trying: from.parse().expect("literal"),
+    };
+    assert_eq!(
+        r.note(&failed, &me),
+        "could not look chat:8081 up again (failed to lookup address information); still \
+         trying 127.0.0.1:8081, and the name every few seconds"
+    );
+    let moved = Note::Moved {
+        given: "chat:8081".into(),
+        from: from.parse().expect("literal"),
+        to: to.parse().expect("literal"),
+    };
+    assert_eq!(
+        r.note(&moved, &me),
+        "chat:8081 now resolves to 172.18.0.5:8081 (was 127.0.0.1:8081); trying there"
+    );
+    let again = Note::Connected {
+        first: false,
+        resumed: false,
+    };
+    assert_eq!(r.note(&again, &me), "connected to 172.18.0.5:8081 again");
 }

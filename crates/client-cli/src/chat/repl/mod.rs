@@ -36,7 +36,7 @@ pub(crate) fn run(a: ChatArgs) -> anyhow::Result<ExitCode> {
         let session = Session::open(&id).await?;
         // Colour only when the prompt is on a terminal, which is also where lines go.
         let colour = use_colour(std::io::IsTerminal::is_terminal(&std::io::stdout()));
-        let render = Render::new(id.server, colour);
+        let render = Render::new(id.server.addr, colour);
         let mut app = App::new(session, render, terminal, words);
         let code = converse(&mut app).await;
         // The terminal is given back (and the goodbye said) whatever ended the conversation.

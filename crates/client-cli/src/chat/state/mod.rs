@@ -263,6 +263,7 @@ impl Chat {
                     self.fail(req, reason);
                 }
             }
+            NetEvent::Notice(note) => self.show(note),
         }
     }
 

@@ -1,0 +1,220 @@
+//! Following a chat server that is known by name. `--server chat:8081` is looked up at start;
+//! in docker compose a re-created `chat` container comes back with a new IP, and a long-running
+//! `listen` or `chat` would handshake with the old one forever. So while the link has no
+//! session, the name is looked up again (at once when the session ends, then every few
+//! seconds), and if it now points elsewhere the session client is told to handshake there.
+//!
+//! The lookup runs on its own task, off the driver's; the retarget itself is a command run on
+//! the driver, so that the news of it reaches the front ends in order with the session's own.
+//! The resolver is injectable: the tests move a server without touching DNS.
+
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use dgram_net::session::Command;
+use dgram_proto::session::Client;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use super::link::NetEvent;
+use super::note::Note;
+
+/// How often a name is looked up again while there is still no session: soon enough that a
+/// re-created container is found within seconds, rare enough to be no load on any resolver.
+const EVERY: Duration = Duration::from_secs(3);
+
+/// The longest one lookup may take; the system resolver's own timeouts and retries can add up
+/// to much more, and meanwhile the next try would wait.
+const LOOKUP_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The chat server as the user gave it, and the address it resolved to at start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ServerTarget {
+    /// The text of `--server` (`chat:8081`, `127.0.0.1:8081`).
+    pub(crate) given: String,
+    /// Where it pointed at start.
+    pub(crate) addr: SocketAddr,
+    /// Given as `IP:PORT`: there is nothing to look up again.
+    pub(crate) literal: bool,
+}
+
+impl ServerTarget {
+    pub(crate) fn new(given: &str, addr: SocketAddr) -> Self {
+        let given = given.trim();
+        Self {
+            given: given.to_owned(),
+            addr,
+            literal: given.parse::<SocketAddr>().is_ok(),
+        }
+    }
+}
+
+/// One lookup under way: every address the name has now.
+pub(crate) type Lookup = Pin<Box<dyn Future<Output = io::Result<Vec<SocketAddr>>> + Send>>;
+
+/// Looks a `HOST:PORT` up.
+pub(crate) type Resolver = Arc<dyn Fn(&str) -> Lookup + Send + Sync>;
+
+/// How a name is followed: who looks it up, and how often while disconnected.
+#[derive(Clone)]
+pub(crate) struct Follow {
+    pub(crate) resolver: Resolver,
+    pub(crate) every: Duration,
+}
+
+impl fmt::Debug for Follow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Follow")
+            .field("every", &self.every)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Follow {
+    /// The system's resolver (tokio's `lookup_host`, which blocks on a thread of its own).
+    pub(crate) fn system() -> Self {
+        let resolver: Resolver = Arc::new(|given: &str| {
+            let given = given.to_owned();
+            Box::pin(async move { Ok(tokio::net::lookup_host(given).await?.collect()) })
+        });
+        Self {
+            resolver,
+            every: EVERY,
+        }
+    }
+}
+
+/// The address to use of those a lookup found: the current one while the name still has it
+/// (a name with several addresses may list them in any order, and flapping between them would
+/// restart the handshake for nothing), else the first that the socket can reach (its family,
+/// which at start was IPv4 whenever the name had one, as in `args::server`) and that a reply
+/// can come from.
+pub(crate) fn pick(found: &[SocketAddr], current: SocketAddr) -> Result<SocketAddr, String> {
+    let mut usable = found
+        .iter()
+        .copied()
+        .filter(|a| a.is_ipv4() == current.is_ipv4())
+        .filter(|a| !a.ip().is_unspecified() && a.port() != 0);
+    if usable.clone().any(|a| a == current) {
+        return Ok(current);
+    }
+    usable.next().ok_or_else(|| {
+        let family = if current.is_ipv4() { "IPv4" } else { "IPv6" };
+        format!("it resolves to no usable {family} address")
+    })
+}
+
+/// The task that looks the name up while the link has no session.
+pub(crate) struct Follower {
+    pub(crate) given: String,
+    pub(crate) follow: Follow,
+    /// Whether the session is up, as the driver last reported.
+    pub(crate) up: watch::Receiver<bool>,
+    /// Where the session client is pointed; [`super::link::Link::server`] reads it.
+    pub(crate) current: watch::Sender<SocketAddr>,
+    pub(crate) commands: mpsc::Sender<Command<Client>>,
+    pub(crate) events: mpsc::UnboundedSender<NetEvent>,
+}
+
+impl Follower {
+    /// Runs until the link is gone (the caller also stops it when the link closes).
+    pub(crate) async fn run(self) {
+        let Self {
+            given,
+            follow,
+            mut up,
+            current,
+            commands,
+            events,
+        } = self;
+        // The name was looked up just now, at start: the first try waits one interval.
+        let mut pause = follow.every;
+        // A failure is said once, until a lookup works again.
+        let mut failing = false;
+        loop {
+            tokio::select! {
+                alive = until(&mut up, true) => {
+                    if !alive || !until(&mut up, false).await {
+                        return;
+                    }
+                    // The session just ended: the server may have moved, so look at once.
+                    pause = Duration::ZERO;
+                    continue;
+                }
+                () = tokio::time::sleep(pause) => {}
+            }
+            pause = follow.every;
+            let from = *current.borrow();
+            let lookup = (follow.resolver)(&given);
+            let found = match tokio::time::timeout(LOOKUP_TIMEOUT, lookup).await {
+                Ok(Ok(found)) => pick(&found, from),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(_) => Err(format!("no answer within {} s", LOOKUP_TIMEOUT.as_secs())),
+            };
+            match found {
+                Err(reason) if failing => {
+                    tracing::debug!(%given, %reason, "looking the chat server up again failed");
+                }
+                Err(reason) => {
+                    failing = true;
+                    let note = Note::LookupFailed {
+                        given: given.clone(),
+                        reason,
+                        trying: from,
+                    };
+                    if events.send(NetEvent::Notice(note)).is_err() {
+                        return;
+                    }
+                }
+                Ok(to) => {
+                    failing = false;
+                    if to != from {
+                        match retarget(&commands, &events, &given, to).await {
+                            Some(true) => {
+                                current.send_replace(to);
+                            }
+                            // Connected meanwhile: the session stays where it is.
+                            Some(false) => {}
+                            None => return,
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Waits until the session is up (or down); `false` once the link is gone.
+async fn until(up: &mut watch::Receiver<bool>, want: bool) -> bool {
+    up.wait_for(|&is| is == want).await.is_ok()
+}
+
+/// Points the session client at `to`, on the driver; whether it took (`None`: the driver is
+/// gone). The note is sent from the driver too, so it comes before anything `to` answers.
+async fn retarget(
+    commands: &mpsc::Sender<Command<Client>>,
+    events: &mpsc::UnboundedSender<NetEvent>,
+    given: &str,
+    to: SocketAddr,
+) -> Option<bool> {
+    let (tx, rx) = oneshot::channel();
+    let events = events.clone();
+    let given = given.to_owned();
+    let command: Command<Client> = Box::new(move |client, now| {
+        let from = client.server();
+        let moved = client.set_server(now, to);
+        if moved {
+            let _ = events.send(NetEvent::Notice(Note::Moved { given, from, to }));
+        }
+        let _ = tx.send(moved);
+    });
+    commands.send(command).await.ok()?;
+    rx.await.ok()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,268 @@
+//! Following a server's name: which address a lookup's answer picks, which `--server` texts
+//! are names, and whole sessions against real chat servers on loopback, run in-process: one
+//! stops, its name (answered by a fake resolver, no DNS) now points at another on a new port,
+//! and the client finds it on its own; an `IP:PORT` is never looked up at all.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use dgram_proto::Name;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::*;
+use crate::chat::keys::KeyFile;
+use crate::chat::{Identity, Session};
+
+/// The longest any one step may take before a test fails.
+const WAIT: Duration = Duration::from_secs(10);
+
+/// How often the tests' clients look their server up again.
+const EVERY: Duration = Duration::from_millis(100);
+
+fn addr(s: &str) -> SocketAddr {
+    s.parse().expect("literal")
+}
+
+#[test]
+fn the_current_address_is_kept_and_the_family_is_the_sockets() {
+    let current = addr("172.18.0.4:8081");
+    let moved = addr("172.18.0.5:8081");
+    let v6 = addr("[fd00::5]:8081");
+    assert_eq!(pick(&[moved, current], current), Ok(current), "no flapping");
+    assert_eq!(
+        pick(&[v6, moved], current),
+        Ok(moved),
+        "IPv4 for an IPv4 socket"
+    );
+    assert_eq!(pick(&[moved, v6], addr("[fd00::4]:8081")), Ok(v6));
+    let err = pick(&[v6], current).expect_err("no IPv4 address");
+    assert!(err.contains("no usable IPv4 address"), "{err}");
+    let useless = [addr("0.0.0.0:8081"), addr("172.18.0.6:0")];
+    assert!(pick(&useless, current).is_err());
+    assert!(pick(&[], current).is_err());
+}
+
+#[test]
+fn only_names_are_followed() {
+    assert!(ServerTarget::new("127.0.0.1:8081", addr("127.0.0.1:8081")).literal);
+    assert!(ServerTarget::new(" [::1]:8081 ", addr("[::1]:8081")).literal);
+    let named = ServerTarget::new("chat:8081", addr("172.18.0.4:8081"));
+    assert!(!named.literal);
+    assert_eq!(named.given, "chat:8081");
+}
+
+/// A resolver whose answer the test sets; it counts the lookups.
+#[derive(Clone)]
+struct FakeDns {
+    answer: Arc<Mutex<Result<Vec<SocketAddr>, String>>>,
+    lookups: Arc<AtomicUsize>,
+}
+
+impl FakeDns {
+    fn new(answer: SocketAddr) -> Self {
+        Self {
+            answer: Arc::new(Mutex::new(Ok(vec![answer]))),
+            lookups: Arc::default(),
+        }
+    }
+
+    fn answer(&self, answer: Result<Vec<SocketAddr>, &str>) {
+        *self.answer.lock().expect("lock") = answer.map_err(str::to_owned);
+    }
+
+    fn lookups(&self) -> usize {
+        self.lookups.load(Ordering::SeqCst)
+    }
+
+    fn follow(&self) -> Follow {
+        let dns = self.clone();
+        let resolver: Resolver = Arc::new(move |_: &str| {
+            dns.lookups.fetch_add(1, Ordering::SeqCst);
+            let answer = dns.answer.lock().expect("lock").clone();
+            Box::pin(std::future::ready(answer.map_err(io::Error::other)))
+        });
+        Follow {
+            resolver,
+            every: EVERY,
+        }
+    }
+}
+
+/// The real chat server (in memory) on a free loopback port, on the test's runtime.
+struct ChatServer {
+    addr: SocketAddr,
+    stop: CancellationToken,
+    task: JoinHandle<Result<(), chat_server::Error>>,
+}
+
+impl ChatServer {
+    async fn start() -> Self {
+        let socket = tokio::net::UdpSocket::bind("127.0.0.1:0")
+            .await
+            .expect("bind the chat server");
+        let addr = socket.local_addr().expect("local address");
+        let stop = CancellationToken::new();
+        let settings = chat_server::Settings::default();
+        let task = tokio::spawn(chat_server::run(socket, stop.clone(), settings));
+        Self { addr, stop, task }
+    }
+
+    /// Stops it; its goodbye reaches every client.
+    async fn stop(self) {
+        self.stop.cancel();
+        let ran = tokio::time::timeout(WAIT, self.task).await;
+        ran.expect("stopped in time")
+            .expect("the server task")
+            .expect("the server ran");
+    }
+}
+
+/// A claim-key directory of the test's own, removed when dropped.
+struct Home(PathBuf);
+
+impl Home {
+    fn new(tag: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!(
+            "dgram-follow-test-{tag}-{}-{:?}",
+            std::process::id(),
+            std::time::SystemTime::now()
+        ));
+        Self(dir)
+    }
+
+    fn identity(&self, server: ServerTarget) -> Identity {
+        let name = Name::new("alex").expect("valid name");
+        let keys = KeyFile::new(&self.0, &server.given, &name);
+        Identity { server, name, keys }
+    }
+}
+
+impl Drop for Home {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Runs the session, collecting its notes, until one satisfies `want` (true) or `within` has
+/// passed (false).
+async fn run(
+    session: &mut Session,
+    notes: &mut Vec<Note>,
+    within: Duration,
+    want: impl Fn(&Note) -> bool,
+) -> bool {
+    let deadline = Instant::now() + within;
+    loop {
+        let new = session.pump().await.expect("pump");
+        let done = new.iter().any(&want);
+        notes.extend(new);
+        if done {
+            return true;
+        }
+        tokio::select! {
+            stepped = session.step() => stepped.expect("step"),
+            () = tokio::time::sleep_until(deadline) => return false,
+        }
+    }
+}
+
+fn welcome(again: bool) -> impl Fn(&Note) -> bool {
+    move |n| matches!(n, Note::Welcome { again: a, .. } if *a == again)
+}
+
+fn disconnected(n: &Note) -> bool {
+    matches!(n, Note::Disconnected { .. })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_follows_its_servers_name_to_a_new_address() {
+    let a = ChatServer::start().await;
+    let a_addr = a.addr;
+    let dns = FakeDns::new(a_addr);
+    let home = Home::new("moved");
+    let id = home.identity(ServerTarget::new("chat.test:8081", a_addr));
+    let mut session = Session::open_with(&id, dns.follow()).await.expect("open");
+    let mut notes = Vec::new();
+    assert!(run(&mut session, &mut notes, WAIT, welcome(false)).await);
+
+    // Connected: nothing is looked up while the session lasts.
+    let before = dns.lookups();
+    run(&mut session, &mut notes, EVERY * 5, |_| false).await;
+    assert_eq!(dns.lookups(), before);
+
+    // The server goes away, and for a while its name resolves to nothing: said once, not
+    // fatal, and tried again and again.
+    dns.answer(Err("no such host"));
+    a.stop().await;
+    assert!(run(&mut session, &mut notes, WAIT, disconnected).await);
+    run(&mut session, &mut notes, EVERY * 6, |_| false).await;
+    assert!(dns.lookups() >= before + 3, "{} lookups", dns.lookups());
+    let failed: Vec<&Note> = notes
+        .iter()
+        .filter(|n| matches!(n, Note::LookupFailed { .. }))
+        .collect();
+    assert_eq!(failed.len(), 1, "{notes:#?}");
+    assert!(
+        matches!(failed[0], Note::LookupFailed { given, reason, trying }
+            if given == "chat.test:8081" && reason.contains("no such host") && *trying == a_addr),
+        "{failed:?}"
+    );
+
+    // It comes back elsewhere: the client finds it with no help, says so, and is welcomed.
+    let b = ChatServer::start().await;
+    assert_ne!(a_addr, b.addr);
+    dns.answer(Ok(vec![b.addr]));
+    let seen = notes.len();
+    assert!(run(&mut session, &mut notes, WAIT, welcome(true)).await);
+    let news = &notes[seen..];
+    let moved = Note::Moved {
+        given: "chat.test:8081".to_owned(),
+        from: a_addr,
+        to: b.addr,
+    };
+    let at = news.iter().position(|n| *n == moved);
+    let up = news
+        .iter()
+        .position(|n| matches!(n, Note::Connected { .. }));
+    assert!(at.is_some() && at < up, "{news:#?}");
+    assert_eq!(news.iter().filter(|n| **n == moved).count(), 1);
+    assert_eq!(session.link.server(), b.addr);
+    assert_eq!(
+        crate::chat::json::note(&moved, session.link.server()),
+        Some(
+            serde_json::json!({"event": "server_moved", "given": "chat.test:8081",
+            "from": a_addr.to_string(), "to": b.addr.to_string()})
+        )
+    );
+    session.close().await.expect("close");
+    b.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_literal_address_is_never_looked_up() {
+    let a = ChatServer::start().await;
+    let a_addr = a.addr;
+    let b = ChatServer::start().await;
+    // Were it ever asked, the resolver would send the client to `b`.
+    let dns = FakeDns::new(b.addr);
+    let home = Home::new("literal");
+    let id = home.identity(ServerTarget::new(&a_addr.to_string(), a_addr));
+    let mut session = Session::open_with(&id, dns.follow()).await.expect("open");
+    let mut notes = Vec::new();
+    assert!(run(&mut session, &mut notes, WAIT, welcome(false)).await);
+    a.stop().await;
+    assert!(run(&mut session, &mut notes, WAIT, disconnected).await);
+    let found_b = run(&mut session, &mut notes, EVERY * 8, |n| {
+        matches!(n, Note::Connected { .. } | Note::Moved { .. })
+    });
+    assert!(!found_b.await, "{notes:#?}");
+    assert_eq!(dns.lookups(), 0);
+    assert_eq!(session.link.server(), a_addr);
+    session.close().await.expect("close");
+    b.stop().await;
+}
