@@ -96,6 +96,18 @@ pub(crate) struct RoomState {
     pub(crate) history: VecDeque<Posted>,
 }
 
+impl RoomState {
+    /// A room as its first join makes it: no topic, nobody in it yet, nothing said.
+    pub(crate) fn new(room: Room) -> Self {
+        Self {
+            room,
+            topic: String::new(),
+            members: HashSet::new(),
+            history: VecDeque::new(),
+        }
+    }
+}
+
 /// A bounded log: pushing past `cap` drops the oldest, and says how many fell off.
 pub(crate) fn push_capped(log: &mut VecDeque<Posted>, item: Posted, cap: usize) -> u64 {
     log.push_back(item);

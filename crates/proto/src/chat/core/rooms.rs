@@ -1,8 +1,6 @@
 //! The chat server's answers about rooms: joining (with the history replay and the topic),
 //! leaving, listing rooms and members, and topics.
 
-use std::collections::{HashSet, VecDeque};
-
 use super::super::state::{self, RoomState};
 use super::{info, ChatCore};
 use crate::chat::journal::Undo;
@@ -34,12 +32,7 @@ impl ChatCore {
             .state
             .rooms
             .entry(room.key().to_owned())
-            .or_insert_with(|| RoomState {
-                room: room.clone(),
-                topic: String::new(),
-                members: HashSet::new(),
-                history: VecDeque::new(),
-            });
+            .or_insert_with(|| RoomState::new(room.clone()));
         let joined = r.members.insert(me.to_owned());
         let (room, topic) = (r.room.clone(), r.topic.clone());
         let replay = state::tail(&r.history, None, self.config.replay);

@@ -5,7 +5,6 @@
 //! happen (or the other way round). The requester gets an error instead of the answer, and
 //! nobody else hears of it.
 
-use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 
 use super::super::core::{ChatCore, Output};
@@ -125,12 +124,7 @@ impl ChatCore {
                 state
                     .rooms
                     .entry(room.key().to_owned())
-                    .or_insert_with(|| RoomState {
-                        room: room.clone(),
-                        topic: String::new(),
-                        members: HashSet::new(),
-                        history: VecDeque::new(),
-                    })
+                    .or_insert_with(|| RoomState::new(room.clone()))
                     .members
                     .insert(user.clone());
             }
