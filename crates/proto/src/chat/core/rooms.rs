@@ -53,7 +53,7 @@ impl ChatCore {
                 user,
                 room: room.clone(),
             });
-            self.undo_on_failure(Undo::Join {
+            self.undo_on_failure(|| Undo::Join {
                 user: me.to_owned(),
                 room: room.key().to_owned(),
             });
@@ -114,7 +114,7 @@ impl ChatCore {
             user: name.clone(),
             room: room.clone(),
         });
-        self.undo_on_failure(Undo::Part {
+        self.undo_on_failure(|| Undo::Part {
             user: me.to_owned(),
             room: room.clone(),
         });
@@ -245,7 +245,7 @@ impl ChatCore {
             room: room.clone(),
             topic: topic.clone(),
         });
-        self.undo_on_failure(Undo::Topic {
+        self.undo_on_failure(|| Undo::Topic {
             room: room.key().to_owned(),
             old,
             new: topic.clone(),

@@ -30,10 +30,11 @@ pub(crate) enum Undo {
 }
 
 impl ChatCore {
-    /// Records how to take back a change if its commit fails (durable mode only).
-    pub(crate) fn undo_on_failure(&mut self, undo: Undo) {
+    /// Records how to take back a change if its commit fails (durable mode only: in memory
+    /// nothing is made for it).
+    pub(crate) fn undo_on_failure(&mut self, undo: impl FnOnce() -> Undo) {
         if let Some(j) = self.journal.as_mut() {
-            j.undo.push(undo);
+            j.undo.push(undo());
         }
     }
 
