@@ -149,10 +149,12 @@ pub(crate) fn default_home() -> anyhow::Result<PathBuf> {
 mod tests {
     use super::*;
 
-    fn scratch(tag: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("dgram-keys-{tag}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        dir
+    /// A fresh directory, removed when dropped.
+    fn scratch() -> tempfile::TempDir {
+        tempfile::Builder::new()
+            .prefix("dgram-keys-")
+            .tempdir()
+            .expect("a temporary directory")
     }
 
     fn name(s: &str) -> Name {
@@ -161,9 +163,10 @@ mod tests {
 
     #[test]
     fn keys_round_trip_privately_per_server_and_name() {
-        let home = scratch("round");
+        let scratch = scratch();
+        let home = scratch.path();
         let server = "127.0.0.1:8081";
-        let file = KeyFile::new(&home, server, &name("Alex"));
+        let file = KeyFile::new(home, server, &name("Alex"));
         assert!(file.path().ends_with("keys/127.0.0.1_8081/alex.key"));
         assert_eq!(file.load().expect("no file is no key"), None);
         let key: ClaimKey = *b"0123456789abcdef";
@@ -172,15 +175,15 @@ mod tests {
         let again: ClaimKey = [0xff; 16];
         file.save(&again).expect("save over");
         assert_eq!(
-            KeyFile::new(&home, server, &name("alex"))
+            KeyFile::new(home, server, &name("alex"))
                 .load()
                 .expect("load"),
             Some(again)
         );
-        let v6 = KeyFile::new(&home, "[::1]:8081", &name("alex"));
+        let v6 = KeyFile::new(home, "[::1]:8081", &name("alex"));
         assert!(v6.path().ends_with("keys/--1_8081/alex.key"), "{v6:?}");
         assert_eq!(v6.load().expect("another server"), None);
-        let named = KeyFile::new(&home, "chat:8081", &name("alex"));
+        let named = KeyFile::new(home, "chat:8081", &name("alex"));
         assert!(
             named.path().ends_with("keys/chat_8081/alex.key"),
             "{named:?}"
@@ -192,13 +195,13 @@ mod tests {
             assert_eq!(mode(file.path()), 0o600);
             assert_eq!(mode(file.path().parent().expect("dir")), 0o700);
         }
-        let _ = fs::remove_dir_all(&home);
     }
 
     #[test]
     fn dotted_names_stay_inside_the_server_directory() {
-        let home = scratch("dots");
-        let file = KeyFile::new(&home, "127.0.0.1:1", &name(".."));
+        let scratch = scratch();
+        let home = scratch.path();
+        let file = KeyFile::new(home, "127.0.0.1:1", &name(".."));
         assert_eq!(
             file.path().parent(),
             Some(home.join("keys").join("127.0.0.1_1").as_path())
@@ -208,8 +211,9 @@ mod tests {
 
     #[test]
     fn a_damaged_key_file_is_an_error() {
-        let home = scratch("bad");
-        let file = KeyFile::new(&home, "127.0.0.1:8081", &name("egon"));
+        let scratch = scratch();
+        let home = scratch.path();
+        let file = KeyFile::new(home, "127.0.0.1:8081", &name("egon"));
         file.save(&[7; 16]).expect("save");
         fs::write(file.path(), "not a key\n").expect("damage");
         let err = file.load().expect_err("damaged");
@@ -220,6 +224,5 @@ mod tests {
         assert_eq!(decode_hex(&"0".repeat(32)), Some([0; 16]));
         assert_eq!(decode_hex(&"g".repeat(32)), None);
         assert_eq!(decode_hex("ééééééééééééééé"), None);
-        let _ = fs::remove_dir_all(&home);
     }
 }

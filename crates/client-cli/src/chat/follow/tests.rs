@@ -4,7 +4,6 @@
 //! and the client finds it on its own; an `IP:PORT` is never looked up at all.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -123,28 +122,21 @@ impl ChatServer {
 }
 
 /// A claim-key directory of the test's own, removed when dropped.
-struct Home(PathBuf);
+struct Home(tempfile::TempDir);
 
 impl Home {
     fn new(tag: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!(
-            "dgram-follow-test-{tag}-{}-{:?}",
-            std::process::id(),
-            std::time::SystemTime::now()
-        ));
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("dgram-follow-test-{tag}-"))
+            .tempdir()
+            .expect("a temporary directory");
         Self(dir)
     }
 
     fn identity(&self, server: ServerTarget) -> Identity {
         let name = Name::new("alex").expect("valid name");
-        let keys = KeyFile::new(&self.0, &server.given, &name);
+        let keys = KeyFile::new(self.0.path(), &server.given, &name);
         Identity { server, name, keys }
-    }
-}
-
-impl Drop for Home {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 

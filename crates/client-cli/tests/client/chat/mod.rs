@@ -9,7 +9,7 @@ mod tty;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
@@ -83,31 +83,23 @@ impl Drop for ChatServer {
 }
 
 /// A directory for one client's claim keys, removed when dropped.
-pub(crate) struct Home(PathBuf);
+pub(crate) struct Home(tempfile::TempDir);
 
 impl Home {
     pub(crate) fn new(tag: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!(
-            "dgram-chat-test-{tag}-{}-{:?}",
-            std::process::id(),
-            Instant::now()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("dgram-chat-test-{tag}-"))
+            .tempdir()
+            .expect("a temporary directory");
         Self(dir)
     }
 
     pub(crate) fn path(&self) -> &Path {
-        &self.0
+        self.0.path()
     }
 
     pub(crate) fn arg(&self) -> String {
-        self.0.display().to_string()
-    }
-}
-
-impl Drop for Home {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        self.path().display().to_string()
     }
 }
 
