@@ -163,12 +163,7 @@ impl ChatCore {
     }
 
     fn send(&mut self, session: SessionId, msg: ServerMsg) {
-        self.out.push_back(Output {
-            session,
-            channel: 0,
-            msg: Arc::new(msg),
-            receipt: None,
-        });
+        send_each(&mut self.out, [session], msg);
     }
 
     fn error(
@@ -230,15 +225,12 @@ impl ChatCore {
 
     /// Tells the room co-members of `key` about a presence change.
     fn presence(&mut self, key: &str, name: Name, presence: Presence) {
-        for s in self.state.co_member_sessions(key) {
-            self.send(
-                s,
-                ServerMsg::Presence {
-                    name: name.clone(),
-                    presence: presence.clone(),
-                },
-            );
-        }
+        let sessions = self.state.co_member_sessions(key);
+        send_each(
+            &mut self.out,
+            sessions,
+            ServerMsg::Presence { name, presence },
+        );
     }
 
     /// Handles one request from a session.
@@ -310,6 +302,23 @@ impl ClientMsg {
 }
 
 /// The request id of a request, if it has one.
+/// Queues one message for many sessions as one shared copy, which the driver encodes once (a
+/// presence notice to a room of a hundred is one encoding, not a hundred). A free function so
+/// that callers can pass sessions borrowed from the state while the queue is borrowed.
+pub(super) fn send_each(
+    out: &mut VecDeque<Output>,
+    sessions: impl IntoIterator<Item = SessionId>,
+    msg: ServerMsg,
+) {
+    let msg = Arc::new(msg);
+    out.extend(sessions.into_iter().map(|session| Output {
+        session,
+        channel: 0,
+        msg: Arc::clone(&msg),
+        receipt: None,
+    }));
+}
+
 pub(crate) fn request_id(msg: &ClientMsg) -> Option<RequestId> {
     match msg {
         ClientMsg::Hello { .. } => None,

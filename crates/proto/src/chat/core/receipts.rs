@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use super::{ChatCore, Output, Pending};
+use super::{send_each, ChatCore, Output, Pending};
 use crate::chat::{channel_for, ChatId, Op, Posted, ServerMsg, Target};
 use crate::session::{MessageId, SessionId};
 
@@ -93,15 +93,10 @@ impl ChatCore {
         self.send_to_user(p.sender.key(), ServerMsg::NotDelivered { id: chat, reason });
     }
 
+    /// To every session of a name (a sender's receipt reaches each device it uses).
     pub(super) fn send_to_user(&mut self, key: &str, msg: ServerMsg) {
-        let sessions: Vec<SessionId> = self
-            .state
-            .users
-            .get(key)
-            .map(|u| u.sessions.to_vec())
-            .unwrap_or_default();
-        for s in sessions {
-            self.send(s, msg.clone());
+        if let Some(u) = self.state.users.get(key) {
+            send_each(&mut self.out, u.sessions.iter().copied(), msg);
         }
     }
 

@@ -2,7 +2,7 @@
 //! leaving, listing rooms and members, and topics.
 
 use super::super::state::{self, RoomState};
-use super::{info, ChatCore};
+use super::{info, send_each, ChatCore};
 use crate::chat::journal::Undo;
 use crate::chat::Op;
 use crate::chat::{
@@ -80,16 +80,12 @@ impl ChatCore {
             );
         }
         if !already {
-            for s in others {
-                let presence = Presence::Joined(room.clone());
-                self.send(
-                    s,
-                    ServerMsg::Presence {
-                        name: name.clone(),
-                        presence,
-                    },
-                );
-            }
+            let presence = Presence::Joined(room.clone());
+            send_each(
+                &mut self.out,
+                others,
+                ServerMsg::Presence { name, presence },
+            );
         }
     }
 
@@ -141,16 +137,12 @@ impl ChatCore {
                     .collect()
             })
             .unwrap_or_default();
-        for s in remaining {
-            let presence = Presence::Left(room.clone());
-            self.send(
-                s,
-                ServerMsg::Presence {
-                    name: name.clone(),
-                    presence,
-                },
-            );
-        }
+        let presence = Presence::Left(room);
+        send_each(
+            &mut self.out,
+            remaining,
+            ServerMsg::Presence { name, presence },
+        );
     }
 
     pub(super) fn rooms(&mut self, session: SessionId, req: RequestId) {
@@ -240,7 +232,12 @@ impl ChatCore {
         }
         let old = std::mem::replace(&mut r.topic, topic.clone());
         let room = r.room.clone();
-        let members: Vec<String> = r.members.iter().cloned().collect();
+        let sessions: Vec<SessionId> = r
+            .members
+            .iter()
+            .filter_map(|m| self.state.users.get(m.as_str()))
+            .flat_map(|u| u.sessions.iter().copied())
+            .collect();
         self.log(Op::Topic {
             room: room.clone(),
             topic: topic.clone(),
@@ -251,13 +248,11 @@ impl ChatCore {
             new: topic.clone(),
         });
         self.send(session, ServerMsg::Done { req });
-        for m in members {
-            let msg = ServerMsg::Topic {
-                req: None,
-                room: room.clone(),
-                topic: topic.clone(),
-            };
-            self.send_to_user(&m, msg);
-        }
+        let msg = ServerMsg::Topic {
+            req: None,
+            room,
+            topic,
+        };
+        send_each(&mut self.out, sessions, msg);
     }
 }
