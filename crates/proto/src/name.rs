@@ -23,7 +23,7 @@ pub const MAX_NAME_BYTES: usize = MAX_NAME_CHARS * 4;
 ///
 /// Equality, ordering and hashing use the case-folded key, so `Alex` and `alex` are one name;
 /// [`Name::as_str`] keeps the spelling its owner chose.
-#[derive(Clone, serde::Deserialize)]
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Deserialize)]
 #[serde(try_from = "String")]
 pub struct Name(Spelled);
 
@@ -46,7 +46,9 @@ impl Name {
 
 /// A spelling and its case-folded key in one shared buffer. Names are cloned into every
 /// message, history entry and receipt; a clone is then a reference count, not two copies.
-/// A spelling that is its own key (`alex`) is stored once.
+/// A spelling that is its own key (`alex`) is stored once. Equality, ordering and hashing go
+/// by the key alone, and hash as the key's `str` does (the users table looks names up by
+/// `&str` through `Borrow`), so that `Name` and `Room` derive them.
 #[derive(Clone)]
 pub(crate) struct Spelled {
     buf: Arc<str>,
@@ -163,27 +165,27 @@ impl From<Name> for String {
     }
 }
 
-impl PartialEq for Name {
+impl PartialEq for Spelled {
     fn eq(&self, other: &Self) -> bool {
         self.key() == other.key()
     }
 }
 
-impl Eq for Name {}
+impl Eq for Spelled {}
 
-impl Hash for Name {
+impl Hash for Spelled {
     fn hash<H: Hasher>(&self, state: &mut H) {
         self.key().hash(state);
     }
 }
 
-impl PartialOrd for Name {
+impl PartialOrd for Spelled {
     fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
         Some(self.cmp(other))
     }
 }
 
-impl Ord for Name {
+impl Ord for Spelled {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
         self.key().cmp(other.key())
     }

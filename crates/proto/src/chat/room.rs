@@ -10,7 +10,9 @@ use crate::Error;
 pub const MAX_ROOM_CHARS: usize = 64;
 
 /// A valid room name.
-#[derive(Clone, Deserialize)]
+///
+/// Equality and hashing use the case-folded key, as for names.
+#[derive(Clone, PartialEq, Eq, Hash, Deserialize)]
 #[serde(try_from = "String")]
 pub struct Room(Spelled);
 
@@ -49,20 +51,6 @@ impl Serialize for Room {
 impl From<Room> for String {
     fn from(r: Room) -> String {
         r.as_str().to_owned()
-    }
-}
-
-impl PartialEq for Room {
-    fn eq(&self, other: &Self) -> bool {
-        self.key() == other.key()
-    }
-}
-
-impl Eq for Room {}
-
-impl std::hash::Hash for Room {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.key().hash(state);
     }
 }
 
