@@ -6,11 +6,12 @@
 
 use std::hash::{BuildHasher, RandomState};
 use std::io::{self, IsTerminal};
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::{Instant, SystemTime};
 
 use anyhow::{bail, Context};
+use dgram_net::service::unspecified_like;
 use dgram_proto::echo::{ClientConfig, EchoClient, Event};
 use dgram_proto::{Name, RequestId, MAX_DATAGRAM};
 use tokio::net::UdpSocket;
@@ -207,15 +208,6 @@ fn outcome(event: Event) -> Outcome {
     }
 }
 
-/// The wildcard address of the server's family, port 0: the system picks a free port, and
-/// the right interface for each datagram.
-pub(crate) fn unspecified_like(server: SocketAddr) -> SocketAddr {
-    match server {
-        SocketAddr::V4(_) => SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)),
-        SocketAddr::V6(_) => SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0)),
-    }
-}
-
 /// A random first request id, so that replies meant for an earlier run on the same port do not
 /// match. std's hasher keys are random per process; mixing in the time and pid covers a platform
 /// whose keys are not. Ids stay below 2^53 so that JSON readers that hold numbers as doubles
@@ -235,14 +227,5 @@ mod tests {
         let b = first_request_id();
         assert_ne!(a, b);
         assert!(a < 1 << 53 && b < 1 << 53);
-    }
-
-    #[test]
-    fn binds_the_family_of_the_server() {
-        let v4: SocketAddr = "127.0.0.1:8080".parse().expect("literal");
-        let v6: SocketAddr = "[::1]:8080".parse().expect("literal");
-        assert!(unspecified_like(v4).is_ipv4());
-        assert!(unspecified_like(v6).is_ipv6());
-        assert_eq!(unspecified_like(v6).port(), 0);
     }
 }

@@ -23,15 +23,20 @@ pub fn healthcheck(probe: Result<(), String>) -> ExitCode {
     }
 }
 
-/// A blocking socket for a health probe of `server`: an ephemeral port of the same address
-/// family, so that the probe's replies can reach it.
+/// Where a client of `server` binds: the wildcard address of the server's family, port 0, so
+/// that the system picks a free port and the right interface for each datagram, and replies
+/// can reach it.
+pub fn unspecified_like(server: SocketAddr) -> SocketAddr {
+    match server {
+        SocketAddr::V4(_) => SocketAddr::from((std::net::Ipv4Addr::UNSPECIFIED, 0)),
+        SocketAddr::V6(_) => SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, 0)),
+    }
+}
+
+/// A blocking socket for a health probe of `server` ([`unspecified_like`]).
 pub fn probe_socket(server: SocketAddr) -> Result<std::net::UdpSocket, String> {
-    let bind: SocketAddr = if server.is_ipv4() {
-        (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
-    } else {
-        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
-    };
-    std::net::UdpSocket::bind(bind).map_err(|e| format!("cannot bind a socket: {e}"))
+    std::net::UdpSocket::bind(unspecified_like(server))
+        .map_err(|e| format!("cannot bind a socket: {e}"))
 }
 
 /// Binds `listen` and runs `server` on it until a signal; `what` names the service in errors.
@@ -85,4 +90,18 @@ fn causes(e: &(dyn Error + 'static)) -> String {
 fn fail(message: &str) -> ExitCode {
     eprintln!("error: {message}");
     ExitCode::FAILURE
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clients_bind_the_family_of_the_server() {
+        let v4: SocketAddr = "127.0.0.1:8080".parse().expect("literal");
+        let v6: SocketAddr = "[::1]:8080".parse().expect("literal");
+        assert!(unspecified_like(v4).is_ipv4());
+        assert!(unspecified_like(v6).is_ipv6());
+        assert_eq!(unspecified_like(v6).port(), 0);
+    }
 }
