@@ -225,6 +225,9 @@ impl Server {
         let old = s.conn.peer;
         s.conn.migrate(from, now, &mut self.conn_events);
         let token = s.token;
+        // Its Migrated is its own: collected before a displaced session's end collects
+        // whatever is pending as that session's.
+        self.collect(resume.session);
         if old != from {
             self.by_addr.remove(&old);
             if let Some(displaced) = self.by_addr.insert(from, resume.session) {

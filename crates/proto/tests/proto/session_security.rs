@@ -197,6 +197,55 @@ fn a_client_whose_address_changed_resumes_its_session() {
 }
 
 #[test]
+fn a_session_resumed_onto_an_address_another_holds_gets_its_own_migrated_event() {
+    let (mut sim, a) = connected();
+    let b = sim.add_client("10.0.0.3:40000", Config::default());
+    sim.run_for(Duration::from_secs(1));
+    let (sa, sb) = (
+        sim.session_of(a).expect("a connected"),
+        sim.session_of(b).expect("b connected"),
+    );
+    // A NAT hands b's old mapping to a, while b (quiet for now) is mapped elsewhere.
+    let taken = sim.clients[b].addr;
+    sim.clients[b].addr = addr("10.0.0.3:49999");
+    sim.clients[a].addr = taken;
+    let now = sim.now;
+    sim.clients[a]
+        .client
+        .send(now, 0, b"from b's old address".to_vec(), Delivery::Reliable)
+        .expect("queued");
+    sim.run_for(Duration::from_secs(6));
+    assert_eq!(sim.server.peer(sa), Some(taken));
+    let migrated: Vec<_> = sim
+        .server_events
+        .iter()
+        .filter(|(_, e)| matches!(e, Event::Migrated { .. }))
+        .collect();
+    assert!(
+        migrated.contains(&&(
+            sa,
+            Event::Migrated {
+                from: addr(CLIENT),
+                to: taken
+            }
+        )),
+        "{migrated:?}"
+    );
+    assert!(
+        !migrated
+            .iter()
+            .any(|(s, e)| *s == sb && matches!(e, Event::Migrated { to, .. } if *to == taken)),
+        "b's end must not carry a's move: {migrated:?}"
+    );
+    assert!(sim.server_events.contains(&(
+        sb,
+        Event::Closed {
+            reason: CloseReason::Replaced
+        }
+    )));
+}
+
+#[test]
 fn a_client_notices_a_restarted_server_and_joins_again() {
     let (mut sim, c) = connected();
     let session = sim.session_of(c).expect("connected");
