@@ -251,11 +251,20 @@ impl Client {
             });
         }
         let conn = self.conn.as_mut()?;
-        let len = conn.poll_transmit(now, &self.config, buf, &mut self.conn_events)?;
+        let len = conn.poll_transmit(now, &self.config, buf, &mut self.conn_events);
+        // Sending can end the session (its packet numbers ran out): pass that on and start
+        // over now, as no timer is left to do it later.
+        self.maintain(now);
         Some(Transmit {
             destination: self.server,
-            len,
+            len: len?,
         })
+    }
+
+    /// The session's connection, for tests that reach into it.
+    #[cfg(test)]
+    pub(crate) fn conn_mut(&mut self) -> Option<&mut Connection> {
+        self.conn.as_mut()
     }
 
     /// When [`Client::handle_timeout`] is next due.

@@ -75,6 +75,12 @@ impl Connection {
         }
     }
 
+    /// Skips ahead to packet number `to`, so that a test can reach the end of the number space.
+    #[cfg(test)]
+    pub(crate) fn jump_packet_numbers(&mut self, to: u32) {
+        self.next_pn = to;
+    }
+
     pub(crate) fn is_closed(&self) -> bool {
         self.closed.is_some() && self.closes_left == 0
     }
