@@ -66,6 +66,8 @@ pub struct KeyedLimiter<K> {
     buckets: HashMap<K, TokenBucket>,
     overflow: TokenBucket,
     last_sweep: Instant,
+    /// The least time between sweeps: the refill period, at most a second.
+    sweep_every: Duration,
     /// The table size at which new keys trigger a sweep before the table is full: twice what
     /// the last sweep left. A refilled bucket says nothing a fresh one would not, so idle and
     /// departed keys are forgotten as the table grows, at an amortized constant cost per key.
@@ -84,6 +86,10 @@ impl<K: Hash + Eq + Clone> KeyedLimiter<K> {
             buckets: HashMap::new(),
             overflow: TokenBucket::new(rate, now),
             last_sweep: now,
+            // A rate too slow for a `Duration` (or zero, or not a number) sweeps once a second.
+            sweep_every: Duration::try_from_secs_f64(f64::from(rate.burst) / rate.per_second)
+                .unwrap_or(Duration::MAX)
+                .min(Duration::from_secs(1)),
             next_sweep: MIN_SWEEP,
         }
     }
@@ -119,9 +125,7 @@ impl<K: Hash + Eq + Clone> KeyedLimiter<K> {
     /// Forgets the keys whose buckets are full. Runs at most once per refill period, so a flood
     /// of new keys against a full table costs one scan per period, not one per event.
     fn sweep(&mut self, now: Instant) {
-        let period = Duration::from_secs_f64(f64::from(self.rate.burst) / self.rate.per_second)
-            .min(Duration::from_secs(1));
-        if now.saturating_duration_since(self.last_sweep) < period {
+        if now.saturating_duration_since(self.last_sweep) < self.sweep_every {
             return;
         }
         self.last_sweep = now;
@@ -221,5 +225,20 @@ mod tests {
             "the draining key was kept"
         );
         assert!(!l.check(&u32::MAX, swept));
+    }
+
+    #[test]
+    fn a_rate_too_slow_to_measure_still_sweeps_and_never_panics() {
+        let t0 = Instant::now();
+        let slow = Rate {
+            per_second: 1e-300,
+            burst: u32::MAX,
+        };
+        let mut l = KeyedLimiter::new(slow, 100_000, t0);
+        // Past the first sweep size: the sweep period must be computable.
+        for k in 0..200u32 {
+            assert!(l.check(&k, t0 + Duration::from_secs(2)));
+        }
+        assert_eq!(l.tracked(), 200);
     }
 }
