@@ -100,13 +100,19 @@ impl Cookies {
         now.saturating_duration_since(self.epoch).as_secs() / self.window_secs
     }
 
-    /// Every other cookie window the older key is replaced, so a leaked key ages out.
+    /// Every other cookie window the older key is replaced, so a leaked key ages out. After a
+    /// quiet spell of more than one key period both are new: the one that would have been kept
+    /// is older than any cookie still good.
     pub(crate) fn rotate(&mut self, now: Instant, rng: &mut Rng) {
         let epoch = self.window(now) / 2;
         if epoch > self.key_window {
-            self.key_window = epoch;
-            self.keys[1] = self.keys[0];
+            self.keys[1] = if epoch == self.key_window + 1 {
+                self.keys[0]
+            } else {
+                rng.key()
+            };
             self.keys[0] = rng.key();
+            self.key_window = epoch;
         }
     }
 
@@ -146,4 +152,33 @@ pub(crate) fn resume_proof(token: &Secret, session: SessionId, counter: u32) -> 
         &key,
         &[b"resume", &session.to_le_bytes(), &counter.to_le_bytes()],
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_from_before_a_quiet_spell_makes_no_good_cookie_after_it() {
+        let mut rng = Rng::from_seed([7; 32]);
+        let t0 = Instant::now();
+        let window = Duration::from_secs(10);
+        let mut cookies = Cookies::new(&mut rng, t0, window);
+        let from: SocketAddr = ([10, 0, 0, 2], 40000).into();
+        let nonce = [3; 16];
+
+        // Across one regular rotation a cookie from the window before still checks.
+        let minted = cookies.mint(from, &nonce, t0 + Duration::from_secs(15));
+        cookies.rotate(t0 + Duration::from_secs(21), &mut rng);
+        assert!(cookies.check(from, &nonce, &minted, t0 + Duration::from_secs(21)));
+
+        // A key that leaked before a long quiet spell must not mint cookies after it.
+        let leaked = cookies.keys[0];
+        let later = t0 + Duration::from_secs(1000);
+        cookies.rotate(later, &mut rng);
+        let window_now = cookies.window(later).to_le_bytes();
+        let forged = mac(&leaked, &[&addr_bytes(from), &nonce, &window_now]);
+        assert!(!cookies.check(from, &nonce, &forged, later));
+        assert!(cookies.check(from, &nonce, &cookies.mint(from, &nonce, later), later));
+    }
 }

@@ -107,9 +107,10 @@ impl Server {
 
     /// Takes in one datagram from `from`.
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
-        self.cookies.rotate(now, &mut self.rng);
         match packet::parse(datagram) {
             Some(Packet::Hello { nonce }) => {
+                // Only handshakes use the cookie keys, so only they need them current.
+                self.cookies.rotate(now, &mut self.rng);
                 let cookie = self.cookies.mint(from, &nonce, now);
                 self.reply(from, |w| packet::write_cookie(w, &nonce, &cookie));
             }
@@ -117,7 +118,10 @@ impl Server {
                 nonce,
                 cookie,
                 resume,
-            }) => self.join(now, from, nonce, cookie, resume),
+            }) => {
+                self.cookies.rotate(now, &mut self.rng);
+                self.join(now, from, nonce, cookie, resume);
+            }
             Some(Packet::Data { header, frames }) => {
                 let Some(session) = self.sessions.get_mut(&header.session) else {
                     self.stats.unmatched += 1;
