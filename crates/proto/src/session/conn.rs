@@ -42,7 +42,7 @@ pub(crate) struct Connection {
     last_send: Stamp,
     ping_pending: bool,
     /// Ack-only packets snapshotted mid-burst, sent before anything else; `None` between
-    /// bursts (a pointer where an empty `Vec` takes 24 bytes).
+    /// bursts (a pointer where an empty `VecDeque` takes 32 bytes).
     #[allow(
         clippy::box_collection,
         reason = "8 bytes in every session where the queue takes 32; one more allocation a burst"

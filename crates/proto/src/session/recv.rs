@@ -98,7 +98,6 @@ impl RecvState {
         self.ack_pending_since.is_some()
     }
 
-    /// The header's ack fields, and the ack is then no longer pending.
     /// Whether so many packets await their ack that one should go out before the rest of a
     /// burst is read: one ack per burst would leave packets outside its 32-bit window, and
     /// losing that one ack would stall the sender until its timer fires.
@@ -106,6 +105,7 @@ impl RecvState {
         self.unacked >= ACK_EVERY
     }
 
+    /// The header's ack fields, and the ack is then no longer pending.
     pub(crate) fn take_ack(&mut self, now: Stamp) -> (u32, u32, u8) {
         self.ack_pending_since = None;
         self.unacked = 0;

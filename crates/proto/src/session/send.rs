@@ -1,5 +1,6 @@
-//! The sending half of a connection: reliable messages cut into fragments, packets in flight,
-//! acknowledgements, loss detection (fast retransmit and timeout), and giving up.
+//! The sending half of a connection: messages taken in and numbered per channel, and what
+//! happens to them (packets filled, acks, timeouts, expiry) handed to the unacknowledged part,
+//! `flight`, which cuts them into fragments, keeps packets in flight, detects loss and gives up.
 //!
 //! Messages are resent, not packets: a lost packet's fragments go back on the queue and leave
 //! under new packet numbers, so an ack always names exactly one transmission and RTT samples
@@ -212,8 +213,7 @@ impl SendState {
             .flight
             .take()
             .map_or_else(Vec::new, |f| f.messages.into_keys().collect());
-        self.next_seq = ChannelMap::default();
-        self.largest_acked = 0;
+        // Nothing is sent after this: the sequence numbers need no reset.
         ids
     }
 }

@@ -3,10 +3,13 @@
 //!
 //! Entries are not removed when a session's deadline moves (that would need a search): the
 //! session keeps the deadline it has on the heap, and an entry that does not match it is stale
-//! and skipped when it comes up. Deadlines mostly move later (every packet heard pushes the
-//! idle timeout back), so stale entries pile up: about one per idle session, which would double
-//! the heap. Before the heap grows, stale entries are dropped instead; the heap grows only if
-//! that frees less than a quarter of it, so each entry is looked at a bounded number of times.
+//! and skipped when it comes up. A deadline that moves later needs no new entry (the old one
+//! fires early, and the session pushes its real deadline then); one that moves earlier does,
+//! and the old entry goes stale: a packet heard on a quiet session owes an ack in milliseconds
+//! where its idle timeout was seconds away, so stale entries pile up, about one per session
+//! that was heard from, which would double the heap. Before the heap grows, stale entries are
+//! dropped instead; the heap grows only if that frees less than a quarter of it, so each entry
+//! is looked at a bounded number of times.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -80,12 +83,12 @@ mod tests {
     fn stale_entries_are_dropped_before_the_heap_grows() {
         let epoch = Instant::now();
         let mut timers = Timers::new(epoch);
-        // 1000 sessions, each with a deadline that then moves later twice, as idle sessions'
-        // do: two of every three entries go stale.
+        // 1000 sessions, each with a deadline that then moves earlier twice, as when a packet
+        // heard owes an ack before the idle timeout: two of every three entries go stale.
         let mut deadline = vec![None; 1000];
         for round in 1..=3u64 {
             for id in 0..1000u32 {
-                let at = epoch + Duration::from_millis(round * 1000 + u64::from(id));
+                let at = epoch + Duration::from_millis((4 - round) * 1000 + u64::from(id));
                 let due = timers.stamp(at);
                 deadline[id as usize] = Some(due);
                 timers.push(due, id, |d, i| deadline[i as usize] == Some(d));
@@ -102,6 +105,6 @@ mod tests {
         }
         assert_eq!(fired.len(), 1000);
         assert!(fired.windows(2).all(|w| w[0].0 <= w[1].0));
-        assert_eq!(fired[0], (epoch + Duration::from_millis(3000), 0));
+        assert_eq!(fired[0], (epoch + Duration::from_millis(1000), 0));
     }
 }

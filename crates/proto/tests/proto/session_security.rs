@@ -331,7 +331,7 @@ fn a_client_is_pointed_at_a_server_that_moved_only_while_it_has_no_session() {
         resumed: false
     }));
     assert_eq!(sim.server.sessions(), 1);
-    // Setting the same address again disturbs nothing; after close nothing is set at all.
+    // Connected again: another address is refused; after close nothing is set at all.
     let now = sim.now;
     let client = &mut sim.clients[c].client;
     assert!(!client.set_server(now, old), "connected again");
@@ -343,6 +343,7 @@ fn a_client_is_pointed_at_a_server_that_moved_only_while_it_has_no_session() {
 #[test]
 fn a_client_that_never_got_an_answer_can_be_pointed_elsewhere() {
     let mut sim = Sim::new(22, Config::default(), LinkSpec::PERFECT);
+    sim.record = true;
     let c = sim.add_client(CLIENT, Config::default());
     // The name resolved to a stale address before the first welcome.
     let stale = sim.server_addr;
@@ -350,8 +351,17 @@ fn a_client_that_never_got_an_answer_can_be_pointed_elsewhere() {
     sim.server_addr = moved;
     sim.run_for(Duration::from_secs(3));
     assert_eq!(sim.session_of(c), None);
-    let now = sim.now;
+    let (now, sent) = (sim.now, sim.sent.len());
     assert!(sim.clients[c].client.set_server(now, stale), "same: kept");
+    // The same address leaves the handshake alone: no Hello goes out ahead of its backoff.
+    sim.run_for(Duration::from_millis(1));
+    assert!(
+        !sim.sent[sent..]
+            .iter()
+            .any(|(from, ..)| *from == addr(CLIENT)),
+        "the handshake was not restarted"
+    );
+    let now = sim.now;
     assert!(sim.clients[c].client.set_server(now, moved));
     sim.run_for(Duration::from_millis(100));
     assert!(sim.session_of(c).is_some(), "connected within a round trip");
