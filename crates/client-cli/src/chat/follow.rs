@@ -27,8 +27,8 @@ use super::note::Note;
 /// re-created container is found within seconds, rare enough to be no load on any resolver.
 const EVERY: Duration = Duration::from_secs(3);
 
-/// The longest one lookup may take; the system resolver's own timeouts and retries can add up
-/// to much more, and meanwhile the next try would wait.
+/// The longest one lookup of the system resolver may take; its own timeouts and retries can
+/// add up to much more, and meanwhile the next try would wait.
 const LOOKUP_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The chat server as the user gave it, and the address it resolved to at start.
@@ -59,17 +59,20 @@ pub(crate) type Lookup = Pin<Box<dyn Future<Output = io::Result<Vec<SocketAddr>>
 /// Looks a `HOST:PORT` up.
 pub(crate) type Resolver = Arc<dyn Fn(&str) -> Lookup + Send + Sync>;
 
-/// How a name is followed: who looks it up, and how often while disconnected.
+/// How a name is followed: who looks it up, how often while disconnected, and how long one
+/// lookup may take (a field, not a constant, so that the tests need not wait seconds for it).
 #[derive(Clone)]
 pub(crate) struct Follow {
     pub(crate) resolver: Resolver,
     pub(crate) every: Duration,
+    pub(crate) lookup_timeout: Duration,
 }
 
 impl fmt::Debug for Follow {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Follow")
             .field("every", &self.every)
+            .field("lookup_timeout", &self.lookup_timeout)
             .finish_non_exhaustive()
     }
 }
@@ -84,6 +87,7 @@ impl Follow {
         Self {
             resolver,
             every: EVERY,
+            lookup_timeout: LOOKUP_TIMEOUT,
         }
     }
 }
@@ -138,7 +142,13 @@ impl Follower {
         loop {
             tokio::select! {
                 alive = until(&mut up, true) => {
-                    if !alive || !until(&mut up, false).await {
+                    if !alive {
+                        return;
+                    }
+                    // A session came up, so the outage that was reported is over: the next
+                    // one's failure is news again.
+                    failing = false;
+                    if !until(&mut up, false).await {
                         return;
                     }
                     // The session just ended: the server may have moved, so look at once.
@@ -150,10 +160,14 @@ impl Follower {
             pause = follow.every;
             let from = *current.borrow();
             let lookup = (follow.resolver)(&given);
-            let found = match tokio::time::timeout(LOOKUP_TIMEOUT, lookup).await {
+            let found = match tokio::time::timeout(follow.lookup_timeout, lookup).await {
                 Ok(Ok(found)) => pick(&found, from),
                 Ok(Err(e)) => Err(e.to_string()),
-                Err(_) => Err(format!("no answer within {} s", LOOKUP_TIMEOUT.as_secs())),
+                // In seconds with a fraction: a short timeout must not read as "0 s".
+                Err(_) => Err(format!(
+                    "no answer within {} s",
+                    follow.lookup_timeout.as_secs_f64()
+                )),
             };
             match found {
                 Err(reason) if failing => {
@@ -172,15 +186,14 @@ impl Follower {
                 }
                 Ok(to) => {
                     failing = false;
-                    if to != from {
-                        match retarget(&commands, &events, &given, to).await {
-                            Some(true) => {
-                                current.send_replace(to);
-                            }
-                            // Connected meanwhile: the session stays where it is.
-                            Some(false) => {}
-                            None => return,
-                        }
+                    // Whether it took is the driver's business (connected meanwhile, the session
+                    // stays where it is); here only a driver that is gone matters.
+                    if to != from
+                        && retarget(&commands, &events, &current, &given, to)
+                            .await
+                            .is_none()
+                    {
+                        return;
                     }
                 }
             }
@@ -194,20 +207,25 @@ async fn until(up: &mut watch::Receiver<bool>, want: bool) -> bool {
 }
 
 /// Points the session client at `to`, on the driver; whether it took (`None`: the driver is
-/// gone). The note is sent from the driver too, so it comes before anything `to` answers.
+/// gone). The note is sent from the driver too, so it comes before anything `to` answers, and
+/// `current` is updated there before the note, so that whoever reads the note and then asks
+/// [`super::link::Link::server`] sees `to`.
 async fn retarget(
     commands: &mpsc::Sender<Command<Client>>,
     events: &mpsc::UnboundedSender<NetEvent>,
+    current: &watch::Sender<SocketAddr>,
     given: &str,
     to: SocketAddr,
 ) -> Option<bool> {
     let (tx, rx) = oneshot::channel();
     let events = events.clone();
+    let current = current.clone();
     let given = given.to_owned();
     let command: Command<Client> = Box::new(move |client, now| {
         let from = client.server();
         let moved = client.set_server(now, to);
         if moved {
+            current.send_replace(to);
             let _ = events.send(NetEvent::Notice(Note::Moved { given, from, to }));
         }
         let _ = tx.send(moved);

@@ -1,5 +1,7 @@
 //! Following a server's name: which address a lookup's answer picks, which `--server` texts
-//! are names, and whole sessions against real chat servers on loopback, run in-process: one
+//! are names, the follower alone with the test as its driver (the address is current before
+//! the move is told, each outage's failed lookup is told, a lookup that never answers times
+//! out), and whole sessions against real chat servers on loopback, run in-process: one
 //! stops, its name (answered by a fake resolver, no DNS) now points at another on a new port,
 //! and the client finds it on its own; an `IP:PORT` is never looked up at all.
 
@@ -88,8 +90,121 @@ impl FakeDns {
         Follow {
             resolver,
             every: EVERY,
+            lookup_timeout: WAIT,
         }
     }
+}
+
+/// A follower on its own, with the test as its driver: the test says when the session is up,
+/// runs the follower's commands on a client of its own, and reads its events.
+struct Harness {
+    up: watch::Sender<bool>,
+    current: watch::Receiver<SocketAddr>,
+    commands: mpsc::Receiver<Command<Client>>,
+    events: mpsc::UnboundedReceiver<NetEvent>,
+    task: JoinHandle<()>,
+}
+
+impl Harness {
+    fn start(follow: Follow, at: SocketAddr) -> Self {
+        let (up, up_rx) = watch::channel(false);
+        let (current_tx, current) = watch::channel(at);
+        let (commands_tx, commands) = mpsc::channel(4);
+        let (events_tx, events) = mpsc::unbounded_channel();
+        let follower = Follower {
+            given: "chat.test:8081".to_owned(),
+            follow,
+            up: up_rx,
+            current: current_tx,
+            commands: commands_tx,
+            events: events_tx,
+        };
+        let task = tokio::spawn(follower.run());
+        Self {
+            up,
+            current,
+            commands,
+            events,
+            task,
+        }
+    }
+
+    /// The next note the follower sends, if one comes `within`.
+    async fn note(&mut self, within: Duration) -> Option<Note> {
+        match tokio::time::timeout(within, self.events.recv()).await {
+            Ok(Some(NetEvent::Notice(note))) => Some(note),
+            Ok(other) => panic!("not a notice: {other:?}"),
+            Err(_) => None,
+        }
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn failed_because(note: Option<Note>, why: &str) {
+    assert!(
+        matches!(&note, Some(Note::LookupFailed { reason, .. }) if reason.contains(why)),
+        "{note:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_new_address_is_current_before_the_moved_note_arrives() {
+    let (a, b) = (addr("127.0.0.1:8081"), addr("127.0.0.1:8082"));
+    let mut h = Harness::start(FakeDns::new(b).follow(), a);
+    let command = tokio::time::timeout(WAIT, h.commands.recv())
+        .await
+        .expect("a retarget in time")
+        .expect("the follower runs");
+    let now = dgram_net::session::now();
+    let mut client = Client::new(dgram_proto::session::Config::default(), [7; 32], a, now);
+    command(&mut client, now);
+    // No await between running the command and these: what the follower task would do once
+    // it runs again is not seen here.
+    let moved = Note::Moved {
+        given: "chat.test:8081".to_owned(),
+        from: a,
+        to: b,
+    };
+    assert_eq!(h.events.try_recv(), Ok(NetEvent::Notice(moved)));
+    assert_eq!(*h.current.borrow(), b);
+    assert_eq!(client.server(), b);
+}
+
+#[tokio::test]
+async fn each_outage_reports_its_failed_lookup() {
+    let dns = FakeDns::new(addr("127.0.0.1:8081"));
+    dns.answer(Err("no such host"));
+    let mut h = Harness::start(dns.follow(), addr("127.0.0.1:8081"));
+    failed_because(h.note(WAIT).await, "no such host");
+    // Said once per outage however often it is tried.
+    assert_eq!(h.note(EVERY * 4).await, None);
+    // The session comes back at the same address, the name still failing: no lookups while it
+    // lasts (the wait lets the follower see it up before it ends).
+    h.up.send_replace(true);
+    tokio::time::sleep(EVERY * 2).await;
+    let during = dns.lookups();
+    tokio::time::sleep(EVERY * 3).await;
+    assert_eq!(dns.lookups(), during);
+    // It ends again: that outage's failure is news too.
+    h.up.send_replace(false);
+    failed_because(h.note(EVERY * 10).await, "no such host");
+}
+
+#[tokio::test]
+async fn a_lookup_that_never_answers_times_out() {
+    let resolver: Resolver = Arc::new(|_: &str| Box::pin(std::future::pending()));
+    let follow = Follow {
+        resolver,
+        every: EVERY,
+        lookup_timeout: Duration::from_millis(50),
+    };
+    let mut h = Harness::start(follow, addr("127.0.0.1:8081"));
+    failed_because(h.note(WAIT).await, "no answer within 0.05 s");
 }
 
 /// The real chat server (in memory) on a free loopback port, on the test's runtime.
