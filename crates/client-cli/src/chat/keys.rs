@@ -3,15 +3,19 @@
 //! loses the name (until the claim lapses unused).
 //!
 //! Layout, under the home directory (`--home`, else `$XDG_CONFIG_HOME/dgram`, else
-//! `~/.config/dgram`): `keys/SERVER/NAME.key`, where SERVER is the server as given, `HOST_PORT` (`:` in
-//! an IPv6 address written `-`) and NAME is the name's case-folded key, so `Alex` and `alex`
-//! share one file. Names are letters, digits, `_`, `-` and `.` only, so NAME never holds a
+//! `~/.config/dgram`): `keys/SERVER/NAME.key`, where SERVER is the server as given, in a
+//! canonical form (an address as std prints it, a host name in lower case, the port without
+//! leading zeros) written `HOST_PORT` (`:` in an IPv6 address written `-`), and NAME is the
+//! name's case-folded key, so `Alex` and `alex` share one file, as do `Chat:8081` and
+//! `chat:8081` (a key an earlier release filed under the spelling as typed is still read).
+//! Names are letters, digits, `_`, `-` and `.` only, so NAME never holds a
 //! path separator, and with `.key` after it is never `.` or `..`. The file is the key as 32
 //! lowercase hex digits and a newline; directories are made 0700 and the file 0600, since
 //! anyone who reads it can speak as the name.
 
 use std::fs;
 use std::io::{self, Write};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
@@ -22,24 +26,30 @@ use dgram_proto::Name;
 #[derive(Debug, Clone)]
 pub(crate) struct KeyFile {
     path: PathBuf,
+    /// Where an earlier release filed the same key, when that differs (the server as typed,
+    /// before spellings were made canonical): read when `path` has none, so no key is lost.
+    earlier: Option<PathBuf>,
 }
 
 impl KeyFile {
     /// The file for `name` on `server` (as the user gave it: `chat:8081` or `127.0.0.1:8081`)
-    /// under `home`. The server is named as given, not as resolved, so that a key survives the
-    /// server moving to another address (a container recreated on a new network).
+    /// under `home`. The server is named as given (spelled as [`canonical`] has it), not as
+    /// resolved, so that a key survives the server moving to another address (a container
+    /// recreated on a new network).
     pub(crate) fn new(home: &Path, server: &str, name: &Name) -> Self {
-        let server = server.trim();
-        let (host, port) = server.rsplit_once(':').unwrap_or((server, ""));
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        let server_dir = format!("{host}_{port}")
-            .replace(':', "-")
-            .replace(['/', '\\'], "_");
-        let path = home
-            .join("keys")
-            .join(server_dir)
-            .join(format!("{}.key", name.key()));
-        Self { path }
+        let file = |server: &str| {
+            let (host, port) = server.rsplit_once(':').unwrap_or((server, ""));
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            let server_dir = format!("{host}_{port}")
+                .replace(':', "-")
+                .replace(['/', '\\'], "_");
+            home.join("keys")
+                .join(server_dir)
+                .join(format!("{}.key", name.key()))
+        };
+        let path = file(&canonical(server));
+        let earlier = Some(file(server.trim())).filter(|p| *p != path);
+        Self { path, earlier }
     }
 
     /// The file's path.
@@ -51,19 +61,12 @@ impl KeyFile {
     /// error, not "no key": sending no key would never get the name back, and the user should
     /// know which file is damaged.
     pub(crate) fn load(&self) -> anyhow::Result<Option<ClaimKey>> {
-        let text = match fs::read_to_string(&self.path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => {
-                return Err(e).with_context(|| format!("reading {}", self.path.display()));
-            }
-        };
-        match decode_hex(text.trim()) {
+        match read_key(&self.path)? {
             Some(key) => Ok(Some(key)),
-            None => bail!(
-                "{} does not hold a claim key (32 hex digits)",
-                self.path.display()
-            ),
+            None => match &self.earlier {
+                Some(earlier) => read_key(earlier),
+                None => Ok(None),
+            },
         }
     }
 
@@ -84,6 +87,40 @@ impl KeyFile {
             return Err(e).with_context(|| format!("writing {}", tmp.display()));
         }
         fs::rename(&tmp, &self.path).with_context(|| format!("saving {}", self.path.display()))
+    }
+}
+
+fn read_key(path: &Path) -> anyhow::Result<Option<ClaimKey>> {
+    let text = match fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    match decode_hex(text.trim()) {
+        Some(key) => Ok(Some(key)),
+        None => bail!(
+            "{} does not hold a claim key (32 hex digits)",
+            path.display()
+        ),
+    }
+}
+
+/// One spelling for each server, so that one server is one key directory however it is
+/// written: an address (`[0:0:0:0:0:0:0:1]:8081`, `127.0.0.1:08081`) as std prints it, else
+/// the host in lower case (DNS names are case-insensitive) with a numeric port printed plainly.
+fn canonical(server: &str) -> String {
+    let server = server.trim();
+    if let Ok(addr) = server.parse::<SocketAddr>() {
+        return addr.to_string();
+    }
+    match server.rsplit_once(':') {
+        Some((host, port)) => {
+            let port = port
+                .parse::<u16>()
+                .map_or_else(|_| port.to_owned(), |p| p.to_string());
+            format!("{}:{port}", host.to_lowercase())
+        }
+        None => server.to_lowercase(),
     }
 }
 
@@ -187,6 +224,34 @@ mod tests {
         assert!(
             named.path().ends_with("keys/chat_8081/alex.key"),
             "{named:?}"
+        );
+        // One server, however it is written, is one directory.
+        let same = |a: &str, b: &str| {
+            let (a, b) = (
+                KeyFile::new(home, a, &name("alex")),
+                KeyFile::new(home, b, &name("alex")),
+            );
+            assert_eq!(a.path(), b.path());
+        };
+        same("Chat:8081", "chat:8081");
+        same("CHAT.Example.ORG:8081", "chat.example.org:8081");
+        same("chat:08081", "chat:8081");
+        same("[0:0:0:0:0:0:0:1]:8081", "[::1]:8081");
+        same("127.0.0.1:08081", server);
+        same(" [::1]:8081 ", "[::1]:8081");
+        // A key an earlier release filed under the server as typed is still found.
+        let typed = home.join("keys").join("Chat_8081");
+        fs::create_dir_all(&typed).expect("mkdir");
+        fs::write(typed.join("egon.key"), format!("{}\n", encode_hex(&key))).expect("write");
+        assert_eq!(
+            KeyFile::new(home, "Chat:8081", &name("egon"))
+                .load()
+                .expect("load"),
+            Some(key)
+        );
+        assert_ne!(
+            KeyFile::new(home, "chat:8081", &name("alex")).path(),
+            KeyFile::new(home, "chat:8082", &name("alex")).path()
         );
         #[cfg(unix)]
         {
