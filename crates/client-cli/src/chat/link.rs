@@ -1,8 +1,9 @@
 //! The chat client's session link: a session [`Client`] run by `dgram_net`'s driver on its own
 //! task, with chat messages in and out. Each chat message travels as one reliable session
 //! message on channel 0; what the server sends arrives decoded, with the session's own news
-//! (up, down, a message that failed) in the same ordered stream. A server given by name is
-//! followed to a new address while there is no session ([`super::follow`]).
+//! (up, down, a message that failed, the driver itself failing) in the same ordered stream. A
+//! server given by name is followed to a new address while there is no session
+//! ([`super::follow`]).
 
 use std::hash::{BuildHasher, RandomState};
 use std::net::SocketAddr;
@@ -59,6 +60,8 @@ pub(crate) enum NetEvent {
     /// News of the link's own for the user, passed on as it is: the server's name now
     /// resolves elsewhere, or could not be looked up.
     Notice(Note),
+    /// The driver stopped with this error (the socket failed): nothing more will come.
+    Stopped(String),
 }
 
 /// A running session with the chat server.
@@ -128,8 +131,8 @@ impl Link {
             });
         }
         let stop = shutdown.clone();
-        let task =
-            tokio::spawn(async move { drive(&socket, client, commands_rx, on_event, stop).await });
+        let driving = async move { drive(&socket, client, commands_rx, on_event, stop).await };
+        let task = tokio::spawn(reported(driving, events_tx.clone()));
         Ok(Self {
             server: server_rx,
             commands,
@@ -192,6 +195,21 @@ impl Link {
     }
 }
 
+/// Runs the driver, and says so in the event stream if it fails. The link keeps a sender of
+/// its own (for [`Link::transmit`]'s outcomes), so the stream never ends by itself, and without
+/// this a front end waiting for the next event would wait forever.
+async fn reported(
+    driving: impl std::future::Future<Output = std::io::Result<Client>>,
+    events: mpsc::UnboundedSender<NetEvent>,
+) -> std::io::Result<Client> {
+    let ran = driving.await;
+    if let Err(e) = &ran {
+        // The receiver is gone only while the program is ending.
+        let _ = events.send(NetEvent::Stopped(e.to_string()));
+    }
+    ran
+}
+
 fn translate(event: Event) -> Option<NetEvent> {
     Some(match event {
         Event::Connected { resumed, .. } => NetEvent::Connected { resumed },
@@ -222,4 +240,29 @@ fn seed() -> [u8; 32] {
         chunk.copy_from_slice(&word.to_le_bytes());
     }
     seed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_driver_that_fails_says_so() {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let failed = reported(async { Err(std::io::Error::other("socket gone")) }, tx);
+        assert!(failed.await.is_err());
+        assert_eq!(
+            rx.try_recv(),
+            Ok(NetEvent::Stopped("socket gone".to_owned()))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_driver_that_ends_well_says_nothing() {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let addr: SocketAddr = "127.0.0.1:8081".parse().expect("literal");
+        let client = Client::new(Config::default(), [1; 32], addr, dgram_net::session::now());
+        assert!(reported(async { Ok(client) }, tx).await.is_ok());
+        assert!(rx.try_recv().is_err());
+    }
 }

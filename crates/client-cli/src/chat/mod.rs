@@ -27,7 +27,7 @@ use dgram_proto::Name;
 
 use self::follow::{Follow, ServerTarget};
 use self::keys::KeyFile;
-use self::link::Link;
+use self::link::{Link, NetEvent};
 use self::note::Note;
 use self::state::{Action, Chat};
 use crate::args;
@@ -179,7 +179,8 @@ impl Session {
         Ok(notes)
     }
 
-    /// Waits for what the link reports next and takes it in.
+    /// Waits for what the link reports next and takes it in; an error once the link has
+    /// stopped (its socket failed), since nothing more will come.
     pub(crate) async fn step(&mut self) -> anyhow::Result<()> {
         let event = self
             .link
@@ -187,8 +188,14 @@ impl Session {
             .recv()
             .await
             .with_context(|| format!("the session with {} stopped", self.link.server()))?;
-        self.chat.handle(event);
-        Ok(())
+        match event {
+            NetEvent::Stopped(why) => Err(anyhow::anyhow!(why))
+                .with_context(|| format!("the session with {} stopped", self.link.server())),
+            event => {
+                self.chat.handle(event);
+                Ok(())
+            }
+        }
     }
 
     /// Where the claim key is kept.
@@ -213,4 +220,40 @@ pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .enable_all()
         .build()
         .context("starting the async runtime")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_stopped_link_ends_the_session_with_its_error() {
+        let home = tempfile::Builder::new()
+            .prefix("dgram-session-test-")
+            .tempdir()
+            .expect("a temporary directory");
+        let name = Name::new("alex").expect("valid name");
+        // Nothing listens there; it does not matter, the link is told it stopped.
+        let addr: SocketAddr = "127.0.0.1:9".parse().expect("literal");
+        let id = Identity {
+            server: ServerTarget::new("127.0.0.1:9", addr),
+            keys: KeyFile::new(home.path(), "127.0.0.1:9", &name),
+            name,
+        };
+        let mut session = Session::open(&id).await.expect("open");
+        // The driver's own failure cannot be caused from outside; its report can.
+        let (tx, events) = tokio::sync::mpsc::unbounded_channel();
+        session.link.events = events;
+        tx.send(NetEvent::Stopped("socket gone".to_owned()))
+            .expect("the session reads");
+        let within = Duration::from_secs(10);
+        let stepped = tokio::time::timeout(within, session.step()).await;
+        let err = stepped.expect("not stuck").expect_err("stopped");
+        let err = format!("{err:#}");
+        assert!(
+            err.contains("stopped") && err.contains("socket gone"),
+            "{err}"
+        );
+        session.close().await.expect("close");
+    }
 }

@@ -264,6 +264,8 @@ impl Chat {
                 }
             }
             NetEvent::Notice(note) => self.show(note),
+            // Session::step ends the session with an error instead; nothing is left to track.
+            NetEvent::Stopped(_) => {}
         }
     }
 
