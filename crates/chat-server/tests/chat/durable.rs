@@ -7,7 +7,7 @@ use chat_server::store::{Store, DB_FILE};
 use chat_server::Settings;
 use dgram_proto::chat::{ClientMsg, Room, ServerMsg, Target};
 
-use crate::support::{name, server_on, settings, Chat};
+use crate::support::{name, server, server_on, settings, Chat};
 
 fn durable(dir: &Path) -> Settings {
     Settings {
@@ -170,19 +170,14 @@ fn files_that_are_not_ours_are_refused_and_left_untouched() {
 #[tokio::test]
 async fn a_full_database_refuses_new_messages_and_the_server_stays_up() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = socket.local_addr().expect("addr");
-    let srv = server_on(
-        socket,
-        Settings {
-            max_db_bytes: Some(256 * 1024),
-            ..durable(dir.path())
-        },
-    );
-    let (mut alex, _) = Chat::join(addr, "alex", None).await;
-    let (_egon, _) = Chat::join(addr, "egon", None).await;
+    // Never restarted, so any free port will do.
+    let srv = server(Settings {
+        max_db_bytes: Some(256 * 1024),
+        ..durable(dir.path())
+    })
+    .await;
+    let (mut alex, _) = Chat::join(srv.addr, "alex", None).await;
+    let (_egon, _) = Chat::join(srv.addr, "egon", None).await;
     let mut refused = None;
     for i in 0..200 {
         let req = alex.req();
