@@ -4,7 +4,8 @@
 //! through [`Shared`]: idle, DMs to random peers, or posts to the bench room, each with at most
 //! `window` messages not yet reported `Delivered` by the server; or (`ACCEPT`) DMs to random
 //! peers with at most `window` requests not yet answered `Accepted`, each timed from
-//! `Client::send` to that answer (matched by request id).
+//! `Client::send` to that answer (matched by request id; one that can no longer be answered,
+//! its message `Failed` or its session `Closed`, leaves the window too).
 
 use std::io;
 use std::net::SocketAddr;
@@ -14,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use dgram_net::session::{drive, now, Command, Endpoint};
 use dgram_proto::chat::{ClaimKey, ClientMsg, ServerMsg, Target};
-use dgram_proto::session::{Client, Config, Delivery, Event, Transmit};
+use dgram_proto::session::{Client, Config, Delivery, Event, MessageId, Transmit};
 use dgram_proto::Name;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
@@ -31,9 +32,17 @@ pub(crate) struct BenchClient {
     key: Option<ClaimKey>,
     welcomed: bool,
     outstanding: usize,
-    /// `ACCEPT` mode: requests sent and not yet answered, with when `Client::send` was called.
-    unanswered: Vec<(u64, Instant)>,
+    /// `ACCEPT` mode: requests sent and not yet answered.
+    unanswered: Vec<Unanswered>,
     rng: u64,
+}
+
+/// An `ACCEPT` request awaiting its answer; `msg` is all that its `Failed` event names.
+struct Unanswered {
+    req: u64,
+    msg: MessageId,
+    /// When `Client::send` was called.
+    at: Instant,
 }
 
 impl Endpoint for BenchClient {
@@ -76,12 +85,16 @@ impl BenchClient {
                     self.shared.errors.fetch_add(1, Relaxed);
                 }
             },
-            Event::Failed { .. } => {
+            Event::Failed { id, .. } => {
                 self.shared.session_failures.fetch_add(1, Relaxed);
+                // Never answered now: out of the window, or it would shrink for good.
+                self.unanswered.retain(|u| u.msg != id);
                 self.done(now);
             }
             Event::Closed { .. } => {
                 self.shared.sessions_closed.fetch_add(1, Relaxed);
+                // Its answers are lost too (a delivered request gets no `Failed`); see Welcome.
+                self.unanswered.clear();
             }
             _ => {}
         }
@@ -95,6 +108,9 @@ impl BenchClient {
                 if !self.welcomed {
                     self.welcomed = true;
                     shared.welcomed.fetch_add(1, Relaxed);
+                } else if shared.mode.load(Relaxed) == ACCEPT {
+                    // Back after a lost session: refill what it dropped (other modes keep theirs).
+                    self.fill(now);
                 }
             }
             ServerMsg::Message(posted) => {
@@ -145,10 +161,10 @@ impl BenchClient {
     /// The server answered request `req` (`Accepted`, or an error): in `ACCEPT` mode, time it
     /// and refill the window.
     fn answered(&mut self, now: Instant, req: u64, accepted: bool) {
-        let Some(at) = self.unanswered.iter().position(|&(r, _)| r == req) else {
+        let Some(at) = self.unanswered.iter().position(|u| u.req == req) else {
             return;
         };
-        let (_, sent) = self.unanswered.swap_remove(at);
+        let Unanswered { at: sent, .. } = self.unanswered.swap_remove(at);
         let shared = &self.shared;
         if accepted {
             shared.accepted.fetch_add(1, Relaxed);
@@ -232,9 +248,9 @@ impl BenchClient {
         text.extend(std::iter::repeat_n('.', shared.size.saturating_sub(STAMP)));
         let req = shared.next_req.fetch_add(1, Relaxed);
         let timed = shared.mode.load(Relaxed) == ACCEPT;
-        if self.request(now, &ClientMsg::Send { req, to, text }) {
+        if let Some(msg) = self.request(now, &ClientMsg::Send { req, to, text }) {
             if timed {
-                self.unanswered.push((req, now));
+                self.unanswered.push(Unanswered { req, msg, at: now });
             }
             self.outstanding += 1;
             self.shared.sent.fetch_add(1, Relaxed);
@@ -245,11 +261,11 @@ impl BenchClient {
         }
     }
 
-    fn request(&mut self, now: Instant, msg: &ClientMsg) -> bool {
-        let Ok(bytes) = msg.encode() else {
-            return false;
-        };
-        self.client.send(now, 0, bytes, Delivery::Reliable).is_ok()
+    /// Hands `msg` to the session: its id there (reliable ones have one), `None` if refused.
+    fn request(&mut self, now: Instant, msg: &ClientMsg) -> Option<MessageId> {
+        let bytes = msg.encode().ok()?;
+        let sent = self.client.send(now, 0, bytes, Delivery::Reliable);
+        sent.ok().flatten()
     }
 }
 
