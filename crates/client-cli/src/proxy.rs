@@ -1,4 +1,4 @@
-//! The `proxy` command: runs dgram-net's loss-injecting UDP proxy between clients and a server,
+//! The `proxy` command: runs dgram-proxy's loss-injecting UDP proxy between clients and a server,
 //! so that anyone can watch UDP lose, duplicate, delay and reorder datagrams, and dgram recover.
 
 use std::io::{self, IsTerminal, Write};
@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use dgram_net::proxy::{self, Impairment, Limits, ProxyStats};
+use dgram_proxy::{self as proxy, Impairment, Limits, ProxyStats};
 use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
@@ -148,7 +148,7 @@ fn print_stats(out: &mut impl Write, stats: &ProxyStats) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dgram_net::proxy::DirectionStats;
+    use dgram_proxy::DirectionStats;
 
     #[test]
     fn probabilities_are_checked() {

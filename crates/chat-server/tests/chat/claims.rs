@@ -2,8 +2,8 @@
 //! or not; the key holder may use it from many sessions at once, and each gets the name's DMs.
 //! Reserved names are refused. A client that moves or whose server restarts carries on.
 
-use dgram_net::proxy::{self, Impairment};
 use dgram_proto::chat::{ClientMsg, ErrorKind, ServerMsg, Target};
+use dgram_proxy::{self as proxy, Impairment};
 use tokio_util::sync::CancellationToken;
 
 use crate::support::{name, server, server_on, settings, Chat};

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use dgram_net::proxy::{self, Impairment};
 use dgram_proto::session::{Config, Delivery, Event};
+use dgram_proxy::{self as proxy, Impairment};
 use tokio_util::sync::CancellationToken;
 
 use crate::support::{client, server};

@@ -1,13 +1,17 @@
-//! A loss-injecting UDP proxy, so that anyone can watch UDP lose, duplicate, delay and reorder
-//! datagrams, and dgram recover.
+//! dgram's loss-injecting UDP proxy, so that anyone can watch UDP lose, duplicate, delay and
+//! reorder datagrams, and dgram recover (`client-cli proxy` runs it; tests put it between their
+//! clients and servers).
 //!
 //! It works like Docker's userland UDP proxy: each client seen on the listening socket gets a
 //! flow with an upstream socket of its own, connected to the target, so the target sees one
 //! source per client and its replies go back to the right one. [`Impairment`]s apply in both
 //! directions, drawn from a seeded generator so that a run can be replayed. Everything runs in
 //! one loop on the caller's runtime, plus one small task per flow that reads the target's
-//! replies; memory is bounded by [`Limits`].
+//! replies; memory is bounded by [`Limits`]. The decisions (what becomes of a datagram, when a
+//! held one is due) are plain values with no I/O, unit-tested without sockets.
+#![forbid(unsafe_code)]
 
+mod error;
 mod flows;
 mod held;
 mod impairment;
@@ -24,11 +28,11 @@ use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
-use crate::Error;
 use flows::{Flows, Reply};
 use held::{HeldQueue, Outgoing, Route};
 use impairment::Fate;
 
+pub use error::Error;
 pub use impairment::Impairment;
 pub use rng::random_seed;
 pub use stats::{DirectionStats, ProxyStats};
@@ -77,14 +81,14 @@ impl Limits {
     /// Checks that every limit allows something.
     pub fn validate(&self) -> Result<(), Error> {
         if self.idle_timeout.is_zero() || self.idle_timeout > Self::MAX_IDLE_TIMEOUT {
-            return Err(Error::ProxySetting(format!(
+            return Err(Error::Setting(format!(
                 "the idle timeout must be longer than zero and at most {:?}, not {:?}",
                 Self::MAX_IDLE_TIMEOUT,
                 self.idle_timeout
             )));
         }
         if self.max_flows == 0 {
-            return Err(Error::ProxySetting("max_flows must be at least 1".into()));
+            return Err(Error::Setting("max_flows must be at least 1".into()));
         }
         Ok(())
     }
@@ -121,7 +125,7 @@ pub async fn run_with(
 ) -> Result<ProxyStats, Error> {
     impairment.validate()?;
     limits.validate()?;
-    let local = listen.local_addr().map_err(|source| Error::ProxySocket {
+    let local = listen.local_addr().map_err(|source| Error::Socket {
         what: "cannot read the listening socket's address",
         source,
     })?;
@@ -129,7 +133,7 @@ pub async fn run_with(
     let is_self = to.port() == local.port()
         && (to.ip() == local.ip() || (local.ip().is_unspecified() && to.ip().is_loopback()));
     if to.ip().is_unspecified() || to.port() == 0 || is_self {
-        return Err(Error::ProxySetting(format!(
+        return Err(Error::Setting(format!(
             "cannot forward to {to}: give the target's own address and port, not the proxy's"
         )));
     }
@@ -217,7 +221,7 @@ impl Proxy {
                     // Some systems report a client's closed port on the next receive.
                     Err(err) if is_transient(&err) => {}
                     Err(source) => {
-                        return Err(Error::ProxySocket {
+                        return Err(Error::Socket {
                             what: "receiving on the listening socket failed",
                             source,
                         })

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::rng::{below, Rng};
+use crate::rng::{below, Rng};
 use crate::Error;
 
 /// The impairments the proxy applies, the same in both directions.
@@ -23,7 +23,7 @@ pub struct Impairment {
     /// One-way delay added to every forwarded datagram.
     pub delay: Duration,
     /// The seed of every random decision: the same seed and the same traffic give the same
-    /// drops, duplicates and delays. See [`random_seed`](super::random_seed) for a fresh one.
+    /// drops, duplicates and delays. See [`random_seed`](crate::random_seed) for a fresh one.
     pub seed: u64,
 }
 
@@ -77,13 +77,13 @@ impl Impairment {
         ] {
             // `contains` is false for NaN too.
             if !(0.0..=1.0).contains(&p) {
-                return Err(Error::ProxySetting(format!(
+                return Err(Error::Setting(format!(
                     "{name} is a probability and must be between 0.0 and 1.0, not {p}"
                 )));
             }
         }
         if self.delay > Self::MAX_DELAY {
-            return Err(Error::ProxySetting(format!(
+            return Err(Error::Setting(format!(
                 "delay {:?} is longer than the limit of {:?}",
                 self.delay,
                 Self::MAX_DELAY

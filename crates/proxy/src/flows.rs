@@ -13,8 +13,8 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use super::rng::Rng;
-use super::{is_transient, MAX_UDP};
+use crate::rng::Rng;
+use crate::{is_transient, MAX_UDP};
 
 /// A datagram the target sent back to a client's upstream socket.
 #[derive(Debug)]

@@ -1,0 +1,6 @@
+//! dgram-proxy's integration tests, all on loopback: test clients and a test target with the
+//! proxy between them.
+
+mod forwarding;
+mod impairments;
+mod support;
