@@ -5,8 +5,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-pub use dgram_net::telemetry::LogFormat;
-use dgram_proto::limit::Rate;
+pub use dgram_net::main_support::telemetry::LogFormat;
+use dgram_proto::token_bucket::Rate;
 
 use crate::Settings;
 

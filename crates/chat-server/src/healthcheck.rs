@@ -10,7 +10,7 @@ use dgram_proto::MAX_DATAGRAM;
 
 /// Probes `server`; `Ok(())` when a session was established within `deadline`.
 pub fn probe(server: SocketAddr, deadline: Duration) -> Result<(), String> {
-    let socket = dgram_net::service::probe_socket(server)?;
+    let socket = dgram_net::main_support::probe_socket(server)?;
     // The probe's secrets protect nothing, so a clock-derived seed is enough here.
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)

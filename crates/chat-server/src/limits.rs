@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::task::{Context, Poll};
 
-use dgram_net::ratelimit::ResponseFuture;
+use dgram_net::rate_limit_layer::ResponseFuture;
 use dgram_proto::session::SessionId;
 use tower::{Layer, Service};
 

@@ -6,18 +6,18 @@ use std::process::ExitCode;
 
 use chat_server::config::{Cli, Command, HEALTHCHECK_DEADLINE};
 use clap::Parser;
-use dgram_net::service;
+use dgram_net::main_support;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Some(Command::Healthcheck { server }) = cli.command {
-        return service::healthcheck(chat_server::healthcheck::probe(
+        return main_support::healthcheck(chat_server::healthcheck::probe(
             server,
             HEALTHCHECK_DEADLINE,
         ));
     }
     let settings = cli.settings();
-    service::serve(
+    main_support::serve(
         "chat server",
         cli.log_format,
         cli.listen,

@@ -5,11 +5,11 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use dgram_net::ratelimit::RateLimitLayer;
+use dgram_net::rate_limit_layer::RateLimitLayer;
 use dgram_net::session::{drive, now, Command};
 use dgram_proto::chat::{ChatConfig, ChatCore};
-use dgram_proto::limit::Rate;
 use dgram_proto::session::{self, SessionId};
+use dgram_proto::token_bucket::Rate;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;

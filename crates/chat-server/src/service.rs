@@ -7,7 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use dgram_net::ratelimit::Keyed;
+use dgram_net::rate_limit_layer::Keyed;
 use dgram_proto::chat::{ChatCore, ChatId, ClientMsg, Output, Ticket};
 use dgram_proto::session::{MessageId, SessionId};
 use tower::Service;

@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use std::time::{Instant, SystemTime};
 
 use anyhow::{bail, Context};
-use dgram_net::service::unspecified_like;
+use dgram_net::unspecified_like;
 use dgram_proto::echo::{ClientConfig, EchoClient, Event};
 use dgram_proto::{Name, RequestId, MAX_DATAGRAM};
 use tokio::net::UdpSocket;

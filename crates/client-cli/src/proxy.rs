@@ -112,7 +112,9 @@ pub(crate) fn run(a: ProxyArgs) -> anyhow::Result<ExitCode> {
         )
         .context("writing to stderr")?;
         let shutdown = CancellationToken::new();
-        tokio::spawn(dgram_net::signal::cancel_on_signal(shutdown.clone()));
+        tokio::spawn(dgram_net::main_support::signal::cancel_on_signal(
+            shutdown.clone(),
+        ));
         proxy::run_with(socket, a.to, impairment, limits, shutdown)
             .await
             .context("the proxy failed")

@@ -23,8 +23,8 @@ pub enum Error {
     LocalAddr(#[source] std::io::Error),
 }
 
-impl From<dgram_net::ratelimit::RateLimited> for Error {
-    fn from(_: dgram_net::ratelimit::RateLimited) -> Self {
+impl From<dgram_net::rate_limit_layer::RateLimited> for Error {
+    fn from(_: dgram_net::rate_limit_layer::RateLimited) -> Self {
         Error::RateLimited
     }
 }

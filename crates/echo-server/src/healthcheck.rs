@@ -12,7 +12,7 @@ const PROBE: &str = "healthcheck";
 
 /// Probes `server`; `Ok(())` when it answered correctly within `deadline`.
 pub fn probe(server: SocketAddr, deadline: Duration) -> Result<(), String> {
-    let socket = dgram_net::service::probe_socket(server)?;
+    let socket = dgram_net::main_support::probe_socket(server)?;
     let name = Name::new(PROBE).map_err(|e| e.to_string())?;
     let tries = 4;
     let config = ClientConfig {

@@ -5,19 +5,19 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use dgram_net::service;
+use dgram_net::main_support;
 use echo_server::config::{Cli, Command, HEALTHCHECK_DEADLINE};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Some(Command::Healthcheck { server }) = cli.command {
-        return service::healthcheck(echo_server::healthcheck::probe(
+        return main_support::healthcheck(echo_server::healthcheck::probe(
             server,
             HEALTHCHECK_DEADLINE,
         ));
     }
     let settings = cli.settings();
-    service::serve(
+    main_support::serve(
         "echo server",
         cli.log_format,
         cli.listen,

@@ -6,14 +6,14 @@ use std::io;
 use std::time::{Duration, Instant};
 
 use dgram_proto::echo::{Answer, EchoServer};
-use dgram_proto::limit::Rate;
+use dgram_proto::token_bucket::Rate;
 use dgram_proto::Name;
 use quinn_udp::UdpSocketState;
 use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
 use tower::{Layer, Service};
 
-use dgram_net::ratelimit::RateLimitLayer;
+use dgram_net::rate_limit_layer::RateLimitLayer;
 
 use crate::service::{EchoService, Request};
 use crate::{Error, Totals};

@@ -1,6 +1,6 @@
 //! The echo request path as a tower [`Service`]: one request is one received datagram plus the
 //! buffer its answer goes into, and the response is proto's [`Answer`]. Cross-cutting behaviour
-//! (rate limits) wraps it as layers; see `dgram_net::ratelimit`.
+//! (rate limits) wraps it as layers; see `dgram_net::rate_limit_layer`.
 
 use std::future::{ready, Ready};
 use std::net::{IpAddr, SocketAddr};
@@ -11,7 +11,7 @@ use dgram_proto::echo::{Answer, EchoServer};
 use tower::Service;
 
 use crate::Error;
-use dgram_net::ratelimit::Keyed;
+use dgram_net::rate_limit_layer::Keyed;
 
 /// One datagram to answer. It borrows the receive buffer and the reply buffer, so the hot path
 /// copies and allocates nothing it does not have to.

@@ -12,9 +12,9 @@ mod codec;
 pub mod echo;
 mod envelope;
 mod error;
-pub mod limit;
 mod name;
 pub mod session;
+pub mod token_bucket;
 
 pub use codec::{is_envelope, CHAT_PREFIX, MAGIC, PREFIX_LEN, VERSION};
 pub use envelope::{Body, Echo, Envelope, ErrorCode, ErrorReply, Kind, RequestId};

@@ -114,7 +114,7 @@ struct Generator {
 
 impl Generator {
     fn new(settings: &BenchSettings, payload: Payload) -> anyhow::Result<Self> {
-        let local = dgram_net::service::unspecified_like(settings.server);
+        let local = dgram_net::unspecified_like(settings.server);
         let std_socket = std::net::UdpSocket::bind(local)
             .with_context(|| format!("binding a UDP socket on {local}"))?;
         let state = UdpSocketState::new((&std_socket).into())

@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::follow::{Follow, Follower, ServerTarget};
 use super::note::Note;
-use dgram_net::service::unspecified_like;
+use dgram_net::unspecified_like;
 
 /// Commands waiting for the driver; a full queue makes the sender wait, which is the
 /// backpressure a fast typist or a script meets.

@@ -19,7 +19,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use dgram_net::signal::cancel_on_signal;
+use dgram_net::main_support::signal::cancel_on_signal;
 use dgram_proto::chat::{ChatId, Target, MAX_TEXT};
 use dgram_proto::RequestId;
 use tokio_util::sync::CancellationToken;

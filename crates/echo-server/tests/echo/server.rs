@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use dgram_proto::limit::Rate;
+use dgram_proto::token_bucket::Rate;
 use dgram_proto::{Body, Envelope, ErrorCode};
 use echo_server::Settings;
 

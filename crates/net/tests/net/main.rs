@@ -1,5 +1,5 @@
 //! dgram-net's integration tests, one module per part, all on loopback.
 
-mod ratelimit;
+mod rate_limit_layer;
 mod session;
 mod support;

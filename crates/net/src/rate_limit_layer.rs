@@ -10,7 +10,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use dgram_proto::limit::{KeyedLimiter, Rate};
+use dgram_proto::token_bucket::{KeyedLimiter, Rate};
 use tower::{Layer, Service};
 
 /// A request that says whose budget it spends and when it arrived.

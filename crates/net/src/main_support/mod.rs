@@ -1,6 +1,11 @@
-//! What every service's `main` does once its flags are parsed: run a health probe and turn its
-//! answer into an exit status, or set up tracing, bind the socket, run the server on one thread
-//! until SIGTERM or Ctrl-C, and report a failure as one line with its causes.
+//! What the binaries' `main` shares, once their flags are parsed: run a health probe and turn
+//! its answer into an exit status, or set up tracing ([`telemetry`]), bind the socket, run the
+//! server on one thread until SIGTERM or Ctrl-C ([`signal`]), and report a failure as one line
+//! with its causes. Nothing here is needed to run a server from a test: that is `run(socket,
+//! shutdown)` in each server's crate.
+
+pub mod signal;
+pub mod telemetry;
 
 use std::error::Error;
 use std::future::Future;
@@ -10,7 +15,8 @@ use std::process::ExitCode;
 use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
 
-use crate::telemetry::LogFormat;
+use crate::unspecified_like;
+use telemetry::LogFormat;
 
 /// The exit status of a health probe: 0 when healthy, 1 (with the reason on stderr) otherwise.
 pub fn healthcheck(probe: Result<(), String>) -> ExitCode {
@@ -20,16 +26,6 @@ pub fn healthcheck(probe: Result<(), String>) -> ExitCode {
             eprintln!("unhealthy: {why}");
             ExitCode::FAILURE
         }
-    }
-}
-
-/// Where a client of `server` binds: the wildcard address of the server's family, port 0, so
-/// that the system picks a free port and the right interface for each datagram, and replies
-/// can reach it.
-pub fn unspecified_like(server: SocketAddr) -> SocketAddr {
-    match server {
-        SocketAddr::V4(_) => SocketAddr::from((std::net::Ipv4Addr::UNSPECIFIED, 0)),
-        SocketAddr::V6(_) => SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, 0)),
     }
 }
 
@@ -51,7 +47,7 @@ where
     Fut: Future<Output = Result<(), E>>,
     E: Error + 'static,
 {
-    crate::telemetry::init(log_format);
+    telemetry::init(log_format);
     // One socket, one thread: each service is one state machine over one socket, and a second
     // thread would only add cross-thread wake-ups.
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -67,7 +63,7 @@ where
             Err(e) => return fail(&format!("cannot listen on {listen}: {e}")),
         };
         let shutdown = CancellationToken::new();
-        tokio::spawn(crate::signal::cancel_on_signal(shutdown.clone()));
+        tokio::spawn(signal::cancel_on_signal(shutdown.clone()));
         match server(socket, shutdown).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => fail(&format!("{what} failed: {}", causes(&e))),
@@ -90,18 +86,4 @@ fn causes(e: &(dyn Error + 'static)) -> String {
 fn fail(message: &str) -> ExitCode {
     eprintln!("error: {message}");
     ExitCode::FAILURE
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn clients_bind_the_family_of_the_server() {
-        let v4: SocketAddr = "127.0.0.1:8080".parse().expect("literal");
-        let v6: SocketAddr = "[::1]:8080".parse().expect("literal");
-        assert!(unspecified_like(v4).is_ipv4());
-        assert!(unspecified_like(v6).is_ipv6());
-        assert_eq!(unspecified_like(v6).port(), 0);
-    }
 }

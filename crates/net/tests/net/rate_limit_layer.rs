@@ -2,8 +2,8 @@
 
 use std::time::{Duration, Instant};
 
-use dgram_net::ratelimit::{Keyed, RateLimitLayer, RateLimited};
-use dgram_proto::limit::Rate;
+use dgram_net::rate_limit_layer::{Keyed, RateLimitLayer, RateLimited};
+use dgram_proto::token_bucket::Rate;
 use tokio_test::{assert_pending, assert_ready_ok};
 use tower_test::mock;
 

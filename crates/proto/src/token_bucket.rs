@@ -1,4 +1,5 @@
-//! Token buckets, alone and keyed (per source address, per session), with the clock passed in.
+//! Token buckets, alone ([`TokenBucket`]) and keyed ([`KeyedLimiter`]: per source address, per
+//! session), with the clock passed in.
 //!
 //! A keyed limiter must not become the memory a flood of spoofed sources fills, so it holds at
 //! most a fixed number of keys. A full bucket is the same as no bucket, so keys whose buckets
