@@ -15,6 +15,7 @@ mod error;
 mod flows;
 mod held;
 mod impairment;
+mod limits;
 mod rng;
 mod stats;
 
@@ -34,6 +35,7 @@ use impairment::Fate;
 
 pub use error::Error;
 pub use impairment::Impairment;
+pub use limits::Limits;
 pub use rng::random_seed;
 pub use stats::{DirectionStats, ProxyStats};
 
@@ -46,59 +48,6 @@ const SUMMARY_EVERY: Duration = Duration::from_secs(10);
 /// Replies read by the flows' tasks and not yet taken by the loop. Small: beyond it the tasks
 /// wait and replies queue in the sockets' buffers, which the system bounds.
 const REPLY_QUEUE: usize = 64;
-
-/// Bounds on what the proxy holds, so that no traffic makes it use unbounded memory.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    /// A flow with no datagram either way for this long is forgotten and its upstream socket
-    /// closed; the client's next datagram opens a new one. Default 90 s, as Docker's.
-    pub idle_timeout: Duration,
-    /// At most this many flows at once; datagrams from further clients are dropped (with one
-    /// warning) until a flow expires. Default 1024.
-    pub max_flows: usize,
-    /// At most this many delayed datagrams held at once; beyond, they are dropped and counted
-    /// as overflowed. Default 10 000.
-    pub max_held: usize,
-    /// At most this many bytes of delayed datagrams held at once. Default 64 MiB.
-    pub max_held_bytes: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Self {
-            idle_timeout: Duration::from_secs(90),
-            max_flows: 1024,
-            max_held: 10_000,
-            max_held_bytes: 64 << 20,
-        }
-    }
-}
-
-impl Limits {
-    /// The longest idle timeout accepted; it keeps `now + timeout` from ever overflowing.
-    pub const MAX_IDLE_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
-
-    /// Checks that every limit allows something.
-    pub fn validate(&self) -> Result<(), Error> {
-        if self.idle_timeout.is_zero() || self.idle_timeout > Self::MAX_IDLE_TIMEOUT {
-            return Err(Error::Setting(format!(
-                "the idle timeout must be longer than zero and at most {:?}, not {:?}",
-                Self::MAX_IDLE_TIMEOUT,
-                self.idle_timeout
-            )));
-        }
-        if self.max_flows == 0 {
-            return Err(Error::Setting("max_flows must be at least 1".into()));
-        }
-        Ok(())
-    }
-
-    /// How often idle flows are looked for: often enough that a flow outlives its timeout by at
-    /// most a quarter of it (or a second), rarely enough to cost nothing.
-    fn sweep_every(&self) -> Duration {
-        (self.idle_timeout / 4).clamp(Duration::from_millis(5), Duration::from_secs(1))
-    }
-}
 
 /// Runs the proxy with the default [`Limits`] until `shutdown` is cancelled. See [`run_with`].
 pub async fn run(
