@@ -85,6 +85,7 @@ pub(crate) fn run(a: ProxyArgs) -> anyhow::Result<ExitCode> {
         dup: a.dup,
         reorder: a.reorder,
         delay: Duration::from_millis(a.delay),
+        bottleneck: None,
         seed,
     };
     let limits = Limits {

@@ -4,14 +4,15 @@
 use std::time::Duration;
 
 use crate::rng::{below, Rng};
-use crate::Error;
+use crate::{Bottleneck, Error};
 
 /// The impairments the proxy applies, the same in both directions.
 ///
 /// Each datagram is, in this order: dropped with probability `loss`; otherwise sent twice with
-/// probability `dup`; held for `delay`, plus, with probability `reorder`, an extra random
-/// delay of up to [`Impairment::max_reorder_delay`], so that it overtakes or is overtaken by its
-/// neighbours. A datagram is never split, merged or cut.
+/// probability `dup`; with a `bottleneck`, each copy waits its turn on the rate-limited link or
+/// is dropped if its queue is full; then held for `delay`, plus, with probability `reorder`, an
+/// extra random delay of up to [`Impairment::max_reorder_delay`], so that it overtakes or is
+/// overtaken by its neighbours. A datagram is never split, merged or cut.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Impairment {
     /// Probability (0.0 to 1.0) that a datagram is dropped.
@@ -22,6 +23,9 @@ pub struct Impairment {
     pub reorder: f64,
     /// One-way delay added to every forwarded datagram.
     pub delay: Duration,
+    /// A bandwidth limit with a drop-tail queue, one per direction, shared by every client;
+    /// none by default.
+    pub bottleneck: Option<Bottleneck>,
     /// The seed of every random decision: the same seed and the same traffic give the same
     /// drops, duplicates and delays. See [`random_seed`](crate::random_seed) for a fresh one.
     pub seed: u64,
@@ -35,6 +39,7 @@ impl Default for Impairment {
             dup: 0.0,
             reorder: 0.0,
             delay: Duration::ZERO,
+            bottleneck: None,
             seed: 0,
         }
     }
@@ -67,8 +72,8 @@ impl Impairment {
             .saturating_add(Self::REORDER_FLOOR)
     }
 
-    /// Checks that the probabilities are within 0.0..=1.0 and the delay within
-    /// [`Impairment::MAX_DELAY`].
+    /// Checks that the probabilities are within 0.0..=1.0, the delay within
+    /// [`Impairment::MAX_DELAY`], and the bottleneck's settings ([`Bottleneck::validate`]).
     pub fn validate(&self) -> Result<(), Error> {
         for (name, p) in [
             ("loss", self.loss),
@@ -89,7 +94,9 @@ impl Impairment {
                 Self::MAX_DELAY
             )));
         }
-        Ok(())
+        self.bottleneck
+            .as_ref()
+            .map_or(Ok(()), Bottleneck::validate)
     }
 
     /// Decides one datagram's fate from `rng`.
@@ -159,6 +166,10 @@ mod tests {
             dup: 0.0,
             reorder: 1.0,
             delay: Impairment::MAX_DELAY,
+            bottleneck: Some(Bottleneck {
+                rate_kbit: 1,
+                queue: Duration::ZERO,
+            }),
             seed: 0,
         };
         assert!(edges.validate().is_ok());
@@ -167,6 +178,14 @@ mod tests {
             ..Impairment::default()
         };
         assert!(slow.validate().is_err());
+        let stopped = Impairment {
+            bottleneck: Some(Bottleneck {
+                rate_kbit: 0,
+                queue: Duration::from_millis(50),
+            }),
+            ..Impairment::default()
+        };
+        assert!(stopped.validate().is_err());
     }
 
     #[test]

@@ -5,12 +5,15 @@
 //! It works like Docker's userland UDP proxy: each client seen on the listening socket gets a
 //! flow with an upstream socket of its own, connected to the target, so the target sees one
 //! source per client and its replies go back to the right one. [`Impairment`]s apply in both
-//! directions, drawn from a seeded generator so that a run can be replayed. Everything runs in
+//! directions, drawn from a seeded generator so that a run can be replayed; a [`Bottleneck`]
+//! (a bandwidth limit with a drop-tail queue) can stand for a slow link. Everything runs in
 //! one loop on the caller's runtime, plus one small task per flow that reads the target's
-//! replies; memory is bounded by [`Limits`]. The decisions (what becomes of a datagram, when a
-//! held one is due) are plain values with no I/O, unit-tested without sockets.
+//! replies; memory is bounded by [`Limits`]. The decisions (what becomes of a datagram, when it
+//! crosses the bottleneck, when a held one is due) are plain values with no I/O, unit-tested
+//! with a simulated clock.
 #![forbid(unsafe_code)]
 
+mod bottleneck;
 mod error;
 mod flows;
 mod held;
@@ -29,10 +32,12 @@ use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
+use bottleneck::{Admission, Link};
 use flows::{Flows, Reply};
 use held::{HeldQueue, Outgoing, Route};
 use impairment::Fate;
 
+pub use bottleneck::Bottleneck;
 pub use error::Error;
 pub use impairment::Impairment;
 pub use limits::Limits;
@@ -93,6 +98,8 @@ pub async fn run_with(
         dup = impairment.dup,
         reorder = impairment.reorder,
         delay_ms = impairment.delay.as_secs_f64() * 1e3,
+        rate_kbit = impairment.bottleneck.map(|b| b.rate_kbit),
+        queue_ms = impairment.bottleneck.map(|b| b.queue.as_secs_f64() * 1e3),
         seed = impairment.seed,
         idle_timeout_s = limits.idle_timeout.as_secs_f64(),
         max_flows = limits.max_flows,
@@ -110,6 +117,8 @@ pub async fn run_with(
             replies_tx,
         ),
         held: HeldQueue::new(limits.max_held, limits.max_held_bytes),
+        to_target_link: impairment.bottleneck.map(Link::new),
+        to_client_link: impairment.bottleneck.map(Link::new),
         replies,
         stats: ProxyStats::default(),
     };
@@ -145,6 +154,9 @@ struct Proxy {
     impairment: Impairment,
     flows: Flows,
     held: HeldQueue,
+    /// The bottleneck each way, if there is one: shared by every flow, as a real link is.
+    to_target_link: Option<Link>,
+    to_client_link: Option<Link>,
     replies: mpsc::Receiver<Reply>,
     stats: ProxyStats,
 }
@@ -221,7 +233,8 @@ impl Proxy {
             .await;
     }
 
-    /// Carries out a datagram's fate: drops it, sends it now, or holds it for later.
+    /// Carries out a datagram's fate: drops it; or passes it through the bottleneck, if any,
+    /// and sends it now or holds it for later.
     async fn dispatch(&mut self, route: Route, datagram: &[u8], fate: Fate, now: Instant) {
         let counts = counts(&mut self.stats, &route);
         if fate.copies == 0 {
@@ -229,21 +242,32 @@ impl Proxy {
             tracing::trace!(%route, len = datagram.len(), "dropped");
             return;
         }
-        if fate.hold.is_zero() {
-            counts.duplicated += u64::from(fate.copies > 1);
-            self.send(&route, datagram, fate.copies).await;
+        let link = match route {
+            Route::Target(_) => &mut self.to_target_link,
+            Route::Client(_) => &mut self.to_client_link,
+        };
+        let (copies, due) = match link {
+            None => (fate.copies, now + fate.hold),
+            Some(link) => match cross(link, counts, &route, now, datagram.len(), fate.copies) {
+                Some((carried, departs)) => (carried, departs + fate.hold),
+                None => return,
+            },
+        };
+        if due <= now {
+            counts.duplicated += u64::from(copies > 1);
+            self.send(&route, datagram, copies).await;
             return;
         }
         let outgoing = Outgoing {
             route,
             datagram: datagram.to_vec(),
-            copies: fate.copies,
+            copies,
         };
-        match self.held.push(now + fate.hold, outgoing) {
+        match self.held.push(due, outgoing) {
             Ok(()) => {
-                counts.delayed += 1;
+                counts.delayed += u64::from(!fate.hold.is_zero());
                 counts.reordered += u64::from(fate.reordered);
-                counts.duplicated += u64::from(fate.copies > 1);
+                counts.duplicated += u64::from(copies > 1);
             }
             Err(outgoing) => {
                 counts.overflowed += 1;
@@ -284,6 +308,35 @@ fn counts<'a>(stats: &'a mut ProxyStats, route: &Route) -> &'a mut DirectionStat
         Route::Target(_) => &mut stats.to_target,
         Route::Client(_) => &mut stats.to_client,
     }
+}
+
+/// Offers each copy of a datagram to the bottleneck's `link`, counting those that queue and those
+/// dropped at the queue; how many it carries and when the last has crossed, if any.
+///
+/// Copies of a duplicated datagram leave together once both have crossed: one held entry keeps
+/// their bytes once, and the first is late by at most one datagram's transmission.
+fn cross(
+    link: &mut Link,
+    counts: &mut DirectionStats,
+    route: &Route,
+    now: Instant,
+    len: usize,
+    copies: u8,
+) -> Option<(u8, Instant)> {
+    let mut carried = None;
+    for _ in 0..copies {
+        match link.offer(now, len) {
+            Admission::Carried { departs, queued } => {
+                counts.queued += u64::from(queued);
+                carried = Some((carried.map_or(1, |(n, _)| n + 1), departs));
+            }
+            Admission::Dropped => {
+                counts.queue_dropped += 1;
+                tracing::debug!(%route, len, "bottleneck queue full; dropped");
+            }
+        }
+    }
+    carried
 }
 
 /// Sleeps until `due`, or forever when nothing is held.

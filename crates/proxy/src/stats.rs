@@ -20,6 +20,12 @@ pub struct DirectionStats {
     pub reordered: u64,
     /// Datagrams dropped because the timer queue was full.
     pub overflowed: u64,
+    /// Datagrams (each copy of a duplicated one) that waited in the bottleneck's queue for the
+    /// link, behind others.
+    pub queued: u64,
+    /// Datagrams (each copy) dropped because the bottleneck's queue was full: congestion, told
+    /// apart from the random `loss` in `dropped`.
+    pub queue_dropped: u64,
     /// Datagrams dropped for want of a flow: from a new client while the flow table was full
     /// or no upstream socket could be opened, or a reply that came as its flow expired.
     pub no_flow: u64,
@@ -37,6 +43,8 @@ impl DirectionStats {
             delayed: self.delayed - earlier.delayed,
             reordered: self.reordered - earlier.reordered,
             overflowed: self.overflowed - earlier.overflowed,
+            queued: self.queued - earlier.queued,
+            queue_dropped: self.queue_dropped - earlier.queue_dropped,
             no_flow: self.no_flow - earlier.no_flow,
             send_failed: self.send_failed - earlier.send_failed,
         }
@@ -57,6 +65,8 @@ impl fmt::Display for DirectionStats {
             ("delayed", self.delayed),
             ("reordered", self.reordered),
             ("overflowed", self.overflowed),
+            ("queued", self.queued),
+            ("dropped at queue", self.queue_dropped),
             ("no flow", self.no_flow),
             ("send failed", self.send_failed),
         ] {
@@ -79,7 +89,8 @@ pub struct ProxyStats {
     pub flows_opened: u64,
     /// Client flows forgotten after the idle timeout.
     pub flows_expired: u64,
-    /// Delayed datagrams still held when the proxy stopped, and so never sent.
+    /// Datagrams still held when the proxy stopped (delayed, or queued at the bottleneck), and
+    /// so never sent.
     pub unsent_at_shutdown: u64,
 }
 
@@ -120,6 +131,13 @@ mod tests {
             s.to_string(),
             "received 10, forwarded 9, dropped 1, duplicated 2, no flow 3"
         );
+        s.queued = 4;
+        s.queue_dropped = 5;
+        assert_eq!(
+            s.to_string(),
+            "received 10, forwarded 9, dropped 1, duplicated 2, queued 4, dropped at queue 5, \
+             no flow 3"
+        );
     }
 
     #[test]
@@ -132,6 +150,8 @@ mod tests {
             delayed: 1,
             reordered: 1,
             overflowed: 1,
+            queued: 1,
+            queue_dropped: 1,
             no_flow: 1,
             send_failed: 1,
         };

@@ -128,6 +128,7 @@ async fn a_thousand_messages_through_a_lossy_proxy() {
         reorder: 0.10,
         delay: Duration::from_millis(2),
         seed: 42,
+        ..Impairment::default()
     };
     let stats = thousand_messages(Some(Proxy {
         listen,
