@@ -58,15 +58,18 @@ enum Command {
     /// Generate load against a server and report throughput and latency.
     #[command(subcommand)]
     Bench(BenchCommand),
-    /// Forward UDP to a server, dropping, duplicating, delaying and reordering on purpose.
+    /// Forward UDP to a server, dropping, duplicating, delaying, reordering and rate-limiting on
+    /// purpose.
     ///
     /// Point clients at --listen instead of at the server. Each client gets a port of its own
     /// towards the server, so the server sees one source per client, and replies come back
-    /// the same way; the impairments apply in both directions. The seed is printed at start:
+    /// the same way; the impairments apply in both directions, and --rate makes a slow link
+    /// with a queue (--queue) each way. The seed is printed at start:
     /// pass it back with --seed to replay the same decisions. Logs go to stderr (RUST_LOG=debug
     /// shows each client); Ctrl-C or SIGTERM stops the proxy, which then prints its totals.
     ///
     /// Example: client-cli proxy --listen 127.0.0.1:9000 --to 127.0.0.1:8080 --loss 0.2
+    ///          client-cli proxy --listen 127.0.0.1:9001 --to 127.0.0.1:8081 --rate 2000 --queue 50
     Proxy(proxy::ProxyArgs),
 }
 
@@ -286,5 +289,30 @@ mod tests {
         assert!(with(&["--to", "127.0.0.1:8080", "--dup", "1.5"]).is_err());
         assert!(with(&["--to", "127.0.0.1:8080", "--delay", "60001"]).is_err());
         assert!(with(&["--to", "127.0.0.1:8080", "--max-flows", "0"]).is_err());
+    }
+
+    #[test]
+    fn proxy_bottleneck_parses() {
+        let base = [
+            "client-cli",
+            "proxy",
+            "--listen",
+            "127.0.0.1:0",
+            "--to",
+            "127.0.0.1:8080",
+        ];
+        let with = |extra: &[&str]| Cli::try_parse_from(base.iter().chain(extra));
+        let rate_queue = |extra: &[&str]| match with(extra).map(|cli| cli.command) {
+            Ok(Command::Proxy(a)) => Some((a.rate, a.queue)),
+            _ => None,
+        };
+        assert_eq!(rate_queue(&[]), Some((None, 50)));
+        assert_eq!(rate_queue(&["--rate", "2000"]), Some((Some(2000), 50)));
+        let both = ["--rate", "2000", "--queue", "0"];
+        assert_eq!(rate_queue(&both), Some((Some(2000), 0)));
+        assert!(with(&["--queue", "50"]).is_err(), "--queue needs --rate");
+        assert!(with(&["--rate", "0"]).is_err());
+        assert!(with(&["--rate", "100000001"]).is_err());
+        assert!(with(&["--rate", "2000", "--queue", "60001"]).is_err());
     }
 }

@@ -1,5 +1,6 @@
 //! The `proxy` command: runs dgram-proxy's loss-injecting UDP proxy between clients and a server,
-//! so that anyone can watch UDP lose, duplicate, delay and reorder datagrams, and dgram recover.
+//! so that anyone can watch UDP lose, duplicate, delay and reorder datagrams, or squeeze them
+//! through a slow link, and dgram recover.
 
 use std::io::{self, IsTerminal, Write};
 use std::net::SocketAddr;
@@ -7,7 +8,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use dgram_proxy::{self as proxy, Impairment, Limits, ProxyStats};
+use dgram_proxy::{self as proxy, Bottleneck, Impairment, Limits, ProxyStats};
 use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
@@ -39,6 +40,17 @@ pub(crate) struct ProxyArgs {
     #[arg(long, value_name = "MS", default_value_t = 0,
           value_parser = clap::value_parser!(u64).range(0..=60_000))]
     pub(crate) delay: u64,
+    /// Limit each direction to this many kilobits per second, as a slow link would: datagrams
+    /// queue for the link behind each other, and are dropped when the queue is full (--queue).
+    /// One link each way, shared by every client [default: no limit].
+    #[arg(long, value_name = "KBIT",
+          value_parser = clap::value_parser!(u64).range(1..=Bottleneck::MAX_RATE_KBIT))]
+    pub(crate) rate: Option<u64>,
+    /// With --rate: the longest, in milliseconds, a datagram may wait for the link; later ones
+    /// are dropped (drop tail) and counted as "dropped at queue". 0 keeps no queue.
+    #[arg(long, value_name = "MS", default_value_t = 50, requires = "rate",
+          value_parser = clap::value_parser!(u64).range(0..=60_000))]
+    pub(crate) queue: u64,
     /// Seed of every random decision: the same seed and the same traffic replay the same
     /// drops, duplicates and delays [default: from the clock, printed at start].
     #[arg(long, value_name = "N")]
@@ -85,7 +97,10 @@ pub(crate) fn run(a: ProxyArgs) -> anyhow::Result<ExitCode> {
         dup: a.dup,
         reorder: a.reorder,
         delay: Duration::from_millis(a.delay),
-        bottleneck: None,
+        bottleneck: a.rate.map(|rate_kbit| Bottleneck {
+            rate_kbit,
+            queue: Duration::from_millis(a.queue),
+        }),
         seed,
     };
     let limits = Limits {
@@ -108,8 +123,9 @@ pub(crate) fn run(a: ProxyArgs) -> anyhow::Result<ExitCode> {
             .context("reading the listening address")?;
         writeln!(
             io::stderr().lock(),
-            "proxy listening on {local}, forwarding to {}; seed {seed} (replay with --seed {seed})",
-            a.to
+            "proxy listening on {local}, forwarding to {}{}; seed {seed} (replay with --seed {seed})",
+            a.to,
+            link_note(impairment.bottleneck)
         )
         .context("writing to stderr")?;
         let shutdown = CancellationToken::new();
@@ -122,6 +138,17 @@ pub(crate) fn run(a: ProxyArgs) -> anyhow::Result<ExitCode> {
     })?;
     print_stats(&mut io::stdout().lock(), &stats).context("writing to stdout")?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// What the start line says of the bottleneck: nothing without one.
+fn link_note(bottleneck: Option<Bottleneck>) -> String {
+    bottleneck.map_or_else(String::new, |b| {
+        format!(
+            "; at most {} kbit/s each way, queue {} ms",
+            b.rate_kbit,
+            b.queue.as_millis()
+        )
+    })
 }
 
 /// Logs on stderr at info unless `RUST_LOG` says otherwise: the start, a summary every 10 s
@@ -168,6 +195,19 @@ mod tests {
         assert_eq!(idle_timeout("90"), Ok(Duration::from_secs(90)));
         assert_eq!(idle_timeout("500ms"), Ok(Duration::from_millis(500)));
         assert!(idle_timeout("0").is_err());
+    }
+
+    #[test]
+    fn the_start_line_tells_of_a_bottleneck() {
+        assert_eq!(link_note(None), "");
+        let slow = Bottleneck {
+            rate_kbit: 2000,
+            queue: Duration::from_millis(50),
+        };
+        assert_eq!(
+            link_note(Some(slow)),
+            "; at most 2000 kbit/s each way, queue 50 ms"
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! `client-cli proxy`: the echo client gets its answers through a clean proxy and none through
-//! one that loses everything; the proxy prints its address and seed at start and its totals
-//! when stopped; out-of-range probabilities are refused.
+//! one that loses everything; a burst through `--rate` and `--queue` loses its tail at the
+//! queue, told apart from random loss in the totals; the proxy prints its address and seed at
+//! start and its totals when stopped; out-of-range settings are refused.
 
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, ChildStderr, Command, Stdio};
@@ -165,4 +166,81 @@ fn probabilities_out_of_range_are_refused() {
         "{}",
         stderr(&out)
     );
+}
+
+/// The number after `name ` in a totals line, 0 when the line leaves it out.
+fn counter(line: &str, name: &str) -> u64 {
+    line.split(", ")
+        .find_map(|part| part.strip_prefix(name)?.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[cfg(unix)]
+#[test]
+fn a_burst_beyond_the_rate_loses_its_tail_at_the_queue() {
+    let server = FakeServer::start(Behaviour::default());
+    // 80 kbit/s: a 1000-byte datagram takes 100 ms; a 100 ms queue holds one behind it.
+    let proxy = Proxy::start(
+        &server.addr().to_string(),
+        &["--rate", "80", "--queue", "100"],
+    );
+    assert!(
+        proxy
+            .first_line
+            .contains("; at most 80 kbit/s each way, queue 100 ms; seed "),
+        "{}",
+        proxy.first_line
+    );
+    let client = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    client
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .expect("set a read timeout");
+    let start = Instant::now();
+    for _ in 0..20 {
+        client.send_to(&[b'a'; 1000], &proxy.addr).expect("send");
+    }
+    let mut buf = [0u8; 2048];
+    let mut answers = Vec::new();
+    while let Ok(len) = client.recv(&mut buf) {
+        answers.push((buf[..len].to_vec(), start.elapsed()));
+    }
+    // The head of the burst, a datagram's time apart each way; never all of it.
+    assert!(
+        (2..=4).contains(&answers.len()),
+        "{} answers",
+        answers.len()
+    );
+    for (k, (answer, after)) in answers.iter().enumerate() {
+        assert_eq!(answer[..], [b'A'; 1000][..]);
+        let least = Duration::from_millis(100 * (k as u64 + 2));
+        assert!(*after >= least, "answer {k} after {after:?}");
+    }
+    let (totals, _) = proxy.stop();
+    let to_server = totals.lines().next().unwrap_or_default();
+    assert!(
+        to_server.starts_with("to server: received 20, "),
+        "{totals}"
+    );
+    assert_eq!(
+        counter(to_server, "dropped "),
+        0,
+        "no random loss: {totals}"
+    );
+    let forwarded = counter(to_server, "forwarded ");
+    assert_eq!(forwarded, answers.len() as u64, "{totals}");
+    assert_eq!(counter(to_server, "dropped at queue "), 20 - forwarded);
+}
+
+#[test]
+fn a_queue_without_a_rate_is_refused() {
+    let base = ["proxy", "--listen", "127.0.0.1:0", "--to", "127.0.0.1:9"];
+    let queue_alone = client(&[&base[..], &["--queue", "50"]].concat(), "");
+    assert_eq!(queue_alone.status.code(), Some(2), "{queue_alone:?}");
+    assert!(
+        stderr(&queue_alone).contains("--rate"),
+        "{}",
+        stderr(&queue_alone)
+    );
+    let no_rate = client(&[&base[..], &["--rate", "0"]].concat(), "");
+    assert_eq!(no_rate.status.code(), Some(2), "{no_rate:?}");
 }
