@@ -21,7 +21,7 @@ use std::net::SocketAddr;
 use dgram_proto::chat::{Posted, Presence, Target};
 use serde_json::{json, Value};
 
-use super::note::{Note, SendState};
+use dgram_client::{Note, SendState};
 
 /// The JSON object for a note, or `None` for notes `listen` does not report (its own requests'
 /// answers, which it makes none of beyond joins).
@@ -193,6 +193,21 @@ mod tests {
             json!({"event": "presence", "name": "黎诗", "presence": "away", "text": "lunch"})
         );
         assert!(note(&Note::Away(None), server()).is_none());
+    }
+
+    #[test]
+    fn a_moved_server_names_both_addresses() {
+        let (from, to) = (server(), "127.0.0.1:8082".parse().expect("literal"));
+        let moved = Note::Moved {
+            given: "chat.test:8081".to_owned(),
+            from,
+            to,
+        };
+        assert_eq!(
+            note(&moved, to),
+            Some(json!({"event": "server_moved", "given": "chat.test:8081",
+                "from": from.to_string(), "to": to.to_string()}))
+        );
     }
 
     #[test]

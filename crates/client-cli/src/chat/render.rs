@@ -10,8 +10,8 @@ use chrono::{DateTime, Local};
 use dgram_proto::chat::{Posted, Presence, RoomInfo, Target, UserInfo};
 use dgram_proto::Name;
 
-use super::note::{Note, Outgoing, SendState};
 use crate::output::printable;
+use dgram_client::{Note, Outgoing, SendState};
 
 /// Readable on dark and light backgrounds alike: no near-black, near-white or grey.
 const PALETTE: [u8; 24] = [

@@ -24,10 +24,10 @@ use dgram_proto::chat::{ChatId, Target, MAX_TEXT};
 use dgram_proto::RequestId;
 use tokio_util::sync::CancellationToken;
 
-use super::note::{Note, SendState};
+use dgram_client::{split, Ask, Identity, Note, SendState, Session};
+
 use super::render::Render;
-use super::state::Ask;
-use super::{json, runtime, split, use_colour, Identity, ListenArgs, SendArgs, Session};
+use super::{json, runtime, use_colour, ListenArgs, SendArgs};
 
 /// Runs `client-cli send`.
 pub(crate) fn send(a: SendArgs) -> anyhow::Result<ExitCode> {

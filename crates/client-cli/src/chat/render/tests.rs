@@ -5,7 +5,7 @@ use dgram_proto::chat::{ErrorKind, Posted, Room, Target, UserInfo};
 use dgram_proto::Name;
 
 use super::*;
-use crate::chat::note::{Note, Outgoing, SendState};
+use dgram_client::{Note, Outgoing, SendState};
 
 fn name(s: &str) -> Name {
     Name::new(s).expect("valid name")

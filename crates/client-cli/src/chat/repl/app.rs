@@ -8,11 +8,11 @@ use dgram_proto::chat::{Target, MAX_TEXT};
 
 use super::commands::{self, Cmd, Line};
 use super::editor::{Reply, Terminal, Words};
-use crate::chat::note::Note;
 use crate::chat::render::Render;
-use crate::chat::split::split;
-use crate::chat::state::Ask;
-use crate::chat::Session;
+use dgram_client::split::split;
+use dgram_client::Ask;
+use dgram_client::Note;
+use dgram_client::Session;
 
 /// How long leaving waits for the server to answer what was just sent.
 const SETTLE_WAIT: Duration = Duration::from_secs(2);
@@ -286,6 +286,6 @@ impl App {
     /// Stops the editor and says goodbye to the server.
     pub(super) async fn close(self) -> anyhow::Result<()> {
         self.terminal.finish();
-        self.session.close().await
+        Ok(self.session.close().await?)
     }
 }

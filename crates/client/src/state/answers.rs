@@ -5,7 +5,7 @@
 use dgram_proto::chat::{ErrorKind, Presence, ServerMsg};
 
 use super::{outgoing, Action, Ask, Chat, Phase};
-use crate::chat::note::{Note, SendState};
+use crate::note::{Note, SendState};
 
 impl Chat {
     /// Takes in one message from the server.

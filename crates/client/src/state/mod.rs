@@ -17,8 +17,8 @@ use dgram_proto::chat::{ChatId, ClaimKey, ClientMsg, Room, Target};
 use dgram_proto::session::MessageId;
 use dgram_proto::{Name, RequestId};
 
-use super::link::{NetEvent, SubmitError};
-use super::note::{Note, Outgoing, SendState};
+use crate::link::{NetEvent, SubmitError};
+use crate::note::{Note, Outgoing, SendState};
 
 /// Receipts we keep waiting for at most; beyond it the oldest is forgotten (its receipt, if
 /// it ever comes, is then shown without the message's preview).
@@ -29,7 +29,7 @@ const PREVIEW_CHARS: usize = 24;
 
 /// Something the user asks of the server.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Ask {
+pub enum Ask {
     Send { to: Target, text: String },
     Join(Room),
     Part(Room),
@@ -43,7 +43,7 @@ pub(crate) enum Ask {
 
 /// What the state machine wants done.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Action {
+pub enum Action {
     /// Send this as one reliable session message; report its session message id under `req`.
     Transmit {
         msg: ClientMsg,
@@ -79,7 +79,7 @@ struct Request {
 
 /// The client's chat state.
 #[derive(Debug)]
-pub(crate) struct Chat {
+pub struct Chat {
     me: Name,
     key: Option<ClaimKey>,
     /// Only sends (a script's `send`): the server keeps the name's messages for its readers.
@@ -107,12 +107,12 @@ pub(crate) struct Chat {
 impl Chat {
     /// Makes this a client that only sends: it receives answers and receipts, never the name's
     /// messages (which stay queued for the sessions that read them).
-    pub(crate) fn set_send_only(&mut self) {
+    pub fn set_send_only(&mut self) {
         self.send_only = true;
     }
 
     /// A client that will speak as `me`, proving its claim with `key` if it has one.
-    pub(crate) fn new(me: Name, key: Option<ClaimKey>) -> Self {
+    pub fn new(me: Name, key: Option<ClaimKey>) -> Self {
         Self {
             me,
             key,
@@ -133,27 +133,27 @@ impl Chat {
     }
 
     /// Our name, as the server spells it once it welcomed us.
-    pub(crate) fn me(&self) -> &Name {
+    pub fn me(&self) -> &Name {
         &self.me
     }
 
     /// Whether requests go out now (rather than wait for the session).
-    pub(crate) fn is_ready(&self) -> bool {
+    pub fn is_ready(&self) -> bool {
         self.phase == Phase::Ready
     }
 
     /// The rooms we are in.
-    pub(crate) fn rooms(&self) -> impl Iterator<Item = &Room> {
+    pub fn rooms(&self) -> impl Iterator<Item = &Room> {
         self.rooms.values()
     }
 
     /// Whether we are in `room`.
-    pub(crate) fn in_room(&self, room: &Room) -> bool {
+    pub fn in_room(&self, room: &Room) -> bool {
         self.rooms.contains_key(room.key())
     }
 
     /// Messages sent or queued that the server has not answered yet.
-    pub(crate) fn unanswered_sends(&self) -> usize {
+    pub fn unanswered_sends(&self) -> usize {
         self.requests
             .values()
             .filter(|r| matches!(r.ask, Ask::Send { .. }))
@@ -161,12 +161,12 @@ impl Chat {
     }
 
     /// Who we know to be online.
-    pub(crate) fn online(&self) -> impl Iterator<Item = &Name> {
+    pub fn online(&self) -> impl Iterator<Item = &Name> {
         self.online.values()
     }
 
     /// The next thing to do.
-    pub(crate) fn poll_action(&mut self) -> Option<Action> {
+    pub fn poll_action(&mut self) -> Option<Action> {
         self.actions.pop_front()
     }
 
@@ -175,7 +175,7 @@ impl Chat {
     }
 
     /// Asks the server for something; it goes out now, or once the session is back.
-    pub(crate) fn ask(&mut self, ask: Ask) -> RequestId {
+    pub fn ask(&mut self, ask: Ask) -> RequestId {
         self.submit(ask, false)
     }
 
@@ -220,7 +220,7 @@ impl Chat {
     }
 
     /// Takes in what the session link reports.
-    pub(crate) fn handle(&mut self, event: NetEvent) {
+    pub fn handle(&mut self, event: NetEvent) {
         match event {
             NetEvent::Connected { resumed: true } => self.show(Note::Connected {
                 first: false,

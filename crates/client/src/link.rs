@@ -3,13 +3,12 @@
 //! message on channel 0; what the server sends arrives decoded, with the session's own news
 //! (up, down, a message that failed, the driver itself failing) in the same ordered stream. A
 //! server given by name is followed to a new address while there is no session
-//! ([`super::follow`]).
+//! ([`crate::follow`]).
 
 use std::hash::{BuildHasher, RandomState};
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime};
 
-use anyhow::Context;
 use dgram_net::session::{drive, Command};
 use dgram_proto::chat::{ClientMsg, ServerMsg};
 use dgram_proto::session::{Client, Config, Delivery, Event, MessageId};
@@ -19,8 +18,9 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::follow::{Follow, Follower, ServerTarget};
-use super::note::Note;
+use crate::follow::{Follow, Follower, ServerTarget};
+use crate::note::Note;
+use crate::Error;
 use dgram_net::service::unspecified_like;
 
 /// Commands waiting for the driver; a full queue makes the sender wait, which is the
@@ -32,7 +32,7 @@ const CLOSE_WAIT: Duration = Duration::from_secs(1);
 
 /// Why a message could not be handed to the session.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum SubmitError {
+pub enum SubmitError {
     /// No session right now: try again once connected.
     NotConnected,
     /// Anything else (the send buffer is full, the message is too large), for people.
@@ -41,7 +41,7 @@ pub(crate) enum SubmitError {
 
 /// What the link reports, in the order it happened.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum NetEvent {
+pub enum NetEvent {
     /// The session is up; `resumed` when the same session continues from a new address.
     Connected { resumed: bool },
     /// The session ended; the session client is already handshaking again.
@@ -66,13 +66,13 @@ pub(crate) enum NetEvent {
 
 /// A running session with the chat server.
 #[derive(Debug)]
-pub(crate) struct Link {
+pub struct Link {
     /// Where the session client is pointed now.
     server: watch::Receiver<SocketAddr>,
     commands: mpsc::Sender<Command<Client>>,
     events_tx: mpsc::UnboundedSender<NetEvent>,
     /// What the link reports; read it promptly.
-    pub(crate) events: mpsc::UnboundedReceiver<NetEvent>,
+    pub events: mpsc::UnboundedReceiver<NetEvent>,
     shutdown: CancellationToken,
     task: JoinHandle<std::io::Result<Client>>,
 }
@@ -81,12 +81,12 @@ impl Link {
     /// Binds a socket and starts handshaking with `target`. Succeeds with no server up: UDP
     /// is connectionless, and the session client keeps trying until one answers. A target
     /// given by name is looked up again with `follow` whenever there is no session.
-    pub(crate) async fn open(target: ServerTarget, follow: Follow) -> anyhow::Result<Self> {
+    pub async fn open(target: ServerTarget, follow: Follow) -> Result<Self, Error> {
         let server = target.addr;
         let local = unspecified_like(server);
         let socket = UdpSocket::bind(local)
             .await
-            .with_context(|| format!("binding a UDP socket on {local}"))?;
+            .map_err(|source| Error::Bind { local, source })?;
         let client = Client::new(Config::default(), seed(), server, dgram_net::session::now());
         let (commands, commands_rx) = mpsc::channel(COMMAND_QUEUE);
         // Unbounded because the driver's callback cannot wait; what flows through it is bounded
@@ -144,16 +144,12 @@ impl Link {
     }
 
     /// The server's address: where the session client is pointed now.
-    pub(crate) fn server(&self) -> SocketAddr {
+    pub fn server(&self) -> SocketAddr {
         *self.server.borrow()
     }
 
     /// Sends one chat message; its fate comes back as [`NetEvent::Submitted`] with `req`.
-    pub(crate) async fn transmit(
-        &self,
-        msg: &ClientMsg,
-        req: Option<RequestId>,
-    ) -> anyhow::Result<()> {
+    pub async fn transmit(&self, msg: &ClientMsg, req: Option<RequestId>) -> Result<(), Error> {
         let events = self.events_tx.clone();
         let bytes = match msg.encode() {
             Ok(bytes) => bytes,
@@ -176,17 +172,17 @@ impl Link {
         self.commands
             .send(command)
             .await
-            .map_err(|_| anyhow::anyhow!("the session with {} has stopped", self.server()))
+            .map_err(|_| Error::LinkStopped {
+                server: self.server(),
+            })
     }
 
     /// Says goodbye to the server (so that others see us go at once) and stops.
-    pub(crate) async fn close(self) -> anyhow::Result<()> {
+    pub async fn close(self) -> Result<(), Error> {
         self.shutdown.cancel();
         match tokio::time::timeout(CLOSE_WAIT, self.task).await {
             Ok(joined) => {
-                joined
-                    .context("the session task failed")?
-                    .context("running the session")?;
+                joined.map_err(Error::Task)?.map_err(Error::Driver)?;
             }
             // The goodbye is a courtesy; the server times the session out anyway.
             Err(_) => tracing::debug!("the session did not stop in time"),

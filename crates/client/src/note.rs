@@ -9,7 +9,7 @@ use dgram_proto::{Name, RequestId};
 
 /// Where one message this client sent stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum SendState {
+pub enum SendState {
     /// Typed while disconnected; it goes out once the session is up and the name accepted.
     Queued,
     /// On its way to the server.
@@ -32,7 +32,7 @@ pub(crate) enum SendState {
 
 impl SendState {
     /// The state as a person reads it: `sending`, `accepted`, `not delivered: REASON`.
-    pub(crate) fn label(&self) -> String {
+    pub fn label(&self) -> String {
         match self {
             SendState::Queued => "queued until connected".to_owned(),
             SendState::Sending => "sending".to_owned(),
@@ -44,7 +44,7 @@ impl SendState {
     }
 
     /// The state as one word for programs (`listen --json`).
-    pub(crate) fn code(&self) -> &'static str {
+    pub fn code(&self) -> &'static str {
         match self {
             SendState::Queued => "queued",
             SendState::Sending => "sending",
@@ -58,18 +58,18 @@ impl SendState {
 
 /// A message this client sent, as far as it needs to be shown again when its state changes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Outgoing {
+pub struct Outgoing {
     /// The request that carried it.
-    pub(crate) req: RequestId,
+    pub req: RequestId,
     /// Where it went.
-    pub(crate) to: Target,
+    pub to: Target,
     /// Its first characters, to say which message a state line is about.
-    pub(crate) preview: String,
+    pub preview: String,
 }
 
 /// Something to show.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Note {
+pub enum Note {
     /// The session is up: the first time, again after it ended (`resumed` false), or the same
     /// session resumed from a new address (`resumed` true; nothing else needs doing).
     Connected { first: bool, resumed: bool },
