@@ -17,11 +17,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dgram_net::session::Command;
-use dgram_proto::session::Client;
 use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::link::NetEvent;
-use crate::note::Note;
+use crate::event::LinkEvent;
+use crate::wire::ChatSession;
 
 /// How often a name is looked up again while there is still no session: soon enough that a
 /// re-created container is found within seconds, rare enough to be no load on any resolver.
@@ -124,8 +123,8 @@ pub(crate) struct Follower {
     pub(crate) up: watch::Receiver<bool>,
     /// Where the session client is pointed; [`crate::Link::server`] reads it.
     pub(crate) current: watch::Sender<SocketAddr>,
-    pub(crate) commands: mpsc::Sender<Command<Client>>,
-    pub(crate) events: mpsc::UnboundedSender<NetEvent>,
+    pub(crate) commands: mpsc::Sender<Command<ChatSession>>,
+    pub(crate) events: mpsc::UnboundedSender<LinkEvent>,
 }
 
 impl Follower {
@@ -179,12 +178,12 @@ impl Follower {
                 }
                 Err(reason) => {
                     failing = true;
-                    let note = Note::LookupFailed {
+                    let failed = LinkEvent::LookupFailed {
                         given: given.clone(),
                         reason,
                         trying: from,
                     };
-                    if events.send(NetEvent::Notice(note)).is_err() {
+                    if events.send(failed).is_err() {
                         return;
                     }
                 }
@@ -211,12 +210,12 @@ async fn until(up: &mut watch::Receiver<bool>, want: bool) -> bool {
 }
 
 /// Points the session client at `to`, on the driver; whether it took (`None`: the driver is
-/// gone). The note is sent from the driver too, so it comes before anything `to` answers, and
-/// `current` is updated there before the note, so that whoever reads the note and then asks
+/// gone). The news is sent from the driver too, so it comes before anything `to` answers, and
+/// `current` is updated there before the news, so that whoever reads it and then asks
 /// [`crate::Link::server`] sees `to`.
 async fn retarget(
-    commands: &mpsc::Sender<Command<Client>>,
-    events: &mpsc::UnboundedSender<NetEvent>,
+    commands: &mpsc::Sender<Command<ChatSession>>,
+    events: &mpsc::UnboundedSender<LinkEvent>,
     current: &watch::Sender<SocketAddr>,
     given: &str,
     to: SocketAddr,
@@ -225,12 +224,12 @@ async fn retarget(
     let events = events.clone();
     let current = current.clone();
     let given = given.to_owned();
-    let command: Command<Client> = Box::new(move |client, now| {
-        let from = client.server();
-        let moved = client.set_server(now, to);
+    let command: Command<ChatSession> = Box::new(move |session, now| {
+        let from = session.server();
+        let moved = session.set_server(now, to);
         if moved {
             current.send_replace(to);
-            let _ = events.send(NetEvent::Notice(Note::Moved { given, from, to }));
+            let _ = events.send(LinkEvent::Moved { given, from, to });
         }
         let _ = tx.send(moved);
     });

@@ -16,6 +16,7 @@
 #![forbid(unsafe_code)]
 
 mod error;
+mod event;
 pub mod follow;
 pub mod keys;
 mod link;
@@ -23,11 +24,14 @@ mod note;
 mod session;
 pub mod split;
 pub mod state;
+mod wire;
 
 pub use error::{DriverFailed, Error};
+pub use event::{LinkEvent, SessionEvent, SubmitError};
 pub use follow::{Follow, ServerTarget};
 pub use keys::KeyFile;
-pub use link::{Link, NetEvent, SubmitError};
+pub use link::Link;
 pub use note::{Note, Outgoing, SendState};
 pub use session::{Identity, Session};
-pub use state::{Action, Ask, Chat};
+pub use state::{Action, Chat};
+pub use wire::{seed, ChatSession};

@@ -10,9 +10,10 @@ use std::path::Path;
 use dgram_proto::Name;
 
 use crate::error::{chain, DriverFailed};
+use crate::event::LinkEvent;
 use crate::follow::{Follow, ServerTarget};
 use crate::keys::KeyFile;
-use crate::link::{Link, NetEvent};
+use crate::link::Link;
 use crate::note::Note;
 use crate::state::{Action, Chat};
 use crate::Error;
@@ -81,11 +82,11 @@ impl Session {
     /// stopped (its socket failed), since nothing more will come.
     pub async fn step(&mut self) -> Result<(), Error> {
         let server = self.link.server();
-        let Some(event) = self.link.events.recv().await else {
+        let Some(event) = self.link.recv().await else {
             return Err(Error::SessionEnded { server });
         };
         match event {
-            NetEvent::Stopped(why) => Err(Error::SessionStopped {
+            LinkEvent::Stopped(why) => Err(Error::SessionStopped {
                 server: self.link.server(),
                 source: DriverFailed(why),
             }),
@@ -136,7 +137,7 @@ mod tests {
         // The driver's own failure cannot be caused from outside; its report can.
         let (tx, events) = tokio::sync::mpsc::unbounded_channel();
         session.link.events = events;
-        tx.send(NetEvent::Stopped("socket gone".to_owned()))
+        tx.send(LinkEvent::Stopped("socket gone".to_owned()))
             .expect("the session reads");
         let within = Duration::from_secs(10);
         let stepped = tokio::time::timeout(within, session.step()).await;

@@ -23,8 +23,9 @@ use serde_json::{json, Value};
 
 use dgram_client::{Note, SendState};
 
-/// The JSON object for a note, or `None` for notes `listen` does not report (its own requests'
-/// answers, which it makes none of beyond joins).
+/// The JSON object for a note, or `None` for notes `listen` does not report (answers to
+/// requests it never makes). Every kind of note is named below, so that a new one cannot
+/// miss `listen --json` unnoticed.
 pub(crate) fn note(note: &Note, server: SocketAddr) -> Option<Value> {
     Some(match note {
         Note::Connected { resumed, .. } => {
@@ -99,7 +100,15 @@ pub(crate) fn note(note: &Note, server: SocketAddr) -> Option<Value> {
             json!({"event": "error", "what": what, "message": reason})
         }
         Note::Error { message } => json!({"event": "error", "message": message}),
-        _ => return None,
+        // `listen` makes no requests beyond joins, so it has no sends of its own (a receipt
+        // for another session's message is a `Receipt`), and none of these answers.
+        Note::Sent { .. }
+        | Note::State { id: None, .. }
+        | Note::Rooms(_)
+        | Note::Who { .. }
+        | Note::Away(_)
+        | Note::History { .. }
+        | Note::Whois { .. } => return None,
     })
 }
 

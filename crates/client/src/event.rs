@@ -1,0 +1,92 @@
+//! What the transport reports, in its own words: [`SessionEvent`]s from one chat session (what
+//! a driver's callback sees), and [`LinkEvent`]s from the [`crate::Link`] that runs it (those,
+//! plus the fate of each message handed over, the server's name moving, and the driver
+//! stopping). Nothing here is for a screen: the [`crate::Chat`] state machine turns these into
+//! [`crate::Note`]s.
+
+use std::fmt;
+use std::net::SocketAddr;
+
+use dgram_proto::chat::ServerMsg;
+use dgram_proto::session::MessageId;
+use dgram_proto::RequestId;
+
+/// What one chat session reports, in the order it happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionEvent {
+    /// The session is up.
+    Connected {
+        /// The same session continues from a new address (nothing needs saying again).
+        resumed: bool,
+    },
+    /// The session ended; the session client is already handshaking again.
+    Closed {
+        /// Why, for people.
+        reason: String,
+    },
+    /// A chat message from the server.
+    Message(ServerMsg),
+    /// A message from the server that does not decode as chat; why.
+    Undecodable(String),
+    /// A message we sent was not acknowledged, and will not be resent.
+    Failed {
+        /// The session message.
+        id: MessageId,
+        /// Why, for people.
+        reason: String,
+    },
+}
+
+/// What the link reports, in the order it happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkEvent {
+    /// The session's own news.
+    Session(SessionEvent),
+    /// A chat message was handed to the session (or not).
+    Submitted {
+        /// The request it carries (`None` for Hello).
+        req: Option<RequestId>,
+        /// Its session message id, or why it could not go.
+        outcome: Result<MessageId, SubmitError>,
+    },
+    /// The server's name (`given`) now resolves to `to`, so the session client handshakes
+    /// there instead of at `from`. Only ever while there is no session.
+    Moved {
+        /// The server as given (`--server`).
+        given: String,
+        /// Where the session client was pointed.
+        from: SocketAddr,
+        /// Where it is pointed now.
+        to: SocketAddr,
+    },
+    /// Looking the server's name up again failed; said once until a lookup works again.
+    /// Nothing stops: the link keeps trying `trying`, and the name a few seconds later.
+    LookupFailed {
+        /// The server as given.
+        given: String,
+        /// Why, for people.
+        reason: String,
+        /// The address still tried.
+        trying: SocketAddr,
+    },
+    /// The driver stopped with this error (the socket failed): nothing more will come.
+    Stopped(String),
+}
+
+/// Why a message could not be handed to the session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SubmitError {
+    /// No session right now: try again once connected.
+    NotConnected,
+    /// Anything else (the send buffer is full, the message is too large), for people.
+    Other(String),
+}
+
+impl fmt::Display for SubmitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SubmitError::NotConnected => f.write_str("not connected"),
+            SubmitError::Other(why) => f.write_str(why),
+        }
+    }
+}
