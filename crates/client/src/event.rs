@@ -78,15 +78,19 @@ pub enum LinkEvent {
 pub enum SubmitError {
     /// No session right now: try again once connected.
     NotConnected,
-    /// Anything else (the send buffer is full, the message is too large), for people.
-    Other(String),
+    /// The message does not encode (too large), or the session would not take it (its send
+    /// buffer is full).
+    Refused(dgram_proto::Error),
+    /// The session took it without an id to follow it by (never for a reliable message).
+    NoId,
 }
 
 impl fmt::Display for SubmitError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SubmitError::NotConnected => f.write_str("not connected"),
-            SubmitError::Other(why) => f.write_str(why),
+            SubmitError::Refused(why) => write!(f, "{why}"),
+            SubmitError::NoId => f.write_str("sent without an id"),
         }
     }
 }

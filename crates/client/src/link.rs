@@ -138,7 +138,7 @@ impl Link {
             Ok(bytes) => self.transmit_bytes(bytes, req).await,
             Err(e) => {
                 // Only an oversized request fails to encode; it is that request's failure.
-                let outcome = Err(SubmitError::Other(e.to_string()));
+                let outcome = Err(SubmitError::Refused(e));
                 let _ = self.events_tx.send(LinkEvent::Submitted { req, outcome });
                 Ok(())
             }

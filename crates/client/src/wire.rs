@@ -33,9 +33,7 @@ impl ChatSession {
     /// Hands `msg` to the session as one reliable message: its session message id, which a
     /// later [`SessionEvent::Failed`] names if it is never acknowledged.
     pub fn submit(&mut self, now: Instant, msg: &ClientMsg) -> Result<MessageId, SubmitError> {
-        let bytes = msg
-            .encode()
-            .map_err(|e| SubmitError::Other(e.to_string()))?;
+        let bytes = msg.encode().map_err(SubmitError::Refused)?;
         self.submit_bytes(now, bytes)
     }
 
@@ -44,9 +42,9 @@ impl ChatSession {
     pub fn submit_bytes(&mut self, now: Instant, bytes: Vec<u8>) -> Result<MessageId, SubmitError> {
         match self.client.send(now, 0, bytes, Delivery::Reliable) {
             Ok(Some(id)) => Ok(id),
-            Ok(None) => Err(SubmitError::Other("sent without an id".to_owned())),
+            Ok(None) => Err(SubmitError::NoId),
             Err(dgram_proto::Error::NotConnected) => Err(SubmitError::NotConnected),
-            Err(e) => Err(SubmitError::Other(e.to_string())),
+            Err(e) => Err(SubmitError::Refused(e)),
         }
     }
 

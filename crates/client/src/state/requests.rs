@@ -208,7 +208,9 @@ impl Chat {
                     self.outbox.push_front(req);
                 }
             }
-            Err(SubmitError::Other(why)) => self.fail(req, why),
+            Err(why @ (SubmitError::Refused(_) | SubmitError::NoId)) => {
+                self.fail(req, why.to_string());
+            }
         }
     }
 
