@@ -19,6 +19,7 @@
 use std::net::SocketAddr;
 
 use dgram_proto::chat::{Posted, Presence, Target};
+use dgram_proto::Name;
 use serde_json::{json, Value};
 
 use dgram_client::{Note, SendState};
@@ -64,25 +65,7 @@ pub(crate) fn note(note: &Note, server: SocketAddr) -> Option<Value> {
         }),
         Note::Refused { message, .. } => json!({"event": "error", "message": message}),
         Note::Message { posted, replay } => message(posted, *replay),
-        Note::Presence { name, presence } => {
-            let mut v = json!({"event": "presence", "name": name.as_str()});
-            let (word, text, room) = match presence {
-                Presence::Online => ("online", None, None),
-                Presence::Offline => ("offline", None, None),
-                Presence::Away(t) => ("away", Some(t.as_str()), None),
-                Presence::Back => ("back", None, None),
-                Presence::Joined(r) => ("joined", None, Some(r.as_str())),
-                Presence::Left(r) => ("left", None, Some(r.as_str())),
-            };
-            v["presence"] = json!(word);
-            if let Some(text) = text {
-                v["text"] = json!(text);
-            }
-            if let Some(room) = room {
-                v["room"] = json!(room);
-            }
-            v
-        }
+        Note::Presence { name, presence } => self::presence(name, presence),
         Note::Receipt { id, state }
         | Note::State {
             id: Some(id),
@@ -110,6 +93,26 @@ pub(crate) fn note(note: &Note, server: SocketAddr) -> Option<Value> {
         | Note::History { .. }
         | Note::Whois { .. } => return None,
     })
+}
+
+fn presence(name: &Name, presence: &Presence) -> Value {
+    let mut v = json!({"event": "presence", "name": name.as_str()});
+    let (word, text, room) = match presence {
+        Presence::Online => ("online", None, None),
+        Presence::Offline => ("offline", None, None),
+        Presence::Away(t) => ("away", Some(t.as_str()), None),
+        Presence::Back => ("back", None, None),
+        Presence::Joined(r) => ("joined", None, Some(r.as_str())),
+        Presence::Left(r) => ("left", None, Some(r.as_str())),
+    };
+    v["presence"] = json!(word);
+    if let Some(text) = text {
+        v["text"] = json!(text);
+    }
+    if let Some(room) = room {
+        v["room"] = json!(room);
+    }
+    v
 }
 
 fn message(posted: &Posted, replay: bool) -> Value {
@@ -144,7 +147,6 @@ fn receipt(id: u64, state: &SendState) -> Value {
 mod tests {
     use super::*;
     use dgram_proto::chat::Room;
-    use dgram_proto::Name;
 
     fn server() -> SocketAddr {
         "127.0.0.1:8081".parse().expect("literal")

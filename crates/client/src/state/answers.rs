@@ -2,7 +2,9 @@
 //! refusal of our name), answers matched to their requests by id, receipts matched to our
 //! messages by their server id, and what others do (messages, presence, topics).
 
-use dgram_proto::chat::{ChatId, ClaimKey, ErrorKind, Posted, Presence, ServerMsg, UserInfo};
+use dgram_proto::chat::{
+    ChatId, ClaimKey, ErrorKind, Posted, Presence, ServerMsg, Target, UserInfo,
+};
 use dgram_proto::{Name, RequestId};
 
 use super::requests::Purpose;
@@ -57,26 +59,10 @@ impl Chat {
             }
             ServerMsg::Done { req } => self.done(req),
             ServerMsg::History {
-                req: None,
-                messages,
-                ..
-            } => {
-                // The replay on joining a room: shown like messages, marked as history.
-                for posted in messages {
-                    self.show(Note::Message {
-                        posted,
-                        replay: true,
-                    });
-                }
-            }
-            ServerMsg::History {
-                req: Some(req),
+                req,
                 with,
                 messages,
-            } => {
-                self.take(req);
-                self.show(Note::History { with, messages });
-            }
+            } => self.history_came(req, with, messages),
             ServerMsg::Whois {
                 req,
                 name,
@@ -145,6 +131,21 @@ impl Chat {
             posted,
             replay: false,
         });
+    }
+
+    fn history_came(&mut self, req: Option<RequestId>, with: Target, messages: Vec<Posted>) {
+        let Some(req) = req else {
+            // The replay on joining a room: shown like messages, marked as history.
+            for posted in messages {
+                self.show(Note::Message {
+                    posted,
+                    replay: true,
+                });
+            }
+            return;
+        };
+        self.take(req);
+        self.show(Note::History { with, messages });
     }
 
     fn presence(&mut self, name: Name, presence: Presence) {
