@@ -49,28 +49,36 @@ pub enum LinkEvent {
         /// Its session message id, or why it could not go.
         outcome: Result<MessageId, SubmitError>,
     },
-    /// The server's name (`given`) now resolves to `to`, so the session client handshakes
-    /// there instead of at `from`. Only ever while there is no session.
-    Moved {
-        /// The server as given (`--server`).
-        given: String,
-        /// Where the session client was pointed.
-        from: SocketAddr,
-        /// Where it is pointed now.
-        to: SocketAddr,
-    },
-    /// Looking the server's name up again failed; said once until a lookup works again.
-    /// Nothing stops: the link keeps trying `trying`, and the name a few seconds later.
-    LookupFailed {
-        /// The server as given.
-        given: String,
-        /// Why, for people.
-        reason: String,
-        /// The address still tried.
-        trying: SocketAddr,
-    },
+    /// The server's name now resolves elsewhere, and the session client handshakes there.
+    Moved(Moved),
+    /// Looking the server's name up again failed.
+    LookupFailed(LookupFailed),
     /// The driver stopped with this error (the socket failed): nothing more will come.
     Stopped(String),
+}
+
+/// The server's name (`given`) now resolves to `to`, so the session client handshakes there
+/// instead of at `from`. Only ever while there is no session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Moved {
+    /// The server as given (`--server`).
+    pub given: String,
+    /// Where the session client was pointed.
+    pub from: SocketAddr,
+    /// Where it is pointed now.
+    pub to: SocketAddr,
+}
+
+/// Looking the server's name up again failed; said once until a lookup works again. Nothing
+/// stops: the link keeps trying `trying`, and the name a few seconds later.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LookupFailed {
+    /// The server as given.
+    pub given: String,
+    /// Why, for people.
+    pub reason: String,
+    /// The address still tried.
+    pub trying: SocketAddr,
 }
 
 /// Why a message could not be handed to the session.

@@ -19,7 +19,7 @@ use std::time::Duration;
 use dgram_net::session::Command;
 use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::event::LinkEvent;
+use crate::event::{LinkEvent, LookupFailed, Moved};
 use crate::wire::ChatSession;
 
 /// How often a name is looked up again while there is still no session: soon enough that a
@@ -178,11 +178,11 @@ impl Follower {
                 }
                 Err(reason) => {
                     failing = true;
-                    let failed = LinkEvent::LookupFailed {
+                    let failed = LinkEvent::LookupFailed(LookupFailed {
                         given: given.clone(),
                         reason,
                         trying: from,
-                    };
+                    });
                     if events.send(failed).is_err() {
                         return;
                     }
@@ -229,7 +229,7 @@ async fn retarget(
         let moved = session.set_server(now, to);
         if moved {
             current.send_replace(to);
-            let _ = events.send(LinkEvent::Moved { given, from, to });
+            let _ = events.send(LinkEvent::Moved(Moved { given, from, to }));
         }
         let _ = tx.send(moved);
     });

@@ -46,7 +46,7 @@ pub mod state;
 mod wire;
 
 pub use error::{DriverFailed, Error};
-pub use event::{LinkEvent, SessionEvent, SubmitError};
+pub use event::{LinkEvent, LookupFailed, Moved, SessionEvent, SubmitError};
 pub use follow::{Follow, ServerTarget};
 pub use keys::KeyFile;
 pub use link::Link;

@@ -3,10 +3,10 @@
 //! objects from `listen`, an exit code from `send`), and the [`SendState`] of each message
 //! this client sent.
 
-use std::net::SocketAddr;
-
 use dgram_proto::chat::{ChatId, ErrorKind, Posted, Presence, Room, RoomInfo, Target, UserInfo};
 use dgram_proto::{Name, RequestId};
+
+use crate::event::{LookupFailed, Moved};
 
 /// Where one message this client sent stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,26 +85,12 @@ pub enum Note {
         /// Why, for people.
         reason: String,
     },
-    /// The server's name (`given`) now resolves to `to`, so the client handshakes there
-    /// instead of at `from`. Only ever while there is no session.
-    Moved {
-        /// The server as given (`--server`).
-        given: String,
-        /// Where the client was pointed.
-        from: SocketAddr,
-        /// Where it is pointed now.
-        to: SocketAddr,
-    },
-    /// Looking the server's name up again failed; said once until a lookup works again.
-    /// Nothing stops: the client keeps trying `trying`, and the name a few seconds later.
-    LookupFailed {
-        /// The server as given.
-        given: String,
-        /// Why, for people.
-        reason: String,
-        /// The address still tried.
-        trying: SocketAddr,
-    },
+    /// The server's name now resolves elsewhere, and the client handshakes there; the link's
+    /// news, passed on as it is.
+    Moved(Moved),
+    /// Looking the server's name up again failed (said once until a lookup works again); the
+    /// link's news, passed on as it is.
+    LookupFailed(LookupFailed),
     /// The server accepted our name.
     Welcome {
         /// Our name, as the server spells it.

@@ -79,8 +79,8 @@ fn message(event: LinkEvent) -> Result<Option<ServerMsg>, String> {
             | SessionEvent::Failed { .. },
         )
         | LinkEvent::Submitted { .. }
-        | LinkEvent::Moved { .. }
-        | LinkEvent::LookupFailed { .. } => Ok(None),
+        | LinkEvent::Moved(_)
+        | LinkEvent::LookupFailed(_) => Ok(None),
         LinkEvent::Stopped(why) => panic!("the driver stopped: {why}"),
     }
 }

@@ -22,7 +22,7 @@ use dgram_proto::chat::{Posted, Presence, Target};
 use dgram_proto::Name;
 use serde_json::{json, Value};
 
-use dgram_client::{Note, SendState};
+use dgram_client::{LookupFailed, Moved, Note, SendState};
 
 /// The JSON object for a note, or `None` for notes `listen` does not report (answers to
 /// requests it never makes). Every kind of note is named below, so that a new one cannot
@@ -33,17 +33,17 @@ pub(crate) fn note(note: &Note, server: SocketAddr) -> Option<Value> {
             json!({"event": "connected", "server": server.to_string(), "resumed": resumed})
         }
         Note::Disconnected { reason } => json!({"event": "disconnected", "reason": reason}),
-        Note::Moved { given, from, to } => json!({
+        Note::Moved(Moved { given, from, to }) => json!({
             "event": "server_moved",
             "given": given,
             "from": from.to_string(),
             "to": to.to_string(),
         }),
-        Note::LookupFailed {
+        Note::LookupFailed(LookupFailed {
             given,
             reason,
             trying,
-        } => json!({
+        }) => json!({
             "event": "lookup_failed",
             "given": given,
             "reason": reason,
@@ -209,11 +209,11 @@ mod tests {
     #[test]
     fn a_moved_server_names_both_addresses() {
         let (from, to) = (server(), "127.0.0.1:8082".parse().expect("literal"));
-        let moved = Note::Moved {
+        let moved = Note::Moved(Moved {
             given: "chat.test:8081".to_owned(),
             from,
             to,
-        };
+        });
         assert_eq!(
             note(&moved, to),
             Some(json!({"event": "server_moved", "given": "chat.test:8081",
@@ -223,11 +223,11 @@ mod tests {
 
     #[test]
     fn a_failed_lookup_names_the_address_still_tried() {
-        let failed = Note::LookupFailed {
+        let failed = Note::LookupFailed(LookupFailed {
             given: "chat:8081".into(),
             reason: "no such host".into(),
             trying: server(),
-        };
+        });
         assert_eq!(
             note(&failed, server()),
             Some(json!({"event": "lookup_failed", "given": "chat:8081",

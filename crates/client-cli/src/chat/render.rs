@@ -11,7 +11,7 @@ use dgram_proto::chat::{Posted, Presence, RoomInfo, Target, UserInfo};
 use dgram_proto::Name;
 
 use crate::output::printable;
-use dgram_client::{Note, Outgoing, SendState};
+use dgram_client::{LookupFailed, Moved, Note, Outgoing, SendState};
 
 /// Readable on dark and light backgrounds alike: no near-black, near-white or grey.
 const PALETTE: [u8; 24] = [
@@ -53,18 +53,18 @@ impl Render {
                 server,
                 printable(reason)
             ),
-            Note::Moved { given, from, to } => {
+            Note::Moved(Moved { given, from, to }) => {
                 self.server.set(*to);
                 format!(
                     "{} now resolves to {to} (was {from}); trying there",
                     printable(given)
                 )
             }
-            Note::LookupFailed {
+            Note::LookupFailed(LookupFailed {
                 given,
                 reason,
                 trying,
-            } => format!(
+            }) => format!(
                 "could not look {} up again ({}); still trying {trying}, and the name every few \
                  seconds",
                 printable(given),

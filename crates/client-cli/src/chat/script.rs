@@ -182,8 +182,8 @@ impl Progress {
             // not take), and what others do.
             Note::Connected { .. }
             | Note::Disconnected { .. }
-            | Note::Moved { .. }
-            | Note::LookupFailed { .. }
+            | Note::Moved(_)
+            | Note::LookupFailed(_)
             | Note::Message { .. }
             | Note::Presence { .. }
             | Note::Sent { .. }

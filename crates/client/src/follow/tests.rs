@@ -133,9 +133,7 @@ impl Harness {
     /// The next news the follower sends, if some comes `within`.
     async fn news(&mut self, within: Duration) -> Option<LinkEvent> {
         match tokio::time::timeout(within, self.events.recv()).await {
-            Ok(Some(news @ (LinkEvent::Moved { .. } | LinkEvent::LookupFailed { .. }))) => {
-                Some(news)
-            }
+            Ok(Some(news @ (LinkEvent::Moved(_) | LinkEvent::LookupFailed(_)))) => Some(news),
             Ok(other) => panic!("not the follower's news: {other:?}"),
             Err(_) => None,
         }
@@ -150,7 +148,7 @@ impl Drop for Harness {
 
 fn failed_because(news: Option<LinkEvent>, why: &str) {
     assert!(
-        matches!(&news, Some(LinkEvent::LookupFailed { reason, .. }) if reason.contains(why)),
+        matches!(&news, Some(LinkEvent::LookupFailed(f)) if f.reason.contains(why)),
         "{news:?}"
     );
 }
@@ -168,11 +166,11 @@ async fn the_new_address_is_current_before_the_moved_note_arrives() {
     command(&mut session, now);
     // No await between running the command and these: what the follower task would do once
     // it runs again is not seen here.
-    let moved = LinkEvent::Moved {
+    let moved = LinkEvent::Moved(Moved {
         given: "chat.test:8081".to_owned(),
         from: a,
         to: b,
-    };
+    });
     assert_eq!(h.events.try_recv(), Ok(moved));
     assert_eq!(*h.current.borrow(), b);
     assert_eq!(session.server(), b);
@@ -314,11 +312,11 @@ async fn a_client_follows_its_servers_name_to_a_new_address() {
     assert!(dns.lookups() >= before + 3, "{} lookups", dns.lookups());
     let failed: Vec<&Note> = notes
         .iter()
-        .filter(|n| matches!(n, Note::LookupFailed { .. }))
+        .filter(|n| matches!(n, Note::LookupFailed(_)))
         .collect();
     assert_eq!(failed.len(), 1, "{notes:#?}");
     assert!(
-        matches!(failed[0], Note::LookupFailed { given, reason, trying }
+        matches!(failed[0], Note::LookupFailed(LookupFailed { given, reason, trying })
             if given == "chat.test:8081" && reason.contains("no such host") && *trying == a_addr),
         "{failed:?}"
     );
@@ -330,11 +328,11 @@ async fn a_client_follows_its_servers_name_to_a_new_address() {
     let seen = notes.len();
     assert!(run(&mut session, &mut notes, WAIT, welcome(true)).await);
     let news = &notes[seen..];
-    let moved = Note::Moved {
+    let moved = Note::Moved(Moved {
         given: "chat.test:8081".to_owned(),
         from: a_addr,
         to: b.addr,
-    };
+    });
     let at = news.iter().position(|n| *n == moved);
     let up = news
         .iter()
@@ -361,7 +359,7 @@ async fn a_literal_address_is_never_looked_up() {
     a.stop().await;
     assert!(run(&mut session, &mut notes, WAIT, disconnected).await);
     let found_b = run(&mut session, &mut notes, EVERY * 8, |n| {
-        matches!(n, Note::Connected { .. } | Note::Moved { .. })
+        matches!(n, Note::Connected { .. } | Note::Moved(_))
     });
     assert!(!found_b.await, "{notes:#?}");
     assert_eq!(dns.lookups(), 0);

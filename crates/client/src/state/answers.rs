@@ -74,7 +74,7 @@ impl Chat {
             }
             // proto's messages are `non_exhaustive`: a newer server may say things this client
             // does not know, and they are not for us.
-            _ => {}
+            unknown => tracing::debug!(?unknown, "a server message this client does not know"),
         }
     }
 

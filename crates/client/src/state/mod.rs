@@ -157,16 +157,8 @@ impl Chat {
         match event {
             LinkEvent::Session(event) => self.session(event),
             LinkEvent::Submitted { req, outcome } => self.submitted(req, outcome),
-            LinkEvent::Moved { given, from, to } => self.show(Note::Moved { given, from, to }),
-            LinkEvent::LookupFailed {
-                given,
-                reason,
-                trying,
-            } => self.show(Note::LookupFailed {
-                given,
-                reason,
-                trying,
-            }),
+            LinkEvent::Moved(moved) => self.show(Note::Moved(moved)),
+            LinkEvent::LookupFailed(failed) => self.show(Note::LookupFailed(failed)),
             // Session::step ends the session with an error instead; nothing is left to track.
             LinkEvent::Stopped(_) => {}
         }
