@@ -118,3 +118,56 @@ pub fn seed() -> [u8; 32] {
     }
     seed
 }
+
+#[cfg(test)]
+mod tests {
+    use dgram_proto::chat::Target;
+    use dgram_proto::session::MAX_MESSAGE;
+    use dgram_proto::Name;
+
+    use super::*;
+
+    fn session() -> (ChatSession, Instant) {
+        let now = Instant::now();
+        let server: SocketAddr = "127.0.0.1:8081".parse().expect("literal");
+        (ChatSession::new(seed(), server, now), now)
+    }
+
+    #[test]
+    fn nothing_is_taken_before_the_session_is_up() {
+        let (mut session, now) = session();
+        let rooms = ClientMsg::Rooms { req: 1 };
+        assert_eq!(session.submit(now, &rooms), Err(SubmitError::NotConnected));
+        // The handshake is what it sends meanwhile, and there is nothing to report yet.
+        let mut buf = vec![0; dgram_proto::MAX_DATAGRAM];
+        assert!(session.poll_transmit(now, &mut buf).is_some());
+        assert_eq!(session.poll_event(), None);
+    }
+
+    #[test]
+    fn a_message_too_large_to_encode_is_refused_with_the_sessions_reason() {
+        let (mut session, now) = session();
+        let send = ClientMsg::Send {
+            req: 1,
+            to: Target::User(Name::new("egon").expect("valid name")),
+            text: "x".repeat(MAX_MESSAGE + 1),
+        };
+        let refused = session.submit(now, &send).expect_err("too large");
+        assert!(
+            matches!(
+                &refused,
+                SubmitError::Refused(dgram_proto::Error::MessageTooLarge { .. })
+            ),
+            "{refused:?}"
+        );
+        assert!(
+            refused.to_string().contains(&MAX_MESSAGE.to_string()),
+            "{refused}"
+        );
+    }
+
+    #[test]
+    fn seeds_differ() {
+        assert_ne!(seed(), seed());
+    }
+}
