@@ -1,16 +1,14 @@
 //! Shared helpers: a chat server on a free loopback port, and a test client that speaks the
-//! chat protocol over a real session.
+//! chat protocol over a real session (the client library's link).
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use chat_server::Settings;
-use dgram_net::session::{drive, now, Command};
+use dgram_client::{Follow, Link, LinkEvent, ServerTarget, SessionEvent};
 use dgram_proto::chat::{ClaimKey, ClientMsg, ServerMsg};
-use dgram_proto::session::{Client, Config, Delivery, Event};
 use dgram_proto::Name;
 use tokio::net::UdpSocket;
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 pub(crate) const WAIT: Duration = Duration::from_secs(5);
@@ -59,43 +57,49 @@ pub(crate) fn name(s: &str) -> Name {
     Name::new(s).expect("valid name")
 }
 
-/// A chat client: a session to the server, driven in its own task.
+/// A chat client that speaks the protocol as the test says, message by message: the client
+/// library's session link, without its state machine (the tests choose when to say Hello, and
+/// with which key).
 pub(crate) struct Chat {
     pub(crate) addr: SocketAddr,
-    commands: mpsc::Sender<Command<Client>>,
-    events: mpsc::UnboundedReceiver<Event>,
-    pub(crate) shutdown: CancellationToken,
+    link: Link,
     pub(crate) key: Option<ClaimKey>,
     next_req: u64,
+}
+
+/// A chat message from the server, `Err` for what the server sent that is not chat, `Ok(None)`
+/// for the link's other news.
+fn message(event: LinkEvent) -> Result<Option<ServerMsg>, String> {
+    match event {
+        LinkEvent::Session(SessionEvent::Message(m)) => Ok(Some(m)),
+        LinkEvent::Session(SessionEvent::Undecodable(why)) => Err(why),
+        LinkEvent::Session(
+            SessionEvent::Connected { .. }
+            | SessionEvent::Closed { .. }
+            | SessionEvent::Failed { .. },
+        )
+        | LinkEvent::Submitted { .. }
+        | LinkEvent::Moved(_)
+        | LinkEvent::LookupFailed(_) => Ok(None),
+        LinkEvent::Stopped(why) => panic!("the driver stopped: {why}"),
+    }
 }
 
 impl Chat {
     /// Connects a session; does not say hello yet.
     pub(crate) async fn connect(server: SocketAddr, bind: &str) -> Chat {
         let socket = UdpSocket::bind(bind).await.expect("bind");
-        let addr = socket.local_addr().expect("addr");
-        let seed = *blake3::hash(addr.to_string().as_bytes()).as_bytes();
-        let client = Client::new(Config::default(), seed, server, now());
-        let (commands, rx) = mpsc::channel(256);
-        let (tx, events) = mpsc::unbounded_channel();
-        let shutdown = CancellationToken::new();
-        let token = shutdown.clone();
-        tokio::spawn(async move {
-            let on_event = move |_: &mut Client, _, e| {
-                let _ = tx.send(e);
-            };
-            drive(&socket, client, rx, on_event, token).await
-        });
+        let target = ServerTarget::new(&server.to_string(), server);
+        let link = Link::open_on(socket, target, Follow::system()).expect("a link");
         let mut chat = Chat {
-            addr,
-            commands,
-            events,
-            shutdown,
+            addr: link.local_addr(),
+            link,
             key: None,
             next_req: 1,
         };
         loop {
-            if let Event::Connected { .. } = chat.event().await {
+            let event = chat.event().await;
+            if let LinkEvent::Session(SessionEvent::Connected { .. }) = event {
                 break;
             }
         }
@@ -149,16 +153,16 @@ impl Chat {
     }
 
     pub(crate) async fn send_raw(&self, bytes: Vec<u8>) {
-        self.commands
-            .send(Box::new(move |c, now| {
-                let _ = c.send(now, 0, bytes, Delivery::Reliable);
-            }))
+        // Its fate (a Submitted event) does not matter: as a lost datagram, it is the
+        // session's to resend or the test's to see missing.
+        self.link
+            .transmit_bytes(bytes, None)
             .await
             .expect("driver running");
     }
 
-    async fn event(&mut self) -> Event {
-        tokio::time::timeout(WAIT, self.events.recv())
+    async fn event(&mut self) -> LinkEvent {
+        tokio::time::timeout(WAIT, self.link.recv())
             .await
             .expect("an event in time")
             .expect("driver running")
@@ -167,8 +171,9 @@ impl Chat {
     /// The next chat message from the server.
     pub(crate) async fn next(&mut self) -> ServerMsg {
         loop {
-            if let Event::Message { data, .. } = self.event().await {
-                return ServerMsg::decode(&data).expect("the server speaks chat");
+            let event = self.event().await;
+            if let Some(m) = message(event).expect("the server speaks chat") {
+                return m;
             }
         }
     }
@@ -187,10 +192,13 @@ impl Chat {
     pub(crate) async fn quiet_for(&mut self, d: Duration) -> Option<ServerMsg> {
         let deadline = tokio::time::Instant::now() + d;
         loop {
-            match tokio::time::timeout_at(deadline, self.events.recv()).await {
+            match tokio::time::timeout_at(deadline, self.link.recv()).await {
                 Err(_) | Ok(None) => return None,
-                Ok(Some(Event::Message { data, .. })) => return ServerMsg::decode(&data).ok(),
-                Ok(Some(_)) => {}
+                Ok(Some(event)) => match message(event) {
+                    Ok(None) => {}
+                    Ok(Some(m)) => return Some(m),
+                    Err(_) => return None,
+                },
             }
         }
     }
@@ -201,13 +209,19 @@ impl Chat {
         let mut closed = false;
         let mut seen = Vec::new();
         loop {
-            match tokio::time::timeout(WAIT * 3, self.events.recv()).await {
-                Ok(Some(Event::Closed { .. })) => closed = true,
-                Ok(Some(Event::Connected { resumed: false, .. })) if closed => return seen,
-                Ok(Some(Event::Message { data, .. })) => seen.extend(ServerMsg::decode(&data).ok()),
-                Ok(Some(_)) => {}
+            let event = match tokio::time::timeout(WAIT * 3, self.link.recv()).await {
+                Ok(Some(event)) => event,
                 Ok(None) | Err(_) => panic!("no reconnection in time"),
+            };
+            if let LinkEvent::Session(SessionEvent::Closed { .. }) = event {
+                closed = true;
             }
+            if let (LinkEvent::Session(SessionEvent::Connected { resumed: false }), true) =
+                (&event, closed)
+            {
+                return seen;
+            }
+            seen.extend(message(event).ok().flatten());
         }
     }
 
@@ -244,6 +258,6 @@ impl Chat {
     }
 
     pub(crate) fn leave(self) {
-        self.shutdown.cancel();
+        self.link.leave();
     }
 }

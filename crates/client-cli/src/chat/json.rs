@@ -19,29 +19,31 @@
 use std::net::SocketAddr;
 
 use dgram_proto::chat::{Posted, Presence, Target};
+use dgram_proto::Name;
 use serde_json::{json, Value};
 
-use super::note::{Note, SendState};
+use dgram_client::{LookupFailed, Moved, Note, SendState};
 
-/// The JSON object for a note, or `None` for notes `listen` does not report (its own requests'
-/// answers, which it makes none of beyond joins).
+/// The JSON object for a note, or `None` for notes `listen` does not report (answers to
+/// requests it never makes). Every kind of note is named below, so that a new one cannot
+/// miss `listen --json` unnoticed.
 pub(crate) fn note(note: &Note, server: SocketAddr) -> Option<Value> {
     Some(match note {
         Note::Connected { resumed, .. } => {
             json!({"event": "connected", "server": server.to_string(), "resumed": resumed})
         }
         Note::Disconnected { reason } => json!({"event": "disconnected", "reason": reason}),
-        Note::Moved { given, from, to } => json!({
+        Note::Moved(Moved { given, from, to }) => json!({
             "event": "server_moved",
             "given": given,
             "from": from.to_string(),
             "to": to.to_string(),
         }),
-        Note::LookupFailed {
+        Note::LookupFailed(LookupFailed {
             given,
             reason,
             trying,
-        } => json!({
+        }) => json!({
             "event": "lookup_failed",
             "given": given,
             "reason": reason,
@@ -63,25 +65,7 @@ pub(crate) fn note(note: &Note, server: SocketAddr) -> Option<Value> {
         }),
         Note::Refused { message, .. } => json!({"event": "error", "message": message}),
         Note::Message { posted, replay } => message(posted, *replay),
-        Note::Presence { name, presence } => {
-            let mut v = json!({"event": "presence", "name": name.as_str()});
-            let (word, text, room) = match presence {
-                Presence::Online => ("online", None, None),
-                Presence::Offline => ("offline", None, None),
-                Presence::Away(t) => ("away", Some(t.as_str()), None),
-                Presence::Back => ("back", None, None),
-                Presence::Joined(r) => ("joined", None, Some(r.as_str())),
-                Presence::Left(r) => ("left", None, Some(r.as_str())),
-            };
-            v["presence"] = json!(word);
-            if let Some(text) = text {
-                v["text"] = json!(text);
-            }
-            if let Some(room) = room {
-                v["room"] = json!(room);
-            }
-            v
-        }
+        Note::Presence { name, presence } => self::presence(name, presence),
         Note::Receipt { id, state }
         | Note::State {
             id: Some(id),
@@ -99,8 +83,36 @@ pub(crate) fn note(note: &Note, server: SocketAddr) -> Option<Value> {
             json!({"event": "error", "what": what, "message": reason})
         }
         Note::Error { message } => json!({"event": "error", "message": message}),
-        _ => return None,
+        // `listen` makes no requests beyond joins, so it has no sends of its own (a receipt
+        // for another session's message is a `Receipt`), and none of these answers.
+        Note::Sent { .. }
+        | Note::State { id: None, .. }
+        | Note::Rooms(_)
+        | Note::Who { .. }
+        | Note::Away(_)
+        | Note::History { .. }
+        | Note::Whois { .. } => return None,
     })
+}
+
+fn presence(name: &Name, presence: &Presence) -> Value {
+    let mut v = json!({"event": "presence", "name": name.as_str()});
+    let (word, text, room) = match presence {
+        Presence::Online => ("online", None, None),
+        Presence::Offline => ("offline", None, None),
+        Presence::Away(t) => ("away", Some(t.as_str()), None),
+        Presence::Back => ("back", None, None),
+        Presence::Joined(r) => ("joined", None, Some(r.as_str())),
+        Presence::Left(r) => ("left", None, Some(r.as_str())),
+    };
+    v["presence"] = json!(word);
+    if let Some(text) = text {
+        v["text"] = json!(text);
+    }
+    if let Some(room) = room {
+        v["room"] = json!(room);
+    }
+    v
 }
 
 fn message(posted: &Posted, replay: bool) -> Value {
@@ -135,7 +147,6 @@ fn receipt(id: u64, state: &SendState) -> Value {
 mod tests {
     use super::*;
     use dgram_proto::chat::Room;
-    use dgram_proto::Name;
 
     fn server() -> SocketAddr {
         "127.0.0.1:8081".parse().expect("literal")
@@ -196,12 +207,27 @@ mod tests {
     }
 
     #[test]
+    fn a_moved_server_names_both_addresses() {
+        let (from, to) = (server(), "127.0.0.1:8082".parse().expect("literal"));
+        let moved = Note::Moved(Moved {
+            given: "chat.test:8081".to_owned(),
+            from,
+            to,
+        });
+        assert_eq!(
+            note(&moved, to),
+            Some(json!({"event": "server_moved", "given": "chat.test:8081",
+                "from": from.to_string(), "to": to.to_string()}))
+        );
+    }
+
+    #[test]
     fn a_failed_lookup_names_the_address_still_tried() {
-        let failed = Note::LookupFailed {
+        let failed = Note::LookupFailed(LookupFailed {
             given: "chat:8081".into(),
             reason: "no such host".into(),
             trying: server(),
-        };
+        });
         assert_eq!(
             note(&failed, server()),
             Some(json!({"event": "lookup_failed", "given": "chat:8081",

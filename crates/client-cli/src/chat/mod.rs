@@ -1,35 +1,26 @@
 //! The chat client: `client-cli chat` (interactive), `send` and `listen` (for scripts).
 //!
-//! All three run the same pieces: a session link to the chat server ([`link`]), the client's
-//! chat state machine ([`state`]: Hello and the claim key, requests and their fates, rejoining
-//! rooms after a reconnect, queueing while disconnected), the claim key on disk ([`keys`]),
-//! following a server's name to a new address ([`follow`]), and [`note`]s that each front end
-//! shows its own way ([`render`], [`json`]).
+//! All three run the same [`dgram_client::Session`]: the session link to the chat server, the
+//! client's chat state machine (Hello and the claim key, requests and their fates, rejoining
+//! rooms after a reconnect, queueing while disconnected), the claim key on disk, and following
+//! a server's name to a new address. What is here is the front ends: the prompt ([`repl`]),
+//! the scripting commands ([`script`]), and the notes shown as lines ([`render`]) or JSON
+//! objects ([`json`]).
 
-mod follow;
 mod json;
-mod keys;
-mod link;
-mod note;
 mod render;
 mod repl;
 mod script;
-mod split;
-mod state;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
+use dgram_client::{keys, Identity, KeyFile, ServerTarget};
 use dgram_proto::chat::{Room, Target};
 use dgram_proto::Name;
 
-use self::follow::{Follow, ServerTarget};
-use self::keys::KeyFile;
-use self::link::{Link, NetEvent};
-use self::note::Note;
-use self::state::{Action, Chat};
 use crate::args;
 
 pub(crate) use repl::run as chat;
@@ -105,14 +96,6 @@ pub(crate) fn room(s: &str) -> Result<Room, String> {
     Room::new(s.trim()).map_err(|e| format!("{s:?} is not a valid room name: {e}"))
 }
 
-/// Who we are, where, and where our key lives.
-#[derive(Debug, Clone)]
-pub(crate) struct Identity {
-    pub(crate) server: ServerTarget,
-    pub(crate) name: Name,
-    pub(crate) keys: KeyFile,
-}
-
 impl Common {
     /// Fills in the defaults that need the environment.
     pub(crate) fn resolve(&self) -> anyhow::Result<Identity> {
@@ -122,7 +105,9 @@ impl Common {
         };
         let home = match &self.home {
             Some(home) => home.clone(),
-            None => keys::default_home()?,
+            None => keys::default_home().context(
+                "neither XDG_CONFIG_HOME nor HOME is set; give a directory with --home DIR",
+            )?,
         };
         let keys = KeyFile::new(&home, &self.server.0, &name);
         Ok(Identity {
@@ -130,82 +115,6 @@ impl Common {
             name,
             keys,
         })
-    }
-}
-
-/// A chat session: the link, the state machine, and the key file, run together.
-#[derive(Debug)]
-pub(crate) struct Session {
-    pub(crate) chat: Chat,
-    pub(crate) link: Link,
-    keys: KeyFile,
-}
-
-impl Session {
-    /// Reads the claim key and starts the session (which waits for a server on its own).
-    pub(crate) async fn open(id: &Identity) -> anyhow::Result<Self> {
-        Self::open_with(id, Follow::system()).await
-    }
-
-    /// [`Session::open`], with the server's name looked up again by `follow`.
-    pub(crate) async fn open_with(id: &Identity, follow: Follow) -> anyhow::Result<Self> {
-        let key = id.keys.load()?;
-        let link = Link::open(id.server.clone(), follow).await?;
-        Ok(Self {
-            chat: Chat::new(id.name.clone(), key),
-            link,
-            keys: id.keys.clone(),
-        })
-    }
-
-    /// Does what the state machine asks and returns what it wants shown.
-    pub(crate) async fn pump(&mut self) -> anyhow::Result<Vec<Note>> {
-        let mut notes = Vec::new();
-        while let Some(action) = self.chat.poll_action() {
-            match action {
-                Action::Transmit { msg, req } => self.link.transmit(&msg, req).await?,
-                Action::SaveKey(key) => {
-                    if let Err(e) = self.keys.save(&key) {
-                        let message = format!(
-                            "the name is yours, but its key could not be saved ({e:#}); \
-                             once this client stops, the name cannot be used again"
-                        );
-                        notes.push(Note::Error { message });
-                    }
-                }
-                Action::Show(note) => notes.push(note),
-            }
-        }
-        Ok(notes)
-    }
-
-    /// Waits for what the link reports next and takes it in; an error once the link has
-    /// stopped (its socket failed), since nothing more will come.
-    pub(crate) async fn step(&mut self) -> anyhow::Result<()> {
-        let event = self
-            .link
-            .events
-            .recv()
-            .await
-            .with_context(|| format!("the session with {} stopped", self.link.server()))?;
-        match event {
-            NetEvent::Stopped(why) => Err(anyhow::anyhow!(why))
-                .with_context(|| format!("the session with {} stopped", self.link.server())),
-            event => {
-                self.chat.handle(event);
-                Ok(())
-            }
-        }
-    }
-
-    /// Where the claim key is kept.
-    pub(crate) fn key_path(&self) -> &std::path::Path {
-        self.keys.path()
-    }
-
-    /// Says goodbye and stops.
-    pub(crate) async fn close(self) -> anyhow::Result<()> {
-        self.link.close().await
     }
 }
 
@@ -220,40 +129,4 @@ pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .enable_all()
         .build()
         .context("starting the async runtime")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn a_stopped_link_ends_the_session_with_its_error() {
-        let home = tempfile::Builder::new()
-            .prefix("dgram-session-test-")
-            .tempdir()
-            .expect("a temporary directory");
-        let name = Name::new("alex").expect("valid name");
-        // Nothing listens there; it does not matter, the link is told it stopped.
-        let addr: SocketAddr = "127.0.0.1:9".parse().expect("literal");
-        let id = Identity {
-            server: ServerTarget::new("127.0.0.1:9", addr),
-            keys: KeyFile::new(home.path(), "127.0.0.1:9", &name),
-            name,
-        };
-        let mut session = Session::open(&id).await.expect("open");
-        // The driver's own failure cannot be caused from outside; its report can.
-        let (tx, events) = tokio::sync::mpsc::unbounded_channel();
-        session.link.events = events;
-        tx.send(NetEvent::Stopped("socket gone".to_owned()))
-            .expect("the session reads");
-        let within = Duration::from_secs(10);
-        let stepped = tokio::time::timeout(within, session.step()).await;
-        let err = stepped.expect("not stuck").expect_err("stopped");
-        let err = format!("{err:#}");
-        assert!(
-            err.contains("stopped") && err.contains("socket gone"),
-            "{err}"
-        );
-        session.close().await.expect("close");
-    }
 }

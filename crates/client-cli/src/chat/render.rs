@@ -10,8 +10,8 @@ use chrono::{DateTime, Local};
 use dgram_proto::chat::{Posted, Presence, RoomInfo, Target, UserInfo};
 use dgram_proto::Name;
 
-use super::note::{Note, Outgoing, SendState};
 use crate::output::printable;
+use dgram_client::{LookupFailed, Moved, Note, Outgoing, SendState};
 
 /// Readable on dark and light backgrounds alike: no near-black, near-white or grey.
 const PALETTE: [u8; 24] = [
@@ -53,18 +53,18 @@ impl Render {
                 server,
                 printable(reason)
             ),
-            Note::Moved { given, from, to } => {
+            Note::Moved(Moved { given, from, to }) => {
                 self.server.set(*to);
                 format!(
                     "{} now resolves to {to} (was {from}); trying there",
                     printable(given)
                 )
             }
-            Note::LookupFailed {
+            Note::LookupFailed(LookupFailed {
                 given,
                 reason,
                 trying,
-            } => format!(
+            }) => format!(
                 "could not look {} up again ({}); still trying {trying}, and the name every few \
                  seconds",
                 printable(given),
@@ -82,19 +82,7 @@ impl Render {
             Note::Presence { name, presence } => {
                 format!("{now} * {} {}", self.name(name), presence_text(presence))
             }
-            Note::Sent { msg, text, state } => {
-                let marker = marker(&msg.to);
-                let me = self.name(me);
-                let text = body(text);
-                let state = state.label();
-                match &msg.to {
-                    Target::User(to) => {
-                        let to = self.name(to);
-                        format!("{now} {marker} {me} → {to}: {text}  ({state})")
-                    }
-                    Target::Room(_) => format!("{now} {marker} {me}: {text}  ({state})"),
-                }
-            }
+            Note::Sent { msg, text, state } => self.sent(&now, msg, text, state, me),
             Note::State { msg, id, state } => self.state(msg, *id, state),
             Note::Receipt { id, state } => format!("{now} message {id}: {}", state.label()),
             Note::Joined { room, auto: false } => format!("joined #{room}"),
@@ -110,23 +98,41 @@ impl Render {
             Note::Topic { room, topic } => format!("#{room} topic: {}", printable(topic)),
             Note::Away(Some(text)) => format!("you are away: {}", printable(text)),
             Note::Away(None) => "you are back".to_owned(),
-            Note::History { with, messages } if messages.is_empty() => {
-                format!("no history with {with}")
-            }
-            Note::History { with, messages } => {
-                let n = messages.len();
-                let plural = if n == 1 { "" } else { "s" };
-                let mut out = format!("history with {with} ({n} message{plural}):");
-                for posted in messages {
-                    out.push('\n');
-                    out.push_str(&self.message(posted, false, me));
-                }
-                out
-            }
+            Note::History { with, messages } => self.history(with, messages, me),
             Note::Whois { name, addrs, away } => whois(name, addrs, away.as_deref()),
             Note::Failed { what, reason } => format!("{what} failed: {}", printable(reason)),
             Note::Error { message } => format!("error: {}", printable(message)),
         }
+    }
+
+    /// One of our messages, as typed, and where it stands.
+    fn sent(&self, now: &str, msg: &Outgoing, text: &str, state: &SendState, me: &Name) -> String {
+        let marker = marker(&msg.to);
+        let me = self.name(me);
+        let text = body(text);
+        let state = state.label();
+        match &msg.to {
+            Target::User(to) => {
+                let to = self.name(to);
+                format!("{now} {marker} {me} → {to}: {text}  ({state})")
+            }
+            Target::Room(_) => format!("{now} {marker} {me}: {text}  ({state})"),
+        }
+    }
+
+    /// A conversation's history: a heading, then one line (or more) per message.
+    fn history(&self, with: &Target, messages: &[Posted], me: &Name) -> String {
+        if messages.is_empty() {
+            return format!("no history with {with}");
+        }
+        let n = messages.len();
+        let plural = if n == 1 { "" } else { "s" };
+        let mut out = format!("history with {with} ({n} message{plural}):");
+        for posted in messages {
+            out.push('\n');
+            out.push_str(&self.message(posted, false, me));
+        }
+        out
     }
 
     fn welcome(
@@ -187,7 +193,7 @@ impl Render {
         let mark = match state {
             SendState::Delivered => "✓ ",
             SendState::NotDelivered(_) | SendState::Refused { .. } => "✗ ",
-            _ => "",
+            SendState::Queued | SendState::Sending | SendState::Accepted => "",
         };
         let id = id.map(|id| format!(" #{id}")).unwrap_or_default();
         format!(

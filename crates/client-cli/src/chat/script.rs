@@ -24,10 +24,10 @@ use dgram_proto::chat::{ChatId, Target, MAX_TEXT};
 use dgram_proto::RequestId;
 use tokio_util::sync::CancellationToken;
 
-use super::note::{Note, SendState};
+use dgram_client::{split, Identity, Note, SendState, Session};
+
 use super::render::Render;
-use super::state::Ask;
-use super::{json, runtime, split, use_colour, Identity, ListenArgs, SendArgs, Session};
+use super::{json, runtime, use_colour, ListenArgs, SendArgs};
 
 /// Runs `client-cli send`.
 pub(crate) fn send(a: SendArgs) -> anyhow::Result<ExitCode> {
@@ -92,13 +92,10 @@ async fn send_plan(id: &Identity, plan: Plan) -> anyhow::Result<ExitCode> {
     let mut progress = Progress::default();
     if let Target::Room(room) = &plan.to {
         // Only members may post to a room; joining one we are in already changes nothing.
-        session.chat.ask(Ask::Join(room.clone()));
+        session.chat.join(room.clone());
     }
     for text in &plan.parts {
-        let req = session.chat.ask(Ask::Send {
-            to: plan.to.clone(),
-            text: text.clone(),
-        });
+        let req = session.chat.send(plan.to.clone(), text.clone());
         progress.states.insert(req, (None, SendState::Queued));
     }
     let deadline = tokio::time::Instant::now() + plan.timeout;
@@ -146,49 +143,95 @@ impl Progress {
         session: &Session,
     ) -> anyhow::Result<Option<Result<(), String>>> {
         for note in notes {
-            match note {
-                Note::Welcome { claimed, name, .. } => {
-                    self.welcomed = true;
-                    if claimed {
-                        writeln!(
-                            io::stderr().lock(),
-                            "claimed the name {name}; its key is in {}",
-                            session.key_path().display()
-                        )
-                        .context("writing to stderr")?;
-                    }
-                }
-                Note::Refused { message, .. } => return Ok(Some(Err(message))),
-                Note::State { msg, id, state } if self.states.contains_key(&msg.req) => {
-                    match &state {
-                        SendState::Refused { message, .. } => {
-                            return Ok(Some(Err(format!("not sent to {}: {message}", plan.to))));
-                        }
-                        // Failed on the way to the server: it may never have got there.
-                        SendState::NotDelivered(reason) if id.is_none() => {
-                            return Ok(Some(Err(format!("not sent to {}: {reason}", plan.to))));
-                        }
-                        SendState::NotDelivered(reason) => self.waiting_for = Some(reason.clone()),
-                        _ => {}
-                    }
-                    let known = self.states.get(&msg.req).and_then(|(known, _)| *known);
-                    self.states.insert(msg.req, (id.or(known), state));
-                }
-                Note::Error { message } => {
-                    writeln!(io::stderr().lock(), "client-cli: server: {message}")
-                        .context("writing to stderr")?;
-                }
-                _ => {}
+            if let Some(end) = self.note(note, plan, session)? {
+                return Ok(Some(end));
             }
         }
         Ok(None)
+    }
+
+    /// Takes in one note; `Some` ends the command.
+    fn note(
+        &mut self,
+        note: Note,
+        plan: &Plan,
+        session: &Session,
+    ) -> anyhow::Result<Option<Result<(), String>>> {
+        match note {
+            Note::Welcome { claimed, name, .. } => {
+                self.welcomed = true;
+                if claimed {
+                    writeln!(
+                        io::stderr().lock(),
+                        "claimed the name {name}; its key is in {}",
+                        session.key_path().display()
+                    )
+                    .context("writing to stderr")?;
+                }
+            }
+            Note::Refused { message, .. } => return Ok(Some(Err(message))),
+            Note::State { msg, id, state } if self.states.contains_key(&msg.req) => {
+                return Ok(self.state(msg.req, id, state, plan).err().map(Err));
+            }
+            Note::Error { message } => {
+                writeln!(io::stderr().lock(), "client-cli: server: {message}")
+                    .context("writing to stderr")?;
+            }
+            // Nothing that decides a send: the session coming and going (it is waited out
+            // until the timeout), the join before a room message (the send says if it did
+            // not take), and what others do.
+            Note::Connected { .. }
+            | Note::Disconnected { .. }
+            | Note::Moved(_)
+            | Note::LookupFailed(_)
+            | Note::Message { .. }
+            | Note::Presence { .. }
+            | Note::Sent { .. }
+            | Note::State { .. }
+            | Note::Receipt { .. }
+            | Note::Joined { .. }
+            | Note::Parted { .. }
+            | Note::Rooms(_)
+            | Note::Who { .. }
+            | Note::Topic { .. }
+            | Note::Away(_)
+            | Note::History { .. }
+            | Note::Whois { .. }
+            | Note::Failed { .. } => {}
+        }
+        Ok(None)
+    }
+
+    /// One of our parts changed state; `Err` ends the command with why it failed.
+    fn state(
+        &mut self,
+        req: RequestId,
+        id: Option<ChatId>,
+        state: SendState,
+        plan: &Plan,
+    ) -> Result<(), String> {
+        match &state {
+            SendState::Refused { message, .. } => {
+                return Err(format!("not sent to {}: {message}", plan.to));
+            }
+            // Failed on the way to the server: it may never have got there.
+            SendState::NotDelivered(reason) if id.is_none() => {
+                return Err(format!("not sent to {}: {reason}", plan.to));
+            }
+            SendState::NotDelivered(reason) => self.waiting_for = Some(reason.clone()),
+            SendState::Queued | SendState::Sending | SendState::Accepted | SendState::Delivered => {
+            }
+        }
+        let known = self.states.get(&req).and_then(|(known, _)| *known);
+        self.states.insert(req, (id.or(known), state));
+        Ok(())
     }
 
     fn finished(&self, wait_delivered: bool) -> bool {
         self.states.values().all(|(_, state)| match state {
             SendState::Delivered => true,
             SendState::Accepted | SendState::NotDelivered(_) => !wait_delivered,
-            _ => false,
+            SendState::Queued | SendState::Sending | SendState::Refused { .. } => false,
         })
     }
 
@@ -223,7 +266,7 @@ pub(crate) fn listen(a: ListenArgs) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async move {
         let mut session = Session::open(&id).await?;
         for room in a.join {
-            session.chat.ask(Ask::Join(room));
+            session.chat.join(room);
         }
         let shutdown = CancellationToken::new();
         tokio::spawn(cancel_on_signal(shutdown.clone()));

@@ -5,7 +5,7 @@ use dgram_proto::chat::{ErrorKind, Posted, Room, Target, UserInfo};
 use dgram_proto::Name;
 
 use super::*;
-use crate::chat::note::{Note, Outgoing, SendState};
+use dgram_client::{LookupFailed, Moved, Note, Outgoing, SendState};
 
 fn name(s: &str) -> Name {
     Name::new(s).expect("valid name")
@@ -201,21 +201,21 @@ fn a_moved_server_is_named_from_then_on() {
     let me = name("alex");
     let r = render(false);
     let (from, to) = ("127.0.0.1:8081", "172.18.0.5:8081");
-    let failed = Note::LookupFailed {
+    let failed = Note::LookupFailed(LookupFailed {
         given: "chat:8081".into(),
         reason: "failed to lookup address information".into(),
         trying: from.parse().expect("literal"),
-    };
+    });
     assert_eq!(
         r.note(&failed, &me),
         "could not look chat:8081 up again (failed to lookup address information); still \
          trying 127.0.0.1:8081, and the name every few seconds"
     );
-    let moved = Note::Moved {
+    let moved = Note::Moved(Moved {
         given: "chat:8081".into(),
         from: from.parse().expect("literal"),
         to: to.parse().expect("literal"),
-    };
+    });
     assert_eq!(
         r.note(&moved, &me),
         "chat:8081 now resolves to 172.18.0.5:8081 (was 127.0.0.1:8081); trying there"

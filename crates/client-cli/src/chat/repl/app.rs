@@ -8,11 +8,10 @@ use dgram_proto::chat::{Target, MAX_TEXT};
 
 use super::commands::{self, Cmd, Line};
 use super::editor::{Reply, Terminal, Words};
-use crate::chat::note::Note;
 use crate::chat::render::Render;
-use crate::chat::split::split;
-use crate::chat::state::Ask;
-use crate::chat::Session;
+use dgram_client::split::split;
+use dgram_client::Note;
+use dgram_client::Session;
 
 /// How long leaving waits for the server to answer what was just sent.
 const SETTLE_WAIT: Duration = Duration::from_secs(2);
@@ -106,7 +105,7 @@ impl App {
             words.rooms = self
                 .session
                 .chat
-                .rooms()
+                .joined()
                 .map(|r| r.as_str().to_owned())
                 .collect();
         }
@@ -143,10 +142,7 @@ impl App {
             match line.trim().to_lowercase().as_str() {
                 "y" | "yes" => {
                     for text in parts {
-                        self.session.chat.ask(Ask::Send {
-                            to: to.clone(),
-                            text,
-                        });
+                        self.session.chat.send(to.clone(), text);
                     }
                 }
                 _ => self.say("not sent".to_owned()),
@@ -159,7 +155,7 @@ impl App {
             Line::Quit => match self.mode {
                 Mode::Talking(_) => {
                     self.mode = Mode::Choosing;
-                    self.session.chat.ask(Ask::Who(None));
+                    self.session.chat.who(None);
                 }
                 Mode::Choosing => self.say("choose who to chat with; q or Ctrl-D leaves".into()),
             },
@@ -184,7 +180,7 @@ impl App {
     fn talk_to(&mut self, to: Target) {
         if let Target::Room(room) = &to {
             if !self.session.chat.in_room(room) {
-                self.session.chat.ask(Ask::Join(room.clone()));
+                self.session.chat.join(room.clone());
             }
         }
         self.say(format!(
@@ -196,7 +192,7 @@ impl App {
     /// Sends a message, or offers to split it when it is over the limit.
     fn send(&mut self, to: Target, text: String) {
         if text.len() <= MAX_TEXT {
-            self.session.chat.ask(Ask::Send { to, text });
+            self.session.chat.send(to, text);
             return;
         }
         let parts = split(&text, MAX_TEXT);
@@ -223,36 +219,36 @@ impl App {
                 let Some(room) = room.or(current) else {
                     return self.say("not talking in a room; /part ROOM leaves one".into());
                 };
-                chat.ask(Ask::Part(room.clone()));
+                chat.part(room.clone());
                 if self.mode == Mode::Talking(Target::Room(room)) {
                     self.mode = Mode::Choosing;
                 }
             }
             Cmd::Rooms => {
-                chat.ask(Ask::Rooms);
+                chat.list_rooms();
             }
             Cmd::Who(room) => {
-                chat.ask(Ask::Who(room));
+                chat.who(room);
             }
             Cmd::Topic(topic) => match &self.mode {
                 Mode::Talking(Target::Room(room)) => {
                     let room = room.clone();
-                    chat.ask(Ask::Topic { room, topic });
+                    chat.topic(room, topic);
                 }
                 _ => self.say("/topic is about the room you talk in: /join ROOM first".into()),
             },
             Cmd::Away(text) => {
-                chat.ask(Ask::Away(text));
+                chat.away(text);
             }
             Cmd::History(limit) => match &self.mode {
                 Mode::Talking(with) => {
                     let with = with.clone();
-                    chat.ask(Ask::History { with, limit });
+                    chat.history(with, limit);
                 }
                 _ => self.say("/history is about whoever you talk to: choose someone first".into()),
             },
             Cmd::Whois(name) => {
-                chat.ask(Ask::Whois(name));
+                chat.whois(name);
             }
             Cmd::Help => self.say(commands::help()),
             Cmd::Quit => {}
@@ -286,6 +282,6 @@ impl App {
     /// Stops the editor and says goodbye to the server.
     pub(super) async fn close(self) -> anyhow::Result<()> {
         self.terminal.finish();
-        self.session.close().await
+        Ok(self.session.close().await?)
     }
 }

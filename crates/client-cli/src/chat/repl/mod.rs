@@ -20,7 +20,8 @@ use anyhow::bail;
 use self::app::App;
 use self::editor::{Input, Reply, Terminal, Words};
 use super::render::Render;
-use super::{runtime, use_colour, ChatArgs, Session};
+use super::{runtime, use_colour, ChatArgs};
+use dgram_client::Session;
 
 /// How long to wait for the server's Welcome before the prompt appears anyway: long enough
 /// for any live server, so that a refused name is said before the terminal is taken over.

@@ -16,8 +16,9 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::*;
-use crate::chat::keys::KeyFile;
-use crate::chat::{Identity, Session};
+use crate::keys::KeyFile;
+use crate::note::Note;
+use crate::{Identity, Session};
 
 /// The longest any one step may take before a test fails.
 const WAIT: Duration = Duration::from_secs(10);
@@ -100,8 +101,8 @@ impl FakeDns {
 struct Harness {
     up: watch::Sender<bool>,
     current: watch::Receiver<SocketAddr>,
-    commands: mpsc::Receiver<Command<Client>>,
-    events: mpsc::UnboundedReceiver<NetEvent>,
+    commands: mpsc::Receiver<Command<ChatSession>>,
+    events: mpsc::UnboundedReceiver<LinkEvent>,
     task: JoinHandle<()>,
 }
 
@@ -129,11 +130,11 @@ impl Harness {
         }
     }
 
-    /// The next note the follower sends, if one comes `within`.
-    async fn note(&mut self, within: Duration) -> Option<Note> {
+    /// The next news the follower sends, if some comes `within`.
+    async fn news(&mut self, within: Duration) -> Option<LinkEvent> {
         match tokio::time::timeout(within, self.events.recv()).await {
-            Ok(Some(NetEvent::Notice(note))) => Some(note),
-            Ok(other) => panic!("not a notice: {other:?}"),
+            Ok(Some(news @ (LinkEvent::Moved(_) | LinkEvent::LookupFailed(_)))) => Some(news),
+            Ok(other) => panic!("not the follower's news: {other:?}"),
             Err(_) => None,
         }
     }
@@ -145,10 +146,10 @@ impl Drop for Harness {
     }
 }
 
-fn failed_because(note: Option<Note>, why: &str) {
+fn failed_because(news: Option<LinkEvent>, why: &str) {
     assert!(
-        matches!(&note, Some(Note::LookupFailed { reason, .. }) if reason.contains(why)),
-        "{note:?}"
+        matches!(&news, Some(LinkEvent::LookupFailed(f)) if f.reason.contains(why)),
+        "{news:?}"
     );
 }
 
@@ -161,18 +162,18 @@ async fn the_new_address_is_current_before_the_moved_note_arrives() {
         .expect("a retarget in time")
         .expect("the follower runs");
     let now = dgram_net::session::now();
-    let mut client = Client::new(dgram_proto::session::Config::default(), [7; 32], a, now);
-    command(&mut client, now);
+    let mut session = ChatSession::new([7; 32], a, now);
+    command(&mut session, now);
     // No await between running the command and these: what the follower task would do once
     // it runs again is not seen here.
-    let moved = Note::Moved {
+    let moved = LinkEvent::Moved(Moved {
         given: "chat.test:8081".to_owned(),
         from: a,
         to: b,
-    };
-    assert_eq!(h.events.try_recv(), Ok(NetEvent::Notice(moved)));
+    });
+    assert_eq!(h.events.try_recv(), Ok(moved));
     assert_eq!(*h.current.borrow(), b);
-    assert_eq!(client.server(), b);
+    assert_eq!(session.server(), b);
 }
 
 #[tokio::test]
@@ -180,9 +181,9 @@ async fn each_outage_reports_its_failed_lookup() {
     let dns = FakeDns::new(addr("127.0.0.1:8081"));
     dns.answer(Err("no such host"));
     let mut h = Harness::start(dns.follow(), addr("127.0.0.1:8081"));
-    failed_because(h.note(WAIT).await, "no such host");
+    failed_because(h.news(WAIT).await, "no such host");
     // Said once per outage however often it is tried.
-    assert_eq!(h.note(EVERY * 4).await, None);
+    assert_eq!(h.news(EVERY * 4).await, None);
     // The session comes back at the same address, the name still failing: no lookups while it
     // lasts (the wait lets the follower see it up before it ends).
     h.up.send_replace(true);
@@ -192,7 +193,7 @@ async fn each_outage_reports_its_failed_lookup() {
     assert_eq!(dns.lookups(), during);
     // It ends again: that outage's failure is news too.
     h.up.send_replace(false);
-    failed_because(h.note(EVERY * 10).await, "no such host");
+    failed_because(h.news(EVERY * 10).await, "no such host");
 }
 
 #[tokio::test]
@@ -204,7 +205,7 @@ async fn a_lookup_that_never_answers_times_out() {
         lookup_timeout: Duration::from_millis(50),
     };
     let mut h = Harness::start(follow, addr("127.0.0.1:8081"));
-    failed_because(h.note(WAIT).await, "no answer within 0.05 s");
+    failed_because(h.news(WAIT).await, "no answer within 0.05 s");
 }
 
 /// The real chat server (in memory) on a free loopback port, on the test's runtime.
@@ -311,11 +312,11 @@ async fn a_client_follows_its_servers_name_to_a_new_address() {
     assert!(dns.lookups() >= before + 3, "{} lookups", dns.lookups());
     let failed: Vec<&Note> = notes
         .iter()
-        .filter(|n| matches!(n, Note::LookupFailed { .. }))
+        .filter(|n| matches!(n, Note::LookupFailed(_)))
         .collect();
     assert_eq!(failed.len(), 1, "{notes:#?}");
     assert!(
-        matches!(failed[0], Note::LookupFailed { given, reason, trying }
+        matches!(failed[0], Note::LookupFailed(LookupFailed { given, reason, trying })
             if given == "chat.test:8081" && reason.contains("no such host") && *trying == a_addr),
         "{failed:?}"
     );
@@ -327,11 +328,11 @@ async fn a_client_follows_its_servers_name_to_a_new_address() {
     let seen = notes.len();
     assert!(run(&mut session, &mut notes, WAIT, welcome(true)).await);
     let news = &notes[seen..];
-    let moved = Note::Moved {
+    let moved = Note::Moved(Moved {
         given: "chat.test:8081".to_owned(),
         from: a_addr,
         to: b.addr,
-    };
+    });
     let at = news.iter().position(|n| *n == moved);
     let up = news
         .iter()
@@ -339,13 +340,6 @@ async fn a_client_follows_its_servers_name_to_a_new_address() {
     assert!(at.is_some() && at < up, "{news:#?}");
     assert_eq!(news.iter().filter(|n| **n == moved).count(), 1);
     assert_eq!(session.link.server(), b.addr);
-    assert_eq!(
-        crate::chat::json::note(&moved, session.link.server()),
-        Some(
-            serde_json::json!({"event": "server_moved", "given": "chat.test:8081",
-            "from": a_addr.to_string(), "to": b.addr.to_string()})
-        )
-    );
     session.close().await.expect("close");
     b.stop().await;
 }
@@ -365,7 +359,7 @@ async fn a_literal_address_is_never_looked_up() {
     a.stop().await;
     assert!(run(&mut session, &mut notes, WAIT, disconnected).await);
     let found_b = run(&mut session, &mut notes, EVERY * 8, |n| {
-        matches!(n, Note::Connected { .. } | Note::Moved { .. })
+        matches!(n, Note::Connected { .. } | Note::Moved(_))
     });
     assert!(!found_b.await, "{notes:#?}");
     assert_eq!(dns.lookups(), 0);

@@ -5,7 +5,7 @@
 
 /// Splits `text` into parts of at most `max` bytes each (`max` must be at least 4, the
 /// longest UTF-8 character).
-pub(crate) fn split(text: &str, max: usize) -> Vec<String> {
+pub fn split(text: &str, max: usize) -> Vec<String> {
     let max = max.max(4);
     let mut parts = Vec::new();
     let mut rest = text;

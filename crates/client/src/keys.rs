@@ -18,13 +18,14 @@ use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context};
 use dgram_proto::chat::ClaimKey;
 use dgram_proto::Name;
 
+use crate::Error;
+
 /// Where the claim key for one name on one server lives.
 #[derive(Debug, Clone)]
-pub(crate) struct KeyFile {
+pub struct KeyFile {
     path: PathBuf,
     /// Where an earlier release filed the same key, when that differs (the server as typed,
     /// before spellings were made canonical): read when `path` has none, so no key is lost.
@@ -36,7 +37,7 @@ impl KeyFile {
     /// under `home`. The server is named as given (spelled as [`canonical`] has it), not as
     /// resolved, so that a key survives the server moving to another address (a container
     /// recreated on a new network).
-    pub(crate) fn new(home: &Path, server: &str, name: &Name) -> Self {
+    pub fn new(home: &Path, server: &str, name: &Name) -> Self {
         let file = |server: &str| {
             let (host, port) = server.rsplit_once(':').unwrap_or((server, ""));
             let host = host.trim_start_matches('[').trim_end_matches(']');
@@ -53,14 +54,14 @@ impl KeyFile {
     }
 
     /// The file's path.
-    pub(crate) fn path(&self) -> &Path {
+    pub fn path(&self) -> &Path {
         &self.path
     }
 
     /// The saved key, if there is one. A file that exists but does not hold a key is an
     /// error, not "no key": sending no key would never get the name back, and the user should
     /// know which file is damaged.
-    pub(crate) fn load(&self) -> anyhow::Result<Option<ClaimKey>> {
+    pub fn load(&self) -> Result<Option<ClaimKey>, Error> {
         match read_key(&self.path)? {
             Some(key) => Ok(Some(key)),
             None => match &self.earlier {
@@ -72,36 +73,44 @@ impl KeyFile {
 
     /// Saves `key`, replacing any older one: written to a private temporary file first and
     /// renamed over, so a crash never leaves half a key behind.
-    pub(crate) fn save(&self, key: &ClaimKey) -> anyhow::Result<()> {
-        let dir = self
-            .path
-            .parent()
-            .context("the key file has no directory")?;
-        create_private_dir(dir).with_context(|| format!("creating {}", dir.display()))?;
+    pub fn save(&self, key: &ClaimKey) -> Result<(), Error> {
+        let dir = self.path.parent().ok_or(Error::NoKeyDirectory)?;
+        create_private_dir(dir).map_err(|source| Error::CreateKeyDirectory {
+            path: dir.to_owned(),
+            source,
+        })?;
         let tmp = self
             .path
             .with_extension(format!("key.tmp-{}", std::process::id()));
         let written = write_private(&tmp, format!("{}\n", encode_hex(key)).as_bytes());
         if let Err(e) = written {
             let _ = fs::remove_file(&tmp);
-            return Err(e).with_context(|| format!("writing {}", tmp.display()));
+            return Err(Error::WriteKey {
+                path: tmp,
+                source: e,
+            });
         }
-        fs::rename(&tmp, &self.path).with_context(|| format!("saving {}", self.path.display()))
+        fs::rename(&tmp, &self.path).map_err(|source| Error::SaveKey {
+            path: self.path.clone(),
+            source,
+        })
     }
 }
 
-fn read_key(path: &Path) -> anyhow::Result<Option<ClaimKey>> {
+fn read_key(path: &Path) -> Result<Option<ClaimKey>, Error> {
     let text = match fs::read_to_string(path) {
         Ok(text) => text,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+        Err(source) => {
+            let path = path.to_owned();
+            return Err(Error::ReadKey { path, source });
+        }
     };
     match decode_hex(text.trim()) {
         Some(key) => Ok(Some(key)),
-        None => bail!(
-            "{} does not hold a claim key (32 hex digits)",
-            path.display()
-        ),
+        None => Err(Error::DamagedKey {
+            path: path.to_owned(),
+        }),
     }
 }
 
@@ -167,18 +176,19 @@ fn decode_hex(text: &str) -> Option<ClaimKey> {
     Some(key)
 }
 
-/// The home directory for claim keys when `--home` is not given.
-pub(crate) fn default_home() -> anyhow::Result<PathBuf> {
+/// The home directory for claim keys when none is given: `$XDG_CONFIG_HOME/dgram`, else
+/// `~/.config/dgram`; `None` when neither variable holds an absolute path.
+pub fn default_home() -> Option<PathBuf> {
     // The XDG spec says relative values are invalid and to be ignored.
     let xdg = std::env::var_os("XDG_CONFIG_HOME")
         .map(PathBuf::from)
         .filter(|p| p.is_absolute());
     if let Some(config) = xdg {
-        return Ok(config.join("dgram"));
+        return Some(config.join("dgram"));
     }
     match std::env::var_os("HOME").map(PathBuf::from) {
-        Some(home) if home.is_absolute() => Ok(home.join(".config").join("dgram")),
-        _ => bail!("neither XDG_CONFIG_HOME nor HOME is set; give a directory with --home DIR"),
+        Some(home) if home.is_absolute() => Some(home.join(".config").join("dgram")),
+        _ => None,
     }
 }
 

@@ -17,11 +17,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dgram_net::session::Command;
-use dgram_proto::session::Client;
 use tokio::sync::{mpsc, oneshot, watch};
 
-use super::link::NetEvent;
-use super::note::Note;
+use crate::event::{LinkEvent, LookupFailed, Moved};
+use crate::wire::ChatSession;
 
 /// How often a name is looked up again while there is still no session: soon enough that a
 /// re-created container is found within seconds, rare enough to be no load on any resolver.
@@ -33,17 +32,18 @@ const LOOKUP_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The chat server as the user gave it, and the address it resolved to at start.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct ServerTarget {
+pub struct ServerTarget {
     /// The text of `--server` (`chat:8081`, `127.0.0.1:8081`).
-    pub(crate) given: String,
+    pub given: String,
     /// Where it pointed at start.
-    pub(crate) addr: SocketAddr,
+    pub addr: SocketAddr,
     /// Given as `IP:PORT`: there is nothing to look up again.
-    pub(crate) literal: bool,
+    pub literal: bool,
 }
 
 impl ServerTarget {
-    pub(crate) fn new(given: &str, addr: SocketAddr) -> Self {
+    /// The server as given (`--server`), resolved at start to `addr`.
+    pub fn new(given: &str, addr: SocketAddr) -> Self {
         let given = given.trim();
         Self {
             given: given.to_owned(),
@@ -54,18 +54,21 @@ impl ServerTarget {
 }
 
 /// One lookup under way: every address the name has now.
-pub(crate) type Lookup = Pin<Box<dyn Future<Output = io::Result<Vec<SocketAddr>>> + Send>>;
+pub type Lookup = Pin<Box<dyn Future<Output = io::Result<Vec<SocketAddr>>> + Send>>;
 
 /// Looks a `HOST:PORT` up.
-pub(crate) type Resolver = Arc<dyn Fn(&str) -> Lookup + Send + Sync>;
+pub type Resolver = Arc<dyn Fn(&str) -> Lookup + Send + Sync>;
 
 /// How a name is followed: who looks it up, how often while disconnected, and how long one
 /// lookup may take (a field, not a constant, so that the tests need not wait seconds for it).
 #[derive(Clone)]
-pub(crate) struct Follow {
-    pub(crate) resolver: Resolver,
-    pub(crate) every: Duration,
-    pub(crate) lookup_timeout: Duration,
+pub struct Follow {
+    /// Who looks the name up.
+    pub resolver: Resolver,
+    /// How often it is looked up again while there is no session.
+    pub every: Duration,
+    /// The longest one lookup may take.
+    pub lookup_timeout: Duration,
 }
 
 impl fmt::Debug for Follow {
@@ -79,7 +82,7 @@ impl fmt::Debug for Follow {
 
 impl Follow {
     /// The system's resolver (tokio's `lookup_host`, which blocks on a thread of its own).
-    pub(crate) fn system() -> Self {
+    pub fn system() -> Self {
         let resolver: Resolver = Arc::new(|given: &str| {
             let given = given.to_owned();
             Box::pin(async move { Ok(tokio::net::lookup_host(given).await?.collect()) })
@@ -118,10 +121,10 @@ pub(crate) struct Follower {
     pub(crate) follow: Follow,
     /// Whether the session is up, as the driver last reported.
     pub(crate) up: watch::Receiver<bool>,
-    /// Where the session client is pointed; [`super::link::Link::server`] reads it.
+    /// Where the session client is pointed; [`crate::Link::server`] reads it.
     pub(crate) current: watch::Sender<SocketAddr>,
-    pub(crate) commands: mpsc::Sender<Command<Client>>,
-    pub(crate) events: mpsc::UnboundedSender<NetEvent>,
+    pub(crate) commands: mpsc::Sender<Command<ChatSession>>,
+    pub(crate) events: mpsc::UnboundedSender<LinkEvent>,
 }
 
 impl Follower {
@@ -175,12 +178,12 @@ impl Follower {
                 }
                 Err(reason) => {
                     failing = true;
-                    let note = Note::LookupFailed {
+                    let failed = LinkEvent::LookupFailed(LookupFailed {
                         given: given.clone(),
                         reason,
                         trying: from,
-                    };
-                    if events.send(NetEvent::Notice(note)).is_err() {
+                    });
+                    if events.send(failed).is_err() {
                         return;
                     }
                 }
@@ -207,12 +210,12 @@ async fn until(up: &mut watch::Receiver<bool>, want: bool) -> bool {
 }
 
 /// Points the session client at `to`, on the driver; whether it took (`None`: the driver is
-/// gone). The note is sent from the driver too, so it comes before anything `to` answers, and
-/// `current` is updated there before the note, so that whoever reads the note and then asks
-/// [`super::link::Link::server`] sees `to`.
+/// gone). The news is sent from the driver too, so it comes before anything `to` answers, and
+/// `current` is updated there before the news, so that whoever reads it and then asks
+/// [`crate::Link::server`] sees `to`.
 async fn retarget(
-    commands: &mpsc::Sender<Command<Client>>,
-    events: &mpsc::UnboundedSender<NetEvent>,
+    commands: &mpsc::Sender<Command<ChatSession>>,
+    events: &mpsc::UnboundedSender<LinkEvent>,
     current: &watch::Sender<SocketAddr>,
     given: &str,
     to: SocketAddr,
@@ -221,12 +224,12 @@ async fn retarget(
     let events = events.clone();
     let current = current.clone();
     let given = given.to_owned();
-    let command: Command<Client> = Box::new(move |client, now| {
-        let from = client.server();
-        let moved = client.set_server(now, to);
+    let command: Command<ChatSession> = Box::new(move |session, now| {
+        let from = session.server();
+        let moved = session.set_server(now, to);
         if moved {
             current.send_replace(to);
-            let _ = events.send(NetEvent::Notice(Note::Moved { given, from, to }));
+            let _ = events.send(LinkEvent::Moved(Moved { given, from, to }));
         }
         let _ = tx.send(moved);
     });

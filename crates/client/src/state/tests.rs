@@ -6,6 +6,8 @@ use dgram_proto::chat::{ErrorKind, Posted, Room, ServerMsg, Target, UserInfo};
 use dgram_proto::Name;
 
 use super::*;
+use crate::event::SubmitError;
+use crate::note::SendState;
 
 fn name(s: &str) -> Name {
     Name::new(s).expect("valid name")
@@ -13,6 +15,14 @@ fn name(s: &str) -> Name {
 
 fn room(s: &str) -> Room {
     Room::new(s).expect("valid room")
+}
+
+fn server(msg: ServerMsg) -> LinkEvent {
+    LinkEvent::Session(SessionEvent::Message(msg))
+}
+
+fn session(event: SessionEvent) -> LinkEvent {
+    LinkEvent::Session(event)
 }
 
 fn drain(chat: &mut Chat) -> Vec<Action> {
@@ -39,8 +49,8 @@ fn sent(actions: &[Action]) -> Vec<ClientMsg> {
         .collect()
 }
 
-fn welcome(key: Option<ClaimKey>) -> NetEvent {
-    NetEvent::Server(ServerMsg::Welcome {
+fn welcome(key: Option<ClaimKey>) -> LinkEvent {
+    server(ServerMsg::Welcome {
         name: name("alex"),
         key,
         online: vec![UserInfo {
@@ -53,7 +63,7 @@ fn welcome(key: Option<ClaimKey>) -> NetEvent {
 /// A client that is connected and welcomed, its actions drained.
 fn ready() -> Chat {
     let mut chat = Chat::new(name("alex"), None);
-    chat.handle(NetEvent::Connected { resumed: false });
+    chat.handle(session(SessionEvent::Connected { resumed: false }));
     chat.handle(welcome(None));
     drain(&mut chat);
     chat
@@ -62,10 +72,7 @@ fn ready() -> Chat {
 #[test]
 fn hello_first_then_the_key_is_saved() {
     let mut chat = Chat::new(name("alex"), None);
-    let req = chat.ask(Ask::Send {
-        to: Target::User(name("egon")),
-        text: "early".into(),
-    });
+    let req = chat.send(Target::User(name("egon")), "early".into());
     let early = drain(&mut chat);
     assert!(
         sent(&early).is_empty(),
@@ -79,7 +86,7 @@ fn hello_first_then_the_key_is_saved() {
         }]
     ));
 
-    chat.handle(NetEvent::Connected { resumed: false });
+    chat.handle(session(SessionEvent::Connected { resumed: false }));
     let hello = drain(&mut chat);
     assert_eq!(
         sent(&hello),
@@ -115,9 +122,9 @@ fn hello_first_then_the_key_is_saved() {
 #[test]
 fn a_refused_name_stops_everything() {
     let mut chat = Chat::new(name("alex"), None);
-    chat.handle(NetEvent::Connected { resumed: false });
+    chat.handle(session(SessionEvent::Connected { resumed: false }));
     drain(&mut chat);
-    chat.handle(NetEvent::Server(ServerMsg::Error {
+    chat.handle(server(ServerMsg::Error {
         req: None,
         kind: ErrorKind::Claimed,
         message: "the name alex is claimed".into(),
@@ -130,8 +137,8 @@ fn a_refused_name_stops_everything() {
             ..
         }]
     ));
-    chat.handle(NetEvent::Closed { reason: "x".into() });
-    chat.handle(NetEvent::Connected { resumed: false });
+    chat.handle(session(SessionEvent::Closed { reason: "x".into() }));
+    chat.handle(session(SessionEvent::Connected { resumed: false }));
     assert!(sent(&drain(&mut chat)).is_empty(), "no second Hello");
     assert!(!chat.is_ready());
 }
@@ -139,23 +146,20 @@ fn a_refused_name_stops_everything() {
 #[test]
 fn a_reconnect_says_hello_rejoins_and_sends_what_waited() {
     let mut chat = ready();
-    let join = chat.ask(Ask::Join(room("lobby")));
+    let join = chat.join(room("lobby"));
     drain(&mut chat);
-    chat.handle(NetEvent::Server(ServerMsg::Done { req: join }));
+    chat.handle(server(ServerMsg::Done { req: join }));
     assert!(chat.in_room(&room("lobby")));
     drain(&mut chat);
 
-    chat.handle(NetEvent::Closed {
+    chat.handle(session(SessionEvent::Closed {
         reason: "closed by the peer".into(),
-    });
+    }));
     assert!(!chat.is_ready());
-    chat.ask(Ask::Send {
-        to: Target::Room(room("lobby")),
-        text: "while away".into(),
-    });
+    chat.send(Target::Room(room("lobby")), "while away".into());
     let queued = drain(&mut chat);
     assert!(sent(&queued).is_empty());
-    chat.handle(NetEvent::Connected { resumed: false });
+    chat.handle(session(SessionEvent::Connected { resumed: false }));
     let hello = sent(&drain(&mut chat));
     assert!(matches!(&hello[..], [ClientMsg::Hello { key: None, .. }]));
     chat.handle(welcome(None));
@@ -173,7 +177,7 @@ fn a_reconnect_says_hello_rejoins_and_sends_what_waited() {
 #[test]
 fn a_resumed_session_needs_nothing() {
     let mut chat = ready();
-    chat.handle(NetEvent::Connected { resumed: true });
+    chat.handle(session(SessionEvent::Connected { resumed: true }));
     let actions = drain(&mut chat);
     assert!(sent(&actions).is_empty());
     assert!(chat.is_ready());
@@ -182,21 +186,18 @@ fn a_resumed_session_needs_nothing() {
 #[test]
 fn sends_go_accepted_then_delivered() {
     let mut chat = ready();
-    let req = chat.ask(Ask::Send {
-        to: Target::User(name("egon")),
-        text: "hello there".into(),
-    });
+    let req = chat.send(Target::User(name("egon")), "hello there".into());
     drain(&mut chat);
-    chat.handle(NetEvent::Submitted {
+    chat.handle(LinkEvent::Submitted {
         req: Some(req),
         outcome: Ok(7),
     });
-    chat.handle(NetEvent::Server(ServerMsg::Accepted { req, id: 40, ts: 1 }));
-    chat.handle(NetEvent::Server(ServerMsg::NotDelivered {
+    chat.handle(server(ServerMsg::Accepted { req, id: 40, ts: 1 }));
+    chat.handle(server(ServerMsg::NotDelivered {
         id: 40,
         reason: "egon is offline; queued".into(),
     }));
-    chat.handle(NetEvent::Server(ServerMsg::Delivered { id: 40 }));
+    chat.handle(server(ServerMsg::Delivered { id: 40 }));
     let states: Vec<SendState> = notes(&drain(&mut chat))
         .into_iter()
         .filter_map(|n| match n {
@@ -219,29 +220,26 @@ fn sends_go_accepted_then_delivered() {
         ]
     );
     // A transport failure after the answer is about nothing any more.
-    chat.handle(NetEvent::Failed {
+    chat.handle(session(SessionEvent::Failed {
         id: 7,
         reason: "timeout".into(),
-    });
+    }));
     assert!(drain(&mut chat).is_empty());
 }
 
 #[test]
 fn a_failed_session_message_is_not_delivered() {
     let mut chat = ready();
-    let req = chat.ask(Ask::Send {
-        to: Target::User(name("egon")),
-        text: "lost".into(),
-    });
+    let req = chat.send(Target::User(name("egon")), "lost".into());
     drain(&mut chat);
-    chat.handle(NetEvent::Submitted {
+    chat.handle(LinkEvent::Submitted {
         req: Some(req),
         outcome: Ok(3),
     });
-    chat.handle(NetEvent::Failed {
+    chat.handle(session(SessionEvent::Failed {
         id: 3,
         reason: "session ended: timed out".into(),
-    });
+    }));
     let shown = notes(&drain(&mut chat));
     assert!(
         matches!(&shown[..], [Note::State { state: SendState::NotDelivered(r), id: None, .. }] if r == "session ended: timed out"),
@@ -252,16 +250,16 @@ fn a_failed_session_message_is_not_delivered() {
 #[test]
 fn not_connected_after_all_means_wait_again() {
     let mut chat = ready();
-    let req = chat.ask(Ask::Who(None));
+    let req = chat.who(None);
     drain(&mut chat);
-    chat.handle(NetEvent::Closed {
+    chat.handle(session(SessionEvent::Closed {
         reason: "gone".into(),
-    });
-    chat.handle(NetEvent::Submitted {
+    }));
+    chat.handle(LinkEvent::Submitted {
         req: Some(req),
         outcome: Err(SubmitError::NotConnected),
     });
-    chat.handle(NetEvent::Connected { resumed: false });
+    chat.handle(session(SessionEvent::Connected { resumed: false }));
     chat.handle(welcome(None));
     let out = sent(&drain(&mut chat));
     assert!(
@@ -272,14 +270,11 @@ fn not_connected_after_all_means_wait_again() {
 #[test]
 fn errors_answer_their_requests() {
     let mut chat = ready();
-    let send = chat.ask(Ask::Send {
-        to: Target::User(name("nobody")),
-        text: "hi".into(),
-    });
-    let whois = chat.ask(Ask::Whois(name("nobody")));
+    let send = chat.send(Target::User(name("nobody")), "hi".into());
+    let whois = chat.whois(name("nobody"));
     drain(&mut chat);
     for req in [send, whois] {
-        chat.handle(NetEvent::Server(ServerMsg::Error {
+        chat.handle(server(ServerMsg::Error {
             req: Some(req),
             kind: ErrorKind::UnknownUser,
             message: "no user named nobody".into(),
@@ -309,11 +304,11 @@ fn incoming_messages_and_presence_track_who_is_online() {
         to: Target::User(name("alex")),
         text: "你好".into(),
     };
-    chat.handle(NetEvent::Server(ServerMsg::Message(posted.clone())));
+    chat.handle(server(ServerMsg::Message(posted.clone())));
     // Redelivered after a reconnect (same id): shown once.
-    chat.handle(NetEvent::Server(ServerMsg::Message(posted.clone())));
+    chat.handle(server(ServerMsg::Message(posted.clone())));
     assert!(chat.online().any(|n| *n == name("黎诗")));
-    chat.handle(NetEvent::Server(ServerMsg::Presence {
+    chat.handle(server(ServerMsg::Presence {
         name: name("黎诗"),
         presence: dgram_proto::chat::Presence::Offline,
     }));

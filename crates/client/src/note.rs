@@ -1,15 +1,16 @@
 //! What the chat client has to tell its user: [`Note`]s, produced by the chat state machine
 //! and shown by each front end its own way (coloured lines at the prompt, plain lines or JSON
-//! objects from `listen`, an exit code from `send`).
-
-use std::net::SocketAddr;
+//! objects from `listen`, an exit code from `send`), and the [`SendState`] of each message
+//! this client sent.
 
 use dgram_proto::chat::{ChatId, ErrorKind, Posted, Presence, Room, RoomInfo, Target, UserInfo};
 use dgram_proto::{Name, RequestId};
 
+use crate::event::{LookupFailed, Moved};
+
 /// Where one message this client sent stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum SendState {
+pub enum SendState {
     /// Typed while disconnected; it goes out once the session is up and the name accepted.
     Queued,
     /// On its way to the server.
@@ -32,7 +33,7 @@ pub(crate) enum SendState {
 
 impl SendState {
     /// The state as a person reads it: `sending`, `accepted`, `not delivered: REASON`.
-    pub(crate) fn label(&self) -> String {
+    pub fn label(&self) -> String {
         match self {
             SendState::Queued => "queued until connected".to_owned(),
             SendState::Sending => "sending".to_owned(),
@@ -44,7 +45,7 @@ impl SendState {
     }
 
     /// The state as one word for programs (`listen --json`).
-    pub(crate) fn code(&self) -> &'static str {
+    pub fn code(&self) -> &'static str {
         match self {
             SendState::Queued => "queued",
             SendState::Sending => "sending",
@@ -58,93 +59,154 @@ impl SendState {
 
 /// A message this client sent, as far as it needs to be shown again when its state changes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Outgoing {
+pub struct Outgoing {
     /// The request that carried it.
-    pub(crate) req: RequestId,
+    pub req: RequestId,
     /// Where it went.
-    pub(crate) to: Target,
+    pub to: Target,
     /// Its first characters, to say which message a state line is about.
-    pub(crate) preview: String,
+    pub preview: String,
 }
 
-/// Something to show.
+/// Something to show: what the chat client has to tell its user. Each front end shows every
+/// kind its own way, and says in its match what it leaves out.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Note {
-    /// The session is up: the first time, again after it ended (`resumed` false), or the same
-    /// session resumed from a new address (`resumed` true; nothing else needs doing).
-    Connected { first: bool, resumed: bool },
+pub enum Note {
+    /// The session is up: the first time, again after it ended, or the same session resumed
+    /// from a new address (nothing else needs doing then).
+    Connected {
+        /// The first session of this client.
+        first: bool,
+        /// The same session, resumed.
+        resumed: bool,
+    },
     /// The session ended; the client is already trying to get it back.
-    Disconnected { reason: String },
-    /// The server's name (`given`) now resolves to `to`, so the client handshakes there
-    /// instead of at `from`. Only ever while there is no session.
-    Moved {
-        given: String,
-        from: SocketAddr,
-        to: SocketAddr,
-    },
-    /// Looking the server's name up again failed; said once until a lookup works again.
-    /// Nothing stops: the client keeps trying `trying`, and the name a few seconds later.
-    LookupFailed {
-        given: String,
+    Disconnected {
+        /// Why, for people.
         reason: String,
-        trying: SocketAddr,
     },
-    /// The server accepted our name. `claimed`: it was claimed just now, and the key saved.
-    /// `again`: after a reconnect, in which case `rejoining` lists the rooms joined again.
+    /// The server's name now resolves elsewhere, and the client handshakes there; the link's
+    /// news, passed on as it is.
+    Moved(Moved),
+    /// Looking the server's name up again failed (said once until a lookup works again); the
+    /// link's news, passed on as it is.
+    LookupFailed(LookupFailed),
+    /// The server accepted our name.
     Welcome {
+        /// Our name, as the server spells it.
         name: Name,
+        /// Who is online.
         online: Vec<UserInfo>,
+        /// The name was claimed just now, and its key saved.
         claimed: bool,
+        /// Welcomed again after a reconnect.
         again: bool,
+        /// After a reconnect, the rooms joined again.
         rejoining: Vec<Room>,
     },
     /// The server refused our name (claimed by someone else, or reserved).
-    Refused { kind: ErrorKind, message: String },
+    Refused {
+        /// Why, for programs.
+        kind: ErrorKind,
+        /// Why, for people.
+        message: String,
+    },
     /// A message for us (a DM, a room message, or our own DM sent from another session).
-    /// `replay`: history shown on joining a room or asked for with `/history`.
-    Message { posted: Posted, replay: bool },
+    Message {
+        /// The message.
+        posted: Posted,
+        /// History shown on joining a room.
+        replay: bool,
+    },
     /// Someone's presence changed.
-    Presence { name: Name, presence: Presence },
+    Presence {
+        /// Whose.
+        name: Name,
+        /// What it is now.
+        presence: Presence,
+    },
     /// We are sending a message: the text as typed, shown once.
     Sent {
+        /// Which message.
         msg: Outgoing,
+        /// Its whole text.
         text: String,
+        /// Queued or sending.
         state: SendState,
     },
     /// A message we sent changed state.
     State {
+        /// Which message.
         msg: Outgoing,
+        /// Its id on the server, once it has one.
         id: Option<ChatId>,
+        /// Where it stands now.
         state: SendState,
     },
     /// A receipt for a message sent by another session of ours (e.g. `send` beside `listen`).
-    Receipt { id: ChatId, state: SendState },
-    /// We joined a room (`auto`: joined again after a reconnect).
-    Joined { room: Room, auto: bool },
+    Receipt {
+        /// The message's id on the server.
+        id: ChatId,
+        /// Where it stands now.
+        state: SendState,
+    },
+    /// We joined a room.
+    Joined {
+        /// The room.
+        room: Room,
+        /// Joined again on our own after a reconnect.
+        auto: bool,
+    },
     /// We left a room.
-    Parted { room: Room },
+    Parted {
+        /// The room.
+        room: Room,
+    },
     /// The rooms on the server.
     Rooms(Vec<RoomInfo>),
     /// Who is online, server-wide or in a room.
     Who {
+        /// The room, or everyone.
         room: Option<Room>,
+        /// Who.
         users: Vec<UserInfo>,
     },
     /// A room's topic: asked for, shown on joining, or just set by someone.
-    Topic { room: Room, topic: String },
+    Topic {
+        /// The room.
+        room: Room,
+        /// Its topic (empty: none).
+        topic: String,
+    },
     /// Our away message was set (`Some`) or cleared.
     Away(Option<String>),
-    /// A conversation's history, oldest first (the answer to `/history`).
-    History { with: Target, messages: Vec<Posted> },
+    /// A conversation's history, oldest first (the answer to a history request).
+    History {
+        /// Whose.
+        with: Target,
+        /// Its messages.
+        messages: Vec<Posted>,
+    },
     /// Where the server sees a user's sessions.
     Whois {
+        /// Who.
         name: Name,
+        /// The addresses of their sessions.
         addrs: Vec<String>,
+        /// Their away message.
         away: Option<String>,
     },
-    /// A request other than a message failed; `what` says which (`join #lobby`).
-    Failed { what: String, reason: String },
+    /// A request other than a message failed.
+    Failed {
+        /// Which request (`join #lobby`).
+        what: String,
+        /// Why, for people.
+        reason: String,
+    },
     /// The server reported an error that answers no request of ours, or sent something this
     /// client cannot read.
-    Error { message: String },
+    Error {
+        /// What, for people.
+        message: String,
+    },
 }
