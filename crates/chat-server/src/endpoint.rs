@@ -11,11 +11,12 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use dgram_net::session::Endpoint;
-use dgram_proto::chat::{ClientMsg, ErrorKind, Output, ServerMsg};
+use dgram_proto::chat::{ClientMsg, ErrorKind, ServerMsg};
 use dgram_proto::session::{Delivery, Event, MessageId, Server, SessionId, Transmit};
 use dgram_proto::RequestId;
 use tower::Service;
 
+use crate::core::Output;
 use crate::service::{Action, ChatRequest};
 use crate::store::writer::{Report, Writer};
 use crate::Error;

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use dgram_net::ratelimit::RateLimitLayer;
 use dgram_net::session::{drive, now, Command};
-use dgram_proto::chat::{ChatConfig, ChatCore};
 use dgram_proto::limit::Rate;
 use dgram_proto::session::{self, SessionId};
 use tokio::net::UdpSocket;
@@ -15,6 +14,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceBuilder;
 
+use crate::core::{ChatConfig, ChatCore};
 use crate::endpoint::ChatEndpoint;
 use crate::limits::SessionCapLayer;
 use crate::service::ChatService;

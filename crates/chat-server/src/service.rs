@@ -1,6 +1,6 @@
 //! The chat request path as a tower [`Service`]: every session event that matters to chat (a
 //! session opening or closing, a decoded request, a delivery report) is one [`ChatRequest`],
-//! answered by proto's `ChatCore` with the outputs to send. Limits wrap it as layers.
+//! answered by the chat core with the outputs to send. Limits wrap it as layers.
 
 use std::future::{ready, Ready};
 use std::net::{IpAddr, SocketAddr};
@@ -8,10 +8,11 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use dgram_net::ratelimit::Keyed;
-use dgram_proto::chat::{ChatCore, ChatId, ClientMsg, Output, Ticket};
+use dgram_proto::chat::{ChatId, ClientMsg};
 use dgram_proto::session::{MessageId, SessionId};
 use tower::Service;
 
+use crate::core::{ChatCore, Output, Ticket};
 use crate::limits::SessionKeyed;
 use crate::store::writer::Writer;
 use crate::Error;
@@ -170,7 +171,7 @@ impl Service<ChatRequest> for ChatService {
 }
 
 /// Hands a ticket's ops to the writer; if it is gone, nothing more can be committed.
-fn push(core: &mut ChatCore, writer: &Writer, ticket: Ticket, ops: Vec<dgram_proto::chat::Op>) {
+fn push(core: &mut ChatCore, writer: &Writer, ticket: Ticket, ops: Vec<crate::core::Op>) {
     if !writer.push(ticket, ops) {
         core.commit_failed(ticket, "the store stopped");
     }

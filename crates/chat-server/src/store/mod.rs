@@ -9,10 +9,11 @@ pub(crate) mod writer;
 
 use std::path::{Path, PathBuf};
 
-use dgram_proto::chat::{ChatConfig, Op, Posted, Room, SavedRoom, SavedUser, Snapshot, Target};
+use dgram_proto::chat::{Posted, Room, Target};
 use dgram_proto::Name;
 use rusqlite::{params, Connection, OpenFlags};
 
+use crate::core::{ChatConfig, Op, SavedRoom, SavedUser, Snapshot};
 use crate::Error;
 use schema::Found;
 
@@ -317,7 +318,6 @@ fn apply(conn: &mut Connection, ops: &[Op]) -> rusqlite::Result<()> {
                 before_ms,
                 room_history,
             } => prune(&tx, *before_ms as i64, *room_history as i64)?,
-            _ => {}
         }
     }
     tx.commit()

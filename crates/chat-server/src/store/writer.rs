@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
 
-use dgram_proto::chat::{Op, Ticket};
+use crate::core::{Op, Ticket};
 
 use super::Store;
 

@@ -14,8 +14,6 @@
 //!   retransmit, duplicate suppression, fragmentation of messages up to 64 KiB, per-channel
 //!   ordering, bounded memory and backpressure.
 
-pub(crate) use crypto::Rng;
-
 mod channel_map;
 mod client;
 mod conn;

@@ -5,9 +5,9 @@ use std::borrow::Borrow;
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 
-use super::{Posted, Room};
-use crate::session::SessionId;
-use crate::Name;
+use dgram_proto::chat::{Posted, Room};
+use dgram_proto::session::SessionId;
+use dgram_proto::Name;
 
 /// A claimed name.
 #[derive(Debug)]

@@ -1,15 +1,15 @@
 //! The chat server's answers about rooms: joining (with the history replay and the topic),
 //! leaving, listing rooms and members, and topics.
 
-use super::super::state::{self, RoomState};
+use super::journal::Undo;
+use super::state::{self, RoomState};
+use super::Op;
 use super::{info, send_each, ChatCore};
-use crate::chat::journal::Undo;
-use crate::chat::Op;
-use crate::chat::{
+use dgram_proto::chat::{
     channel_for, ErrorKind, Presence, Room, RoomInfo, ServerMsg, Target, MAX_STATUS_TEXT,
 };
-use crate::session::SessionId;
-use crate::RequestId;
+use dgram_proto::session::SessionId;
+use dgram_proto::RequestId;
 
 impl ChatCore {
     pub(super) fn join(&mut self, session: SessionId, me: &str, req: RequestId, room: Room) {

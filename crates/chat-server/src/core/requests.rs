@@ -4,15 +4,15 @@
 
 use std::collections::{BTreeSet, VecDeque};
 
-use super::super::state::{self, User, UserKey};
+use super::state::{self, User, UserKey};
+use super::Op;
 use super::{info, key_hash, reserved, ChatCore};
-use crate::chat::Op;
-use crate::chat::{
+use dgram_proto::chat::{
     channel_for, ChatId, ClaimKey, ErrorKind, Posted, Presence, ServerMsg, Target, MAX_STATUS_TEXT,
     MAX_TEXT,
 };
-use crate::session::SessionId;
-use crate::{Name, RequestId};
+use dgram_proto::session::SessionId;
+use dgram_proto::{Name, RequestId};
 
 /// The most online users a welcome lists: enough to pick a partner from, while a server with
 /// thousands online does not send each newcomer a list of thousands (`Who` asks for more).

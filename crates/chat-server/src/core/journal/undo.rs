@@ -7,11 +7,11 @@
 
 use std::sync::Arc;
 
-use super::super::core::{ChatCore, Output};
 use super::super::state::RoomState;
-use super::super::{ChatId, ErrorKind, Room, ServerMsg};
+use super::super::{ChatCore, Output};
 use super::Ticket;
-use crate::session::SessionId;
+use dgram_proto::chat::{ChatId, ErrorKind, Room, ServerMsg};
+use dgram_proto::session::SessionId;
 
 /// How to take back one in-memory change that is not a message or a claim (those are found
 /// from the held outputs).
@@ -154,7 +154,7 @@ impl ChatCore {
         if ids.is_empty() {
             return;
         }
-        let gone = |p: &super::super::Posted| ids.contains(&p.id);
+        let gone = |p: &dgram_proto::chat::Posted| ids.contains(&p.id);
         for r in self.state.rooms.values_mut() {
             r.history.retain(|p| !gone(p));
         }

@@ -7,11 +7,12 @@ use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use super::journal::{Journal, Op};
-use super::state::{SessionInfo, State, User};
-use super::{ChatId, ClaimKey, ClientMsg, ErrorKind, Presence, ServerMsg, UserInfo};
-use crate::session::{MessageId, SessionId};
-use crate::{Name, RequestId};
+use self::journal::Journal;
+pub use self::journal::{Op, SavedRoom, SavedUser, Snapshot, Ticket};
+use self::state::{SessionInfo, State, User};
+use dgram_proto::chat::{ChatId, ClaimKey, ClientMsg, ErrorKind, Presence, ServerMsg, UserInfo};
+use dgram_proto::session::{MessageId, SessionId};
+use dgram_proto::{Name, RequestId};
 
 const DAY_MS: u64 = 24 * 60 * 60 * 1000;
 
@@ -94,7 +95,7 @@ struct Pending {
 #[derive(Debug)]
 pub struct ChatCore {
     pub(super) config: ChatConfig,
-    rng: crate::session::Rng,
+    rng: Rng,
     pub(super) state: State,
     pub(super) next_id: ChatId,
     receipts: HashMap<ChatId, Pending>,
@@ -104,6 +105,28 @@ pub struct ChatCore {
     pub(super) out: VecDeque<Output>,
     stats: ChatStats,
     pub(super) journal: Option<Journal>,
+}
+
+/// The claim keys' randomness: BLAKE3's output stream keyed by the server's seed, so that a
+/// seeded server (a test, a simulation) hands out the same keys every run.
+struct Rng(blake3::OutputReader);
+
+impl Rng {
+    fn from_seed(seed: [u8; 32]) -> Self {
+        let mut hasher = blake3::Hasher::new_keyed(&seed);
+        hasher.update(b"dgram session rng v1");
+        Self(hasher.finalize_xof())
+    }
+
+    fn fill(&mut self, buf: &mut [u8]) {
+        self.0.fill(buf);
+    }
+}
+
+impl std::fmt::Debug for Rng {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Rng(..)")
+    }
 }
 
 fn reserved(name: &Name) -> bool {
@@ -126,7 +149,7 @@ impl ChatCore {
     pub fn new(config: ChatConfig, seed: [u8; 32]) -> Self {
         Self {
             config,
-            rng: crate::session::Rng::from_seed(seed),
+            rng: Rng::from_seed(seed),
             state: State::default(),
             next_id: 1,
             receipts: HashMap::new(),
@@ -257,7 +280,7 @@ impl ChatCore {
         }
         // A reference count, not a copy of the key per request.
         let Some(me) = self.state.user_of(session).map(|u| u.name.clone()) else {
-            let req = request_id(&msg);
+            let req = msg.request_id();
             let text = "say who you are first (Hello with a name)".to_owned();
             return self.error(session, req, ErrorKind::NotJoined, text);
         };
@@ -286,22 +309,8 @@ impl ChatCore {
         let message = format!("could not read your request: {why}");
         self.error(session, None, ErrorKind::Malformed, message);
     }
-
-    /// Tells a session it is over its rate limit.
-    pub fn rate_limited(&mut self, session: SessionId, msg: &ClientMsg) {
-        let message = "rate limit: you are sending too fast; slow down and try again".to_owned();
-        self.error(session, request_id(msg), ErrorKind::RateLimited, message);
-    }
 }
 
-impl ClientMsg {
-    /// The request id, for requests that have one.
-    pub fn request_id(&self) -> Option<RequestId> {
-        request_id(self)
-    }
-}
-
-/// The request id of a request, if it has one.
 /// Queues one message for many sessions as one shared copy, which the driver encodes once (a
 /// presence notice to a room of a hundred is one encoding, not a hundred). A free function so
 /// that callers can pass sessions borrowed from the state while the queue is borrowed.
@@ -319,22 +328,9 @@ pub(super) fn send_each(
     }));
 }
 
-pub(crate) fn request_id(msg: &ClientMsg) -> Option<RequestId> {
-    match msg {
-        ClientMsg::Hello { .. } => None,
-        ClientMsg::Send { req, .. }
-        | ClientMsg::Join { req, .. }
-        | ClientMsg::Part { req, .. }
-        | ClientMsg::Rooms { req }
-        | ClientMsg::Who { req, .. }
-        | ClientMsg::Topic { req, .. }
-        | ClientMsg::Away { req, .. }
-        | ClientMsg::History { req, .. }
-        | ClientMsg::Whois { req, .. } => Some(*req),
-    }
-}
-
+mod journal;
 mod keeping;
 mod receipts;
 mod requests;
 mod rooms;
+mod state;

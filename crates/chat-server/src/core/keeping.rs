@@ -2,11 +2,12 @@
 //! that is not online, up to a cap), and the periodic expiry of old history and queued DMs and
 //! of claims unused for longer than their lifetime.
 
-use super::super::state::{self, UserKey};
+use super::state::{self, UserKey};
 use super::ChatCore;
-use crate::chat::{Op, Posted, ServerMsg};
-use crate::session::SessionId;
-use crate::Name;
+use super::Op;
+use dgram_proto::chat::{Posted, ServerMsg};
+use dgram_proto::session::SessionId;
+use dgram_proto::Name;
 
 impl ChatCore {
     pub(super) fn queue(&mut self, key: &str, posted: Posted, sender: SessionId) {

@@ -10,16 +10,15 @@ pub(crate) use undo::Undo;
 
 use std::collections::VecDeque;
 
-use super::core::{ChatCore, Output};
-use super::{ChatId, Posted, Room};
-use crate::Name;
+use super::{ChatCore, Output};
+use dgram_proto::chat::{ChatId, Posted, Room};
+use dgram_proto::Name;
 
 /// Orders commits: every batch of ops (all that one event caused) gets the next ticket.
 pub type Ticket = u64;
 
 /// One change to the chat state, to be made durable.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum Op {
     /// A name was claimed.
     Claim {
@@ -283,7 +282,7 @@ impl ChatCore {
             );
         }
         for p in snapshot.dms {
-            if let super::Target::User(to) = &p.to {
+            if let dgram_proto::chat::Target::User(to) = &p.to {
                 let pair = pair_key(&p.from, to);
                 let cap = self.config.dm_history;
                 let log = self.state.dms.entry(pair).or_default();

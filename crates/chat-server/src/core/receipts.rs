@@ -4,9 +4,10 @@
 
 use std::sync::Arc;
 
+use super::Op;
 use super::{send_each, ChatCore, Output, Pending};
-use crate::chat::{channel_for, ChatId, Op, Posted, ServerMsg, Target};
-use crate::session::{MessageId, SessionId};
+use dgram_proto::chat::{channel_for, ChatId, Posted, ServerMsg, Target};
+use dgram_proto::session::{MessageId, SessionId};
 
 impl ChatCore {
     /// The driver sent an output that waits for a receipt; `id` is its session message id.
@@ -77,7 +78,7 @@ impl ChatCore {
         };
         let mut reason = format!("a recipient's session failed: {reason}");
         if let Some(to) = &p.dm_to {
-            let pair = crate::chat::state::pair_key(&p.sender, to);
+            let pair = super::state::pair_key(&p.sender, to);
             let posted = self
                 .state
                 .dms
