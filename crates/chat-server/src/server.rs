@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceBuilder;
 
-use crate::core::{ChatConfig, ChatCore};
+use crate::core::{ChangeStore, Chat, ChatConfig, MemoryStore};
 use crate::endpoint::ChatEndpoint;
 use crate::limits::SessionCapLayer;
 use crate::service::ChatService;
@@ -88,8 +88,15 @@ pub async fn run(
     };
     let (session_seed, chat_seed) = split(seed);
     let (commands, rx) = mpsc::channel::<Command<_>>(1024);
-    let (core, writer, thread) = match &settings.data_dir {
-        None => (ChatCore::new(settings.chat.clone(), chat_seed), None, None),
+    let (chat, writer, thread) = match &settings.data_dir {
+        None => {
+            let store: Box<dyn ChangeStore + Send> = Box::new(MemoryStore);
+            (
+                Chat::new(settings.chat.clone(), chat_seed, store),
+                None,
+                None,
+            )
+        }
         Some(dir) => {
             let store = Store::open(dir)?;
             if let Some(bytes) = settings.max_db_bytes {
@@ -103,8 +110,6 @@ pub async fn run(
                 queued = snapshot.queued.len(),
                 "chat state loaded"
             );
-            let mut core = ChatCore::durable(settings.chat.clone(), chat_seed);
-            core.restore(snapshot);
             let reports = commands.clone();
             let (writer, thread) = Writer::spawn(store, move |report| {
                 let command: Command<_> =
@@ -113,13 +118,13 @@ pub async fn run(
                 let _ = reports.blocking_send(command);
             })
             .map_err(Error::Socket)?;
-            (core, Some(writer), Some(thread))
+            let store: Box<dyn ChangeStore + Send> = Box::new(writer.clone());
+            let mut chat = Chat::new(settings.chat.clone(), chat_seed, store);
+            chat.restore(snapshot);
+            (chat, Some(writer), Some(thread))
         }
     };
-    let chat = match writer.clone() {
-        Some(w) => ChatService::durable(core, w),
-        None => ChatService::new(core),
-    };
+    let chat = ChatService::new(chat);
     let service = ServiceBuilder::new()
         .layer(SessionCapLayer::new(settings.max_sessions_per_ip))
         // With the limit off there is no layer, and no bucket per session.

@@ -12,9 +12,8 @@ use dgram_proto::chat::{ChatId, ClientMsg};
 use dgram_proto::session::{MessageId, SessionId};
 use tower::Service;
 
-use crate::core::{ChatCore, Output, Ticket};
+use crate::core::{ChangeStore, Chat, Output, Ticket};
 use crate::limits::SessionKeyed;
-use crate::store::writer::Writer;
 use crate::Error;
 
 /// What happened, for chat.
@@ -94,25 +93,19 @@ impl SessionKeyed for ChatRequest {
     }
 }
 
-/// Applies chat events to the core, hands its changes to the store, and returns what to send.
+/// The chat core over whichever store the server was started with.
+pub(crate) type AnyChat = Chat<Box<dyn ChangeStore + Send>>;
+
+/// Applies chat events to the core and returns what to send.
 #[derive(Debug)]
 pub struct ChatService {
-    core: ChatCore,
-    writer: Option<Writer>,
+    chat: AnyChat,
 }
 
 impl ChatService {
-    /// A service around `core`, in memory.
-    pub fn new(core: ChatCore) -> Self {
-        Self { core, writer: None }
-    }
-
-    /// A service around a durable `core` whose changes `writer` commits.
-    pub(crate) fn durable(core: ChatCore, writer: Writer) -> Self {
-        Self {
-            core,
-            writer: Some(writer),
-        }
+    /// A service around `chat`.
+    pub(crate) fn new(chat: AnyChat) -> Self {
+        Self { chat }
     }
 }
 
@@ -126,53 +119,33 @@ impl Service<ChatRequest> for ChatService {
     }
 
     fn call(&mut self, req: ChatRequest) -> Self::Future {
-        let core = &mut self.core;
+        let chat = &mut self.chat;
         let (s, ms) = (req.session, req.now_ms);
-        match req.action {
-            Action::Open => core.open(s, req.peer),
-            Action::Close => core.close(s, ms),
-            Action::Migrated => core.migrated(s, req.peer),
-            Action::Request(msg) => core.handle(s, ms, msg),
-            Action::Malformed(why) => core.malformed(s, &why),
+        let out = match req.action {
+            Action::Open => {
+                chat.open(s, req.peer);
+                Vec::new()
+            }
+            Action::Close => chat.close(s, ms),
+            Action::Migrated => {
+                chat.migrated(s, req.peer);
+                Vec::new()
+            }
+            Action::Request(msg) => chat.handle(s, ms, msg),
+            Action::Malformed(why) => chat.malformed(s, &why),
             Action::Track(sent) => {
-                for (session, id, chat) in sent {
-                    core.track(session, id, chat);
+                for (session, id, c) in sent {
+                    chat.track(session, id, c);
                 }
+                Vec::new()
             }
-            Action::Delivered(acked) => {
-                for (session, id) in acked {
-                    core.delivered(session, id);
-                }
-            }
-            Action::Failed(id, why) => core.failed(s, id, &why),
-            Action::Unsendable(chat, why) => core.unsendable(chat, &why),
-            Action::Expire => core.expire(ms),
-            Action::Committed(ticket) => core.committed(ticket),
-            Action::CommitFailed(ticket, why) => core.commit_failed(ticket, &why),
-        }
-        if let Some(writer) = &self.writer {
-            let mut batch: Option<(Ticket, Vec<_>)> = None;
-            while let Some((ticket, op)) = core.poll_op() {
-                match batch.as_mut() {
-                    Some((t, ops)) if *t == ticket => ops.push(op),
-                    _ => {
-                        if let Some((t, ops)) = batch.replace((ticket, vec![op])) {
-                            push(core, writer, t, ops);
-                        }
-                    }
-                }
-            }
-            if let Some((t, ops)) = batch {
-                push(core, writer, t, ops);
-            }
-        }
-        ready(Ok(core.take_outputs()))
-    }
-}
-
-/// Hands a ticket's ops to the writer; if it is gone, nothing more can be committed.
-fn push(core: &mut ChatCore, writer: &Writer, ticket: Ticket, ops: Vec<crate::core::Op>) {
-    if !writer.push(ticket, ops) {
-        core.commit_failed(ticket, "the store stopped");
+            Action::Delivered(acked) => chat.delivered(&acked),
+            Action::Failed(id, why) => chat.failed(s, id, &why),
+            Action::Unsendable(c, why) => chat.unsendable(c, &why),
+            Action::Expire => chat.expire(ms),
+            Action::Committed(ticket) => chat.committed(ticket),
+            Action::CommitFailed(ticket, why) => chat.commit_failed(ticket, &why),
+        };
+        ready(Ok(out))
     }
 }

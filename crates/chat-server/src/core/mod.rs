@@ -1,18 +1,38 @@
 //! The chat server's rules as a state machine without I/O: it takes session events and
-//! decoded requests with the wall-clock time in milliseconds, and queues [`Output`]s for the
-//! driver to send. Identity comes from the session: whatever sender a client claims, messages
-//! carry the name its session joined with.
+//! decoded requests with the wall-clock time in milliseconds, and answers each with its
+//! effects (what to send, what to store). Identity comes from the session: whatever sender a
+//! client claims, messages carry the name its session joined with.
+//!
+//! Each request is handled in its own file under `cmd/`; receipts and what is kept for how long
+//! are `receipts.rs` and `keeping.rs`. [`Chat`] puts the core over a [`ChangeStore`] and holds
+//! outputs back until their changes are committed.
 
-use std::collections::{HashMap, VecDeque};
+mod chat;
+mod cmd;
+mod effects;
+mod keeping;
+mod op;
+mod receipts;
+mod snapshot;
+mod state;
+mod store;
+mod undo;
+
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
 
-use self::journal::Journal;
-pub use self::journal::{Op, SavedRoom, SavedUser, Snapshot, Ticket};
-use self::state::{SessionInfo, State, User};
-use dgram_proto::chat::{ChatId, ClaimKey, ClientMsg, ErrorKind, Presence, ServerMsg, UserInfo};
+use dgram_proto::chat::{ChatId, Presence, ServerMsg};
 use dgram_proto::session::{MessageId, SessionId};
-use dgram_proto::{Name, RequestId};
+use dgram_proto::Name;
+
+pub use self::chat::Chat;
+pub use self::effects::Output;
+pub use self::op::{Op, Ticket};
+pub use self::snapshot::{SavedRoom, SavedUser, Snapshot};
+pub use self::store::{ChangeStore, MemoryStore, Submitted};
+
+use self::effects::Effects;
+use self::state::{SessionInfo, State};
 
 const DAY_MS: u64 = 24 * 60 * 60 * 1000;
 
@@ -69,20 +89,7 @@ pub struct ChatStats {
     pub errors: u64,
 }
 
-/// Something for the driver to send.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Output {
-    /// To which session.
-    pub session: SessionId,
-    /// On which session channel.
-    pub channel: u16,
-    /// What. Shared: every recipient of a room post points at one message, so the driver
-    /// can encode it once.
-    pub msg: Arc<ServerMsg>,
-    /// The message whose delivery receipt waits for this one's acknowledgement.
-    pub receipt: Option<ChatId>,
-}
-
+/// Who waits for a message's receipt.
 #[derive(Debug)]
 struct Pending {
     sender: Name,
@@ -93,18 +100,92 @@ struct Pending {
 
 /// The chat server's state machine.
 #[derive(Debug)]
-pub struct ChatCore {
-    pub(super) config: ChatConfig,
+pub(crate) struct ChatCore {
+    config: ChatConfig,
     rng: Rng,
-    pub(super) state: State,
-    pub(super) next_id: ChatId,
+    state: State,
+    next_id: ChatId,
     receipts: HashMap<ChatId, Pending>,
     /// Per session, so that a closing session drops its own entries without a walk over
     /// everyone's; a session with nothing in transit has no entry.
     in_transit: HashMap<SessionId, HashMap<MessageId, ChatId>>,
-    pub(super) out: VecDeque<Output>,
     stats: ChatStats,
-    pub(super) journal: Option<Journal>,
+    /// Whether changes are recorded for a store.
+    keep: bool,
+}
+
+impl ChatCore {
+    /// A server; `seed` is its only randomness (claim keys); `keep` records changes.
+    fn new(config: ChatConfig, seed: [u8; 32], keep: bool) -> Self {
+        Self {
+            config,
+            rng: Rng::from_seed(seed),
+            state: State::default(),
+            next_id: 1,
+            receipts: HashMap::new(),
+            in_transit: HashMap::new(),
+            stats: ChatStats::default(),
+            keep,
+        }
+    }
+
+    /// An empty set of effects for one event.
+    fn effects(&self) -> Effects {
+        Effects::new(self.keep)
+    }
+
+    /// A session opened from `peer`.
+    fn open(&mut self, session: SessionId, peer: SocketAddr) {
+        self.state.sessions.insert(session, SessionInfo::new(peer));
+    }
+
+    /// A session moved to a new address.
+    fn migrated(&mut self, session: SessionId, peer: SocketAddr) {
+        if let Some(s) = self.state.sessions.get_mut(&session) {
+            s.moved(peer);
+        }
+    }
+
+    /// A session ended.
+    fn close(&mut self, session: SessionId, now_ms: u64) -> Effects {
+        let mut fx = self.effects();
+        self.detach(&mut fx, session, now_ms);
+        self.state.sessions.remove(&session);
+        self.in_transit.remove(&session);
+        fx
+    }
+
+    /// The session stops speaking as its name; the last one to go takes the name offline.
+    fn detach(&mut self, fx: &mut Effects, session: SessionId, now_ms: u64) {
+        let Some(name) = self
+            .state
+            .sessions
+            .get_mut(&session)
+            .and_then(|s| s.user.take())
+        else {
+            return;
+        };
+        let key = name.key();
+        let Some(user) = self.state.users.get_mut(key) else {
+            return;
+        };
+        user.detach(session);
+        user.last_used_ms = now_ms;
+        let (name, online) = (user.name.clone(), user.online());
+        fx.log(Op::Touch {
+            user: name.clone(),
+            at_ms: now_ms,
+        });
+        if !online {
+            self.presence(fx, key, name, Presence::Offline);
+        }
+    }
+
+    /// Tells the room co-members of `key` about a presence change.
+    fn presence(&self, fx: &mut Effects, key: &str, name: Name, presence: Presence) {
+        let sessions = self.state.co_member_sessions(key);
+        fx.send_each(sessions, ServerMsg::Presence { name, presence });
+    }
 }
 
 /// The claim keys' randomness: BLAKE3's output stream keyed by the server's seed, so that a
@@ -128,209 +209,3 @@ impl std::fmt::Debug for Rng {
         f.write_str("Rng(..)")
     }
 }
-
-fn reserved(name: &Name) -> bool {
-    matches!(name.key(), "server" | "admin" | "system") || name.key().starts_with("guest-")
-}
-
-fn key_hash(key: &ClaimKey) -> [u8; 32] {
-    *blake3::hash(key).as_bytes()
-}
-
-fn info(u: &User) -> UserInfo {
-    UserInfo {
-        name: u.name.clone(),
-        away: u.away.clone(),
-    }
-}
-
-impl ChatCore {
-    /// A server; `seed` is its only randomness (claim keys).
-    pub fn new(config: ChatConfig, seed: [u8; 32]) -> Self {
-        Self {
-            config,
-            rng: Rng::from_seed(seed),
-            state: State::default(),
-            next_id: 1,
-            receipts: HashMap::new(),
-            in_transit: HashMap::new(),
-            out: VecDeque::new(),
-            stats: ChatStats::default(),
-            journal: None,
-        }
-    }
-
-    /// A server in durable mode: changes come out of [`ChatCore::poll_op`] to be committed,
-    /// and what they would tell clients waits for [`ChatCore::committed`].
-    pub fn durable(config: ChatConfig, seed: [u8; 32]) -> Self {
-        Self {
-            journal: Some(Journal::default()),
-            ..Self::new(config, seed)
-        }
-    }
-
-    /// Counters for the logs.
-    pub fn stats(&self) -> ChatStats {
-        self.stats
-    }
-
-    /// The next thing to send.
-    pub fn poll_output(&mut self) -> Option<Output> {
-        self.out.pop_front()
-    }
-
-    /// Every queued output at once, in one allocation of the right size (a room post queues
-    /// one per member).
-    pub fn take_outputs(&mut self) -> Vec<Output> {
-        self.out.drain(..).collect()
-    }
-
-    fn send(&mut self, session: SessionId, msg: ServerMsg) {
-        send_each(&mut self.out, [session], msg);
-    }
-
-    fn error(
-        &mut self,
-        session: SessionId,
-        req: Option<RequestId>,
-        kind: ErrorKind,
-        message: String,
-    ) {
-        self.stats.errors += 1;
-        self.send(session, ServerMsg::Error { req, kind, message });
-    }
-
-    /// A session opened from `peer`.
-    pub fn open(&mut self, session: SessionId, peer: SocketAddr) {
-        self.state.sessions.insert(session, SessionInfo::new(peer));
-    }
-
-    /// A session moved to a new address.
-    pub fn migrated(&mut self, session: SessionId, peer: SocketAddr) {
-        if let Some(s) = self.state.sessions.get_mut(&session) {
-            s.moved(peer);
-        }
-    }
-
-    /// A session ended.
-    pub fn close(&mut self, session: SessionId, now_ms: u64) {
-        self.begin();
-        self.detach(session, now_ms);
-        self.end();
-        self.state.sessions.remove(&session);
-        self.in_transit.remove(&session);
-    }
-
-    fn detach(&mut self, session: SessionId, now_ms: u64) {
-        let Some(name) = self
-            .state
-            .sessions
-            .get_mut(&session)
-            .and_then(|s| s.user.take())
-        else {
-            return;
-        };
-        let key = name.key();
-        let Some(user) = self.state.users.get_mut(key) else {
-            return;
-        };
-        user.detach(session);
-        user.last_used_ms = now_ms;
-        let (name, online) = (user.name.clone(), user.online());
-        self.log(Op::Touch {
-            user: name.clone(),
-            at_ms: now_ms,
-        });
-        if !online {
-            self.presence(key, name, Presence::Offline);
-        }
-    }
-
-    /// Tells the room co-members of `key` about a presence change.
-    fn presence(&mut self, key: &str, name: Name, presence: Presence) {
-        let sessions = self.state.co_member_sessions(key);
-        send_each(
-            &mut self.out,
-            sessions,
-            ServerMsg::Presence { name, presence },
-        );
-    }
-
-    /// Handles one request from a session.
-    pub fn handle(&mut self, session: SessionId, now_ms: u64, msg: ClientMsg) {
-        self.begin();
-        self.handle_inner(session, now_ms, msg);
-        self.end();
-    }
-
-    fn handle_inner(&mut self, session: SessionId, now_ms: u64, msg: ClientMsg) {
-        if !self.state.sessions.contains_key(&session) {
-            return;
-        }
-        if let ClientMsg::Hello {
-            name,
-            key,
-            send_only,
-        } = msg
-        {
-            if let Some(s) = self.state.sessions.get_mut(&session) {
-                s.send_only = send_only;
-            }
-            return self.hello(session, now_ms, name, key);
-        }
-        // A reference count, not a copy of the key per request.
-        let Some(me) = self.state.user_of(session).map(|u| u.name.clone()) else {
-            let req = msg.request_id();
-            let text = "say who you are first (Hello with a name)".to_owned();
-            return self.error(session, req, ErrorKind::NotJoined, text);
-        };
-        let me = me.key();
-        match msg {
-            ClientMsg::Send { req, to, text } => self.post(session, now_ms, me, req, to, text),
-            ClientMsg::Join { req, room } => self.join(session, me, req, room),
-            ClientMsg::Part { req, room } => self.part(session, me, req, room),
-            ClientMsg::Rooms { req } => self.rooms(session, req),
-            ClientMsg::Who { req, room } => self.who(session, req, room),
-            ClientMsg::Topic { req, room, topic } => self.topic(session, me, req, room, topic),
-            ClientMsg::Away { req, text } => self.away(session, me, req, text),
-            ClientMsg::History {
-                req,
-                with,
-                since,
-                limit,
-            } => self.history(session, me, req, with, since, limit),
-            ClientMsg::Whois { req, name } => self.whois(session, req, name),
-            ClientMsg::Hello { .. } => {}
-        }
-    }
-
-    /// Tells a session it sent something undecodable.
-    pub fn malformed(&mut self, session: SessionId, why: &str) {
-        let message = format!("could not read your request: {why}");
-        self.error(session, None, ErrorKind::Malformed, message);
-    }
-}
-
-/// Queues one message for many sessions as one shared copy, which the driver encodes once (a
-/// presence notice to a room of a hundred is one encoding, not a hundred). A free function so
-/// that callers can pass sessions borrowed from the state while the queue is borrowed.
-pub(super) fn send_each(
-    out: &mut VecDeque<Output>,
-    sessions: impl IntoIterator<Item = SessionId>,
-    msg: ServerMsg,
-) {
-    let msg = Arc::new(msg);
-    out.extend(sessions.into_iter().map(|session| Output {
-        session,
-        channel: 0,
-        msg: Arc::clone(&msg),
-        receipt: None,
-    }));
-}
-
-mod journal;
-mod keeping;
-mod receipts;
-mod requests;
-mod rooms;
-mod state;

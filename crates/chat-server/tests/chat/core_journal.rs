@@ -2,11 +2,10 @@
 //! is committed, and what it takes back when the commit fails (messages, claims, joins, parts,
 //! topics), with the driver's reports in the test's hands.
 
-use chat_server::core::{ChatConfig, ChatCore};
+use chat_server::core::ChatConfig;
 use dgram_proto::chat::{ClientMsg, ErrorKind, Room, ServerMsg, Target};
 
-use crate::core_rules::{addr, drain};
-use crate::core_support::name;
+use crate::core_support::{addr, drain, name, ChatCore};
 
 #[test]
 fn durable_mode_holds_answers_until_committed_and_takes_back_failures() {
