@@ -3,14 +3,15 @@
 //! (a per-session rate limit and a per-IP session cap, each a layer), logs, and the health probe.
 #![forbid(unsafe_code)]
 
+pub mod admit;
 pub mod config;
 pub mod core;
 mod endpoint;
 mod error;
 pub mod healthcheck;
 pub mod limits;
+mod requests;
 mod server;
-pub mod service;
 pub mod store;
 
 pub use error::Error;
