@@ -4,7 +4,7 @@
 
 use dgram_proto::chat::{channel_for, ErrorKind, Presence, Room, ServerMsg, Target};
 use dgram_proto::session::SessionId;
-use dgram_proto::RequestId;
+use dgram_proto::{Name, RequestId};
 
 use super::super::chat::Pending;
 use super::super::op::Op;
@@ -12,6 +12,28 @@ use super::super::state::{self, RoomState};
 use super::super::undo::Undo;
 use super::super::ChatCore;
 use super::{Asker, Handled, Refused};
+
+/// The joiner's name and whether it is in the room already, if the caps allow the join.
+fn within_caps(
+    core: &ChatCore,
+    at: Asker<'_>,
+    room: &Room,
+) -> Result<Option<(Name, bool)>, Refused> {
+    let Some(user) = core.state.users.get(at.me) else {
+        return Ok(None);
+    };
+    let already = user.rooms.contains(room.key());
+    if !already && user.rooms.len() >= core.config.max_rooms_per_user {
+        let message = format!("you are in {} rooms, the most allowed", user.rooms.len());
+        return Err(Refused::new(ErrorKind::Limit, message));
+    }
+    let rooms = &core.state.rooms;
+    if !rooms.contains_key(room.key()) && rooms.len() >= core.config.max_rooms {
+        let message = "the server holds as many rooms as it may".to_owned();
+        return Err(Refused::new(ErrorKind::Limit, message));
+    }
+    Ok(Some((user.name.clone(), already)))
+}
 
 pub(super) fn run(
     core: &mut ChatCore,
@@ -21,20 +43,9 @@ pub(super) fn run(
     pending: &Pending,
 ) -> Handled {
     let mut fx = core.effects();
-    let Some(user) = core.state.users.get(at.me) else {
+    let Some((name, already)) = within_caps(core, at, &room)? else {
         return Ok(fx);
     };
-    let name = user.name.clone();
-    let already = user.rooms.contains(room.key());
-    if !already && user.rooms.len() >= core.config.max_rooms_per_user {
-        let message = format!("you are in {} rooms, the most allowed", user.rooms.len());
-        return Err(Refused::new(ErrorKind::Limit, message));
-    }
-    if !core.state.rooms.contains_key(room.key()) && core.state.rooms.len() >= core.config.max_rooms
-    {
-        let message = "the server holds as many rooms as it may".to_owned();
-        return Err(Refused::new(ErrorKind::Limit, message));
-    }
     let r = core
         .state
         .rooms
