@@ -6,53 +6,18 @@
 //! answer, and nobody else hears of it. With the in-memory store nothing is ever held, so
 //! "in memory" and "durable" are the same core with a different store underneath.
 
-use std::collections::{HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use dgram_proto::chat::{ChatId, ClientMsg, ErrorKind, Posted, ServerMsg};
+use dgram_proto::chat::{ChatId, ClientMsg, ErrorKind, ServerMsg};
 use dgram_proto::session::{MessageId, SessionId};
 
 use super::effects::{Effects, Output};
 use super::op::Ticket;
+use super::pending::{Held, Pending};
 use super::snapshot::Snapshot;
 use super::store::{ChangeStore, Submitted};
-use super::undo::Undo;
 use super::{ChatConfig, ChatCore, ChatStats};
-
-/// One event's effects, held until its ticket is committed.
-#[derive(Debug)]
-struct Held {
-    ticket: Ticket,
-    outputs: Vec<Output>,
-    posts: Vec<ChatId>,
-    undo: Vec<Undo>,
-}
-
-/// What waits for the store: read by the handlers that show history, so that nobody reads a
-/// message that a failed commit or a crash could still take back.
-#[derive(Debug, Default)]
-pub(crate) struct Pending {
-    held: VecDeque<Held>,
-}
-
-impl Pending {
-    /// Leaves out messages whose commit is still pending.
-    pub(crate) fn committed_only(&self, messages: Vec<Posted>) -> Vec<Posted> {
-        if self.held.iter().all(|h| h.posts.is_empty()) {
-            return messages;
-        }
-        let pending: HashSet<ChatId> = self
-            .held
-            .iter()
-            .flat_map(|h| h.posts.iter().copied())
-            .collect();
-        messages
-            .into_iter()
-            .filter(|p| !pending.contains(&p.id))
-            .collect()
-    }
-}
 
 /// The chat server's rules over a store.
 #[derive(Debug)]
@@ -97,7 +62,7 @@ impl<S: ChangeStore> Chat<S> {
 
     /// How many events' outputs wait for their commit.
     pub fn held(&self) -> usize {
-        self.pending.held.len()
+        self.pending.len()
     }
 
     /// A session opened from `peer`.
@@ -180,24 +145,20 @@ impl<S: ChangeStore> Chat<S> {
             undo,
             ..
         } = fx;
+        let held = Held {
+            ticket,
+            outputs: out,
+            posts,
+            undo,
+        };
         match self.store.submit(ticket, ops) {
-            Submitted::Committed => out,
+            Submitted::Committed => held.outputs,
             Submitted::Pending => {
-                self.pending.held.push_back(Held {
-                    ticket,
-                    outputs: out,
-                    posts,
-                    undo,
-                });
+                self.pending.hold(held);
                 Vec::new()
             }
             Submitted::Refused(why) => {
-                self.pending.held.push_back(Held {
-                    ticket,
-                    outputs: out,
-                    posts,
-                    undo,
-                });
+                self.pending.hold(held);
                 self.commit_failed(ticket, &why)
             }
         }
@@ -206,13 +167,8 @@ impl<S: ChangeStore> Chat<S> {
     /// Everything up to `ticket` is committed: releases what it held back.
     pub fn committed(&mut self, ticket: Ticket) -> Vec<Output> {
         let mut released = Vec::new();
-        while let Some(h) = self.pending.held.front() {
-            if h.ticket > ticket {
-                break;
-            }
-            if let Some(h) = self.pending.held.pop_front() {
-                released.extend(h.outputs);
-            }
+        for h in self.pending.take_until(ticket) {
+            released.extend(h.outputs);
         }
         released
     }
@@ -220,15 +176,7 @@ impl<S: ChangeStore> Chat<S> {
     /// Everything up to `ticket` could not be committed: its changes are taken back, their
     /// requesters told why, and nothing is delivered.
     pub fn commit_failed(&mut self, ticket: Ticket, why: &str) -> Vec<Output> {
-        let mut failed = Vec::new();
-        while self
-            .pending
-            .held
-            .front()
-            .is_some_and(|h| h.ticket <= ticket)
-        {
-            failed.extend(self.pending.held.pop_front());
-        }
+        let failed: Vec<Held> = self.pending.take_until(ticket).collect();
         let state = &mut self.core.state;
         // Newest first, so that each change is taken back from the state it left.
         for undo in failed.iter().rev().flat_map(|h| h.undo.iter().rev()) {

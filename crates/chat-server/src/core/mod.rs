@@ -12,6 +12,7 @@ mod cmd;
 mod effects;
 mod keeping;
 mod op;
+mod pending;
 mod receipts;
 mod snapshot;
 mod state;

@@ -4,7 +4,7 @@
 use dgram_proto::chat::{channel_for, ChatId, ErrorKind, ServerMsg, Target};
 use dgram_proto::RequestId;
 
-use super::super::chat::Pending;
+use super::super::pending::Pending;
 use super::super::state;
 use super::super::ChatCore;
 use super::{Asker, Handled, Refused};

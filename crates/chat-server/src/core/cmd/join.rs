@@ -6,8 +6,8 @@ use dgram_proto::chat::{channel_for, ErrorKind, Presence, Room, ServerMsg, Targe
 use dgram_proto::session::SessionId;
 use dgram_proto::{Name, RequestId};
 
-use super::super::chat::Pending;
 use super::super::op::Op;
+use super::super::pending::Pending;
 use super::super::state::{self, RoomState};
 use super::super::undo::Undo;
 use super::super::ChatCore;

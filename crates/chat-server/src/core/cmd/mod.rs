@@ -17,8 +17,8 @@ mod whois;
 use dgram_proto::chat::{ClientMsg, ErrorKind, ServerMsg, UserInfo};
 use dgram_proto::session::SessionId;
 
-use super::chat::Pending;
 use super::effects::Effects;
+use super::pending::Pending;
 use super::state::User;
 use super::ChatCore;
 

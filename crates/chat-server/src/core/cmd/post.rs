@@ -32,6 +32,8 @@ pub(super) fn run(
     };
     let to = spelled(core, to);
     let recipients = recipients(core, at, &to)?;
+    // One allocation for the answer and every delivery (a room post fans out to each member).
+    fx.out.reserve(recipients.len() + 2);
     let id = core.next_id;
     core.next_id += 1;
     core.stats.accepted += 1;
