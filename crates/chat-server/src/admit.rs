@@ -4,10 +4,10 @@
 //! session opening, a request, the session closing, which the cap counts); the server's own
 //! events (receipts, commits, expiry) go to the core directly and never meet a client limit.
 //!
-//! [`Gate`] drives the pipeline as tower means it: an event is called only once `poll_ready`
-//! says the stack is ready, and a call that does not finish at once is kept and finished
-//! later. Events wait in arrival order, so a session's requests are never reordered; when
-//! too many wait, new ones are turned away (the caller counts, logs and answers them).
+//! The gate (`Gate`) drives the pipeline as tower means it: an event is called only once
+//! `poll_ready` says the stack is ready, and a call that does not finish at once is kept and
+//! finished later. Events wait in arrival order, so a session's requests are never reordered;
+//! when too many wait, new ones are turned away (the caller counts, logs and answers them).
 
 use std::collections::VecDeque;
 use std::future::{ready, Future, Ready};

@@ -1,5 +1,5 @@
 //! The chat server's data: users and their claims, sessions, rooms, bounded histories and
-//! offline queues. Only the bookkeeping lives here; the rules are in `core`.
+//! offline queues. Only the bookkeeping lives here; the rules are the handlers' (`cmd/`).
 
 use std::borrow::Borrow;
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
