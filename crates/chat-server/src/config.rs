@@ -102,7 +102,7 @@ impl Cli {
             max_sessions_per_ip: self.max_sessions_per_ip.max(1),
             data_dir: (self.data_dir != ":memory:").then(|| self.data_dir.clone().into()),
             max_db_bytes: (self.max_db_mib > 0).then(|| self.max_db_mib.saturating_mul(1 << 20)),
-            chat: dgram_proto::chat::ChatConfig {
+            chat: crate::core::ChatConfig {
                 room_history: self.room_history.max(1),
                 replay: self.replay,
                 queue: self.queue.max(1),

@@ -1,121 +1,56 @@
-//! The chat endpoint the session driver runs: proto's session `Server` plus the chat service
-//! stack. Session events become [`ChatRequest`]s; the service's outputs become session messages;
-//! limit errors become error messages to the client (never a silent drop, never a kick).
+//! The chat endpoint the session driver runs: proto's session `Server` and the chat request
+//! path. Session events become client events for the limits ([`Requests`]) or the server's own
+//! events for the core; the core's outputs become session messages. Nothing is dropped without
+//! a counter and a log line.
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::net::SocketAddr;
-use std::pin::pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use dgram_net::session::Endpoint;
-use dgram_proto::chat::{ClientMsg, ErrorKind, Output, ServerMsg};
+use dgram_proto::chat::{ClientMsg, ServerMsg};
 use dgram_proto::session::{Delivery, Event, MessageId, Server, SessionId, Transmit};
-use dgram_proto::RequestId;
-use tower::Service;
+use tower::{BoxError, Service};
 
-use crate::service::{Action, ChatRequest};
-use crate::store::writer::{Report, Writer};
-use crate::Error;
+use crate::admit::{ClientRequest, Knock};
+use crate::core::Output;
+use crate::requests::{now_ms, AnyChat, Requests};
+use crate::store::writer::Report;
 
-/// Wall-clock time in UTC milliseconds; a clock before 1970 counts as 1970.
-pub(crate) fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
-
-/// Runs a future that is ready at once (every service in the chat stack answers synchronously)
-/// without an executor; a pending one counts as an internal error, never a hang.
-fn now_or_never<F: Future>(f: F) -> Option<F::Output> {
-    let mut cx = Context::from_waker(Waker::noop());
-    match pin!(f).poll(&mut cx) {
-        Poll::Ready(out) => Some(out),
-        Poll::Pending => None,
-    }
-}
-
-/// Counters for the periodic summary.
-#[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct Counters {
-    pub(crate) malformed: u64,
-    pub(crate) rate_limited: u64,
-    pub(crate) refused_sessions: u64,
-    pub(crate) send_failed: u64,
-    pub(crate) busy: u64,
-}
-
-pub(crate) struct ChatEndpoint<S> {
+pub(crate) struct ChatEndpoint<L: Service<ClientRequest>> {
     pub(crate) sessions: Server,
-    service: S,
+    pub(crate) requests: Requests<L>,
     /// Each session's span, kept only while spans are recorded (`RUST_LOG` at info or finer):
     /// with logging at warn, an idle session costs nothing here.
     spans: HashMap<SessionId, tracing::Span>,
-    /// Acknowledgements not yet handed to the chat service: they go as one batch once the
+    /// Acknowledgements not yet handed to the chat core: they go as one batch once the
     /// session layer's events run dry, or before any other event (which keeps their order).
     acked: Vec<(SessionId, MessageId)>,
-    /// Sessions refused at opening (over the per-address cap), with why: rare, so kept apart.
-    refused: HashMap<SessionId, String>,
-    pub(crate) counters: Counters,
-    /// The store's queue, to refuse new messages while the disk lags too far behind.
-    writer: Option<Writer>,
 }
 
-/// Changes waiting for the disk beyond which new messages are refused (with an error).
-const MAX_BACKLOG: usize = 50_000;
-
-impl<S> ChatEndpoint<S>
+impl<L> ChatEndpoint<L>
 where
-    S: Service<ChatRequest, Response = Vec<Output>, Error = Error>,
+    L: Service<ClientRequest, Response = ClientRequest>,
+    L::Error: Into<BoxError>,
+    L::Future: Unpin,
 {
-    pub(crate) fn new(sessions: Server, service: S, writer: Option<Writer>) -> Self {
+    pub(crate) fn new(sessions: Server, limits: L, chat: AnyChat) -> Self {
         Self {
             sessions,
-            service,
+            requests: Requests::new(limits, chat),
             spans: HashMap::new(),
             acked: Vec::new(),
-            refused: HashMap::new(),
-            counters: Counters::default(),
-            writer,
         }
     }
 
-    /// The store reported on a group of changes.
+    /// The store reported on a group of changes: straight to the core, never past a limit.
     pub(crate) fn report(&mut self, now: Instant, report: Report) {
-        let action = match report {
-            Report::Committed(t) => Action::Committed(t),
-            Report::Failed(t, why) => Action::CommitFailed(t, why),
+        let out = match report {
+            Report::Committed(t) => self.requests.chat.committed(t),
+            Report::Failed(t, why) => self.requests.chat.commit_failed(t, &why),
         };
-        self.dispatch(now, 0, action);
-    }
-
-    fn call(
-        &mut self,
-        now: Instant,
-        session: SessionId,
-        action: Action,
-    ) -> Result<Vec<Output>, Error> {
-        // The session layer knows where each session is; a closed one is nowhere.
-        let peer = self
-            .sessions
-            .peer(session)
-            .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
-        let req = ChatRequest {
-            session,
-            peer,
-            now,
-            now_ms: now_ms(),
-            action,
-        };
-        let service = &mut self.service;
-        let ready = now_or_never(std::future::poll_fn(|cx| service.poll_ready(cx)));
-        match ready {
-            Some(Ok(())) => now_or_never(service.call(req)).unwrap_or(Ok(Vec::new())),
-            Some(Err(e)) => Err(e),
-            None => Ok(Vec::new()),
-        }
+        self.apply(now, out);
     }
 
     /// Handles one session event.
@@ -123,6 +58,7 @@ where
         if !matches!(event, Event::Delivered { .. }) {
             self.flush_acked(now);
         }
+        let mut out = Vec::new();
         match event {
             Event::Accepted { peer } => {
                 let span = tracing::info_span!("session", id = session, %peer);
@@ -130,25 +66,17 @@ where
                 if !span.is_disabled() {
                     self.spans.insert(session, span);
                 }
-                match self.call(now, session, Action::Open) {
-                    Ok(out) => self.apply(now, out),
-                    Err(e) => {
-                        self.counters.refused_sessions += 1;
-                        tracing::warn!(session, %peer, %e, "session refused");
-                        let why = format!("{e}; close one and try again");
-                        self.refused.insert(session, why);
-                    }
-                }
+                self.client(now, session, peer, Knock::Open, &mut out);
             }
             Event::Migrated { to, .. } => {
                 if let Some(span) = self.spans.get(&session) {
                     span.in_scope(|| tracing::info!(%to, "session moved"));
                 }
-                self.dispatch(now, session, Action::Migrated);
+                self.requests.chat.migrated(session, to);
             }
-            Event::Message { data, .. } => self.request(now, session, &data),
+            Event::Message { data, .. } => self.request(now, session, &data, &mut out),
             Event::Delivered { id } => {
-                if self.refused.contains_key(&session) {
+                if self.requests.is_refused(session) {
                     // The refusal arrived: a refused session holds nothing further open.
                     self.sessions.close(session);
                     return;
@@ -156,89 +84,65 @@ where
                 self.acked.push((session, id));
             }
             Event::Failed { id, reason } => {
-                self.dispatch(now, session, Action::Failed(id, reason.to_string()));
+                out = self.requests.chat.failed(session, id, &reason.to_string());
             }
             Event::Closed { reason } => {
                 if let Some(span) = self.spans.remove(&session) {
                     span.in_scope(|| tracing::info!(%reason, "session closed"));
                 }
-                self.dispatch(now, session, Action::Close);
-                self.refused.remove(&session);
+                // The cap counts sessions by id: it needs no address to let one go.
+                let peer = self.sessions.peer(session).unwrap_or_else(unknown_peer);
+                self.client(now, session, peer, Knock::Close, &mut out);
             }
             Event::Connected { .. } => {}
         }
+        self.apply(now, out);
     }
 
-    /// Hands the batched acknowledgements to the chat service.
-    fn flush_acked(&mut self, now: Instant) {
-        if !self.acked.is_empty() {
-            let acked = std::mem::take(&mut self.acked);
-            self.dispatch(now, 0, Action::Delivered(acked));
-        }
-    }
-
-    fn request(&mut self, now: Instant, session: SessionId, data: &[u8]) {
-        let msg = match ClientMsg::decode(data) {
-            Ok(msg) => msg,
-            Err(e) => {
-                self.counters.malformed += 1;
-                tracing::debug!(session, %e, "undecodable request");
-                return self.dispatch(now, session, Action::Malformed(e.to_string()));
-            }
-        };
-        let req = msg.request_id();
-        if let Some(why) = self.refused.get(&session).cloned() {
-            return self.send_error(now, session, req, ErrorKind::Limit, why);
-        }
-        let lagging = self
-            .writer
-            .as_ref()
-            .is_some_and(|w| w.backlog() > MAX_BACKLOG);
-        if lagging && matches!(msg, ClientMsg::Send { .. }) {
-            self.counters.busy += 1;
-            let why = "the server is busy storing messages; try again in a moment";
-            return self.send_error(now, session, req, ErrorKind::Unavailable, why.into());
-        }
-        match self.call(now, session, Action::Request(msg)) {
-            Ok(out) => self.apply(now, out),
-            Err(Error::RateLimited) => {
-                self.counters.rate_limited += 1;
-                let why = "rate limit: you are sending too fast; slow down and try again";
-                self.send_error(now, session, req, ErrorKind::RateLimited, why.into());
-            }
-            Err(e) => self.send_error(now, session, req, ErrorKind::Limit, e.to_string()),
-        }
-    }
-
-    fn dispatch(&mut self, now: Instant, session: SessionId, action: Action) {
-        match self.call(now, session, action) {
-            Ok(out) => self.apply(now, out),
-            Err(e) => tracing::debug!(session, %e, "chat service refused an internal event"),
-        }
-    }
-
-    fn send_error(
+    fn client(
         &mut self,
         now: Instant,
         session: SessionId,
-        req: Option<RequestId>,
-        kind: ErrorKind,
-        message: String,
+        peer: SocketAddr,
+        knock: Knock,
+        out: &mut Vec<Output>,
     ) {
-        let out = Output {
+        let req = ClientRequest {
             session,
-            channel: 0,
-            msg: Arc::new(ServerMsg::Error { req, kind, message }),
-            receipt: None,
+            peer,
+            now,
+            knock,
         };
-        self.apply(now, vec![out]);
+        self.requests.client(req, out);
+    }
+
+    /// Hands the batched acknowledgements to the chat core.
+    fn flush_acked(&mut self, now: Instant) {
+        if !self.acked.is_empty() {
+            let acked = std::mem::take(&mut self.acked);
+            let out = self.requests.chat.delivered(&acked);
+            self.apply(now, out);
+        }
+    }
+
+    fn request(&mut self, now: Instant, session: SessionId, data: &[u8], out: &mut Vec<Output>) {
+        match ClientMsg::decode(data) {
+            Ok(msg) => {
+                let peer = self.sessions.peer(session).unwrap_or_else(unknown_peer);
+                self.requests.request(session, peer, now, msg, out);
+            }
+            Err(e) => {
+                self.requests.counters.malformed += 1;
+                tracing::debug!(session, %e, "undecodable request");
+                *out = self.requests.chat.malformed(session, &e.to_string());
+            }
+        }
     }
 
     /// Sends outputs on their sessions, registering the ones that wait for a receipt.
     fn apply(&mut self, now: Instant, outputs: Vec<Output>) {
         // A room post reaches every member as one shared message: encoded once, copied after.
         let mut shared: Option<(Arc<ServerMsg>, Vec<u8>)> = None;
-        let mut tracked = Vec::new();
         for out in outputs {
             let bytes = match &shared {
                 Some((msg, bytes)) if Arc::ptr_eq(msg, &out.msg) => bytes.clone(),
@@ -250,6 +154,7 @@ where
                         b
                     }
                     Err(e) => {
+                        self.requests.counters.unencodable += 1;
                         tracing::warn!(session = out.session, %e, "cannot encode an answer");
                         continue;
                     }
@@ -259,44 +164,60 @@ where
                 .sessions
                 .send(now, out.session, out.channel, bytes, Delivery::Reliable)
             {
-                Ok(Some(id)) => tracked.extend(out.receipt.map(|chat| (out.session, id, chat))),
+                Ok(Some(id)) => {
+                    if let Some(chat) = out.receipt {
+                        self.requests.chat.track(out.session, id, chat);
+                    }
+                }
                 Ok(None) => {}
                 Err(e) => {
-                    self.counters.send_failed += 1;
+                    self.requests.counters.send_failed += 1;
                     tracing::debug!(session = out.session, %e, "cannot queue an answer");
                     if let Some(chat) = out.receipt {
-                        self.dispatch(now, out.session, Action::Unsendable(chat, e.to_string()));
+                        let more = self.requests.chat.unsendable(chat, &e.to_string());
+                        self.apply(now, more);
                     }
                 }
             }
-        }
-        if !tracked.is_empty() {
-            self.dispatch(now, 0, Action::Track(tracked));
         }
     }
 
     /// Drops what expired, and logs a summary.
     pub(crate) fn expire(&mut self, now: Instant) {
-        self.dispatch(now, 0, Action::Expire);
+        let out = self.requests.chat.expire(now_ms());
+        self.apply(now, out);
         let s = self.sessions.stats();
+        let c = self.requests.counters;
         tracing::info!(
             sessions = self.sessions.sessions(),
-            malformed = self.counters.malformed + s.malformed,
+            malformed = c.malformed + s.malformed,
             unmatched = s.unmatched,
             bad_cookies = s.bad_cookie,
-            rate_limited = self.counters.rate_limited,
-            refused_sessions = self.counters.refused_sessions,
-            send_failed = self.counters.send_failed,
-            busy = self.counters.busy,
-            store_backlog = self.writer.as_ref().map_or(0, Writer::backlog),
+            rate_limited = c.rate_limited,
+            refused_sessions = c.refused_sessions,
+            refused_requests = c.refused_requests,
+            overloaded = c.overloaded,
+            waiting = self.requests.waiting(),
+            send_failed = c.send_failed,
+            unencodable = c.unencodable,
+            busy = c.busy,
+            held = self.requests.chat.held(),
+            store_backlog = self.requests.chat.store().backlog(),
             "chat server summary"
         );
     }
 }
 
-impl<S> Endpoint for ChatEndpoint<S>
+/// A session the session layer no longer knows is nowhere.
+fn unknown_peer() -> SocketAddr {
+    SocketAddr::from(([0, 0, 0, 0], 0))
+}
+
+impl<L> Endpoint for ChatEndpoint<L>
 where
-    S: Service<ChatRequest, Response = Vec<Output>, Error = Error>,
+    L: Service<ClientRequest, Response = ClientRequest>,
+    L::Error: Into<BoxError>,
+    L::Future: Unpin,
 {
     type Event = (SessionId, Event);
 
@@ -314,9 +235,16 @@ where
     }
     fn poll_event(&mut self) -> Option<(SessionId, Event)> {
         let event = self.sessions.poll_event();
-        if event.is_none() && !self.acked.is_empty() {
+        if event.is_none() {
+            let now = dgram_net::session::now();
             // The batch is complete: its receipts are queued before the driver sends.
-            self.flush_acked(dgram_net::session::now());
+            self.flush_acked(now);
+            if self.requests.waiting() > 0 {
+                // Client events a limit held back get another chance each turn.
+                let mut out = Vec::new();
+                self.requests.drive(&mut out);
+                self.apply(now, out);
+            }
         }
         event
     }

@@ -1,15 +1,19 @@
 //! dgram's chat service as a library: [`run`] serves chat on a bound socket until cancelled.
-//! The chat rules are proto's `ChatCore`; this crate wires it to sessions through a tower stack
-//! (a per-session rate limit and a per-IP session cap, each a layer), logs, and the health probe.
+//! The chat rules are [`core`], a state machine without I/O over a store of its changes
+//! (memory, or SQLite in [`store`]); the endpoint wires it to sessions, with client requests
+//! passing a tower stack of limits first ([`admit`]: a per-IP session cap and a per-session
+//! rate limit, each a layer); and the health probe.
 #![forbid(unsafe_code)]
 
+pub mod admit;
 pub mod config;
+pub mod core;
 mod endpoint;
 mod error;
 pub mod healthcheck;
 pub mod limits;
+mod requests;
 mod server;
-pub mod service;
 pub mod store;
 
 pub use error::Error;

@@ -1,24 +1,27 @@
-//! [`run`]: the chat server on a bound socket, until cancelled. It assembles the tower stack
-//! (session cap, then rate limit, then the chat service), hands it to the session driver, and
-//! ticks expiry and the summary log.
+//! [`run`]: the chat server on a bound socket, until cancelled. It picks the store (memory, or
+//! SQLite behind its writer thread), puts the chat core over it, assembles the limits on client
+//! requests as a tower stack (session cap, then rate limit), hands it all to the session
+//! driver, and ticks expiry and the summary log.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use dgram_net::rate_limit_layer::RateLimitLayer;
+use dgram_net::rate_limit_layer::{RateLimit, RateLimitLayer};
 use dgram_net::session::{drive, now, Command};
-use dgram_proto::chat::{ChatConfig, ChatCore};
 use dgram_proto::session::{self, SessionId};
 use dgram_proto::token_bucket::Rate;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+use tower::util::Either;
 use tower::ServiceBuilder;
 
+use crate::admit::Admit;
+use crate::core::{ChangeStore, Chat, ChatConfig, MemoryStore};
 use crate::endpoint::ChatEndpoint;
-use crate::limits::SessionCapLayer;
-use crate::service::ChatService;
-use crate::store::writer::Writer;
+use crate::limits::{SessionCap, SessionCapLayer};
+use crate::requests::{now_ms, AnyChat};
+use crate::store::writer::{Writer, WriterThread};
 use crate::store::Store;
 use crate::Error;
 
@@ -62,6 +65,10 @@ impl Default for Settings {
     }
 }
 
+/// The limits on client requests: the per-IP session cap, then the per-session rate limit
+/// (absent when turned off).
+type Limits = SessionCap<Either<RateLimit<Admit, SessionId>, Admit>>;
+
 /// A seed from the operating system's randomness.
 fn system_seed() -> Result<[u8; 32], Error> {
     let mut seed = [0u8; 32];
@@ -73,6 +80,39 @@ fn system_seed() -> Result<[u8; 32], Error> {
 fn split(seed: [u8; 32]) -> ([u8; 32], [u8; 32]) {
     let derive = |label: &str| *blake3::keyed_hash(&seed, label.as_bytes()).as_bytes();
     (derive("sessions"), derive("chat"))
+}
+
+/// Opens the database under `dir`, loads the chat state from it, and starts the writer thread,
+/// whose reports reach the endpoint as driver commands.
+fn durable(
+    dir: &Path,
+    settings: &Settings,
+    seed: [u8; 32],
+    reports: mpsc::Sender<Command<ChatEndpoint<Limits>>>,
+) -> Result<(AnyChat, WriterThread), Error> {
+    let store = Store::open(dir)?;
+    if let Some(bytes) = settings.max_db_bytes {
+        store.limit_size(bytes)?;
+    }
+    let snapshot = store.load(&settings.chat, now_ms())?;
+    tracing::info!(
+        path = %store.path().display(),
+        users = snapshot.users.len(),
+        rooms = snapshot.rooms.len(),
+        queued = snapshot.queued.len(),
+        "chat state loaded"
+    );
+    let (writer, thread) = Writer::spawn(store, move |report| {
+        let command: Command<_> =
+            Box::new(move |ep: &mut ChatEndpoint<Limits>, now| ep.report(now, report));
+        // The driver is gone only when the server is stopping.
+        let _ = reports.blocking_send(command);
+    })
+    .map_err(Error::Socket)?;
+    let store: Box<dyn ChangeStore + Send> = Box::new(writer);
+    let mut chat = Chat::new(settings.chat.clone(), seed, store);
+    chat.restore(snapshot);
+    Ok((chat, thread))
 }
 
 /// Serves chat on `socket` until `shutdown` is cancelled; then says goodbye to every session.
@@ -88,39 +128,17 @@ pub async fn run(
     };
     let (session_seed, chat_seed) = split(seed);
     let (commands, rx) = mpsc::channel::<Command<_>>(1024);
-    let (core, writer, thread) = match &settings.data_dir {
-        None => (ChatCore::new(settings.chat.clone(), chat_seed), None, None),
+    let (chat, thread) = match &settings.data_dir {
+        None => {
+            let store: Box<dyn ChangeStore + Send> = Box::new(MemoryStore);
+            (Chat::new(settings.chat.clone(), chat_seed, store), None)
+        }
         Some(dir) => {
-            let store = Store::open(dir)?;
-            if let Some(bytes) = settings.max_db_bytes {
-                store.limit_size(bytes)?;
-            }
-            let snapshot = store.load(&settings.chat, crate::endpoint::now_ms())?;
-            tracing::info!(
-                path = %store.path().display(),
-                users = snapshot.users.len(),
-                rooms = snapshot.rooms.len(),
-                queued = snapshot.queued.len(),
-                "chat state loaded"
-            );
-            let mut core = ChatCore::durable(settings.chat.clone(), chat_seed);
-            core.restore(snapshot);
-            let reports = commands.clone();
-            let (writer, thread) = Writer::spawn(store, move |report| {
-                let command: Command<_> =
-                    Box::new(move |ep: &mut ChatEndpoint<_>, now| ep.report(now, report));
-                // The driver is gone only when the server is stopping.
-                let _ = reports.blocking_send(command);
-            })
-            .map_err(Error::Socket)?;
-            (core, Some(writer), Some(thread))
+            let (chat, thread) = durable(dir, &settings, chat_seed, commands.clone())?;
+            (chat, Some(thread))
         }
     };
-    let chat = match writer.clone() {
-        Some(w) => ChatService::durable(core, w),
-        None => ChatService::new(core),
-    };
-    let service = ServiceBuilder::new()
+    let limits = ServiceBuilder::new()
         .layer(SessionCapLayer::new(settings.max_sessions_per_ip))
         // With the limit off there is no layer, and no bucket per session.
         .option_layer(
@@ -128,9 +146,9 @@ pub async fn run(
                 .rate
                 .map(|rate| RateLimitLayer::<SessionId>::new(rate, settings.session.max_sessions)),
         )
-        .service(chat);
+        .service(Admit);
     let sessions = session::Server::new(settings.session.clone(), session_seed, now());
-    let endpoint = ChatEndpoint::new(sessions, service, writer);
+    let endpoint = ChatEndpoint::new(sessions, limits, chat);
 
     let ticker = tokio::spawn({
         let shutdown = shutdown.clone();

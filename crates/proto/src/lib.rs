@@ -1,6 +1,6 @@
-//! dgram's protocol crate: the message envelope, its wire format, names, and the protocol
-//! logic of each service as state machines that take `now` and datagrams and return what to
-//! send. Nothing here touches a socket, a clock or a runtime, so every rule can be tested with a
+//! dgram's protocol crate, what both ends share: the message envelope, its wire format, names,
+//! the chat messages, and the protocol logic (sessions, echo) as state machines that take `now`
+//! and datagrams and return what to send; the chat server's own rules are chat-server's. Nothing here touches a socket, a clock or a runtime, so every rule can be tested with a
 //! simulated clock and a simulated link.
 //!
 //! One [`Envelope`] is exactly one datagram: this layer never splits or merges messages, and it

@@ -4,15 +4,17 @@
 //! [`Store::apply`] commits a batch of changes in one transaction (the writer thread groups
 //! many sessions' changes into each).
 
+mod apply;
 mod schema;
 pub(crate) mod writer;
 
 use std::path::{Path, PathBuf};
 
-use dgram_proto::chat::{ChatConfig, Op, Posted, Room, SavedRoom, SavedUser, Snapshot, Target};
+use dgram_proto::chat::{Posted, Room, Target};
 use dgram_proto::Name;
 use rusqlite::{params, Connection, OpenFlags};
 
+use crate::core::{ChatConfig, Op, SavedRoom, SavedUser, Snapshot};
 use crate::Error;
 use schema::Found;
 
@@ -183,7 +185,7 @@ impl Store {
     /// Commits `ops` in one transaction.
     pub fn apply(&mut self, ops: &[Op]) -> Result<(), Error> {
         let path = self.path.clone();
-        apply(&mut self.conn, ops).map_err(|source| Error::Database { path, source })
+        apply::apply(&mut self.conn, ops).map_err(|source| Error::Database { path, source })
     }
 }
 
@@ -221,139 +223,4 @@ fn posted_at(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Option<Posted
         to,
         text,
     }))
-}
-
-/// Runs a statement through the connection's statement cache: the writer runs the same few
-/// statements all day, and parsing them anew each time was a good part of its work.
-fn exec(
-    tx: &rusqlite::Transaction<'_>,
-    sql: &str,
-    params: impl rusqlite::Params,
-) -> rusqlite::Result<usize> {
-    tx.prepare_cached(sql)?.execute(params)
-}
-
-fn apply(conn: &mut Connection, ops: &[Op]) -> rusqlite::Result<()> {
-    let tx = conn.transaction()?;
-    for op in ops {
-        match op {
-            Op::Claim {
-                name,
-                key_hash,
-                at_ms,
-            } => {
-                exec(&tx,
-                    "INSERT OR REPLACE INTO users (key, name, key_hash, last_used_ms) VALUES (?1, ?2, ?3, ?4)",
-                    params![name.key(), name.as_str(), &key_hash[..], *at_ms as i64],
-                )?;
-            }
-            Op::Touch { user, at_ms } => {
-                exec(
-                    &tx,
-                    "UPDATE users SET last_used_ms = ?2 WHERE key = ?1",
-                    params![user.key(), *at_ms as i64],
-                )?;
-            }
-            Op::Lapse { user } => {
-                exec(&tx, "DELETE FROM users WHERE key = ?1", [user.key()])?;
-                exec(&tx, "DELETE FROM members WHERE user = ?1", [user.key()])?;
-                exec(&tx, "DELETE FROM queue WHERE user = ?1", [user.key()])?;
-            }
-            Op::Post(p) => {
-                let (to_room, to_name) = match &p.to {
-                    Target::Room(r) => (true, r.as_str()),
-                    Target::User(u) => (false, u.as_str()),
-                };
-                exec(&tx,
-                    "INSERT OR IGNORE INTO messages (id, ts, sender, to_room, to_name, text) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                    params![p.id as i64, p.ts as i64, p.from.as_str(), to_room, to_name, p.text],
-                )?;
-            }
-            Op::Queue { user, id } => {
-                exec(
-                    &tx,
-                    "INSERT OR IGNORE INTO queue (user, id) VALUES (?1, ?2)",
-                    params![user.key(), *id as i64],
-                )?;
-            }
-            Op::Dequeue { user, id } => {
-                exec(
-                    &tx,
-                    "DELETE FROM queue WHERE user = ?1 AND id = ?2",
-                    params![user.key(), *id as i64],
-                )?;
-            }
-            Op::Join { user, room } => {
-                exec(
-                    &tx,
-                    "INSERT OR IGNORE INTO rooms (key, name) VALUES (?1, ?2)",
-                    params![room.key(), room.as_str()],
-                )?;
-                exec(
-                    &tx,
-                    "INSERT OR IGNORE INTO members (room, user) VALUES (?1, ?2)",
-                    params![room.key(), user.key()],
-                )?;
-            }
-            Op::Part { user, room } => {
-                exec(
-                    &tx,
-                    "DELETE FROM members WHERE room = ?1 AND user = ?2",
-                    params![room.key(), user.key()],
-                )?;
-            }
-            Op::DropRoom { room } => {
-                exec(&tx, "DELETE FROM rooms WHERE key = ?1", [room.key()])?;
-                exec(&tx, "DELETE FROM members WHERE room = ?1", [room.key()])?;
-            }
-            Op::Topic { room, topic } => {
-                exec(
-                    &tx,
-                    "UPDATE rooms SET topic = ?2 WHERE key = ?1",
-                    params![room.key(), topic],
-                )?;
-            }
-            Op::Expire {
-                before_ms,
-                room_history,
-            } => prune(&tx, *before_ms as i64, *room_history as i64)?,
-            _ => {}
-        }
-    }
-    tx.commit()
-}
-
-/// Drops old messages in bounded steps (at most 10,000 rows per call), so that pruning a large
-/// backlog never holds the writer long; the next expiry tick continues where this one stopped.
-fn prune(
-    tx: &rusqlite::Transaction<'_>,
-    before_ms: i64,
-    room_history: i64,
-) -> rusqlite::Result<()> {
-    exec(tx,
-        "DELETE FROM queue WHERE id IN (SELECT id FROM messages WHERE ts < ?1 ORDER BY ts LIMIT 10000)",
-        [before_ms],
-    )?;
-    exec(tx,
-        // The newest message is always kept: the next id is one past the largest on disk,
-        // and ids must never be handed out twice.
-        "DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE ts < ?1 ORDER BY ts LIMIT 10000)
-         AND id < (SELECT MAX(id) FROM messages)",
-        [before_ms],
-    )?;
-    let rooms: Vec<String> = tx
-        .prepare("SELECT name FROM rooms")?
-        .query_map([], |r| r.get(0))?
-        .filter_map(Result::ok)
-        .collect();
-    for room in rooms {
-        exec(
-            tx,
-            "DELETE FROM messages WHERE to_room = 1 AND to_name = ?1 AND id <= (
-                SELECT id FROM messages WHERE to_room = 1 AND to_name = ?1
-                ORDER BY id DESC LIMIT 1 OFFSET ?2)",
-            params![room, room_history],
-        )?;
-    }
-    Ok(())
 }

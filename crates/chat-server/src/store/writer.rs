@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
 
-use dgram_proto::chat::{Op, Ticket};
+use crate::core::{ChangeStore, Op, Submitted, Ticket};
 
 use super::Store;
 
@@ -80,5 +80,25 @@ impl Writer {
     /// How many ops wait for the disk.
     pub(crate) fn backlog(&self) -> usize {
         self.backlog.load(Ordering::Relaxed)
+    }
+}
+
+/// SQLite behind the writer thread: changes are committed in groups, and reported back.
+impl ChangeStore for Writer {
+    fn keeps(&self) -> bool {
+        true
+    }
+
+    fn submit(&mut self, ticket: Ticket, ops: Vec<Op>) -> Submitted {
+        if self.push(ticket, ops) {
+            Submitted::Pending
+        } else {
+            // Nothing more can be committed: the change is taken back.
+            Submitted::Refused("the store stopped".to_owned())
+        }
+    }
+
+    fn backlog(&self) -> usize {
+        Writer::backlog(self)
     }
 }

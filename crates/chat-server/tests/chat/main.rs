@@ -3,6 +3,9 @@
 
 mod binary;
 mod claims;
+mod core_journal;
+mod core_rules;
+mod core_support;
 mod crash;
 mod durable;
 mod layers;

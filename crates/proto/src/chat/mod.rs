@@ -1,17 +1,12 @@
 //! The chat protocol: what clients and the chat server say to each other over a session
-//! ([`ClientMsg`], [`ServerMsg`]), and the server's logic as a state machine without I/O
-//! ([`ChatCore`]). Every chat message travels as one reliable session message, encoded by the
-//! codec module (bincode behind a 2-byte prefix).
+//! ([`ClientMsg`], [`ServerMsg`]). Every chat message travels as one reliable session message,
+//! encoded by the codec module (bincode behind a 2-byte prefix). The server's rules are the
+//! chat-server crate's own.
 
-mod core;
-mod journal;
 mod room;
-mod state;
 
 use serde::{Deserialize, Serialize};
 
-pub use self::core::{ChatConfig, ChatCore, ChatStats, Output};
-pub use journal::{Op, SavedRoom, SavedUser, Snapshot, Ticket};
 pub use room::{Room, MAX_ROOM_CHARS};
 
 use crate::{codec, Error, Name, RequestId};
@@ -60,9 +55,9 @@ pub struct Posted {
     pub text: String,
 }
 
-/// What a client asks of the chat server. Requests carry an id the answer repeats.
+/// What a client asks of the chat server. Requests carry an id the answer repeats. Not
+/// `non_exhaustive`: the server matches every request, so that a new one cannot go unanswered.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[non_exhaustive]
 pub enum ClientMsg {
     /// Use `name` on this session; `key` proves a claim made earlier.
     Hello {
@@ -314,6 +309,22 @@ pub enum ServerMsg {
 }
 
 impl ClientMsg {
+    /// The request id, for requests that have one.
+    pub fn request_id(&self) -> Option<RequestId> {
+        match self {
+            ClientMsg::Hello { .. } => None,
+            ClientMsg::Send { req, .. }
+            | ClientMsg::Join { req, .. }
+            | ClientMsg::Part { req, .. }
+            | ClientMsg::Rooms { req }
+            | ClientMsg::Who { req, .. }
+            | ClientMsg::Topic { req, .. }
+            | ClientMsg::Away { req, .. }
+            | ClientMsg::History { req, .. }
+            | ClientMsg::Whois { req, .. } => Some(*req),
+        }
+    }
+
     /// Encodes for a session message.
     pub fn encode(&self) -> Result<Vec<u8>, Error> {
         codec::encode_chat(self)

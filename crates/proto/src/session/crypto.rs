@@ -9,17 +9,20 @@ use std::time::{Duration, Instant};
 use super::packet::{Nonce, Secret};
 use super::SessionId;
 
-/// A deterministic random stream: BLAKE3's extendable output, keyed by the seed.
-pub(crate) struct Rng(blake3::OutputReader);
+/// A deterministic random stream: BLAKE3's extendable output, keyed by the seed. Public so
+/// that the chat server's claim keys come from the same stream rather than a second copy.
+pub struct Rng(blake3::OutputReader);
 
 impl Rng {
-    pub(crate) fn from_seed(seed: [u8; 32]) -> Self {
+    /// The stream for `seed` (the caller's only source of randomness).
+    pub fn from_seed(seed: [u8; 32]) -> Self {
         let mut hasher = blake3::Hasher::new_keyed(&seed);
         hasher.update(b"dgram session rng v1");
         Self(hasher.finalize_xof())
     }
 
-    pub(crate) fn fill(&mut self, buf: &mut [u8]) {
+    /// Fills `buf` with the stream's next bytes.
+    pub fn fill(&mut self, buf: &mut [u8]) {
         self.0.fill(buf);
     }
 

@@ -14,8 +14,6 @@
 //!   retransmit, duplicate suppression, fragmentation of messages up to 64 KiB, per-channel
 //!   ordering, bounded memory and backpressure.
 
-pub(crate) use crypto::Rng;
-
 mod channel_map;
 mod client;
 mod conn;
@@ -37,6 +35,7 @@ use std::time::Duration;
 
 pub(crate) use channel_map::ChannelMap;
 pub use client::Client;
+pub use crypto::Rng;
 pub use packet::RejectReason;
 pub use server::Server;
 

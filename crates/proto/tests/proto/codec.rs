@@ -1,5 +1,6 @@
 //! The codec's promises: round trips, limits, and no panic or over-allocation on any input.
 
+use dgram_proto::chat::{ClientMsg, Room, Target, MAX_ROOM_CHARS};
 use dgram_proto::{
     Body, Envelope, Error, ErrorCode, Name, MAX_DATAGRAM, MAX_NAME_CHARS, MAX_PAYLOAD, VERSION,
 };
@@ -216,4 +217,17 @@ fn accessors_describe_the_body() {
     assert_eq!(env.version(), VERSION);
     assert!(matches!(env.body, Body::Error(_)));
     assert_eq!(name("Alex"), name("alex"));
+}
+
+#[test]
+fn chat_messages_round_trip_and_refuse_garbage() {
+    let msg = ClientMsg::Send {
+        req: 7,
+        to: Target::Room(Room::new("#大厅").expect("room")),
+        text: "hi".into(),
+    };
+    assert_eq!(ClientMsg::decode(&msg.encode().expect("encodes")), Ok(msg));
+    assert!(ClientMsg::decode(b"C\x01\xff\xff").is_err());
+    assert!(ClientMsg::decode(b"no").is_err());
+    assert!(Room::new(&"r".repeat(MAX_ROOM_CHARS + 1)).is_err());
 }

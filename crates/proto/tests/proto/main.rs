@@ -1,12 +1,10 @@
 //! The integration tests of `dgram-proto`: the wire format against golden bytes and arbitrary
 //! input, every error, and the echo protocol over a simulated clock and a lossy simulated link.
 
-mod chat;
 mod codec;
 mod echo_client;
 mod echo_server;
 mod golden;
-mod journal;
 mod session;
 mod session_security;
 mod sim;

@@ -2,14 +2,14 @@
 //! is committed, and what it takes back when the commit fails (messages, claims, joins, parts,
 //! topics), with the driver's reports in the test's hands.
 
-use dgram_proto::chat::{ChatConfig, ChatCore, ClientMsg, ErrorKind, Room, ServerMsg, Target};
+use chat_server::core::ChatConfig;
+use dgram_proto::chat::{ClientMsg, ErrorKind, Room, ServerMsg, Target};
 
-use crate::chat::{addr, drain};
-use crate::support::name;
+use crate::core_support::{addr, drain, name, ChatCore};
 
 #[test]
 fn durable_mode_holds_answers_until_committed_and_takes_back_failures() {
-    use dgram_proto::chat::Op;
+    use chat_server::core::Op;
     let mut core = ChatCore::durable(ChatConfig::default(), [4; 32]);
     let now = 1_700_000_000_000;
     core.open(1, addr(1));

@@ -1,13 +1,13 @@
 //! The chat server's data: users and their claims, sessions, rooms, bounded histories and
-//! offline queues. Only the bookkeeping lives here; the rules are in `core`.
+//! offline queues. Only the bookkeeping lives here; the rules are the handlers' (`cmd/`).
 
 use std::borrow::Borrow;
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 
-use super::{Posted, Room};
-use crate::session::SessionId;
-use crate::Name;
+use dgram_proto::chat::{Posted, Room};
+use dgram_proto::session::SessionId;
+use dgram_proto::Name;
 
 /// A claimed name.
 #[derive(Debug)]

@@ -2,43 +2,47 @@
 //! that is not online, up to a cap), and the periodic expiry of old history and queued DMs and
 //! of claims unused for longer than their lifetime.
 
-use super::super::state::{self, UserKey};
+use dgram_proto::chat::{Posted, ServerMsg};
+use dgram_proto::session::SessionId;
+use dgram_proto::Name;
+
+use super::effects::Effects;
+use super::op::Op;
+use super::state::{self, UserKey};
 use super::ChatCore;
-use crate::chat::{Op, Posted, ServerMsg};
-use crate::session::SessionId;
-use crate::Name;
 
 impl ChatCore {
-    pub(super) fn queue(&mut self, key: &str, posted: Posted, sender: SessionId) {
+    /// Queues a DM for an offline recipient and tells its sender so.
+    pub(super) fn queue(&mut self, fx: &mut Effects, key: &str, posted: Posted, sender: SessionId) {
         let id = posted.id;
-        let Some(name) = self.enqueue(key, posted) else {
+        let Some(name) = self.enqueue(fx, key, posted) else {
             return;
         };
         let reason = format!("{name} is offline; queued until they return");
-        self.send(sender, ServerMsg::NotDelivered { id, reason });
+        fx.send(sender, ServerMsg::NotDelivered { id, reason });
     }
 
     /// Puts a DM on its recipient's queue; what falls off the cap is counted, and dequeued on
     /// disk too. Returns the recipient's name.
-    pub(crate) fn enqueue(&mut self, key: &str, posted: Posted) -> Option<Name> {
+    pub(super) fn enqueue(&mut self, fx: &mut Effects, key: &str, posted: Posted) -> Option<Name> {
         let cap = self.config.queue;
         let user = self.state.users.get_mut(key)?;
         let name = user.name.clone();
         user.queue.push_back(posted);
-        let mut dropped = Vec::new();
+        let mut dropped = 0;
         while user.queue.len() > cap {
-            dropped.extend(user.queue.pop_front().map(|p| p.id));
+            if let Some(p) = user.queue.pop_front() {
+                dropped += 1;
+                let user = name.clone();
+                fx.log(Op::Dequeue { user, id: p.id });
+            }
         }
-        self.stats.queue_dropped += dropped.len() as u64;
-        for id in dropped {
-            let user = name.clone();
-            self.log(Op::Dequeue { user, id });
-        }
+        self.stats.queue_dropped += dropped;
         Some(name)
     }
 
     /// A claim lapsed: the name, its rooms and its queue are free again.
-    pub(super) fn lapse(&mut self, key: &str) {
+    pub(super) fn lapse(&mut self, fx: &mut Effects, key: &str) {
         let Some(u) = self.state.users.remove(key) else {
             return;
         };
@@ -48,14 +52,14 @@ impl ChatCore {
             }
         }
         self.stats.claims_lapsed += 1;
-        self.log(Op::Lapse { user: u.name });
+        fx.log(Op::Lapse { user: u.name });
     }
 
     /// Drops what is older than the expiry and claims unused for longer than their lifetime.
-    pub fn expire(&mut self, now_ms: u64) {
+    pub(super) fn expire(&mut self, now_ms: u64) -> Effects {
+        let mut fx = self.effects();
         let cutoff = now_ms.saturating_sub(self.config.expiry_ms);
-        self.begin();
-        self.log(Op::Expire {
+        fx.log(Op::Expire {
             before_ms: cutoff,
             room_history: self.config.room_history,
         });
@@ -80,8 +84,8 @@ impl ChatCore {
             .map(|(k, _)| k.clone())
             .collect();
         for key in lapsed {
-            self.lapse(key.0.key());
+            self.lapse(&mut fx, key.0.key());
         }
-        self.end();
+        fx
     }
 }

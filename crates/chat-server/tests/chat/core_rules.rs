@@ -1,62 +1,12 @@
 //! ChatCore without sockets: the time-driven rules (expiry, lapsing claims) and the caps, with
-//! the clock in the test's hands; and the chat messages' wire round trip.
+//! the clock in the test's hands.
 
-use std::net::SocketAddr;
+use chat_server::core::ChatConfig;
+use dgram_proto::chat::{ClientMsg, ErrorKind, Room, ServerMsg, Target};
 
-use dgram_proto::chat::{
-    ChatConfig, ChatCore, ClientMsg, ErrorKind, Room, ServerMsg, Target, MAX_ROOM_CHARS,
-};
-
-use crate::support::name;
+use crate::core_support::{addr, drain, hello, name, ChatCore};
 
 const DAY: u64 = 24 * 60 * 60 * 1000;
-
-pub(crate) fn addr(port: u16) -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], port))
-}
-
-pub(crate) fn drain(core: &mut ChatCore) -> Vec<(u32, ServerMsg)> {
-    std::iter::from_fn(|| core.poll_output())
-        .map(|o| (o.session, (*o.msg).clone()))
-        .collect()
-}
-
-pub(crate) fn hello(
-    core: &mut ChatCore,
-    session: u32,
-    who: &str,
-    key: Option<[u8; 16]>,
-    now: u64,
-) -> ServerMsg {
-    core.open(session, addr(40000 + session as u16));
-    core.handle(
-        session,
-        now,
-        ClientMsg::Hello {
-            name: name(who),
-            key,
-            send_only: false,
-        },
-    );
-    drain(core)
-        .into_iter()
-        .map(|(_, m)| m)
-        .find(|m| matches!(m, ServerMsg::Welcome { .. } | ServerMsg::Error { .. }))
-        .expect("an answer to hello")
-}
-
-#[test]
-fn chat_messages_round_trip_and_refuse_garbage() {
-    let msg = ClientMsg::Send {
-        req: 7,
-        to: Target::Room(Room::new("#大厅").expect("room")),
-        text: "hi".into(),
-    };
-    assert_eq!(ClientMsg::decode(&msg.encode().expect("encodes")), Ok(msg));
-    assert!(ClientMsg::decode(b"C\x01\xff\xff").is_err());
-    assert!(ClientMsg::decode(b"no").is_err());
-    assert!(Room::new(&"r".repeat(MAX_ROOM_CHARS + 1)).is_err());
-}
 
 #[test]
 fn unused_claims_lapse_and_old_messages_expire() {

@@ -4,13 +4,17 @@
 
 use std::sync::Arc;
 
-use super::{send_each, ChatCore, Output, Pending};
-use crate::chat::{channel_for, ChatId, Op, Posted, ServerMsg, Target};
-use crate::session::{MessageId, SessionId};
+use dgram_proto::chat::{channel_for, ChatId, Posted, ServerMsg, Target};
+use dgram_proto::session::{MessageId, SessionId};
+
+use super::effects::{Effects, Output};
+use super::op::Op;
+use super::state::pair_key;
+use super::{ChatCore, Pending};
 
 impl ChatCore {
     /// The driver sent an output that waits for a receipt; `id` is its session message id.
-    pub fn track(&mut self, session: SessionId, id: MessageId, chat: ChatId) {
+    pub(super) fn track(&mut self, session: SessionId, id: MessageId, chat: ChatId) {
         self.in_transit.entry(session).or_default().insert(id, chat);
     }
 
@@ -24,60 +28,52 @@ impl ChatCore {
     }
 
     /// A recipient's session acknowledged a message.
-    pub fn delivered(&mut self, session: SessionId, id: MessageId) {
-        self.begin();
-        self.delivered_inner(session, id);
-        self.end();
-    }
-
-    fn delivered_inner(&mut self, session: SessionId, id: MessageId) {
+    pub(super) fn delivered(&mut self, session: SessionId, id: MessageId) -> Effects {
+        let mut fx = self.effects();
         let Some(chat) = self.take_in_transit(session, id) else {
-            return;
+            return fx;
         };
         let Some(p) = self.receipts.get_mut(&chat) else {
-            return;
+            return fx;
         };
         if let Some(user) = p.dm_to.take() {
-            self.log(Op::Dequeue { user, id: chat });
+            fx.log(Op::Dequeue { user, id: chat });
         }
-        let Some(p) = self.receipts.get_mut(&chat) else {
-            return;
-        };
         p.remaining = p.remaining.saturating_sub(1);
         if p.remaining == 0 {
             let sender = p.sender.clone();
             self.receipts.remove(&chat);
-            self.send_to_user(sender.key(), ServerMsg::Delivered { id: chat });
+            self.send_to_user(&mut fx, sender.key(), ServerMsg::Delivered { id: chat });
         }
+        fx
     }
 
     /// A recipient's session could not be reached with a message.
-    pub fn failed(&mut self, session: SessionId, id: MessageId, reason: &str) {
-        let Some(chat) = self.take_in_transit(session, id) else {
-            return;
-        };
-        self.begin();
-        self.undelivered(chat, reason);
-        self.end();
+    pub(super) fn failed(&mut self, session: SessionId, id: MessageId, reason: &str) -> Effects {
+        let mut fx = self.effects();
+        if let Some(chat) = self.take_in_transit(session, id) {
+            self.undelivered(&mut fx, chat, reason);
+        }
+        fx
     }
 
     /// A message with a receipt could not even be handed to a recipient's session (it closed,
     /// or its send buffer is full).
-    pub fn unsendable(&mut self, chat: ChatId, reason: &str) {
-        self.begin();
-        self.undelivered(chat, reason);
-        self.end();
+    pub(super) fn unsendable(&mut self, chat: ChatId, reason: &str) -> Effects {
+        let mut fx = self.effects();
+        self.undelivered(&mut fx, chat, reason);
+        fx
     }
 
     /// Tells the sender; a direct message goes back on its recipient's queue, to be delivered
     /// when they next join, rather than being lost.
-    fn undelivered(&mut self, chat: ChatId, reason: &str) {
+    fn undelivered(&mut self, fx: &mut Effects, chat: ChatId, reason: &str) {
         let Some(p) = self.receipts.remove(&chat) else {
             return;
         };
         let mut reason = format!("a recipient's session failed: {reason}");
         if let Some(to) = &p.dm_to {
-            let pair = crate::chat::state::pair_key(&p.sender, to);
+            let pair = pair_key(&p.sender, to);
             let posted = self
                 .state
                 .dms
@@ -85,23 +81,30 @@ impl ChatCore {
                 .and_then(|log| log.iter().find(|m| m.id == chat))
                 .cloned();
             if let Some(posted) = posted {
-                if self.enqueue(to.key(), posted).is_some() {
+                if self.enqueue(fx, to.key(), posted).is_some() {
                     reason.push_str("; queued until they return");
                 }
             }
         }
-        self.send_to_user(p.sender.key(), ServerMsg::NotDelivered { id: chat, reason });
+        let msg = ServerMsg::NotDelivered { id: chat, reason };
+        self.send_to_user(fx, p.sender.key(), msg);
     }
 
     /// To every session of a name (a sender's receipt reaches each device it uses).
-    pub(super) fn send_to_user(&mut self, key: &str, msg: ServerMsg) {
+    fn send_to_user(&self, fx: &mut Effects, key: &str, msg: ServerMsg) {
         if let Some(u) = self.state.users.get(key) {
-            send_each(&mut self.out, u.sessions.iter().copied(), msg);
+            fx.send_each(u.sessions.iter().copied(), msg);
         }
     }
 
     /// Delivers a posted message to sessions, counting them towards its receipt.
-    pub(super) fn deliver(&mut self, sessions: &[SessionId], posted: &Posted, counted: bool) {
+    pub(super) fn deliver(
+        &mut self,
+        fx: &mut Effects,
+        sessions: &[SessionId],
+        posted: &Posted,
+        counted: bool,
+    ) {
         let channel = channel_for(&posted.to);
         if counted && !sessions.is_empty() {
             let dm_to = match &posted.to {
@@ -116,13 +119,11 @@ impl ChatCore {
             p.remaining += sessions.len() as u32;
         }
         let msg = Arc::new(ServerMsg::Message(posted.clone()));
-        for &s in sessions {
-            self.out.push_back(Output {
-                session: s,
-                channel,
-                msg: Arc::clone(&msg),
-                receipt: counted.then_some(posted.id),
-            });
-        }
+        fx.out.extend(sessions.iter().map(|&s| Output {
+            session: s,
+            channel,
+            msg: Arc::clone(&msg),
+            receipt: counted.then_some(posted.id),
+        }));
     }
 }

@@ -1,0 +1,237 @@
+//! [`Chat`]: the chat core over a [`ChangeStore`], and the one place that holds outputs back
+//! until their changes are committed. An event that changed nothing durable is answered at
+//! once; one that did gets the next ticket, its changes go to the store, and what it would
+//! tell clients (a message's `Accepted`, its deliveries, a new claim's key) waits for the
+//! store's report. A failed commit is taken back: the requester gets an error instead of the
+//! answer, and nobody else hears of it. With the in-memory store nothing is ever held, so
+//! "in memory" and "durable" are the same core with a different store underneath.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use dgram_proto::chat::{ChatId, ClientMsg, ErrorKind, ServerMsg};
+use dgram_proto::session::{MessageId, SessionId};
+
+use super::effects::{Effects, Output};
+use super::op::Ticket;
+use super::pending::{Held, Pending};
+use super::snapshot::Snapshot;
+use super::store::{ChangeStore, Submitted};
+use super::{ChatConfig, ChatCore, ChatStats};
+
+/// The chat server's rules over a store.
+#[derive(Debug)]
+pub struct Chat<S> {
+    core: ChatCore,
+    store: S,
+    pending: Pending,
+    next: Ticket,
+}
+
+impl<S: ChangeStore> Chat<S> {
+    /// A chat server whose changes go to `store`; `seed` is its only randomness (claim keys).
+    pub fn new(config: ChatConfig, seed: [u8; 32], store: S) -> Self {
+        let keep = store.keeps();
+        Self {
+            core: ChatCore::new(config, seed, keep),
+            store,
+            pending: Pending::default(),
+            next: 0,
+        }
+    }
+
+    /// Restores the state a store saved.
+    pub fn restore(&mut self, snapshot: Snapshot) {
+        self.core.restore(snapshot);
+    }
+
+    /// Counters for the logs.
+    pub fn stats(&self) -> ChatStats {
+        self.core.stats
+    }
+
+    /// The store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The store, to take what it was given (a test's store, say).
+    pub fn store_mut(&mut self) -> &mut S {
+        &mut self.store
+    }
+
+    /// How many events' outputs wait for their commit.
+    pub fn held(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// A session opened from `peer`.
+    pub fn open(&mut self, session: SessionId, peer: SocketAddr) {
+        self.core.open(session, peer);
+    }
+
+    /// A session moved to a new address.
+    pub fn migrated(&mut self, session: SessionId, peer: SocketAddr) {
+        self.core.migrated(session, peer);
+    }
+
+    /// A session ended.
+    pub fn close(&mut self, session: SessionId, now_ms: u64) -> Vec<Output> {
+        let fx = self.core.close(session, now_ms);
+        self.settle(fx)
+    }
+
+    /// Handles one request from a session.
+    pub fn handle(&mut self, session: SessionId, now_ms: u64, msg: ClientMsg) -> Vec<Output> {
+        let fx = self.core.handle(session, now_ms, msg, &self.pending);
+        self.settle(fx)
+    }
+
+    /// Tells a session it sent something undecodable.
+    pub fn malformed(&mut self, session: SessionId, why: &str) -> Vec<Output> {
+        let fx = self.core.malformed(session, why);
+        self.settle(fx)
+    }
+
+    /// The driver sent an output that waits for a receipt; `id` is its session message id.
+    pub fn track(&mut self, session: SessionId, id: MessageId, chat: ChatId) {
+        self.core.track(session, id, chat);
+    }
+
+    /// Recipients' sessions acknowledged messages: each is its own change, as it came.
+    pub fn delivered(&mut self, acked: &[(SessionId, MessageId)]) -> Vec<Output> {
+        let mut out = Vec::new();
+        for &(session, id) in acked {
+            let fx = self.core.delivered(session, id);
+            let released = self.settle(fx);
+            if out.is_empty() {
+                out = released;
+            } else {
+                out.extend(released);
+            }
+        }
+        out
+    }
+
+    /// A recipient's session could not be reached with a message.
+    pub fn failed(&mut self, session: SessionId, id: MessageId, reason: &str) -> Vec<Output> {
+        let fx = self.core.failed(session, id, reason);
+        self.settle(fx)
+    }
+
+    /// A message with a receipt could not even be handed to a recipient's session.
+    pub fn unsendable(&mut self, chat: ChatId, reason: &str) -> Vec<Output> {
+        let fx = self.core.unsendable(chat, reason);
+        self.settle(fx)
+    }
+
+    /// Drops what is older than the expiry and claims unused for longer than their lifetime.
+    pub fn expire(&mut self, now_ms: u64) -> Vec<Output> {
+        let fx = self.core.expire(now_ms);
+        self.settle(fx)
+    }
+
+    /// Sends what needs no commit; gives the store what does and holds its outputs.
+    fn settle(&mut self, fx: Effects) -> Vec<Output> {
+        if !fx.durable() {
+            return fx.out;
+        }
+        let ticket = self.next;
+        self.next += 1;
+        let Effects {
+            out,
+            ops,
+            posts,
+            undo,
+            ..
+        } = fx;
+        let held = Held {
+            ticket,
+            outputs: out,
+            posts,
+            undo,
+        };
+        match self.store.submit(ticket, ops) {
+            Submitted::Committed => held.outputs,
+            Submitted::Pending => {
+                self.pending.hold(held);
+                Vec::new()
+            }
+            Submitted::Refused(why) => {
+                self.pending.hold(held);
+                self.commit_failed(ticket, &why)
+            }
+        }
+    }
+
+    /// Everything up to `ticket` is committed: releases what it held back.
+    pub fn committed(&mut self, ticket: Ticket) -> Vec<Output> {
+        let mut released = Vec::new();
+        for h in self.pending.take_until(ticket) {
+            released.extend(h.outputs);
+        }
+        released
+    }
+
+    /// Everything up to `ticket` could not be committed: its changes are taken back, their
+    /// requesters told why, and nothing is delivered.
+    pub fn commit_failed(&mut self, ticket: Ticket, why: &str) -> Vec<Output> {
+        let failed: Vec<Held> = self.pending.take_until(ticket).collect();
+        let state = &mut self.core.state;
+        // Newest first, so that each change is taken back from the state it left.
+        for undo in failed.iter().rev().flat_map(|h| h.undo.iter().rev()) {
+            state.take_back(undo);
+        }
+        let mut out = Vec::new();
+        for h in failed {
+            state.forget_posts(&h.posts);
+            // A join, part or topic was one request: its answer becomes the error, and the
+            // notices it would have sent others (presence, topic, the joiner's replay) go.
+            let request_only = !h.undo.is_empty();
+            for held in h.outputs {
+                out.extend(failed_output(state, held, why, request_only));
+            }
+        }
+        out
+    }
+}
+
+/// What becomes of one held output when its commit failed: `None` when it is not sent.
+fn failed_output(
+    state: &mut super::state::State,
+    out: Output,
+    why: &str,
+    request_only: bool,
+) -> Option<Output> {
+    let msg = match &*out.msg {
+        ServerMsg::Accepted { req, .. } => ServerMsg::Error {
+            req: Some(*req),
+            kind: ErrorKind::Unavailable,
+            message: format!("the server could not store this ({why}); it was not sent"),
+        },
+        ServerMsg::Welcome {
+            name, key: Some(_), ..
+        } => {
+            state.forget_claim(out.session, name.key());
+            ServerMsg::Error {
+                req: None,
+                kind: ErrorKind::Unavailable,
+                message: format!(
+                    "the server could not store your claim on {name} ({why}); try again"
+                ),
+            }
+        }
+        ServerMsg::Done { req } if request_only => ServerMsg::Error {
+            req: Some(*req),
+            kind: ErrorKind::Unavailable,
+            message: format!("the server could not store this ({why}); nothing changed"),
+        },
+        ServerMsg::Message(_) | ServerMsg::NotDelivered { .. } => return None,
+        _ if request_only => return None,
+        _ => return Some(out),
+    };
+    Some(Output {
+        msg: Arc::new(msg),
+        ..out
+    })
+}

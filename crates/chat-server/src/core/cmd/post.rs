@@ -1,0 +1,160 @@
+//! `Send`: a message to a user or a room. It is accepted (an id and a timestamp), kept in the
+//! conversation's history, and delivered to every receiving session of its recipients; a DM to
+//! someone offline waits in their queue. Receipts follow once recipients acknowledge it.
+
+use dgram_proto::chat::{ErrorKind, Posted, ServerMsg, Target, MAX_TEXT};
+use dgram_proto::session::SessionId;
+use dgram_proto::RequestId;
+
+use super::super::effects::Effects;
+use super::super::op::Op;
+use super::super::state;
+use super::super::ChatCore;
+use super::{Asker, Handled, Refused};
+
+pub(super) fn run(
+    core: &mut ChatCore,
+    at: Asker<'_>,
+    req: RequestId,
+    to: Target,
+    text: String,
+) -> Handled {
+    if text.len() > MAX_TEXT {
+        let message = format!(
+            "message of {} bytes exceeds the limit of {MAX_TEXT} bytes; split it",
+            text.len()
+        );
+        return Err(Refused::new(ErrorKind::TooLong, message));
+    }
+    let mut fx = core.effects();
+    let Some(from) = core.state.users.get(at.me).map(|u| u.name.clone()) else {
+        return Ok(fx);
+    };
+    let to = spelled(core, to);
+    let recipients = recipients(core, at, &to)?;
+    // One allocation for the answer and every delivery (a room post fans out to each member).
+    fx.out.reserve(recipients.len() + 2);
+    let id = core.next_id;
+    core.next_id += 1;
+    core.stats.accepted += 1;
+    let posted = Posted {
+        id,
+        ts: at.now_ms,
+        from,
+        to,
+        text,
+    };
+    if fx.keeps() {
+        // Only a kept change copies the message; in memory nothing need.
+        fx.log(Op::Post(posted.clone()));
+    }
+    if let Target::User(name) = &posted.to {
+        // Durably queued until the recipient acknowledges it, online or not, so that a
+        // crash between sending and the acknowledgement loses nothing.
+        let user = name.clone();
+        fx.log(Op::Queue { user, id });
+    }
+    let ts = at.now_ms;
+    fx.send(at.session, ServerMsg::Accepted { req, id, ts });
+    match posted.to.clone() {
+        Target::Room(room) => to_room(core, &mut fx, at, &room, posted, recipients),
+        Target::User(name) => to_user(core, &mut fx, at, &name, posted, recipients),
+    }
+    Ok(fx)
+}
+
+/// Messages name their target as its owner spells it, whatever the sender typed.
+fn spelled(core: &ChatCore, to: Target) -> Target {
+    match to {
+        Target::User(n) => {
+            Target::User(core.state.users.get(n.key()).map_or(n, |u| u.name.clone()))
+        }
+        Target::Room(r) => Target::Room(
+            core.state
+                .rooms
+                .get(r.key())
+                .map_or(r, |rs| rs.room.clone()),
+        ),
+    }
+}
+
+/// The sessions a message goes to: a user's receiving sessions, or every other member's.
+fn recipients(core: &ChatCore, at: Asker<'_>, to: &Target) -> Result<Vec<SessionId>, Refused> {
+    let s = &core.state;
+    match to {
+        Target::User(name) => match s.users.get(name.key()) {
+            Some(u) => Ok(s.receiving(u)),
+            None => {
+                let message = format!("no user named {name}");
+                Err(Refused::new(ErrorKind::UnknownUser, message))
+            }
+        },
+        Target::Room(room) => match s.rooms.get(room.key()) {
+            Some(r) if r.members.contains(at.me) => Ok(r
+                .members
+                .iter()
+                .filter_map(|m| s.users.get(m.as_str()))
+                .flat_map(|u| s.receiving_iter(u))
+                .filter(|&x| x != at.session)
+                .collect()),
+            _ => {
+                let message = format!("you are not in #{room}; /join it first");
+                Err(Refused::new(ErrorKind::NotInRoom, message))
+            }
+        },
+    }
+}
+
+fn to_room(
+    core: &mut ChatCore,
+    fx: &mut Effects,
+    at: Asker<'_>,
+    room: &dgram_proto::chat::Room,
+    posted: Posted,
+    recipients: Vec<SessionId>,
+) {
+    let cap = core.config.room_history;
+    if let Some(r) = core.state.rooms.get_mut(room.key()) {
+        core.stats.history_dropped += state::push_capped(&mut r.history, posted.clone(), cap);
+    }
+    if recipients.is_empty() {
+        // Nobody else is there to acknowledge it: delivered to everyone there is.
+        fx.send(at.session, ServerMsg::Delivered { id: posted.id });
+    }
+    core.deliver(fx, &recipients, &posted, true);
+}
+
+fn to_user(
+    core: &mut ChatCore,
+    fx: &mut Effects,
+    at: Asker<'_>,
+    name: &dgram_proto::Name,
+    posted: Posted,
+    recipients: Vec<SessionId>,
+) {
+    let pair = state::pair_key(&posted.from, name);
+    let cap = core.config.dm_history;
+    let log = core.state.dms.entry(pair).or_default();
+    core.stats.history_dropped += state::push_capped(log, posted.clone(), cap);
+    // The sender's other sessions see what it sent (a `listen` beside a `send`).
+    let mine: Vec<SessionId> = core
+        .state
+        .users
+        .get(at.me)
+        .map(|u| {
+            core.state
+                .receiving_iter(u)
+                .filter(|&s| s != at.session)
+                .collect()
+        })
+        .unwrap_or_default();
+    let to_self = name.key() == at.me;
+    if recipients.is_empty() {
+        core.queue(fx, name.key(), posted.clone(), at.session);
+    } else {
+        core.deliver(fx, &recipients, &posted, true);
+    }
+    if !to_self {
+        core.deliver(fx, &mine, &posted, false);
+    }
+}

@@ -1,0 +1,190 @@
+//! The chat server's rules as a state machine without I/O: it takes session events and
+//! decoded requests with the wall-clock time in milliseconds, and answers each with its
+//! effects (what to send, what to store). Identity comes from the session: whatever sender a
+//! client claims, messages carry the name its session joined with.
+//!
+//! Each request is handled in its own file under `cmd/`; receipts and what is kept for how long
+//! are `receipts.rs` and `keeping.rs`. [`Chat`] puts the core over a [`ChangeStore`] and holds
+//! outputs back until their changes are committed.
+
+mod chat;
+mod cmd;
+mod effects;
+mod keeping;
+mod op;
+mod pending;
+mod receipts;
+mod snapshot;
+mod state;
+mod store;
+mod undo;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use dgram_proto::chat::{ChatId, Presence, ServerMsg};
+use dgram_proto::session::{MessageId, Rng, SessionId};
+use dgram_proto::Name;
+
+pub use self::chat::Chat;
+pub use self::effects::Output;
+pub use self::op::{Op, Ticket};
+pub use self::snapshot::{SavedRoom, SavedUser, Snapshot};
+pub use self::store::{ChangeStore, MemoryStore, Submitted};
+
+use self::effects::Effects;
+use self::state::{SessionInfo, State};
+
+const DAY_MS: u64 = 24 * 60 * 60 * 1000;
+
+/// Caps and lifetimes; the defaults are the documented ones.
+#[derive(Debug, Clone)]
+pub struct ChatConfig {
+    /// Messages kept per room.
+    pub room_history: usize,
+    /// Messages replayed on joining a room.
+    pub replay: usize,
+    /// DMs queued per offline user.
+    pub queue: usize,
+    /// Messages kept per DM conversation.
+    pub dm_history: usize,
+    /// Age after which history and queued DMs are dropped.
+    pub expiry_ms: u64,
+    /// A claim unused this long lapses.
+    pub claim_ttl_ms: u64,
+    /// Rooms one user may be in.
+    pub max_rooms_per_user: usize,
+    /// Rooms the server holds.
+    pub max_rooms: usize,
+}
+
+impl Default for ChatConfig {
+    fn default() -> Self {
+        Self {
+            room_history: 2048,
+            replay: 50,
+            queue: 256,
+            dm_history: 256,
+            expiry_ms: 7 * DAY_MS,
+            claim_ttl_ms: 90 * DAY_MS,
+            max_rooms_per_user: 100,
+            max_rooms: 10_000,
+        }
+    }
+}
+
+/// What fell off or was turned away, for the logs.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ChatStats {
+    /// Messages accepted.
+    pub accepted: u64,
+    /// History entries dropped by a cap.
+    pub history_dropped: u64,
+    /// Queued DMs dropped because a queue was full.
+    pub queue_dropped: u64,
+    /// History entries and queued DMs dropped by age.
+    pub expired: u64,
+    /// Claims that lapsed.
+    pub claims_lapsed: u64,
+    /// Requests refused with an error.
+    pub errors: u64,
+}
+
+/// Who waits for a message's receipt.
+#[derive(Debug)]
+struct Pending {
+    sender: Name,
+    remaining: u32,
+    /// For a direct message, its recipient: the first acknowledgement dequeues it for good.
+    dm_to: Option<Name>,
+}
+
+/// The chat server's state machine.
+#[derive(Debug)]
+pub(crate) struct ChatCore {
+    config: ChatConfig,
+    rng: Rng,
+    state: State,
+    next_id: ChatId,
+    receipts: HashMap<ChatId, Pending>,
+    /// Per session, so that a closing session drops its own entries without a walk over
+    /// everyone's; a session with nothing in transit has no entry.
+    in_transit: HashMap<SessionId, HashMap<MessageId, ChatId>>,
+    stats: ChatStats,
+    /// Whether changes are recorded for a store.
+    keep: bool,
+}
+
+impl ChatCore {
+    /// A server; `seed` is its only randomness (claim keys); `keep` records changes.
+    fn new(config: ChatConfig, seed: [u8; 32], keep: bool) -> Self {
+        Self {
+            config,
+            rng: Rng::from_seed(seed),
+            state: State::default(),
+            next_id: 1,
+            receipts: HashMap::new(),
+            in_transit: HashMap::new(),
+            stats: ChatStats::default(),
+            keep,
+        }
+    }
+
+    /// An empty set of effects for one event.
+    fn effects(&self) -> Effects {
+        Effects::new(self.keep)
+    }
+
+    /// A session opened from `peer`.
+    fn open(&mut self, session: SessionId, peer: SocketAddr) {
+        self.state.sessions.insert(session, SessionInfo::new(peer));
+    }
+
+    /// A session moved to a new address.
+    fn migrated(&mut self, session: SessionId, peer: SocketAddr) {
+        if let Some(s) = self.state.sessions.get_mut(&session) {
+            s.moved(peer);
+        }
+    }
+
+    /// A session ended.
+    fn close(&mut self, session: SessionId, now_ms: u64) -> Effects {
+        let mut fx = self.effects();
+        self.detach(&mut fx, session, now_ms);
+        self.state.sessions.remove(&session);
+        self.in_transit.remove(&session);
+        fx
+    }
+
+    /// The session stops speaking as its name; the last one to go takes the name offline.
+    fn detach(&mut self, fx: &mut Effects, session: SessionId, now_ms: u64) {
+        let Some(name) = self
+            .state
+            .sessions
+            .get_mut(&session)
+            .and_then(|s| s.user.take())
+        else {
+            return;
+        };
+        let key = name.key();
+        let Some(user) = self.state.users.get_mut(key) else {
+            return;
+        };
+        user.detach(session);
+        user.last_used_ms = now_ms;
+        let (name, online) = (user.name.clone(), user.online());
+        fx.log(Op::Touch {
+            user: name.clone(),
+            at_ms: now_ms,
+        });
+        if !online {
+            self.presence(fx, key, name, Presence::Offline);
+        }
+    }
+
+    /// Tells the room co-members of `key` about a presence change.
+    fn presence(&self, fx: &mut Effects, key: &str, name: Name, presence: Presence) {
+        let sessions = self.state.co_member_sessions(key);
+        fx.send_each(sessions, ServerMsg::Presence { name, presence });
+    }
+}

@@ -1,0 +1,84 @@
+//! The changes the chat core makes, one [`Op`] each, for a store to commit in [`Ticket`] order.
+//! A crash can then lose only what nobody was told: what a change tells clients waits for its
+//! commit (see the [`Chat`](super::Chat) wrapper).
+
+use dgram_proto::chat::{ChatId, Posted, Room};
+use dgram_proto::Name;
+
+/// Orders commits: every batch of ops (all that one event caused) gets the next ticket.
+pub type Ticket = u64;
+
+/// One change to the chat state, to be made durable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Op {
+    /// A name was claimed.
+    Claim {
+        /// The name.
+        name: Name,
+        /// The BLAKE3 hash of its key.
+        key_hash: [u8; 32],
+        /// When.
+        at_ms: u64,
+    },
+    /// A name was used.
+    Touch {
+        /// The name.
+        user: Name,
+        /// When.
+        at_ms: u64,
+    },
+    /// A claim lapsed.
+    Lapse {
+        /// The name.
+        user: Name,
+    },
+    /// A message was accepted.
+    Post(Posted),
+    /// A direct message awaits its recipient's acknowledgement.
+    Queue {
+        /// The recipient.
+        user: Name,
+        /// The message.
+        id: ChatId,
+    },
+    /// A recipient's session acknowledged a direct message.
+    Dequeue {
+        /// The recipient.
+        user: Name,
+        /// The message.
+        id: ChatId,
+    },
+    /// A user joined a room (creating it if new).
+    Join {
+        /// The user.
+        user: Name,
+        /// The room.
+        room: Room,
+    },
+    /// A user left a room.
+    Part {
+        /// The user.
+        user: Name,
+        /// The room.
+        room: Room,
+    },
+    /// An empty room was forgotten.
+    DropRoom {
+        /// The room.
+        room: Room,
+    },
+    /// A room's topic changed.
+    Topic {
+        /// The room.
+        room: Room,
+        /// The topic.
+        topic: String,
+    },
+    /// Messages older than `before_ms` go, and rooms keep at most `room_history` messages.
+    Expire {
+        /// Message cutoff.
+        before_ms: u64,
+        /// Messages kept per room.
+        room_history: usize,
+    },
+}

@@ -1,0 +1,105 @@
+//! What a store hands the chat core at start ([`Snapshot`]), and how the core restores it.
+
+use std::collections::{BTreeSet, HashSet, VecDeque};
+
+use dgram_proto::chat::{ChatId, Posted, Room, Target};
+use dgram_proto::Name;
+
+use super::state::{pair_key, push_capped, RoomState, User, UserKey};
+use super::ChatCore;
+
+/// A claimed name as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SavedUser {
+    /// The name.
+    pub name: Name,
+    /// The BLAKE3 hash of its key.
+    pub key_hash: [u8; 32],
+    /// When it was last used.
+    pub last_used_ms: u64,
+}
+
+/// A room as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SavedRoom {
+    /// The room.
+    pub room: Room,
+    /// Its topic.
+    pub topic: String,
+    /// Its members.
+    pub members: Vec<Name>,
+    /// Its newest messages, oldest first.
+    pub history: Vec<Posted>,
+}
+
+/// Everything a store hands the core at start.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    /// Claimed names.
+    pub users: Vec<SavedUser>,
+    /// Rooms.
+    pub rooms: Vec<SavedRoom>,
+    /// Recent direct messages, oldest first.
+    pub dms: Vec<Posted>,
+    /// Direct messages not yet acknowledged by their recipient, oldest first.
+    pub queued: Vec<(Name, Posted)>,
+    /// The id the next message gets.
+    pub next_id: ChatId,
+}
+
+impl ChatCore {
+    /// Restores the state a store saved.
+    pub(crate) fn restore(&mut self, snapshot: Snapshot) {
+        for u in snapshot.users {
+            self.state.users.insert(
+                UserKey(u.name.clone()),
+                Box::new(User {
+                    name: u.name,
+                    key_hash: u.key_hash,
+                    last_used_ms: u.last_used_ms,
+                    sessions: Vec::new(),
+                    away: None,
+                    queue: VecDeque::new(),
+                    rooms: BTreeSet::new(),
+                }),
+            );
+        }
+        for r in snapshot.rooms {
+            let room_key = r.room.key().to_owned();
+            let mut members = HashSet::new();
+            for m in r.members {
+                if let Some(u) = self.state.users.get_mut(m.key()) {
+                    u.rooms.insert(room_key.clone());
+                    members.insert(m.key().to_owned());
+                }
+            }
+            let history: VecDeque<Posted> = r.history.into_iter().collect();
+            self.state.rooms.insert(
+                room_key,
+                RoomState {
+                    room: r.room,
+                    topic: r.topic,
+                    members,
+                    history,
+                },
+            );
+        }
+        for p in snapshot.dms {
+            if let Target::User(to) = &p.to {
+                let pair = pair_key(&p.from, to);
+                let cap = self.config.dm_history;
+                let log = self.state.dms.entry(pair).or_default();
+                push_capped(log, p, cap);
+            }
+        }
+        // No cap here: the queue on disk also holds what was on its way to an online recipient
+        // when the server stopped, all of it accepted; the cap applies as messages are queued
+        // for someone offline (and what falls off it is dequeued on disk then).
+        for (user, p) in snapshot.queued {
+            if let Some(u) = self.state.users.get_mut(user.key()) {
+                u.queue.push_back(p);
+            }
+        }
+        self.next_id = self.next_id.max(snapshot.next_id);
+    }
+}

@@ -1,0 +1,69 @@
+//! The seam between the chat core and where its changes are kept. A [`ChangeStore`] takes each
+//! event's changes ([`Op`]s, under a [`Ticket`] that orders them) and commits them at once (the
+//! in-memory store, which keeps nothing), or later and reports back through
+//! [`Chat::committed`](super::Chat::committed) and
+//! [`Chat::commit_failed`](super::Chat::commit_failed) (SQLite's writer thread; a replicated
+//! log such as NATS JetStream fits the same shape: publish, then report the acknowledgement).
+//! At start a store hands the core a [`Snapshot`](super::Snapshot) to [`restore`].
+//!
+//! [`restore`]: super::Chat::restore
+
+use super::op::{Op, Ticket};
+
+/// What a store did with one event's changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Submitted {
+    /// Committed already: the event's outputs may go now.
+    Committed,
+    /// Taken; the store reports later whether the ticket was committed.
+    Pending,
+    /// Refused (the store is gone): the changes are taken back, with this reason.
+    Refused(String),
+}
+
+/// Where the chat core's changes go.
+pub trait ChangeStore: std::fmt::Debug {
+    /// Whether the store keeps changes at all. One that keeps nothing is given none, so that
+    /// the hot path records (and copies) nothing for it.
+    fn keeps(&self) -> bool;
+
+    /// Takes one event's changes. Tickets come in increasing order; a store that commits
+    /// later reports every ticket, in order, as committed or failed.
+    fn submit(&mut self, ticket: Ticket, ops: Vec<Op>) -> Submitted;
+
+    /// How many changes wait to be committed (new messages are refused past a cap).
+    fn backlog(&self) -> usize;
+}
+
+/// Keeps nothing: the chat lives in memory only and every change is final at once.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MemoryStore;
+
+impl ChangeStore for MemoryStore {
+    fn keeps(&self) -> bool {
+        false
+    }
+
+    fn submit(&mut self, _ticket: Ticket, _ops: Vec<Op>) -> Submitted {
+        Submitted::Committed
+    }
+
+    fn backlog(&self) -> usize {
+        0
+    }
+}
+
+/// A boxed store is a store: the server picks memory or disk at start.
+impl<T: ChangeStore + ?Sized> ChangeStore for Box<T> {
+    fn keeps(&self) -> bool {
+        (**self).keeps()
+    }
+
+    fn submit(&mut self, ticket: Ticket, ops: Vec<Op>) -> Submitted {
+        (**self).submit(ticket, ops)
+    }
+
+    fn backlog(&self) -> usize {
+        (**self).backlog()
+    }
+}

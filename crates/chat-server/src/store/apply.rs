@@ -1,0 +1,172 @@
+//! Committing the chat core's changes: one transaction per group, one small statement group
+//! per [`Op`], each through the statement cache.
+
+use dgram_proto::chat::{Posted, Room, Target};
+use dgram_proto::Name;
+use rusqlite::{params, Connection, Transaction};
+
+use crate::core::Op;
+
+/// Runs a statement through the connection's statement cache: the writer runs the same few
+/// statements all day, and parsing them anew each time was a good part of its work.
+fn exec(tx: &Transaction<'_>, sql: &str, params: impl rusqlite::Params) -> rusqlite::Result<usize> {
+    tx.prepare_cached(sql)?.execute(params)
+}
+
+/// Commits `ops` in one transaction.
+pub(super) fn apply(conn: &mut Connection, ops: &[Op]) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    for op in ops {
+        match op {
+            Op::Claim {
+                name,
+                key_hash,
+                at_ms,
+            } => claim(&tx, name, key_hash, *at_ms)?,
+            Op::Touch { user, at_ms } => touch(&tx, user, *at_ms)?,
+            Op::Lapse { user } => lapse(&tx, user)?,
+            Op::Post(p) => post(&tx, p)?,
+            Op::Queue { user, id } => queue(&tx, user, *id)?,
+            Op::Dequeue { user, id } => dequeue(&tx, user, *id)?,
+            Op::Join { user, room } => join(&tx, user, room)?,
+            Op::Part { user, room } => part(&tx, user, room)?,
+            Op::DropRoom { room } => drop_room(&tx, room)?,
+            Op::Topic { room, topic } => set_topic(&tx, room, topic)?,
+            Op::Expire {
+                before_ms,
+                room_history,
+            } => prune(&tx, *before_ms as i64, *room_history as i64)?,
+        }
+    }
+    tx.commit()
+}
+
+fn claim(
+    tx: &Transaction<'_>,
+    name: &Name,
+    key_hash: &[u8; 32],
+    at_ms: u64,
+) -> rusqlite::Result<()> {
+    exec(
+        tx,
+        "INSERT OR REPLACE INTO users (key, name, key_hash, last_used_ms) VALUES (?1, ?2, ?3, ?4)",
+        params![name.key(), name.as_str(), &key_hash[..], at_ms as i64],
+    )?;
+    Ok(())
+}
+
+fn touch(tx: &Transaction<'_>, user: &Name, at_ms: u64) -> rusqlite::Result<()> {
+    exec(
+        tx,
+        "UPDATE users SET last_used_ms = ?2 WHERE key = ?1",
+        params![user.key(), at_ms as i64],
+    )?;
+    Ok(())
+}
+
+fn lapse(tx: &Transaction<'_>, user: &Name) -> rusqlite::Result<()> {
+    exec(tx, "DELETE FROM users WHERE key = ?1", [user.key()])?;
+    exec(tx, "DELETE FROM members WHERE user = ?1", [user.key()])?;
+    exec(tx, "DELETE FROM queue WHERE user = ?1", [user.key()])?;
+    Ok(())
+}
+
+fn post(tx: &Transaction<'_>, p: &Posted) -> rusqlite::Result<()> {
+    let (to_room, to_name) = match &p.to {
+        Target::Room(r) => (true, r.as_str()),
+        Target::User(u) => (false, u.as_str()),
+    };
+    exec(
+        tx,
+        "INSERT OR IGNORE INTO messages (id, ts, sender, to_room, to_name, text) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![p.id as i64, p.ts as i64, p.from.as_str(), to_room, to_name, p.text],
+    )?;
+    Ok(())
+}
+
+fn queue(tx: &Transaction<'_>, user: &Name, id: u64) -> rusqlite::Result<()> {
+    exec(
+        tx,
+        "INSERT OR IGNORE INTO queue (user, id) VALUES (?1, ?2)",
+        params![user.key(), id as i64],
+    )?;
+    Ok(())
+}
+
+fn dequeue(tx: &Transaction<'_>, user: &Name, id: u64) -> rusqlite::Result<()> {
+    exec(
+        tx,
+        "DELETE FROM queue WHERE user = ?1 AND id = ?2",
+        params![user.key(), id as i64],
+    )?;
+    Ok(())
+}
+
+fn join(tx: &Transaction<'_>, user: &Name, room: &Room) -> rusqlite::Result<()> {
+    exec(
+        tx,
+        "INSERT OR IGNORE INTO rooms (key, name) VALUES (?1, ?2)",
+        params![room.key(), room.as_str()],
+    )?;
+    exec(
+        tx,
+        "INSERT OR IGNORE INTO members (room, user) VALUES (?1, ?2)",
+        params![room.key(), user.key()],
+    )?;
+    Ok(())
+}
+
+fn part(tx: &Transaction<'_>, user: &Name, room: &Room) -> rusqlite::Result<()> {
+    exec(
+        tx,
+        "DELETE FROM members WHERE room = ?1 AND user = ?2",
+        params![room.key(), user.key()],
+    )?;
+    Ok(())
+}
+
+fn drop_room(tx: &Transaction<'_>, room: &Room) -> rusqlite::Result<()> {
+    exec(tx, "DELETE FROM rooms WHERE key = ?1", [room.key()])?;
+    exec(tx, "DELETE FROM members WHERE room = ?1", [room.key()])?;
+    Ok(())
+}
+
+fn set_topic(tx: &Transaction<'_>, room: &Room, topic: &str) -> rusqlite::Result<()> {
+    exec(
+        tx,
+        "UPDATE rooms SET topic = ?2 WHERE key = ?1",
+        params![room.key(), topic],
+    )?;
+    Ok(())
+}
+
+/// Drops old messages in bounded steps (at most 10,000 rows per call), so that pruning a large
+/// backlog never holds the writer long; the next expiry tick continues where this one stopped.
+fn prune(tx: &Transaction<'_>, before_ms: i64, room_history: i64) -> rusqlite::Result<()> {
+    exec(tx,
+        "DELETE FROM queue WHERE id IN (SELECT id FROM messages WHERE ts < ?1 ORDER BY ts LIMIT 10000)",
+        [before_ms],
+    )?;
+    exec(tx,
+        // The newest message is always kept: the next id is one past the largest on disk,
+        // and ids must never be handed out twice.
+        "DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE ts < ?1 ORDER BY ts LIMIT 10000)
+         AND id < (SELECT MAX(id) FROM messages)",
+        [before_ms],
+    )?;
+    let rooms: Vec<String> = tx
+        .prepare("SELECT name FROM rooms")?
+        .query_map([], |r| r.get(0))?
+        .filter_map(Result::ok)
+        .collect();
+    for room in rooms {
+        exec(
+            tx,
+            "DELETE FROM messages WHERE to_room = 1 AND to_name = ?1 AND id <= (
+                SELECT id FROM messages WHERE to_room = 1 AND to_name = ?1
+                ORDER BY id DESC LIMIT 1 OFFSET ?2)",
+            params![room, room_history],
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,160 @@
+//! Helpers for the tests of the chat core alone (no sockets, the clock in the test's hands):
+//! [`ChatCore`] drives `Chat` over the in-memory store, or over a store that holds every change
+//! until the test reports it committed or failed.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+
+use chat_server::core::{ChangeStore, Chat, ChatConfig, ChatStats, MemoryStore, Op, Output};
+use chat_server::core::{Submitted, Ticket};
+use dgram_proto::chat::{ChatId, ClientMsg, ServerMsg};
+use dgram_proto::Name;
+
+pub(crate) fn name(s: &str) -> Name {
+    Name::new(s).expect("a valid name")
+}
+
+pub(crate) fn addr(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+pub(crate) fn drain(core: &mut ChatCore) -> Vec<(u32, ServerMsg)> {
+    std::iter::from_fn(|| core.poll_output())
+        .map(|o| (o.session, (*o.msg).clone()))
+        .collect()
+}
+
+pub(crate) fn hello(
+    core: &mut ChatCore,
+    session: u32,
+    who: &str,
+    key: Option<[u8; 16]>,
+    now: u64,
+) -> ServerMsg {
+    core.open(session, addr(40000 + session as u16));
+    core.handle(
+        session,
+        now,
+        ClientMsg::Hello {
+            name: name(who),
+            key,
+            send_only: false,
+        },
+    );
+    drain(core)
+        .into_iter()
+        .map(|(_, m)| m)
+        .find(|m| matches!(m, ServerMsg::Welcome { .. } | ServerMsg::Error { .. }))
+        .expect("an answer to hello")
+}
+
+/// In memory, or holding changes for the test to commit.
+#[derive(Debug)]
+pub(crate) enum TestStore {
+    Memory(MemoryStore),
+    Held(VecDeque<(Ticket, Op)>),
+}
+
+impl ChangeStore for TestStore {
+    fn keeps(&self) -> bool {
+        match self {
+            TestStore::Memory(m) => m.keeps(),
+            TestStore::Held(_) => true,
+        }
+    }
+
+    fn submit(&mut self, ticket: Ticket, ops: Vec<Op>) -> Submitted {
+        match self {
+            TestStore::Memory(m) => m.submit(ticket, ops),
+            TestStore::Held(held) => {
+                held.extend(ops.into_iter().map(|op| (ticket, op)));
+                Submitted::Pending
+            }
+        }
+    }
+
+    fn backlog(&self) -> usize {
+        match self {
+            TestStore::Memory(m) => m.backlog(),
+            TestStore::Held(held) => held.len(),
+        }
+    }
+}
+
+/// The chat core with its outputs queued for the test to take.
+#[derive(Debug)]
+pub(crate) struct ChatCore {
+    chat: Chat<TestStore>,
+    out: VecDeque<Output>,
+}
+
+impl ChatCore {
+    /// In memory.
+    pub(crate) fn new(config: ChatConfig, seed: [u8; 32]) -> Self {
+        let chat = Chat::new(config, seed, TestStore::Memory(MemoryStore));
+        Self {
+            chat,
+            out: VecDeque::new(),
+        }
+    }
+
+    /// Over a store that commits only when the test says so.
+    pub(crate) fn durable(config: ChatConfig, seed: [u8; 32]) -> Self {
+        let chat = Chat::new(config, seed, TestStore::Held(VecDeque::new()));
+        Self {
+            chat,
+            out: VecDeque::new(),
+        }
+    }
+
+    pub(crate) fn open(&mut self, session: u32, peer: SocketAddr) {
+        self.chat.open(session, peer);
+    }
+
+    pub(crate) fn handle(&mut self, session: u32, now_ms: u64, msg: ClientMsg) {
+        let out = self.chat.handle(session, now_ms, msg);
+        self.out.extend(out);
+    }
+
+    pub(crate) fn close(&mut self, session: u32, now_ms: u64) {
+        let out = self.chat.close(session, now_ms);
+        self.out.extend(out);
+    }
+
+    pub(crate) fn expire(&mut self, now_ms: u64) {
+        let out = self.chat.expire(now_ms);
+        self.out.extend(out);
+    }
+
+    pub(crate) fn unsendable(&mut self, chat: ChatId, why: &str) {
+        let out = self.chat.unsendable(chat, why);
+        self.out.extend(out);
+    }
+
+    pub(crate) fn committed(&mut self, ticket: Ticket) {
+        let out = self.chat.committed(ticket);
+        self.out.extend(out);
+    }
+
+    pub(crate) fn commit_failed(&mut self, ticket: Ticket, why: &str) {
+        let out = self.chat.commit_failed(ticket, why);
+        self.out.extend(out);
+    }
+
+    pub(crate) fn stats(&self) -> ChatStats {
+        self.chat.stats()
+    }
+
+    /// The next thing to send.
+    pub(crate) fn poll_output(&mut self) -> Option<Output> {
+        self.out.pop_front()
+    }
+
+    /// The next change given to the store, with its ticket.
+    pub(crate) fn poll_op(&mut self) -> Option<(Ticket, Op)> {
+        match self.chat.store_mut() {
+            TestStore::Held(held) => held.pop_front(),
+            TestStore::Memory(_) => None,
+        }
+    }
+}
