@@ -1,5 +1,5 @@
-//! The echo server against an attacker on loopback: a loop with another echo service dies out
-//! within a few packets, and a flood from many source addresses (127.0.0.2, 127.0.0.3, ...)
+//! The echo server against an attacker on loopback: a loop with another echo service (an RFC 862
+//! echo, or a second dgram server) dies out within a few packets, and a flood from many source addresses (127.0.0.2, 127.0.0.3, ...)
 //! leaves a legitimate client on 127.0.0.1 its replies.
 
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
@@ -63,6 +63,57 @@ async fn a_loop_with_an_rfc862_echo_dies_within_a_few_packets() {
     assert_eq!(totals.plain as usize, one + thirty);
     assert_eq!(totals.looped as usize, one + thirty, "each bounced reply");
     assert_eq!(totals.plain_limited as usize, 30 - thirty);
+}
+
+/// Two sockets on one loopback port with SO_REUSEPORT: the first for a server, the second to
+/// send a datagram "from" that server, as a spoofer would.
+fn shared_port() -> (tokio::net::UdpSocket, UdpSocket) {
+    use socket2::{Domain, Socket, Type};
+    let open = |addr: SocketAddr| {
+        let s = Socket::new(Domain::IPV4, Type::DGRAM, None).expect("socket");
+        s.set_reuse_port(true).expect("SO_REUSEPORT");
+        s.bind(&addr.into()).expect("bind");
+        UdpSocket::from(s)
+    };
+    let server = open("127.0.0.1:0".parse().expect("literal"));
+    let addr = server.local_addr().expect("addr");
+    let spoofer = open(addr);
+    server.set_nonblocking(true).expect("nonblocking");
+    let server = tokio::net::UdpSocket::from_std(server).expect("tokio socket");
+    (server, spoofer)
+}
+
+#[tokio::test]
+async fn a_loop_between_two_dgram_echo_servers_dies_after_two_packets() {
+    let a = start(Settings::default()).await;
+    let (b_socket, spoofer) = shared_port();
+    let b_shutdown = tokio_util::sync::CancellationToken::new();
+    let b = tokio::spawn(echo_server::run(
+        b_socket,
+        b_shutdown.clone(),
+        Settings::default(),
+    ));
+    // Neither server has run yet (this test's runtime has one thread and nothing awaited):
+    // the spoofed datagram waits in A's socket, and the spoofer's socket is gone before A
+    // answers, so A's answer reaches B.
+    spoofer.send_to(b"ping, said B", a.addr).expect("send");
+    drop(spoofer);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let a = a.stop().await;
+    b_shutdown.cancel();
+    let b = b.await.expect("joins").expect("B ends cleanly");
+    println!("A: {a:?}\nB: {b:?}");
+    assert_eq!(
+        (a.plain, b.plain),
+        (1, 1),
+        "A answered the spoof, B answered A"
+    );
+    assert_eq!(
+        (a.looped, b.looped),
+        (1, 0),
+        "A saw its own reply come back"
+    );
+    assert_eq!(a.received + b.received, 3, "three packets in all");
 }
 
 /// The 16 million addresses of 127.0.0.0/8 after 127.0.0.1, one per flood datagram.
