@@ -14,8 +14,10 @@ use dgram_proto::Name;
 use tokio_util::sync::CancellationToken;
 
 /// The answer to one raw handshake (Hello, then Join with the cookie) from a fresh port on
-/// `ip`: the packet type of the answer to the Join (0x13 welcome, 0x14 reject) and its bytes.
-fn handshake(server: SocketAddr, ip: &str, nonce: u8) -> (u8, Vec<u8>) {
+/// `ip`: the packet type of the answer to the Join (0x13 welcome, 0x14 reject) and its bytes,
+/// and the socket, which the caller keeps so that no later handshake gets the same port (a
+/// Join from an address that has a session replaces that session).
+fn handshake(server: SocketAddr, ip: &str, nonce: u8) -> (u8, Vec<u8>, UdpSocket) {
     let socket = UdpSocket::bind((ip, 0)).expect("bind");
     socket
         .set_read_timeout(Some(Duration::from_secs(2)))
@@ -34,7 +36,7 @@ fn handshake(server: SocketAddr, ip: &str, nonce: u8) -> (u8, Vec<u8>) {
     join.resize(1200, 0);
     socket.send_to(&join, server).expect("send join");
     let (n, _) = socket.recv_from(&mut buf).expect("an answer to the join");
-    (buf[2], buf[..n].to_vec())
+    (buf[2], buf[..n].to_vec(), socket)
 }
 
 /// A real session client on 127.0.0.1 that says hello as `who`; the server's answer.
@@ -116,10 +118,10 @@ async fn one_address_cannot_fill_the_server_and_a_legitimate_client_still_joins(
     .await
     .expect("attacker");
     for (ip, answers) in ["127.0.0.2", "127.0.0.3"].iter().zip(&answers) {
-        let welcomed = answers.iter().filter(|(ty, _)| *ty == 0x13).count();
+        let welcomed = answers.iter().filter(|(ty, ..)| *ty == 0x13).count();
         let busy = answers
             .iter()
-            .filter(|(ty, b)| *ty == 0x14 && b.get(19) == Some(&3))
+            .filter(|(ty, b, _)| *ty == 0x14 && b.get(19) == Some(&3))
             .count();
         println!("{ip}: {attempts} handshakes, {welcomed} sessions, {busy} refused busy");
         // One session past the chat cap, whose hello is told "too many sessions"; the rest
