@@ -147,7 +147,13 @@ pub async fn run(
                 .map(|rate| RateLimitLayer::<SessionId>::new(rate, settings.session.max_sessions)),
         )
         .service(Admit);
-    let sessions = session::Server::new(settings.session.clone(), session_seed, now());
+    // Handshakes past the per-IP cap are refused before a session exists; the cap there is one
+    // more, so that the first session over it is told why (a chat error) rather than "busy".
+    let session_config = session::Config {
+        max_sessions_per_ip: settings.max_sessions_per_ip.saturating_add(1),
+        ..settings.session.clone()
+    };
+    let sessions = session::Server::new(session_config, session_seed, now());
     let endpoint = ChatEndpoint::new(sessions, limits, chat);
 
     let ticker = tokio::spawn({

@@ -29,6 +29,12 @@ pub struct Cli {
     #[arg(long, env = "ECHO_BURST", default_value_t = 1000)]
     pub burst: u32,
 
+    /// Plain (non-envelope) replies per second each source IP address gets, within `--rate`
+    /// (the burst is the same number); 0 turns this limit off. Plain replies are what another
+    /// echo service can bounce back, so they stay low.
+    #[arg(long, env = "ECHO_PLAIN_RATE", default_value_t = 20)]
+    pub plain_rate: u32,
+
     /// Log format.
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -61,8 +67,13 @@ impl Cli {
             per_second: f64::from(self.rate),
             burst: self.burst.max(1),
         });
+        let plain_rate = (self.plain_rate > 0).then(|| Rate {
+            per_second: f64::from(self.plain_rate),
+            burst: self.plain_rate,
+        });
         Settings {
             rate,
+            plain_rate,
             ..Settings::default()
         }
     }

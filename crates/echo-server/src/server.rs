@@ -5,7 +5,7 @@ use std::future::poll_fn;
 use std::io;
 use std::time::{Duration, Instant};
 
-use dgram_proto::echo::{Answer, EchoServer};
+use dgram_proto::echo::{Answer, EchoServer, GuardConfig, LoopGuard};
 use dgram_proto::token_bucket::Rate;
 use dgram_proto::Name;
 use quinn_udp::UdpSocketState;
@@ -28,7 +28,11 @@ const DRAIN_BATCHES: usize = 16;
 pub struct Settings {
     /// The rate each source IP address gets; `None` turns the limit off.
     pub rate: Option<Rate>,
-    /// How many source addresses the rate limiter remembers at most.
+    /// The rate of plain (non-envelope) replies each source IP address gets, on top of
+    /// `rate`: plain replies are what another echo service can bounce back. `None` turns the
+    /// limit off.
+    pub plain_rate: Option<Rate>,
+    /// How many source addresses each rate limiter remembers at most.
     pub max_tracked_sources: usize,
     /// How often rejected input is summarized in the log.
     pub summary_every: Duration,
@@ -41,6 +45,7 @@ impl Default for Settings {
                 per_second: 1000.0,
                 burst: 1000,
             }),
+            plain_rate: GuardConfig::default().plain_rate,
             max_tracked_sources: 65_536,
             summary_every: Duration::from_secs(10),
         }
@@ -59,8 +64,18 @@ pub async fn run(
         local,
         source: io::Error::other(e),
     })?;
-    let service = EchoService::new(EchoServer::new(name, local));
-    tracing::info!(%local, rate = ?settings.rate, "echo server listening");
+    let guard = LoopGuard::new(GuardConfig {
+        plain_rate: settings.plain_rate,
+        max_tracked_sources: settings.max_tracked_sources,
+        ..GuardConfig::default()
+    });
+    let service = EchoService::new(EchoServer::new(name, local), guard);
+    tracing::info!(
+        %local,
+        rate = ?settings.rate,
+        plain_rate = ?settings.plain_rate,
+        "echo server listening"
+    );
     let totals = match settings.rate {
         Some(rate) => {
             let layer = RateLimitLayer::new(rate, settings.max_tracked_sources);

@@ -1,13 +1,14 @@
 //! The echo request path as a tower [`Service`]: one request is one received datagram plus the
 //! buffer its answer goes into, and the response is proto's [`Answer`]. Cross-cutting behaviour
-//! (rate limits) wraps it as layers; see `dgram_net::rate_limit_layer`.
+//! (the per-source rate limit) wraps it as layers; see `dgram_net::rate_limit_layer`. Inside, proto's
+//! loop guard screens each datagram before the echo rules answer it, and remembers each reply.
 
 use std::future::{ready, Ready};
 use std::net::{IpAddr, SocketAddr};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use dgram_proto::echo::{Answer, EchoServer};
+use dgram_proto::echo::{Answer, EchoServer, LoopGuard, ReplyKind};
 use tower::Service;
 
 use crate::Error;
@@ -39,16 +40,17 @@ impl Keyed for Request<'_> {
     }
 }
 
-/// Answers each datagram by proto's echo rules. Always ready.
-#[derive(Debug, Clone)]
+/// Answers each datagram by proto's echo rules, unless the loop guard refuses it. Always ready.
+#[derive(Debug)]
 pub struct EchoService {
     proto: EchoServer,
+    guard: LoopGuard,
 }
 
 impl EchoService {
-    /// A service answering by `proto`'s rules.
-    pub fn new(proto: EchoServer) -> Self {
-        Self { proto }
+    /// A service answering by `proto`'s rules what `guard` lets through.
+    pub fn new(proto: EchoServer, guard: LoopGuard) -> Self {
+        Self { proto, guard }
     }
 }
 
@@ -62,6 +64,19 @@ impl<'a> Service<Request<'a>> for EchoService {
     }
 
     fn call(&mut self, req: Request<'a>) -> Self::Future {
-        ready(Ok(self.proto.answer(req.peer, req.datagram, req.out)))
+        if let Err(why) = self.guard.screen(req.peer, req.datagram, req.now) {
+            return ready(Ok(Answer::Drop(why)));
+        }
+        let answer = self.proto.answer(req.peer, req.datagram, req.out);
+        if let Answer::Reply {
+            len,
+            kind: ReplyKind::Plain,
+        } = answer
+        {
+            if let Some(reply) = req.out.get(..len) {
+                self.guard.sent(req.peer, reply, req.now);
+            }
+        }
+        ready(Ok(answer))
     }
 }

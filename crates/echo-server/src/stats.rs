@@ -28,6 +28,10 @@ pub struct Totals {
     pub oversized: u64,
     /// Not answered: malformed, with no room for an error reply.
     pub malformed: u64,
+    /// Not answered: our own recent reply coming back (an echo loop).
+    pub looped: u64,
+    /// Not answered: a plain datagram over its source's plain-reply rate.
+    pub plain_limited: u64,
     /// Replies the system refused to send.
     pub send_failed: u64,
     /// Receive calls that failed.
@@ -48,6 +52,8 @@ impl Totals {
                 Drop::NotARequest(_) => self.not_request += 1,
                 Drop::Oversized(_) => self.oversized += 1,
                 Drop::Malformed(_) => self.malformed += 1,
+                Drop::Looped => self.looped += 1,
+                Drop::PlainRateLimited => self.plain_limited += 1,
             },
             Err(_) => self.rate_limited += 1,
         }
@@ -61,6 +67,8 @@ impl Totals {
             + self.not_request
             + self.oversized
             + self.malformed
+            + self.looped
+            + self.plain_limited
             + self.errors_sent
     }
 
@@ -76,6 +84,8 @@ impl Totals {
             not_request = self.not_request - last.not_request,
             oversized = self.oversized - last.oversized,
             malformed = self.malformed - last.malformed + self.errors_sent - last.errors_sent,
+            looped = self.looped - last.looped,
+            plain_limited = self.plain_limited - last.plain_limited,
             send_failed = self.send_failed - last.send_failed,
             "rejected datagrams since the last summary"
         );

@@ -12,6 +12,9 @@ mod codec;
 pub mod echo;
 mod envelope;
 mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod name;
 pub mod session;
 pub mod token_bucket;

@@ -1,5 +1,6 @@
 //! The chat server's integration tests: the real server on 127.0.0.1:0 with several clients,
-//! each a real session over loopback; the limits; the layers alone; and the binary.
+//! each a real session over loopback; the limits (the per-IP session cap at the handshake
+//! too); the layers alone; and the binary.
 
 mod binary;
 mod claims;
@@ -12,4 +13,5 @@ mod layers;
 mod limits;
 mod qq;
 mod rooms;
+mod session_cap;
 mod support;

@@ -11,6 +11,7 @@ use crate::support::{echo_request, start, Client, BIG};
 fn unlimited() -> Settings {
     Settings {
         rate: None,
+        plain_rate: None,
         ..Settings::default()
     }
 }

@@ -44,6 +44,11 @@ pub enum Drop {
     Oversized(usize),
     /// It was a malformed envelope, and an error reply would have been larger than it.
     Malformed(Error),
+    /// It was identical to a reply we sent to that address moments ago: another echo service
+    /// is bouncing our answer back ([`super::LoopGuard`]).
+    Looped,
+    /// It was a plain datagram over its source's plain-reply rate ([`super::LoopGuard`]).
+    PlainRateLimited,
 }
 
 /// The echo server's protocol state: the name it signs error replies with, and its own address.

@@ -20,6 +20,7 @@ mod conn;
 mod crypto;
 mod flight;
 pub mod packet;
+mod per_ip;
 mod reassembly;
 mod recv;
 mod rtt;
@@ -104,6 +105,9 @@ pub struct Config {
     pub max_queued_unreliable: usize,
     /// Sessions a server holds at most.
     pub max_sessions: usize,
+    /// Sessions a server holds at most from one client network (an IPv4 address or an IPv6
+    /// /64): a Join past it is refused as busy, so one network cannot fill `max_sessions`.
+    pub max_sessions_per_ip: usize,
     /// How long a cookie stays valid: it is accepted in its own time window and the next.
     pub cookie_window: Duration,
 }
@@ -126,6 +130,7 @@ impl Default for Config {
             max_channels: 4096,
             max_queued_unreliable: 256,
             max_sessions: 100_000,
+            max_sessions_per_ip: 1024,
             cookie_window: Duration::from_secs(30),
         }
     }
@@ -235,7 +240,8 @@ pub struct ServerStats {
     pub unmatched: u64,
     /// Joins with a cookie that was wrong, expired, or minted for another address.
     pub bad_cookie: u64,
-    /// Joins refused (unknown session to resume, bad proof, server full).
+    /// Joins refused (unknown session to resume, bad proof, server full, or too many sessions
+    /// from the client's network).
     pub rejected: u64,
 }
 

@@ -18,6 +18,7 @@ use std::time::Instant;
 use super::conn::{Connection, Role};
 use super::crypto::{self, resume_proof, Cookies, Rng};
 use super::packet::{self, Nonce, Packet, Resume, Secret, Writer};
+use super::per_ip::PerIp;
 use super::time::Stamp;
 use super::timers::Timers;
 use super::{
@@ -45,6 +46,7 @@ pub struct Server {
     cookies: Cookies,
     sessions: HashMap<SessionId, Box<Session>>,
     by_addr: HashMap<SocketAddr, SessionId>,
+    per_ip: PerIp,
     replies: VecDeque<(SocketAddr, Vec<u8>)>,
     dirty: VecDeque<SessionId>,
     timers: Timers,
@@ -65,6 +67,7 @@ impl Server {
             cookies,
             sessions: HashMap::new(),
             by_addr: HashMap::new(),
+            per_ip: PerIp::default(),
             replies: VecDeque::new(),
             dirty: VecDeque::new(),
             timers: Timers::new(now),
@@ -166,8 +169,10 @@ impl Server {
             }
             // The same address starts over (a restarted client): the old session is done.
             self.end(id, super::CloseReason::Replaced);
+            self.per_ip.remove(id);
         }
-        if self.sessions.len() >= self.config.max_sessions {
+        let crowded = self.per_ip.count(from.ip()) >= self.config.max_sessions_per_ip;
+        if crowded || self.sessions.len() >= self.config.max_sessions {
             self.stats.rejected += 1;
             self.reply(from, |w| {
                 packet::write_reject(w, &nonce, RejectReason::Busy)
@@ -194,6 +199,7 @@ impl Server {
             }),
         );
         self.by_addr.insert(from, id);
+        self.per_ip.insert(id, from.ip());
         self.events.push_back((id, Event::Accepted { peer: from }));
         self.reply(from, |w| packet::write_welcome(w, &nonce, id, &token));
         self.touch(id);
@@ -233,6 +239,7 @@ impl Server {
         // whatever is pending as that session's.
         self.collect(resume.session);
         if old != from {
+            self.per_ip.insert(resume.session, from.ip());
             self.by_addr.remove(&old);
             if let Some(displaced) = self.by_addr.insert(from, resume.session) {
                 if displaced != resume.session {
@@ -375,6 +382,7 @@ impl Server {
         if s.conn.is_closed() {
             let peer = s.conn.peer;
             self.sessions.remove(&id);
+            self.per_ip.remove(id);
             if self.by_addr.get(&peer) == Some(&id) {
                 self.by_addr.remove(&peer);
             }

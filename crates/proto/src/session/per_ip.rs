@@ -1,0 +1,170 @@
+//! Open sessions per client network, so that one address cannot take the server's whole
+//! session table: the server refuses a Join from a network that already holds its share,
+//! before any session exists. A network is an IPv4 address, or an IPv6 /64 (what one
+//! subscriber is usually given, so cycling through its addresses buys nothing); an IPv4-mapped
+//! IPv6 address counts as the IPv4 address it maps.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv6Addr};
+
+use super::SessionId;
+
+/// A client network: an IPv4 address, or the first 64 bits of an IPv6 address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Network(IpAddr);
+
+impl Network {
+    fn of(ip: IpAddr) -> Self {
+        match ip {
+            IpAddr::V4(_) => Self(ip),
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => Self(IpAddr::V4(v4)),
+                None => {
+                    let prefix = u128::from(v6) & !u128::from(u64::MAX);
+                    Self(IpAddr::V6(Ipv6Addr::from(prefix)))
+                }
+            },
+        }
+    }
+}
+
+/// How many sessions each network holds, and which network each session is counted against.
+#[derive(Debug, Default)]
+pub(super) struct PerIp {
+    counts: HashMap<Network, usize>,
+    networks: HashMap<SessionId, Network>,
+}
+
+impl PerIp {
+    /// How many sessions `ip`'s network holds.
+    pub(super) fn count(&self, ip: IpAddr) -> usize {
+        self.counts.get(&Network::of(ip)).copied().unwrap_or(0)
+    }
+
+    /// Counts `session` against `ip`'s network, instead of any it was counted against before.
+    pub(super) fn insert(&mut self, session: SessionId, ip: IpAddr) {
+        self.remove(session);
+        let network = Network::of(ip);
+        *self.counts.entry(network).or_insert(0) += 1;
+        self.networks.insert(session, network);
+    }
+
+    /// Stops counting `session`; doing so twice is harmless.
+    pub(super) fn remove(&mut self, session: SessionId) {
+        let Some(network) = self.networks.remove(&session) else {
+            return;
+        };
+        if let Some(count) = self.counts.get_mut(&network) {
+            *count -= 1;
+            if *count == 0 {
+                self.counts.remove(&network);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+    use std::time::Instant;
+
+    use super::super::packet::{self, Writer};
+    use super::super::{Config, RejectReason, Server};
+    use super::*;
+    use crate::MAX_DATAGRAM;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().expect("literal")
+    }
+
+    #[test]
+    fn ipv6_counts_per_64_and_mapped_ipv4_as_ipv4() {
+        let mut p = PerIp::default();
+        p.insert(1, ip("2001:db8:1:2::1"));
+        p.insert(2, ip("2001:db8:1:2:ffff::9"));
+        p.insert(3, ip("::ffff:192.0.2.7"));
+        assert_eq!(p.count(ip("2001:db8:1:2:abcd::")), 2);
+        assert_eq!(p.count(ip("2001:db8:1:3::1")), 0);
+        assert_eq!(p.count(ip("192.0.2.7")), 1);
+        // A session that moves is counted where it is now; removing twice is harmless.
+        p.insert(2, ip("192.0.2.7"));
+        assert_eq!(p.count(ip("2001:db8:1:2::")), 1);
+        assert_eq!(p.count(ip("192.0.2.7")), 2);
+        p.remove(3);
+        p.remove(3);
+        assert_eq!(p.count(ip("192.0.2.7")), 1);
+        p.remove(1);
+        p.remove(2);
+        assert!(p.counts.is_empty() && p.networks.is_empty());
+    }
+
+    /// A raw handshake from `from`: Hello, then Join with the cookie the server sent back.
+    /// Returns the server's answer to the Join: `Ok(session)` or `Err(reason)`.
+    fn handshake(server: &mut Server, now: Instant, from: SocketAddr) -> Result<u32, RejectReason> {
+        let nonce = [from.port() as u8; packet::NONCE_LEN];
+        let mut buf = [0u8; MAX_DATAGRAM];
+        let mut w = Writer::new(&mut buf);
+        packet::write_hello(&mut w, &nonce);
+        let len = w.len();
+        server.handle_datagram(now, from, &buf[..len]);
+        let t = server.poll_transmit(now, &mut buf).expect("a cookie");
+        let Some(packet::Packet::Cookie { cookie, .. }) = packet::parse(&buf[..t.len]) else {
+            panic!("expected a cookie");
+        };
+        let mut join = [0u8; MAX_DATAGRAM];
+        let mut w = Writer::new(&mut join);
+        packet::write_join(&mut w, &nonce, &cookie, None);
+        let len = w.len();
+        server.handle_datagram(now, from, &join[..len]);
+        let t = server.poll_transmit(now, &mut buf).expect("an answer");
+        match packet::parse(&buf[..t.len]) {
+            Some(packet::Packet::Welcome { session, .. }) => Ok(session),
+            Some(packet::Packet::Reject { reason, .. }) => Err(reason),
+            other => panic!("unexpected answer {other:?}"),
+        }
+    }
+
+    #[test]
+    fn one_network_cannot_fill_the_server_and_others_still_join() {
+        let now = Instant::now();
+        let config = Config {
+            max_sessions: 20,
+            max_sessions_per_ip: 4,
+            ..Config::default()
+        };
+        let mut server = Server::new(config, [9; 32], now);
+        let from = |ip: &str, port: u16| SocketAddr::new(ip.parse().expect("literal"), port);
+        // One IPv4 address, many ports: four sessions, then refused before a session exists.
+        let attacker: Vec<_> = (0..50)
+            .map(|p| handshake(&mut server, now, from("192.0.2.66", 40_000 + p)))
+            .collect();
+        assert_eq!(attacker.iter().filter(|r| r.is_ok()).count(), 4);
+        assert!(attacker[4..].iter().all(|r| *r == Err(RejectReason::Busy)));
+        assert_eq!(server.sessions(), 4);
+        // One IPv6 /64, many addresses: the same.
+        let v6 = (0..50u16)
+            .filter(|i| {
+                handshake(
+                    &mut server,
+                    now,
+                    from(&format!("2001:db8:0:1::{i:x}"), 5000),
+                )
+                .is_ok()
+            })
+            .count();
+        assert_eq!(v6, 4);
+        assert_eq!(server.sessions(), 8);
+        // Anyone else still joins, and a session that ends frees its network's place.
+        assert!(handshake(&mut server, now, from("192.0.2.1", 40_000)).is_ok());
+        assert!(handshake(&mut server, now, from("2001:db8:0:2::1", 5000)).is_ok());
+        let first = attacker[0].expect("a session");
+        server.close(first);
+        while server
+            .poll_transmit(now, &mut [0u8; MAX_DATAGRAM])
+            .is_some()
+        {}
+        assert_eq!(server.sessions(), 9);
+        assert!(handshake(&mut server, now, from("192.0.2.66", 50_000)).is_ok());
+        assert_eq!(server.stats().rejected, 46 + 46);
+    }
+}
