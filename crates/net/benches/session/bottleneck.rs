@@ -99,4 +99,7 @@ fn print_row(bulk: &Bulk, name: &str, o: &Outcome) {
         acks.received,
         o.wall.as_secs_f64()
     );
+    if let Some(note) = &o.note {
+        println!("{name:<16} {note}");
+    }
 }

@@ -127,6 +127,7 @@ pub(crate) async fn sessions(run: Run) -> Outcome {
         sent: client_wire.snapshot(),
         acks: server_wire.snapshot(),
         proxy: route.close().await,
+        note: None,
     }
 }
 

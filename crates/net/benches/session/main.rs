@@ -106,17 +106,22 @@ fn print_row(name: &str, o: &Outcome) {
     );
 }
 
-/// Each end counts what it sends and what it drops on receipt: the client's datagrams are
-/// dropped by the server (`o.acks.dropped`), the server's by the client (`o.sent.dropped`).
-fn print_wire(name: &str, o: &Outcome) {
+/// What crossed the wire. Each end counts what it sends and what it drops on receipt: the
+/// client's datagrams are dropped by the server (`o.acks.dropped`), the server's by the client
+/// (`o.sent.dropped`). The overhead per datagram is measured (bytes sent less payload
+/// delivered, over datagrams sent); `per_packet` takes out each protocol's known framing per
+/// message (`framing` bytes), leaving header, tag and frame headers, plus resends and acks.
+fn print_wire(name: &str, framing: usize, o: &Outcome) {
+    let per_datagram = o.messages as f64 / o.sent.datagrams.max(1) as f64;
+    let overhead = o.overhead_per_datagram();
     println!(
         "{name:<16} datagrams={:<7} bytes_per_datagram={:>6.1} msgs_per_datagram={:>5.2} \
-         overhead_per_datagram={:>5.1} dropped={:<5} acks={:<7} ack_bytes={:<9} \
-         acks_dropped={:<5} wire_per_payload={:.3}",
+         overhead_per_datagram={overhead:>5.1} (per_packet={:>5.1} + {framing} per message) \
+         dropped={:<5} acks={:<6} ack_bytes={:<8} acks_dropped={:<5} wire_per_payload={:.3}",
         o.sent.datagrams,
         o.sent.bytes as f64 / o.sent.datagrams.max(1) as f64,
-        o.messages as f64 / o.sent.datagrams.max(1) as f64,
-        o.overhead_per_datagram(),
+        per_datagram,
+        overhead - per_datagram * framing as f64,
         o.acks.dropped,
         o.acks.datagrams,
         o.acks.bytes,
@@ -137,25 +142,24 @@ async fn loopback(k: &Knobs) {
         true => Some(raw::raw_udp(k.messages, k.limit).await),
         false => None,
     };
-    let mut rows: Vec<(&str, Outcome)> = Vec::new();
+    let mut rows: Vec<(&str, usize, Outcome)> = Vec::new();
+    let framing = packet::frame_overhead_reliable();
     if k.rows.dgram {
-        rows.push(("dgram 0% loss", dgram::sessions(run(k.messages, 0.0)).await));
-        rows.push((
-            "dgram 10% loss",
-            dgram::sessions(run(k.messages / 2, 0.1)).await,
-        ));
+        let lossless = dgram::sessions(run(k.messages, 0.0)).await;
+        rows.push(("dgram 0% loss", framing, lossless));
+        let lossy = dgram::sessions(run(k.messages / 2, 0.1)).await;
+        rows.push(("dgram 10% loss", framing, lossy));
     }
     if k.rows.quinn {
-        rows.push(("quinn 0% loss", quic::quinn(run(k.messages, 0.0)).await));
-        rows.push((
-            "quinn 10% loss",
-            quic::quinn(run(k.messages / 2, 0.1)).await,
-        ));
+        let lossless = quic::quinn(run(k.messages, 0.0)).await;
+        rows.push(("quinn 0% loss", quic::PREFIX, lossless));
+        let lossy = quic::quinn(run(k.messages / 2, 0.1)).await;
+        rows.push(("quinn 10% loss", quic::PREFIX, lossy));
     }
     if let Some(raw) = &raw {
         print_row("raw udp", raw);
     }
-    for (name, o) in &rows {
+    for (name, _, o) in &rows {
         print_row(name, o);
     }
     if !rows.is_empty() {
@@ -164,10 +168,19 @@ async fn loopback(k: &Knobs) {
              of those, what the other end dropped"
         );
     }
-    for (name, o) in &rows {
-        print_wire(name, o);
+    for (name, framing, o) in &rows {
+        print_wire(name, *framing, o);
     }
-    let find = |name: &str| rows.iter().find(|(n, _)| *n == name).map(|(_, o)| o.rate());
+    for (name, _, o) in &rows {
+        if let Some(note) = &o.note {
+            println!("{name:<16} {note}");
+        }
+    }
+    let find = |name: &str| {
+        rows.iter()
+            .find(|(n, ..)| *n == name)
+            .map(|(.., o)| o.rate())
+    };
     let pair = |a: Option<f64>, b: Option<f64>| a.zip(b).map(|(a, b)| a / b);
     let (d0, d10) = (find("dgram 0% loss"), find("dgram 10% loss"));
     let raw_rate = raw.as_ref().map(Outcome::rate);

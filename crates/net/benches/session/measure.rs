@@ -89,6 +89,8 @@ pub(crate) struct Outcome {
     pub(crate) acks: WireCount,
     /// The proxy's counters, when the run went through it.
     pub(crate) proxy: Option<ProxyStats>,
+    /// What the protocol's own counters said, if it has any worth printing.
+    pub(crate) note: Option<String>,
 }
 
 impl Outcome {

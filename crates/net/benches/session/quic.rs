@@ -9,7 +9,9 @@
 //! window: quinn's `send_window` is set to WINDOW frames, so the transport itself refuses more
 //! than 512 messages' bytes not yet acknowledged, as dgram's sender keeps at most 512 messages
 //! not yet reported delivered. (QUIC keeps acked bytes after a lost one counted until the gap is
-//! filled; that is how a QUIC stream works, and it is part of what is measured.)
+//! filled; that is how a QUIC stream works, and it is part of what is measured. At 10 % loss a
+//! send window of 10 MB measured the same as this one: there, congestion control is what
+//! bounds quinn, not the window.)
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -26,7 +28,7 @@ use crate::quic_socket::LossySocket;
 use crate::run::Run;
 
 /// The length prefix of every frame on the stream.
-const PREFIX: usize = 2;
+pub(crate) const PREFIX: usize = 2;
 
 /// The same socket buffers as dgram's driver asks for.
 const SOCKET_BUFFER: usize = 4 << 20;
@@ -102,8 +104,10 @@ pub(crate) async fn quinn(run: Run) -> Outcome {
         task.abort();
         let _ = task.await;
     }
+    let mut note = None;
     // The client's task is gone, so this returns at once, with its connection if it had one.
     if let Ok(conn) = conn_rx.await {
+        note = Some(stats_note(&conn));
         conn.close(0u32.into(), b"done");
     }
     client.close(0u32.into(), b"done");
@@ -116,7 +120,21 @@ pub(crate) async fn quinn(run: Run) -> Outcome {
         sent: client_wire.snapshot(),
         acks: server_wire.snapshot(),
         proxy: route.close().await,
+        note,
     }
+}
+
+/// What quinn's congestion control did on the client's side, for the reader of the numbers.
+fn stats_note(conn: &Connection) -> String {
+    let stats = conn.stats();
+    format!(
+        "lost_packets={} congestion_events={} cwnd_at_end={} rtt_us={} mtu={}",
+        stats.path.lost_packets,
+        stats.path.congestion_events,
+        stats.path.cwnd,
+        stats.path.rtt.as_micros(),
+        stats.path.current_mtu
+    )
 }
 
 /// The client: connects, hands the connection out (to close it at the end), and writes every
