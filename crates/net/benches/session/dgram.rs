@@ -104,9 +104,10 @@ pub(crate) async fn sessions(run: Run) -> Outcome {
     let client = Lossy::new(client, run.loss, 0xFACE, client_wire.clone());
     let (commands, command_rx) = mpsc::channel::<Command<Lossy<Client>>>(4);
     let (done_tx, done) = oneshot::channel::<usize>();
+    let acked = Arc::new(AtomicUsize::new(0));
     let client_task = tokio::spawn({
         let shutdown = shutdown.clone();
-        let on_event = sender(run.count, done_tx);
+        let on_event = sender(run.count, done_tx, acked.clone());
         async move { drive(&client_socket, client, command_rx, on_event, shutdown).await }
     });
     let cpu0 = cpu_time();
@@ -119,6 +120,11 @@ pub(crate) async fn sessions(run: Run) -> Outcome {
     let _ = server_task.await;
     let _ = client_task.await;
     let got = received.load(Ordering::Relaxed);
+    let acked = acked.load(Ordering::Relaxed);
+    // Acked beyond what the server's application has: those wait behind a gap, in order.
+    let note = (acked != got).then(|| {
+        format!("reported delivered to the sender: {acked} (the server's application: {got})")
+    });
     Outcome {
         // Cut short by the limit: what the server had received by then.
         messages: finished.and_then(Result::ok).map_or(got, |d| d.min(got)),
@@ -127,15 +133,17 @@ pub(crate) async fn sessions(run: Run) -> Outcome {
         sent: client_wire.snapshot(),
         acks: server_wire.snapshot(),
         proxy: route.close().await,
-        note: None,
+        note,
     }
 }
 
 /// The client's event handler: a closed loop inside the driver that tops the window up as
-/// acks come in, and reports how many were delivered once all `count` are settled.
+/// acks come in, keeps `acked` up to date, and reports how many were delivered once all
+/// `count` are settled.
 fn sender(
     count: usize,
     done_tx: oneshot::Sender<usize>,
+    acked: Arc<AtomicUsize>,
 ) -> impl FnMut(&mut Lossy<Client>, Instant, Event) + Send + 'static {
     let mut done_tx = Some(done_tx);
     let payload = vec![b'x'; SIZE];
@@ -148,7 +156,10 @@ fn sender(
             Event::Connected { .. } => {
                 started.get_or_insert(now);
             }
-            Event::Delivered { .. } => delivered += 1,
+            Event::Delivered { .. } => {
+                delivered += 1;
+                acked.store(delivered, Ordering::Relaxed);
+            }
             Event::Failed { .. } => failed += 1,
             _ => {}
         }
