@@ -90,13 +90,14 @@ pub(crate) async fn quinn(run: Run) -> Outcome {
     let (conn_tx, conn_rx) = oneshot::channel::<Connection>();
     let cpu0 = cpu_time();
     let start = Instant::now();
-    let server_task = tokio::spawn(receive(
-        server.clone(),
-        run.count,
-        received.clone(),
-        done_tx,
+    let server_task = tokio::spawn(report(
+        "server",
+        receive(server.clone(), run.count, received.clone(), done_tx),
     ));
-    let client_task = tokio::spawn(send(client.clone(), route.addr, run.count, conn_tx));
+    let client_task = tokio::spawn(report(
+        "client",
+        send(client.clone(), route.addr, run.count, conn_tx),
+    ));
     let _ = tokio::time::timeout(run.limit, done).await;
     let wall = start.elapsed();
     let cpu = cpu_time().saturating_sub(cpu0);
@@ -121,6 +122,14 @@ pub(crate) async fn quinn(run: Run) -> Outcome {
         acks: server_wire.snapshot(),
         proxy: route.close().await,
         note,
+    }
+}
+
+/// Runs one end, and says on stderr why it stopped early, if it did: a run that fails shows its
+/// reason beside its short count rather than only the count.
+async fn report(end: &str, work: impl std::future::Future<Output = Result<(), BoxError>>) {
+    if let Err(err) = work.await {
+        eprintln!("quinn {end}: {err}");
     }
 }
 
