@@ -62,12 +62,15 @@ impl FromStr for Rows {
 }
 
 /// A knob from the environment, or its default; a value that does not parse is an error.
-fn knob<T: FromStr>(name: &str, default: T) -> Result<T, String> {
+fn knob<T: FromStr>(name: &str, default: T) -> Result<T, String>
+where
+    T::Err: std::fmt::Display,
+{
     match std::env::var(name) {
         Ok(v) => v
             .trim()
             .parse()
-            .map_err(|_| format!("{name}={v:?} is not a valid value")),
+            .map_err(|err| format!("{name}={v:?} is not a valid value: {err}")),
         Err(_) => Ok(default),
     }
 }
