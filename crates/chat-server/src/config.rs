@@ -2,12 +2,12 @@
 //! through their environment.
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
-use clap::{Parser, Subcommand};
-pub use dgram_net::main_support::telemetry::LogFormat;
+use clap::Parser;
+use dgram_net::main_support::cli::ServerArgs;
 use dgram_proto::token_bucket::Rate;
 
+use crate::healthcheck::SessionProbe;
 use crate::Settings;
 
 const DAY: u64 = 24 * 60 * 60 * 1000;
@@ -65,29 +65,10 @@ pub struct Cli {
     #[arg(long, env = "CHAT_MAX_DB_MIB", default_value_t = 0)]
     pub max_db_mib: u64,
 
-    /// Log format.
-    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
-    pub log_format: LogFormat,
-
-    /// What to do instead of serving.
-    #[command(subcommand)]
-    pub command: Option<Command>,
-}
-
-/// Subcommands.
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Opens a session with the server and exits 0 once it is up, 1 otherwise, within 2
-    /// seconds. Container images have no shell; their health checks run this.
-    Healthcheck {
-        /// The server to probe.
-        #[arg(
-            long,
-            env = "CHAT_HEALTHCHECK_SERVER",
-            default_value = "127.0.0.1:8081"
-        )]
-        server: SocketAddr,
-    },
+    /// `--log-format` and the `healthcheck` subcommand, as every dgram server has them (the
+    /// probe's own names are in [`crate::healthcheck`]).
+    #[command(flatten)]
+    pub common: ServerArgs<SessionProbe>,
 }
 
 impl Cli {
@@ -114,6 +95,3 @@ impl Cli {
         }
     }
 }
-
-/// How long the health probe may take in all.
-pub const HEALTHCHECK_DEADLINE: Duration = Duration::from_secs(2);

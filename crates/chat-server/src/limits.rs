@@ -1,15 +1,14 @@
 //! The per-IP cap on sessions as a tower [`Layer`]: a session opening from an address that
 //! already holds `limit` sessions is refused (the caller tells it why); sessions are counted
-//! until they close. The per-session rate limit is dgram-net's `RateLimitLayer`, keyed by
-//! session.
+//! until they close. The service around the count is dgram-net's `Gated`, as for the
+//! per-session rate limit, dgram-net's `RateLimitLayer` keyed by session.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::task::{Context, Poll};
 
-use dgram_net::rate_limit_layer::ResponseFuture;
+use dgram_net::gate::{Gate, Gated};
 use dgram_proto::session::SessionId;
-use tower::{Layer, Service};
+use tower::Layer;
 
 /// What the cap needs to know of a request.
 pub trait SessionKeyed {
@@ -59,72 +58,67 @@ impl<S> Layer<S> for SessionCapLayer {
     type Service = SessionCap<S>;
 
     fn layer(&self, inner: S) -> SessionCap<S> {
-        SessionCap {
-            inner,
+        let rule = SessionCount {
             limit: self.limit,
             per_ip: HashMap::new(),
             counted: HashMap::new(),
-        }
+        };
+        Gated::new(inner, rule)
     }
 }
 
 /// Counts open sessions per IP and refuses openings over the cap.
+pub type SessionCap<S> = Gated<S, SessionCount>;
+
+/// The cap's rule: open sessions counted per IP, from the opening request to the closing one.
 #[derive(Debug)]
-pub struct SessionCap<S> {
-    inner: S,
+pub struct SessionCount {
     limit: usize,
     per_ip: HashMap<IpAddr, usize>,
     counted: HashMap<SessionId, IpAddr>,
 }
 
-impl<S> SessionCap<S> {
+impl SessionCount {
     /// How many sessions `ip` holds.
     pub fn sessions_from(&self, ip: IpAddr) -> usize {
         self.per_ip.get(&ip).copied().unwrap_or(0)
     }
-}
 
-impl<S, R> Service<R> for SessionCap<S>
-where
-    S: Service<R>,
-    R: SessionKeyed,
-    S::Error: From<SessionCapExceeded>,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = ResponseFuture<S::Future, S::Error>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
-        self.inner.poll_ready(cx)
+    fn opened(&mut self, session: SessionId, ip: IpAddr) -> Result<(), SessionCapExceeded> {
+        let count = self.per_ip.entry(ip).or_insert(0);
+        if *count >= self.limit {
+            return Err(SessionCapExceeded {
+                ip,
+                limit: self.limit,
+            });
+        }
+        *count += 1;
+        self.counted.insert(session, ip);
+        Ok(())
     }
 
-    fn call(&mut self, req: R) -> Self::Future {
-        if req.opens() {
-            let ip = req.ip();
-            let count = self.per_ip.entry(ip).or_insert(0);
-            if *count >= self.limit {
-                let error = SessionCapExceeded {
-                    ip,
-                    limit: self.limit,
-                };
-                return ResponseFuture::Limited {
-                    error: Some(error.into()),
-                };
-            }
-            *count += 1;
-            self.counted.insert(req.session(), ip);
-        } else if req.closes() {
-            if let Some(ip) = self.counted.remove(&req.session()) {
-                if let Some(count) = self.per_ip.get_mut(&ip) {
-                    *count -= 1;
-                    if *count == 0 {
-                        self.per_ip.remove(&ip);
-                    }
+    fn closed(&mut self, session: SessionId) {
+        if let Some(ip) = self.counted.remove(&session) {
+            if let Some(count) = self.per_ip.get_mut(&ip) {
+                *count -= 1;
+                if *count == 0 {
+                    self.per_ip.remove(&ip);
                 }
             }
         }
-        ResponseFuture::Inner {
-            future: self.inner.call(req),
+    }
+}
+
+impl<R: SessionKeyed> Gate<R> for SessionCount {
+    type Refusal = SessionCapExceeded;
+
+    fn admit(&mut self, req: &R) -> Result<(), SessionCapExceeded> {
+        if req.opens() {
+            return self.opened(req.session(), req.ip());
         }
+        if req.closes() {
+            self.closed(req.session());
+        }
+        Ok(())
     }
 }

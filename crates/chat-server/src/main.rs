@@ -4,23 +4,14 @@
 
 use std::process::ExitCode;
 
-use chat_server::config::{Cli, Command, HEALTHCHECK_DEADLINE};
+use chat_server::config::Cli;
 use clap::Parser;
-use dgram_net::main_support;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Some(Command::Healthcheck { server }) = cli.command {
-        return main_support::healthcheck(chat_server::healthcheck::probe(
-            server,
-            HEALTHCHECK_DEADLINE,
-        ));
-    }
     let settings = cli.settings();
-    main_support::serve(
-        "chat server",
-        cli.log_format,
-        cli.listen,
-        |socket, shutdown| chat_server::run(socket, shutdown, settings),
-    )
+    cli.common
+        .run("chat server", cli.listen, |socket, shutdown| {
+            chat_server::run(socket, shutdown, settings)
+        })
 }

@@ -2,12 +2,12 @@
 //! through their environment.
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
-use clap::{Parser, Subcommand};
-pub use dgram_net::main_support::telemetry::LogFormat;
+use clap::Parser;
+use dgram_net::main_support::cli::ServerArgs;
 use dgram_proto::token_bucket::Rate;
 
+use crate::healthcheck::EchoProbe;
 use crate::Settings;
 
 /// dgram's UDP echo service: answers every datagram with its ASCII letters upper-cased.
@@ -35,29 +35,10 @@ pub struct Cli {
     #[arg(long, env = "ECHO_PLAIN_RATE", default_value_t = 20)]
     pub plain_rate: u32,
 
-    /// Log format.
-    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
-    pub log_format: LogFormat,
-
-    /// What to do instead of serving.
-    #[command(subcommand)]
-    pub command: Option<Command>,
-}
-
-/// Subcommands.
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Sends one probe and exits 0 on a correct reply, 1 otherwise, within 2 seconds.
-    /// Container images have no shell; their health checks run this.
-    Healthcheck {
-        /// The server to probe.
-        #[arg(
-            long,
-            env = "ECHO_HEALTHCHECK_SERVER",
-            default_value = "127.0.0.1:8080"
-        )]
-        server: SocketAddr,
-    },
+    /// `--log-format` and the `healthcheck` subcommand, as every dgram server has them (the
+    /// probe's own names are in [`crate::healthcheck`]).
+    #[command(flatten)]
+    pub common: ServerArgs<EchoProbe>,
 }
 
 impl Cli {
@@ -78,6 +59,3 @@ impl Cli {
         }
     }
 }
-
-/// How long the health probe may take in all.
-pub const HEALTHCHECK_DEADLINE: Duration = Duration::from_secs(2);

@@ -1,6 +1,7 @@
 //! dgram's I/O side for sessions: thin tokio drivers that own a socket and the timers and run
 //! proto's session state machines ([`session`]), batched datagram I/O ([`batch`]); the per-key
-//! rate-limit tower layer the servers put in front of their services ([`rate_limit_layer`]);
+//! rate-limit tower layer the servers put in front of their services ([`rate_limit_layer`]),
+//! on the service every such limit shares ([`gate`]);
 //! and what the binaries' `main` shares: tracing setup, shutdown on signals, serving until
 //! stopped, health-probe exit codes ([`main_support`]). The loss-injecting proxy is its own
 //! crate, `dgram-proxy`.
@@ -9,6 +10,7 @@
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 
 pub mod batch;
+pub mod gate;
 pub mod main_support;
 pub mod rate_limit_layer;
 pub mod session;

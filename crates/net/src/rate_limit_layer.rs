@@ -1,17 +1,19 @@
 //! A per-key token-bucket rate limit as a tower [`Layer`]: a flood from one source slows only
 //! that source. Requests over the limit fail at once with [`RateLimited`] (a UDP server cannot
 //! queue a flood, and answering it would feed it); the bucket logic is proto's
-//! [`KeyedLimiter`], which bounds how many keys it remembers.
+//! [`KeyedLimiter`], which bounds how many keys it remembers, and the service around it is
+//! [`crate::gate`]'s.
 
-use std::future::Future;
 use std::hash::Hash;
 use std::marker::PhantomData;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::Instant;
 
 use dgram_proto::token_bucket::{KeyedLimiter, Rate};
-use tower::{Layer, Service};
+use tower::Layer;
+
+use crate::gate::{Gate, Gated};
+// The response future is the gate's; named here too for the layers built on this one.
+pub use crate::gate::ResponseFuture;
 
 /// A request that says whose budget it spends and when it arrived.
 pub trait Keyed {
@@ -57,19 +59,21 @@ impl<S, K> Layer<S> for RateLimitLayer<K> {
     type Service = RateLimit<S, K>;
 
     fn layer(&self, inner: S) -> RateLimit<S, K> {
-        RateLimit {
-            inner,
+        let rule = PerKeyRate {
             rate: self.rate,
             max_keys: self.max_keys,
             limiter: None,
-        }
+        };
+        Gated::new(inner, rule)
     }
 }
 
 /// Rejects requests whose key is over its rate, passes the rest to the inner service.
+pub type RateLimit<S, K> = Gated<S, PerKeyRate<K>>;
+
+/// The rate limit's rule: a token bucket per key; a request without a key always passes.
 #[derive(Debug)]
-pub struct RateLimit<S, K> {
-    inner: S,
+pub struct PerKeyRate<K> {
     rate: Rate,
     max_keys: usize,
     // Created on the first request, from that request's clock, so that tests and simulations
@@ -77,67 +81,23 @@ pub struct RateLimit<S, K> {
     limiter: Option<KeyedLimiter<K>>,
 }
 
-impl<S, R, K> Service<R> for RateLimit<S, K>
+impl<R, K> Gate<R> for PerKeyRate<K>
 where
-    S: Service<R>,
     R: Keyed<Key = K>,
     K: Hash + Eq + Clone,
-    S::Error: From<RateLimited>,
 {
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = ResponseFuture<S::Future, S::Error>;
+    type Refusal = RateLimited;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: R) -> Self::Future {
+    fn admit(&mut self, req: &R) -> Result<(), RateLimited> {
         let now = req.now();
         let (rate, max_keys) = (self.rate, self.max_keys);
         let limiter = self
             .limiter
             .get_or_insert_with(|| KeyedLimiter::new(rate, max_keys, now));
         if req.key().is_none_or(|key| limiter.check(&key, now)) {
-            ResponseFuture::Inner {
-                future: self.inner.call(req),
-            }
+            Ok(())
         } else {
-            ResponseFuture::Limited {
-                error: Some(RateLimited.into()),
-            }
-        }
-    }
-}
-
-pin_project_lite::pin_project! {
-    /// The response of [`RateLimit`]: the inner service's, or an immediate rejection.
-    // The macro cannot carry field docs; the variants say what the fields are.
-    #[allow(missing_docs)]
-    #[project = Projection]
-    #[derive(Debug)]
-    pub enum ResponseFuture<F, E> {
-        /// Passed to the inner service.
-        Inner { #[pin] future: F },
-        /// Rejected; the error is taken when polled.
-        Limited { error: Option<E> },
-    }
-}
-
-impl<F, T, E> Future for ResponseFuture<F, E>
-where
-    F: Future<Output = Result<T, E>>,
-{
-    type Output = Result<T, E>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project() {
-            Projection::Inner { future } => future.poll(cx),
-            Projection::Limited { error } => match error.take() {
-                Some(e) => Poll::Ready(Err(e)),
-                // Polled again after completion: stay pending rather than panic.
-                None => Poll::Pending,
-            },
+            Err(RateLimited)
         }
     }
 }

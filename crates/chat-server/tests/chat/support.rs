@@ -8,16 +8,12 @@ use chat_server::Settings;
 use dgram_client::{Follow, Link, LinkEvent, ServerTarget, SessionEvent};
 use dgram_proto::chat::{ClaimKey, ClientMsg, ServerMsg};
 use dgram_proto::Name;
+use dgram_testkit::InProcess;
 use tokio::net::UdpSocket;
-use tokio_util::sync::CancellationToken;
 
 pub(crate) const WAIT: Duration = Duration::from_secs(5);
 
-pub(crate) struct Server {
-    pub(crate) addr: SocketAddr,
-    pub(crate) shutdown: CancellationToken,
-    pub(crate) task: tokio::task::JoinHandle<Result<(), chat_server::Error>>,
-}
+pub(crate) type Server = InProcess<(), chat_server::Error>;
 
 pub(crate) fn settings() -> Settings {
     Settings {
@@ -32,25 +28,9 @@ pub(crate) async fn server(settings: Settings) -> Server {
 }
 
 pub(crate) fn server_on(socket: UdpSocket, settings: Settings) -> Server {
-    let addr = socket.local_addr().expect("addr");
-    let shutdown = CancellationToken::new();
-    let task = tokio::spawn(chat_server::run(socket, shutdown.clone(), settings));
-    Server {
-        addr,
-        shutdown,
-        task,
-    }
-}
-
-impl Server {
-    pub(crate) async fn stop(self) {
-        self.shutdown.cancel();
-        tokio::time::timeout(Duration::from_secs(1), self.task)
-            .await
-            .expect("stops within a second")
-            .expect("joins")
-            .expect("ends cleanly");
-    }
+    InProcess::start(socket, |socket, shutdown| {
+        chat_server::run(socket, shutdown, settings)
+    })
 }
 
 pub(crate) fn name(s: &str) -> Name {

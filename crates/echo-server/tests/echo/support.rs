@@ -1,42 +1,22 @@
-//! Shared helpers: a server on 127.0.0.1:0 in this process, and a blocking test client.
+//! Shared helpers: a server on 127.0.0.1:0 in this process (the testkit's, as for chat), and a
+//! blocking test client.
 
 use std::net::{SocketAddr, UdpSocket};
 use std::time::Duration;
 
 use dgram_proto::{Body, Echo, Envelope, Name, MAX_DATAGRAM};
+use dgram_testkit::InProcess;
 use echo_server::{Settings, Totals};
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
 
-pub(crate) struct Running {
-    pub(crate) addr: SocketAddr,
-    pub(crate) shutdown: CancellationToken,
-    pub(crate) task: JoinHandle<Result<Totals, echo_server::Error>>,
-}
+pub(crate) type Running = InProcess<Totals, echo_server::Error>;
 
 pub(crate) async fn start(settings: Settings) -> Running {
     let socket = tokio::net::UdpSocket::bind("127.0.0.1:0")
         .await
         .expect("bind loopback");
-    let addr = socket.local_addr().expect("local addr");
-    let shutdown = CancellationToken::new();
-    let task = tokio::spawn(echo_server::run(socket, shutdown.clone(), settings));
-    Running {
-        addr,
-        shutdown,
-        task,
-    }
-}
-
-impl Running {
-    pub(crate) async fn stop(self) -> Totals {
-        self.shutdown.cancel();
-        tokio::time::timeout(Duration::from_secs(1), self.task)
-            .await
-            .expect("stops within a second")
-            .expect("task joins")
-            .expect("server ends cleanly")
-    }
+    InProcess::start(socket, |socket, shutdown| {
+        echo_server::run(socket, shutdown, settings)
+    })
 }
 
 /// A blocking client socket on loopback; tests call it from `spawn_blocking`.

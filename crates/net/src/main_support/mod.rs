@@ -1,9 +1,11 @@
-//! What the binaries' `main` shares, once their flags are parsed: run a health probe and turn
-//! its answer into an exit status, or set up tracing ([`telemetry`]), bind the socket, run the
-//! server on one thread until SIGTERM or Ctrl-C ([`signal`]), and report a failure as one line
-//! with its causes. Nothing here is needed to run a server from a test: that is `run(socket,
-//! shutdown)` in each server's crate.
+//! What the binaries' `main` shares: the flags and `healthcheck` subcommand every server takes
+//! ([`cli`]); once they are parsed, run a health probe and turn its answer into an exit status,
+//! or set up tracing ([`telemetry`]), bind the socket, run the server on one thread until
+//! SIGTERM or Ctrl-C ([`signal`]), and report a failure as one line with its causes. Nothing
+//! here is needed to run a server from a test: that is `run(socket, shutdown)` in each
+//! server's crate.
 
+pub mod cli;
 pub mod signal;
 pub mod telemetry;
 
