@@ -23,6 +23,7 @@ async fn bad_requests_get_clear_errors() {
     let req = alex.req();
     alex.send(ClientMsg::Send {
         req,
+        txn: crate::support::txn(),
         to: Target::User(name("alex")),
         text: "x".repeat(MAX_TEXT + 1),
     })
@@ -35,6 +36,7 @@ async fn bad_requests_get_clear_errors() {
     let req = alex.req();
     alex.send(ClientMsg::Send {
         req,
+        txn: crate::support::txn(),
         to: Target::User(name("nobody")),
         text: "hello?".into(),
     })

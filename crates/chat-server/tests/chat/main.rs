@@ -12,6 +12,7 @@ mod durable;
 mod layers;
 mod limits;
 mod qq;
+mod resend;
 mod rooms;
 mod session_cap;
 mod support;

@@ -53,6 +53,13 @@ impl Server {
     }
 }
 
+/// A message id no other message of this test run has (a client chooses its own; these tests
+/// reuse request numbers across clients of one name, so the request cannot serve).
+pub(crate) fn txn() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
 pub(crate) fn name(s: &str) -> Name {
     Name::new(s).expect("valid name")
 }
