@@ -13,6 +13,7 @@ mod layers;
 mod limits;
 mod qq;
 mod resend;
+mod resend_crash;
 mod rooms;
 mod session_cap;
 mod support;

@@ -185,6 +185,15 @@ impl Chat {
         }
     }
 
+    /// The next thing from the server that is not chat this build can read: why.
+    pub(crate) async fn next_unreadable(&mut self) -> String {
+        loop {
+            if let Err(why) = message(self.event().await) {
+                return why;
+            }
+        }
+    }
+
     /// Reads chat messages until one matches; returns it.
     pub(crate) async fn until(&mut self, want: impl Fn(&ServerMsg) -> bool) -> ServerMsg {
         loop {
