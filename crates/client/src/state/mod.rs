@@ -7,7 +7,8 @@
 //! It keeps what a reconnect needs: the name and its key (to say Hello again), the rooms we are
 //! in (to join them again), and what the user asked for while the session was down (sent once
 //! the server has welcomed us again). Every request's fate is tracked to the end: an answer, an
-//! error, or the session reporting that the message carrying it failed.
+//! error, or the session reporting that the message carrying it failed (a message then goes
+//! again with its own id, see `resend.rs`, before it is given up).
 
 mod answers;
 mod requests;
