@@ -131,11 +131,37 @@ where
                 let peer = self.sessions.peer(session).unwrap_or_else(unknown_peer);
                 self.requests.request(session, peer, now, msg, out);
             }
+            Err(dgram_proto::Error::UnsupportedVersion { got, .. }) => {
+                self.requests.counters.malformed += 1;
+                self.upgrade_notice(now, session, got, out);
+            }
             Err(e) => {
                 self.requests.counters.malformed += 1;
                 tracing::debug!(session, %e, "undecodable request");
                 *out = self.requests.chat.malformed(session, &e.to_string());
             }
+        }
+    }
+
+    /// A client of an older chat protocol: told to upgrade in words it can read (its own
+    /// version's error), when this build can write them; otherwise the usual error.
+    fn upgrade_notice(&mut self, now: Instant, session: SessionId, got: u8, out: &mut Vec<Output>) {
+        tracing::info!(
+            session,
+            version = got,
+            "a client of another chat protocol version"
+        );
+        let Some(notice) = ServerMsg::upgrade_notice(got) else {
+            let why = format!("chat protocol {got} is not this server's; upgrade the client");
+            *out = self.requests.chat.malformed(session, &why);
+            return;
+        };
+        if let Err(e) = self
+            .sessions
+            .send(now, session, 0, notice, Delivery::Reliable)
+        {
+            self.requests.counters.send_failed += 1;
+            tracing::debug!(session, %e, "cannot queue an upgrade notice");
         }
     }
 

@@ -149,6 +149,7 @@ mod tests {
         let (mut session, now) = session();
         let send = ClientMsg::Send {
             req: 1,
+            txn: 1,
             to: Target::User(Name::new("egon").expect("valid name")),
             text: "x".repeat(MAX_MESSAGE + 1),
         };

@@ -31,6 +31,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         },
         ClientMsg::Send {
             req: 1,
+            txn: 0x5EED,
             to: Target::User(alex.clone()),
             text: "hello, 瞎驴".into(),
         },

@@ -201,7 +201,24 @@ fn decode_error(e: DecodeError) -> Error {
 }
 
 /// The first bytes of every chat message inside a session: `'C'` and the chat protocol version.
-pub const CHAT_PREFIX: [u8; 2] = [b'C', 1];
+/// Version 2 added the client's message id (`txn`) to `Send`.
+pub const CHAT_PREFIX: [u8; 2] = [b'C', 2];
+
+/// The chat protocol versions before this one whose `ServerMsg::Error` is laid out as this
+/// one's, so that a client of one of them can still be told to upgrade.
+const CHAT_LEGACY: &[u8] = &[1];
+
+/// `msg` under an older chat version's prefix: `None` for a version that cannot read it.
+/// Only for an error that tells an old client to upgrade (the caller picks one whose layout
+/// did not change).
+pub(crate) fn encode_chat_legacy<T: Serialize>(msg: &T, version: u8) -> Option<Vec<u8>> {
+    if !CHAT_LEGACY.contains(&version) {
+        return None;
+    }
+    let mut out = encode_chat(msg).ok()?;
+    out[1] = version;
+    Some(out)
+}
 
 fn chat_config() -> impl bincode::config::Config {
     bincode::config::standard().with_limit::<{ crate::session::MAX_MESSAGE }>()

@@ -251,7 +251,14 @@ impl BenchClient {
         text.extend(std::iter::repeat_n('.', shared.size.saturating_sub(STAMP)));
         let req = shared.next_req.fetch_add(1, Relaxed);
         let timed = shared.mode.load(Relaxed) == ACCEPT;
-        if let Some(msg) = self.request(now, &ClientMsg::Send { req, to, text }) {
+        // The shared request counter is unique across the run's clients: it serves as the id.
+        let send = ClientMsg::Send {
+            req,
+            txn: req,
+            to,
+            text,
+        };
+        if let Some(msg) = self.request(now, &send) {
             if timed {
                 self.unanswered.push(Unanswered { req, msg, at: now });
             }

@@ -73,6 +73,8 @@ impl ChatCore {
         self.state.dms.retain(|_, log| !log.is_empty());
         for u in self.state.users.values_mut() {
             expired += state::expire(&mut u.queue, cutoff);
+            // Not counted: a message's id outlives nothing but the message itself.
+            u.sent.retain(|s| s.ts >= cutoff);
         }
         self.stats.expired += expired;
         let ttl = self.config.claim_ttl_ms;

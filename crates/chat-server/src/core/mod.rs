@@ -14,6 +14,7 @@ mod keeping;
 mod op;
 mod pending;
 mod receipts;
+mod resend;
 mod snapshot;
 mod state;
 mod store;
@@ -29,7 +30,7 @@ use dgram_proto::Name;
 pub use self::chat::Chat;
 pub use self::effects::Output;
 pub use self::op::{Op, Ticket};
-pub use self::snapshot::{SavedRoom, SavedUser, Snapshot};
+pub use self::snapshot::{SavedRoom, SavedSent, SavedUser, Snapshot};
 pub use self::store::{ChangeStore, MemoryStore, Submitted};
 
 use self::effects::Effects;
@@ -56,6 +57,10 @@ pub struct ChatConfig {
     pub max_rooms_per_user: usize,
     /// Rooms the server holds.
     pub max_rooms: usize,
+    /// Messages per user remembered by their client-chosen id, so that a resend of one is
+    /// not stored again: at least as many as a client keeps unanswered (it resends only
+    /// those). They also go with the expiry.
+    pub sent_per_user: usize,
 }
 
 impl Default for ChatConfig {
@@ -69,6 +74,7 @@ impl Default for ChatConfig {
             claim_ttl_ms: 90 * DAY_MS,
             max_rooms_per_user: 100,
             max_rooms: 10_000,
+            sent_per_user: 256,
         }
     }
 }
@@ -88,6 +94,8 @@ pub struct ChatStats {
     pub claims_lapsed: u64,
     /// Requests refused with an error.
     pub errors: u64,
+    /// Sends answered as resends of a message already stored (not stored again).
+    pub resends: u64,
 }
 
 /// Who waits for a message's receipt.

@@ -2,7 +2,7 @@
 //! A crash can then lose only what nobody was told: what a change tells clients waits for its
 //! commit (see the [`Chat`](super::Chat) wrapper).
 
-use dgram_proto::chat::{ChatId, Posted, Room};
+use dgram_proto::chat::{ChatId, Posted, Room, Txn};
 use dgram_proto::Name;
 
 /// Orders commits: every batch of ops (all that one event caused) gets the next ticket.
@@ -34,6 +34,17 @@ pub enum Op {
     },
     /// A message was accepted.
     Post(Posted),
+    /// A message was accepted under its sender's client-chosen id (after its `Post`).
+    Sent {
+        /// The sender.
+        user: Name,
+        /// The client's id for it.
+        txn: Txn,
+        /// The server's.
+        id: ChatId,
+        /// When it was accepted.
+        ts: u64,
+    },
     /// A direct message awaits its recipient's acknowledgement.
     Queue {
         /// The recipient.

@@ -49,6 +49,11 @@ impl Pending {
         self.held.drain(..n)
     }
 
+    /// Whether message `id`'s commit is still pending.
+    pub(crate) fn holds_post(&self, id: ChatId) -> bool {
+        self.held.iter().any(|h| h.posts.contains(&id))
+    }
+
     /// Leaves out messages whose commit is still pending.
     pub(crate) fn committed_only(&self, messages: Vec<Posted>) -> Vec<Posted> {
         if self.held.iter().all(|h| h.posts.is_empty()) {

@@ -2,10 +2,10 @@
 
 use std::collections::{BTreeSet, HashSet, VecDeque};
 
-use dgram_proto::chat::{ChatId, Posted, Room, Target};
+use dgram_proto::chat::{ChatId, Posted, Room, Target, Txn};
 use dgram_proto::Name;
 
-use super::state::{pair_key, push_capped, RoomState, User, UserKey};
+use super::state::{pair_key, push_capped, RoomState, Sent, User, UserKey};
 use super::ChatCore;
 
 /// A claimed name as stored.
@@ -32,6 +32,19 @@ pub struct SavedRoom {
     pub history: Vec<Posted>,
 }
 
+/// A message remembered by its client-chosen id, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SavedSent {
+    /// The sender.
+    pub user: Name,
+    /// The client's id for it.
+    pub txn: Txn,
+    /// The server's.
+    pub id: ChatId,
+    /// When it was accepted.
+    pub ts: u64,
+}
+
 /// Everything a store hands the core at start.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Snapshot {
@@ -43,6 +56,8 @@ pub struct Snapshot {
     pub dms: Vec<Posted>,
     /// Direct messages not yet acknowledged by their recipient, oldest first.
     pub queued: Vec<(Name, Posted)>,
+    /// Messages by their senders' ids, oldest first.
+    pub sent: Vec<SavedSent>,
     /// The id the next message gets.
     pub next_id: ChatId,
 }
@@ -60,6 +75,7 @@ impl ChatCore {
                     sessions: Vec::new(),
                     away: None,
                     queue: VecDeque::new(),
+                    sent: VecDeque::new(),
                     rooms: BTreeSet::new(),
                 }),
             );
@@ -98,6 +114,16 @@ impl ChatCore {
         for (user, p) in snapshot.queued {
             if let Some(u) = self.state.users.get_mut(user.key()) {
                 u.queue.push_back(p);
+            }
+        }
+        let cap = self.config.sent_per_user.max(1);
+        for s in snapshot.sent {
+            if let Some(u) = self.state.users.get_mut(s.user.key()) {
+                let (txn, id, ts) = (s.txn, s.id, s.ts);
+                u.sent.push_back(Sent { txn, id, ts });
+                if u.sent.len() > cap {
+                    u.sent.pop_front();
+                }
             }
         }
         self.next_id = self.next_id.max(snapshot.next_id);

@@ -5,7 +5,7 @@ use std::borrow::Borrow;
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 
-use dgram_proto::chat::{Posted, Room};
+use dgram_proto::chat::{ChatId, Posted, Room, Txn};
 use dgram_proto::session::SessionId;
 use dgram_proto::Name;
 
@@ -20,6 +20,10 @@ pub(crate) struct User {
     pub(crate) sessions: Vec<SessionId>,
     pub(crate) away: Option<String>,
     pub(crate) queue: VecDeque<Posted>,
+    /// The user's latest messages by their client-chosen id, oldest first (capped): a resend
+    /// of one is answered with what it got the first time. Empty and unallocated until the
+    /// user sends.
+    pub(crate) sent: VecDeque<Sent>,
     /// A tree, not a hash set: no per-set hasher state, and nothing allocated while empty.
     pub(crate) rooms: BTreeSet<String>,
 }
@@ -42,6 +46,17 @@ impl User {
             self.sessions = Vec::new();
         }
     }
+}
+
+/// A message a user sent, by the id its client gave it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Sent {
+    /// The client's id for it.
+    pub(crate) txn: Txn,
+    /// The server's.
+    pub(crate) id: ChatId,
+    /// When it was accepted.
+    pub(crate) ts: u64,
 }
 
 /// The users table's key: the name itself, looked up by its case-folded key (`&str`). It

@@ -86,6 +86,7 @@ impl State {
         }
         for u in self.users.values_mut() {
             u.queue.retain(|p| !gone(p));
+            u.sent.retain(|s| !ids.contains(&s.id));
         }
     }
 }

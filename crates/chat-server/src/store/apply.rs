@@ -26,6 +26,7 @@ pub(super) fn apply(conn: &mut Connection, ops: &[Op]) -> rusqlite::Result<()> {
             Op::Touch { user, at_ms } => touch(&tx, user, *at_ms)?,
             Op::Lapse { user } => lapse(&tx, user)?,
             Op::Post(p) => post(&tx, p)?,
+            Op::Sent { user, txn, id, ts } => sent(&tx, user, *txn, *id, *ts)?,
             Op::Queue { user, id } => queue(&tx, user, *id)?,
             Op::Dequeue { user, id } => dequeue(&tx, user, *id)?,
             Op::Join { user, room } => join(&tx, user, room)?,
@@ -68,6 +69,7 @@ fn lapse(tx: &Transaction<'_>, user: &Name) -> rusqlite::Result<()> {
     exec(tx, "DELETE FROM users WHERE key = ?1", [user.key()])?;
     exec(tx, "DELETE FROM members WHERE user = ?1", [user.key()])?;
     exec(tx, "DELETE FROM queue WHERE user = ?1", [user.key()])?;
+    exec(tx, "DELETE FROM sent WHERE user = ?1", [user.key()])?;
     Ok(())
 }
 
@@ -80,6 +82,16 @@ fn post(tx: &Transaction<'_>, p: &Posted) -> rusqlite::Result<()> {
         tx,
         "INSERT OR IGNORE INTO messages (id, ts, sender, to_room, to_name, text) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![p.id as i64, p.ts as i64, p.from.as_str(), to_room, to_name, p.text],
+    )?;
+    Ok(())
+}
+
+fn sent(tx: &Transaction<'_>, user: &Name, txn: u64, id: u64, ts: u64) -> rusqlite::Result<()> {
+    // The txn's 64 bits as SQLite's signed integer: `as` keeps every bit both ways.
+    exec(
+        tx,
+        "INSERT OR IGNORE INTO sent (user, txn, id, ts) VALUES (?1, ?2, ?3, ?4)",
+        params![user.key(), txn as i64, id as i64, ts as i64],
     )?;
     Ok(())
 }
@@ -152,6 +164,11 @@ fn prune(tx: &Transaction<'_>, before_ms: i64, room_history: i64) -> rusqlite::R
         // and ids must never be handed out twice.
         "DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE ts < ?1 ORDER BY ts LIMIT 10000)
          AND id < (SELECT MAX(id) FROM messages)",
+        [before_ms],
+    )?;
+    exec(
+        tx,
+        "DELETE FROM sent WHERE rowid IN (SELECT rowid FROM sent WHERE ts < ?1 LIMIT 10000)",
         [before_ms],
     )?;
     let rooms: Vec<String> = tx

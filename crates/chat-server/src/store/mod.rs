@@ -14,7 +14,7 @@ use dgram_proto::chat::{Posted, Room, Target};
 use dgram_proto::Name;
 use rusqlite::{params, Connection, OpenFlags};
 
-use crate::core::{ChatConfig, Op, SavedRoom, SavedUser, Snapshot};
+use crate::core::{ChatConfig, Op, SavedRoom, SavedSent, SavedUser, Snapshot};
 use crate::Error;
 use schema::Found;
 
@@ -175,6 +175,7 @@ impl Store {
             .filter_map(Result::ok)
             .flatten()
             .collect();
+        snap.sent = read_sent(c, cutoff)?;
         let max: i64 = c.query_row("SELECT COALESCE(MAX(id), 0) FROM messages", [], |r| {
             r.get(0)
         })?;
@@ -187,6 +188,26 @@ impl Store {
         let path = self.path.clone();
         apply::apply(&mut self.conn, ops).map_err(|source| Error::Database { path, source })
     }
+}
+
+/// Messages by their senders' ids, newer than `cutoff` (ms), oldest first.
+fn read_sent(c: &Connection, cutoff: i64) -> rusqlite::Result<Vec<SavedSent>> {
+    let mut sent = c.prepare("SELECT user, txn, id, ts FROM sent WHERE ts >= ?1 ORDER BY id")?;
+    let rows = sent
+        .query_map([cutoff], |r| {
+            let user: String = r.get(0)?;
+            let (txn, id, ts): (i64, i64, i64) = (r.get(1)?, r.get(2)?, r.get(3)?);
+            Ok(Name::new(&user).ok().map(|user| SavedSent {
+                user,
+                txn: txn as u64,
+                id: id.max(0) as u64,
+                ts: ts.max(0) as u64,
+            }))
+        })?
+        .filter_map(Result::ok)
+        .flatten()
+        .collect();
+    Ok(rows)
 }
 
 fn set_pragmas(conn: &Connection) -> rusqlite::Result<()> {

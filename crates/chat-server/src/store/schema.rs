@@ -43,6 +43,16 @@ const MIGRATIONS: &[&str] = &[
     "CREATE INDEX messages_by_conversation ON messages (to_room, to_name, id);
     CREATE INDEX messages_by_age ON messages (ts);
     ALTER TABLE rooms ADD COLUMN created_ms INTEGER NOT NULL DEFAULT 0;",
+    // 3: messages by their sender's client-chosen id (txn, stored as its 64 bits), so that a
+    // resend after a crash is answered with the message it repeats; pruned by age.
+    "CREATE TABLE sent (
+        user TEXT NOT NULL,
+        txn INTEGER NOT NULL,
+        id INTEGER NOT NULL,
+        ts INTEGER NOT NULL,
+        PRIMARY KEY (user, txn)
+    );
+    CREATE INDEX sent_by_age ON sent (ts);",
 ];
 
 /// The schema version this build writes.

@@ -36,6 +36,7 @@ async fn a_claimed_name_needs_its_key() {
     let req = egon.req();
     egon.send(ClientMsg::Send {
         req,
+        txn: crate::support::txn(),
         to: Target::User(name("alex")),
         text: "to both".into(),
     })
@@ -134,6 +135,7 @@ async fn a_client_that_comes_back_from_a_new_port_resumes() {
     let req = alex.req();
     alex.send(ClientMsg::Send {
         req,
+        txn: crate::support::txn(),
         to: Target::User(name("egon")),
         text: "after the move".into(),
     })

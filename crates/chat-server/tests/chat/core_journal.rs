@@ -50,6 +50,7 @@ fn durable_mode_holds_answers_until_committed_and_takes_back_failures() {
     drain(&mut core);
     let dm = |req, text: &str| ClientMsg::Send {
         req,
+        txn: crate::support::txn(),
         to: Target::User(name("egon")),
         text: text.into(),
     };
@@ -145,6 +146,7 @@ fn history_never_shows_a_message_whose_commit_is_pending() {
         now,
         ClientMsg::Send {
             req: 2,
+            txn: crate::support::txn(),
             to: to.clone(),
             text: "pending".into(),
         },
@@ -303,6 +305,7 @@ fn a_join_part_or_topic_whose_commit_fails_is_taken_back_and_nobody_else_hears_o
     assert_eq!(names, ["lobby"]);
     let post = ClientMsg::Send {
         req: 11,
+        txn: crate::support::txn(),
         to: Target::Room(attic),
         text: "anyone?".into(),
     };

@@ -29,6 +29,7 @@ fn unused_claims_lapse_and_old_messages_expire() {
         t0,
         ClientMsg::Send {
             req: 2,
+            txn: crate::support::txn(),
             to: Target::Room(room.clone()),
             text: "old".into(),
         },
@@ -79,6 +80,7 @@ fn caps_drop_the_oldest_and_count_it() {
             now,
             ClientMsg::Send {
                 req: i,
+                txn: crate::support::txn(),
                 to: Target::User(name("egon")),
                 text,
             },
@@ -104,6 +106,7 @@ fn caps_drop_the_oldest_and_count_it() {
             now,
             ClientMsg::Send {
                 req: 10 + i,
+                txn: crate::support::txn(),
                 to: Target::Room(room.clone()),
                 text,
             },
@@ -139,6 +142,7 @@ fn a_dm_that_cannot_reach_its_recipients_session_waits_in_their_queue() {
         now,
         ClientMsg::Send {
             req: 1,
+            txn: crate::support::txn(),
             to: Target::User(name("bob")),
             text: "are you there".into(),
         },
@@ -215,6 +219,7 @@ fn a_room_left_empty_and_silent_is_forgotten_but_one_with_history_stays() {
                 now,
                 ClientMsg::Send {
                     req: 2,
+                    txn: crate::support::txn(),
                     to,
                     text: "hi".into(),
                 },

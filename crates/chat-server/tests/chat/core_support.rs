@@ -141,6 +141,11 @@ impl ChatCore {
         self.out.extend(out);
     }
 
+    /// Restores what a store saved (the core as a restart finds it).
+    pub(crate) fn restore(&mut self, snapshot: chat_server::core::Snapshot) {
+        self.chat.restore(snapshot);
+    }
+
     pub(crate) fn stats(&self) -> ChatStats {
         self.chat.stats()
     }

@@ -46,6 +46,7 @@ async fn nothing_accepted_is_lost_when_the_server_is_killed() {
             let text = format!("crash-test {who} {i}");
             c.send(ClientMsg::Send {
                 req,
+                txn: crate::support::txn(),
                 to: Target::User(name("egon")),
                 text,
             })

@@ -58,6 +58,7 @@ async fn claims_rooms_history_and_queues_survive_a_restart() {
         let req = alex.req();
         alex.send(ClientMsg::Send {
             req,
+            txn: crate::support::txn(),
             to,
             text: text.into(),
         })
@@ -103,8 +104,10 @@ async fn a_database_from_the_first_release_opens_after_an_upgrade() {
     assert!(matches!(got, ServerMsg::Message(p) if p.text == "queued in v1" && p.id == 2));
     // New messages continue the old numbering.
     let req = alex.req();
+    let txn = crate::support::txn();
     alex.send(ClientMsg::Send {
         req,
+        txn,
         to: Target::User(name("egon")),
         text: "new".into(),
     })
@@ -121,7 +124,14 @@ async fn a_database_from_the_first_release_opens_after_an_upgrade() {
     let version: i64 = db
         .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
         .expect("version");
-    assert_eq!(version, 2, "migrated forward");
+    assert_eq!(version, 3, "migrated forward");
+    // The new message is kept by its client's id too (the table the migration added).
+    let kept: (i64, i64) = db
+        .query_row("SELECT txn, id FROM sent WHERE user = 'alex'", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .expect("kept by txn");
+    assert_eq!(kept, (txn as i64, 3));
 }
 
 #[test]
@@ -184,6 +194,7 @@ async fn a_full_database_refuses_new_messages_and_the_server_stays_up() {
         let text = format!("{i} {}", "x".repeat(4000));
         alex.send(ClientMsg::Send {
             req,
+            txn: crate::support::txn(),
             to: Target::User(name("egon")),
             text,
         })

@@ -23,6 +23,7 @@ async fn bad_requests_get_clear_errors() {
     let req = alex.req();
     alex.send(ClientMsg::Send {
         req,
+        txn: crate::support::txn(),
         to: Target::User(name("alex")),
         text: "x".repeat(MAX_TEXT + 1),
     })
@@ -35,6 +36,7 @@ async fn bad_requests_get_clear_errors() {
     let req = alex.req();
     alex.send(ClientMsg::Send {
         req,
+        txn: crate::support::txn(),
         to: Target::User(name("nobody")),
         text: "hello?".into(),
     })
@@ -69,6 +71,42 @@ async fn bad_requests_get_clear_errors() {
     let req = alex.req();
     alex.send(ClientMsg::Rooms { req }).await;
     alex.until(|m| matches!(m, ServerMsg::Rooms { .. })).await;
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn a_client_of_the_older_chat_protocol_is_told_to_upgrade_in_its_own_version() {
+    let srv = server(settings()).await;
+    let mut old = Chat::connect(srv.addr, "127.0.0.1:0").await;
+    // A version-1 Hello: its body is laid out as today's, behind the old version byte.
+    let hello = ClientMsg::Hello {
+        name: name("oldtimer"),
+        key: None,
+        send_only: false,
+    };
+    let mut bytes = hello.encode().expect("encodes");
+    bytes[1] = 1;
+    old.send_raw(bytes).await;
+    // The answer is in version 1, which this build does not read as chat; as a version-1
+    // client reads it, it is an error that says to upgrade.
+    let why = old.next_unreadable().await;
+    assert!(why.contains("version 1"), "{why}");
+    let expected = ServerMsg::upgrade_notice(1).expect("version 1 can be told");
+    let mut as_read = expected.clone();
+    as_read[1] = dgram_proto::CHAT_PREFIX[1];
+    assert!(matches!(
+        ServerMsg::decode(&as_read),
+        Ok(ServerMsg::Error { req: None, ref message, .. }) if message.contains("upgrade")
+    ));
+    // The old client got no name, and the server serves others on.
+    let (mut alex, welcome) = Chat::join(srv.addr, "alex", None).await;
+    assert!(matches!(welcome, ServerMsg::Welcome { .. }));
+    let req = alex.req();
+    alex.send(ClientMsg::Who { req, room: None }).await;
+    let who = alex.until(|m| matches!(m, ServerMsg::Who { .. })).await;
+    assert!(
+        matches!(who, ServerMsg::Who { ref users, .. } if users.iter().all(|u| u.name != name("oldtimer")))
+    );
     srv.stop().await;
 }
 

@@ -12,6 +12,8 @@ mod durable;
 mod layers;
 mod limits;
 mod qq;
+mod resend;
+mod resend_crash;
 mod rooms;
 mod session_cap;
 mod support;

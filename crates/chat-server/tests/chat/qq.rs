@@ -28,6 +28,7 @@ async fn the_origin_qq_scenario() {
     let req = alex.req();
     alex.send(ClientMsg::Send {
         req,
+        txn: crate::support::txn(),
         to: Target::User(name("黎诗")),
         text: "你好, 黎诗".into(),
     })
@@ -57,6 +58,7 @@ async fn the_origin_qq_scenario() {
     lishi
         .send(ClientMsg::Send {
             req,
+            txn: crate::support::txn(),
             to: Target::User(name("ALEX")),
             text: "hi alex".into(),
         })
@@ -104,6 +106,7 @@ async fn a_dm_to_someone_offline_waits_for_them_in_order() {
         let req = alex.req();
         alex.send(ClientMsg::Send {
             req,
+            txn: crate::support::txn(),
             to: Target::User(name("egon")),
             text: text.into(),
         })
@@ -188,6 +191,7 @@ async fn a_send_only_session_leaves_the_queue_to_the_names_readers() {
     let req = egon.req();
     egon.send(ClientMsg::Send {
         req,
+        txn: crate::support::txn(),
         to: Target::User(name("alex")),
         text: "for alex's reader".into(),
     })
@@ -202,6 +206,7 @@ async fn a_send_only_session_leaves_the_queue_to_the_names_readers() {
     script
         .send(ClientMsg::Send {
             req,
+            txn: crate::support::txn(),
             to: Target::User(name("egon")),
             text: "from the script".into(),
         })

@@ -38,6 +38,7 @@ async fn a_room_of_three() {
     members[0]
         .send(ClientMsg::Send {
             req,
+            txn: crate::support::txn(),
             to: Target::Room(lobby()),
             text: "hello room".into(),
         })
@@ -121,6 +122,7 @@ async fn a_room_of_three() {
     let req = egon.req();
     egon.send(ClientMsg::Send {
         req,
+        txn: crate::support::txn(),
         to: Target::Room(lobby()),
         text: "still here?".into(),
     })

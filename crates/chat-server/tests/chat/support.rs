@@ -33,6 +33,13 @@ pub(crate) fn server_on(socket: UdpSocket, settings: Settings) -> Server {
     })
 }
 
+/// A message id no other message of this test run has (a client chooses its own; these tests
+/// reuse request numbers across clients of one name, so the request cannot serve).
+pub(crate) fn txn() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
 pub(crate) fn name(s: &str) -> Name {
     Name::new(s).expect("valid name")
 }
@@ -154,6 +161,15 @@ impl Chat {
             let event = self.event().await;
             if let Some(m) = message(event).expect("the server speaks chat") {
                 return m;
+            }
+        }
+    }
+
+    /// The next thing from the server that is not chat this build can read: why.
+    pub(crate) async fn next_unreadable(&mut self) -> String {
+        loop {
+            if let Err(why) = message(self.event().await) {
+                return why;
             }
         }
     }

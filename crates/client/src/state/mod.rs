@@ -7,16 +7,20 @@
 //! It keeps what a reconnect needs: the name and its key (to say Hello again), the rooms we are
 //! in (to join them again), and what the user asked for while the session was down (sent once
 //! the server has welcomed us again). Every request's fate is tracked to the end: an answer, an
-//! error, or the session reporting that the message carrying it failed.
+//! error, or the session reporting that the message carrying it failed (a message then goes
+//! again with its own id, see `resend.rs`, before it is given up).
 
 mod answers;
 mod requests;
+mod resend;
+#[cfg(test)]
+mod resend_tests;
 #[cfg(test)]
 mod tests;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
-use dgram_proto::chat::{ChatId, ClaimKey, ClientMsg, Room};
+use dgram_proto::chat::{ChatId, ClaimKey, ClientMsg, Room, Txn};
 use dgram_proto::session::MessageId;
 use dgram_proto::{Name, RequestId};
 
@@ -72,6 +76,8 @@ pub struct Chat {
     /// Who we know to be online, by key (for completion and the chooser's list).
     online: BTreeMap<String, Name>,
     next_req: RequestId,
+    /// The id the next message gets (see `resend.rs`).
+    next_txn: Txn,
     requests: HashMap<RequestId, Request>,
     by_msg: HashMap<MessageId, RequestId>,
     /// Accepted messages whose receipt may still come.
@@ -97,6 +103,7 @@ impl Chat {
             rooms: BTreeMap::new(),
             online: BTreeMap::new(),
             next_req: 1,
+            next_txn: resend::txn_base(),
             requests: HashMap::new(),
             by_msg: HashMap::new(),
             tracked: BTreeMap::new(),
@@ -183,7 +190,7 @@ impl Chat {
             }),
             SessionEvent::Failed { id, reason } => {
                 if let Some(req) = self.by_msg.remove(&id) {
-                    self.fail(req, reason);
+                    self.lost(req, reason);
                 }
             }
         }
@@ -224,7 +231,9 @@ impl Chat {
             }
         }
         while let Some(req) = self.outbox.pop_front() {
-            if let Some(Purpose::Send(msg)) = self.requests.get(&req).map(|r| &r.purpose) {
+            // A message going out again was shown as sending already.
+            let first = self.requests.get(&req).filter(|r| r.sends == 0);
+            if let Some(Purpose::Send(msg)) = first.map(|r| &r.purpose) {
                 let msg = msg.clone();
                 self.show(Note::State {
                     msg,

@@ -56,6 +56,8 @@ pub(super) struct Request {
     pub(super) purpose: Purpose,
     /// The session message carrying it, once handed to the session.
     pub(super) msg_id: Option<MessageId>,
+    /// How many times it was handed to a session (a message goes again after a failure).
+    pub(super) sends: u8,
 }
 
 impl Chat {
@@ -73,7 +75,9 @@ impl Chat {
             text: text.clone(),
             state,
         });
-        self.submit(req, ClientMsg::Send { req, to, text }, Purpose::Send(msg))
+        let txn = self.new_txn();
+        let send = ClientMsg::Send { req, txn, to, text };
+        self.submit(req, send, Purpose::Send(msg))
     }
 
     /// Joins `room` (and rejoins it after every reconnect): [`Note::Joined`].
@@ -168,6 +172,7 @@ impl Chat {
             msg,
             purpose,
             msg_id: None,
+            sends: 0,
         };
         self.requests.insert(req, request);
         if self.phase == Phase::Ready {
@@ -179,7 +184,8 @@ impl Chat {
     }
 
     pub(super) fn transmit(&mut self, req: RequestId) {
-        if let Some(r) = self.requests.get(&req) {
+        if let Some(r) = self.requests.get_mut(&req) {
+            r.sends = r.sends.saturating_add(1);
             self.actions.push_back(super::Action::Transmit {
                 msg: r.msg.clone(),
                 req: Some(req),
@@ -203,11 +209,7 @@ impl Chat {
                 }
             }
             // The session went down between our decision and the send: wait for it again.
-            Err(SubmitError::NotConnected) => {
-                if self.requests.contains_key(&req) {
-                    self.outbox.push_front(req);
-                }
-            }
+            Err(SubmitError::NotConnected) => self.requeue(req),
             Err(why @ (SubmitError::Refused(_) | SubmitError::NoId)) => {
                 self.fail(req, why.to_string());
             }

@@ -14,6 +14,10 @@ use crate::{codec, Error, Name, RequestId};
 /// A server-assigned message id: increasing, unique per server.
 pub type ChatId = u64;
 
+/// A client-chosen message id (a transaction id, as Matrix's and IRCv3's labels): unique among
+/// one sender's recent messages, so that a message sent again after a crash is stored once.
+pub type Txn = u64;
+
 /// A secret that proves ownership of a name. The server keeps only its hash.
 pub type ClaimKey = [u8; 16];
 
@@ -74,6 +78,10 @@ pub enum ClientMsg {
     Send {
         /// Request id.
         req: RequestId,
+        /// The client's own id for this message, the same every time it is sent again (after a
+        /// session failed before the answer came): the server stores a message once per
+        /// sender and `txn`, and answers a resend with the original's id and timestamp.
+        txn: Txn,
         /// Where to.
         to: Target,
         /// What.
@@ -340,6 +348,22 @@ impl ServerMsg {
     /// Encodes for a session message.
     pub fn encode(&self) -> Result<Vec<u8>, Error> {
         codec::encode_chat(self)
+    }
+
+    /// For a client that speaks the older chat protocol `version` (its request failed to
+    /// decode as [`Error::UnsupportedVersion`]): an error it can still read, telling it to
+    /// upgrade, encoded in its own version. `None` when `version` is not one this build can
+    /// write such an error in (a newer one, or one too old).
+    pub fn upgrade_notice(version: u8) -> Option<Vec<u8>> {
+        let notice = ServerMsg::Error {
+            req: None,
+            kind: ErrorKind::Malformed,
+            message: format!(
+                "this server speaks chat protocol {}, your client speaks {version}: upgrade the client",
+                codec::CHAT_PREFIX[1]
+            ),
+        };
+        codec::encode_chat_legacy(&notice, version)
     }
 
     /// Decodes a session message.

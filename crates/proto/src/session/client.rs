@@ -42,6 +42,8 @@ pub struct Client {
     events: VecDeque<Event>,
     /// What the session reported and `collect` has not yet passed on.
     conn_events: Vec<Event>,
+    /// When the server was last heard from at all (any packet, handshake ones included).
+    heard_at: Option<Instant>,
 }
 
 impl Client {
@@ -58,6 +60,7 @@ impl Client {
             resume_counter: 0,
             closed_for_good: false,
             events: VecDeque::new(),
+            heard_at: None,
             conn_events: Vec::new(),
         };
         client.start_handshake(now, false);
@@ -155,7 +158,11 @@ impl Client {
         if from != self.server || self.closed_for_good {
             return;
         }
-        match packet::parse(datagram) {
+        let packet = packet::parse(datagram);
+        if packet.is_some() {
+            self.heard_at = Some(now);
+        }
+        match packet {
             Some(Packet::Cookie { nonce, cookie }) => {
                 if let Some(h) = self.handshake.as_mut().filter(|h| h.nonce == nonce) {
                     h.cookie = Some(cookie);
@@ -281,7 +288,32 @@ impl Client {
             .filter(|c| c.is_open() && self.handshake.is_none())
             .and_then(Connection::unanswered_since)
             .map(|since| since + self.config.resume_after);
-        [handshake, conn_timer, resume].into_iter().flatten().min()
+        [handshake, conn_timer, resume, self.dead_at()]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// When the session is given up for a dead server, if it is waiting for an answer: the
+    /// later of the first unanswered packet and the last word from the server, plus
+    /// [`Config::dead_after`].
+    fn dead_at(&self) -> Option<Instant> {
+        let conn = self.conn.as_ref().filter(|c| c.is_open())?;
+        let since = conn.unanswered_since()?;
+        let quiet = self.heard_at.map_or(since, |heard| heard.max(since));
+        Some(quiet + self.config.dead_after)
+    }
+
+    /// Ends a session whose server has said nothing for [`Config::dead_after`] while we wait:
+    /// what it carried fails now, and `maintain` starts over with a fresh handshake.
+    fn give_up_if_dead(&mut self, now: Instant) {
+        if self.dead_at().is_none_or(|at| now < at) {
+            return;
+        }
+        self.handshake = None;
+        if let Some(conn) = self.conn.as_mut() {
+            conn.finish(CloseReason::TimedOut, 0, &mut self.conn_events);
+        }
     }
 
     /// Runs the timers that are due.
@@ -297,6 +329,7 @@ impl Client {
                 self.start_handshake(now, true);
             }
         }
+        self.give_up_if_dead(now);
         self.maintain(now);
     }
 

@@ -91,6 +91,11 @@ pub struct Config {
     /// A client that has heard nothing for this long while it expects an answer handshakes
     /// again to resume its session, from whatever address it has now.
     pub resume_after: Duration,
+    /// A client that expects an answer and has heard nothing at all from its server for this
+    /// long (its resume handshake unanswered too) ends the session as timed out: a server that
+    /// died is noticed in seconds while messages wait, not after `idle_timeout`. Longer than
+    /// `resume_after`, so that a client whose address changed has time to resume first.
+    pub dead_after: Duration,
     /// How often a client resends an unanswered handshake packet.
     pub handshake_retry: Duration,
     /// Unacknowledged reliable messages a session may hold.
@@ -123,6 +128,7 @@ impl Default for Config {
             idle_timeout: Duration::from_secs(30),
             keepalive: Duration::from_secs(10),
             resume_after: Duration::from_secs(3),
+            dead_after: Duration::from_secs(8),
             handshake_retry: Duration::from_millis(500),
             max_unacked_messages: 1024,
             max_unacked_bytes: 1024 * 1024,

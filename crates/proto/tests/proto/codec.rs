@@ -1,8 +1,9 @@
 //! The codec's promises: round trips, limits, and no panic or over-allocation on any input.
 
-use dgram_proto::chat::{ClientMsg, Room, Target, MAX_ROOM_CHARS};
+use dgram_proto::chat::{ClientMsg, Room, ServerMsg, Target, MAX_ROOM_CHARS};
 use dgram_proto::{
-    Body, Envelope, Error, ErrorCode, Name, MAX_DATAGRAM, MAX_NAME_CHARS, MAX_PAYLOAD, VERSION,
+    Body, Envelope, Error, ErrorCode, Name, CHAT_PREFIX, MAX_DATAGRAM, MAX_NAME_CHARS, MAX_PAYLOAD,
+    VERSION,
 };
 use proptest::prelude::*;
 
@@ -223,11 +224,42 @@ fn accessors_describe_the_body() {
 fn chat_messages_round_trip_and_refuse_garbage() {
     let msg = ClientMsg::Send {
         req: 7,
+        txn: 0xDEAD_BEEF_0000_0001,
         to: Target::Room(Room::new("#大厅").expect("room")),
         text: "hi".into(),
     };
     assert_eq!(ClientMsg::decode(&msg.encode().expect("encodes")), Ok(msg));
-    assert!(ClientMsg::decode(b"C\x01\xff\xff").is_err());
+    assert!(ClientMsg::decode(b"C\x02\xff\xff").is_err());
     assert!(ClientMsg::decode(b"no").is_err());
     assert!(Room::new(&"r".repeat(MAX_ROOM_CHARS + 1)).is_err());
+}
+
+#[test]
+fn a_request_of_the_older_chat_protocol_is_refused_by_version_and_told_to_upgrade() {
+    // A version-1 Send, as a client before message ids wrote it: prefix, then the body without
+    // a txn. It is turned away by its version byte, not misread as a version-2 request.
+    let mut old = vec![b'C', 1];
+    old.extend_from_slice(&ClientMsg::Rooms { req: 3 }.encode().expect("encodes")[2..]);
+    assert_eq!(
+        ClientMsg::decode(&old),
+        Err(Error::UnsupportedVersion {
+            got: 1,
+            supported: CHAT_PREFIX[1]
+        })
+    );
+    // The answer an old client gets is in its own version, and says what to do.
+    let notice = ServerMsg::upgrade_notice(1).expect("version 1 can be told");
+    assert_eq!(&notice[..2], &[b'C', 1]);
+    let mut as_current = notice.clone();
+    as_current[1] = CHAT_PREFIX[1];
+    match ServerMsg::decode(&as_current) {
+        Ok(ServerMsg::Error {
+            req: None, message, ..
+        }) => {
+            assert!(message.contains("upgrade"), "{message}");
+        }
+        other => panic!("not an error: {other:?}"),
+    }
+    assert_eq!(ServerMsg::upgrade_notice(CHAT_PREFIX[1] + 1), None);
+    assert_eq!(ServerMsg::upgrade_notice(0), None);
 }

@@ -3,7 +3,8 @@
 
 use std::path::PathBuf;
 
-use dgram_proto::{Envelope, ErrorCode};
+use dgram_proto::chat::{ClientMsg, Room, Target};
+use dgram_proto::{Envelope, ErrorCode, Name};
 
 use crate::support::{echo_reply, echo_request, error_reply};
 
@@ -67,4 +68,47 @@ fn golden_request_is_laid_out_as_documented() {
         bytes,
         [&[0xFF, b'D', b'G', 1, 0, 1, 4][..], b"alex", &[2], b"hi"].concat()
     );
+}
+
+/// Chat messages whose layout a release changed on purpose (version 2: `Send` carries `txn`).
+fn chat_cases() -> Vec<(&'static str, ClientMsg)> {
+    vec![
+        (
+            "chat_send_dm",
+            ClientMsg::Send {
+                req: 300,
+                txn: 0x0123_4567_89AB_CDEF,
+                to: Target::User(Name::new("黎诗").expect("valid name")),
+                text: "hello, 瞎驴".into(),
+            },
+        ),
+        (
+            "chat_send_room",
+            ClientMsg::Send {
+                req: 1,
+                txn: 1,
+                to: Target::Room(Room::new("rust").expect("valid room")),
+                text: "hi".into(),
+            },
+        ),
+    ]
+}
+
+#[test]
+fn chat_sends_match_their_golden_bytes() {
+    let bless = std::env::var_os("DGRAM_BLESS").is_some();
+    for (case, msg) in chat_cases() {
+        let bytes = msg.encode().expect("golden messages encode");
+        if bless {
+            std::fs::write(path(case), hex(&bytes) + "\n").expect("write golden file");
+        }
+        let golden = std::fs::read_to_string(path(case))
+            .unwrap_or_else(|e| panic!("{case}: {e} (run with DGRAM_BLESS=1 once)"));
+        assert_eq!(hex(&bytes), golden.trim(), "{case}: encoding changed");
+        assert_eq!(
+            ClientMsg::decode(&unhex(&golden)),
+            Ok(msg),
+            "{case}: decoding changed"
+        );
+    }
 }

@@ -2,6 +2,7 @@
 //! input, every error, and the echo protocol over a simulated clock and a lossy simulated link.
 
 mod codec;
+mod dead_server;
 mod echo_client;
 mod echo_server;
 mod golden;

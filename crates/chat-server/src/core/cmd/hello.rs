@@ -96,6 +96,7 @@ fn claim(core: &mut ChatCore, fx: &mut Effects, name: &Name, now_ms: u64) -> Cla
             sessions: Vec::new(),
             away: None,
             queue: VecDeque::new(),
+            sent: VecDeque::new(),
             rooms: BTreeSet::new(),
         }),
     );

@@ -94,7 +94,9 @@ impl ChatCore {
             now_ms,
         };
         match msg {
-            ClientMsg::Send { req, to, text } => post::run(self, at, req, to, text),
+            ClientMsg::Send { req, txn, to, text } => {
+                post::run(self, at, (req, txn), to, text, pending)
+            }
             ClientMsg::Join { req, room } => join::run(self, at, req, room, pending),
             ClientMsg::Part { req, room } => part::run(self, at, req, room),
             ClientMsg::Rooms { req } => rooms::run(self, at, req),

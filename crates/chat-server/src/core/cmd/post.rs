@@ -1,24 +1,31 @@
 //! `Send`: a message to a user or a room. It is accepted (an id and a timestamp), kept in the
 //! conversation's history, and delivered to every receiving session of its recipients; a DM to
-//! someone offline waits in their queue. Receipts follow once recipients acknowledge it.
+//! someone offline waits in their queue. Receipts follow once recipients acknowledge it. A
+//! resend (the same client-chosen `txn` again) is answered by `resend.rs` and stored no more.
 
-use dgram_proto::chat::{ErrorKind, Posted, ServerMsg, Target, MAX_TEXT};
+use dgram_proto::chat::{ErrorKind, Posted, ServerMsg, Target, Txn, MAX_TEXT};
 use dgram_proto::session::SessionId;
 use dgram_proto::RequestId;
 
 use super::super::effects::Effects;
 use super::super::op::Op;
+use super::super::pending::Pending;
 use super::super::state;
+use super::super::state::Sent;
 use super::super::ChatCore;
 use super::{Asker, Handled, Refused};
 
 pub(super) fn run(
     core: &mut ChatCore,
     at: Asker<'_>,
-    req: RequestId,
+    (req, txn): (RequestId, Txn),
     to: Target,
     text: String,
+    pending: &Pending,
 ) -> Handled {
+    if let Some(fx) = core.resent(at.me, at.session, req, txn, pending) {
+        return Ok(fx);
+    }
     if text.len() > MAX_TEXT {
         let message = format!(
             "message of {} bytes exceeds the limit of {MAX_TEXT} bytes; split it",
@@ -48,13 +55,14 @@ pub(super) fn run(
         // Only a kept change copies the message; in memory nothing need.
         fx.log(Op::Post(posted.clone()));
     }
+    let ts = at.now_ms;
+    core.remember_sent(&mut fx, at.me, Sent { txn, id, ts });
     if let Target::User(name) = &posted.to {
         // Durably queued until the recipient acknowledges it, online or not, so that a
         // crash between sending and the acknowledgement loses nothing.
         let user = name.clone();
         fx.log(Op::Queue { user, id });
     }
-    let ts = at.now_ms;
     fx.send(at.session, ServerMsg::Accepted { req, id, ts });
     match posted.to.clone() {
         Target::Room(room) => to_room(core, &mut fx, at, &room, posted, recipients),
