@@ -43,6 +43,9 @@ const MIGRATIONS: &[&str] = &[
     "CREATE INDEX messages_by_conversation ON messages (to_room, to_name, id);
     CREATE INDEX messages_by_age ON messages (ts);
     ALTER TABLE rooms ADD COLUMN created_ms INTEGER NOT NULL DEFAULT 0;",
+    // 3: whether a claim was used again after the session that made it (a new one lapses
+    // sooner); the claims of older releases count as established.
+    "ALTER TABLE users ADD COLUMN established INTEGER NOT NULL DEFAULT 1;",
 ];
 
 /// The schema version this build writes.

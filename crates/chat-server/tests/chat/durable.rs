@@ -13,6 +13,8 @@ fn durable(dir: &Path) -> Settings {
     Settings {
         data_dir: Some(dir.to_owned()),
         rate: None,
+        name_rate: None,
+        network_rate: None,
         ..settings()
     }
 }
@@ -121,7 +123,7 @@ async fn a_database_from_the_first_release_opens_after_an_upgrade() {
     let version: i64 = db
         .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
         .expect("version");
-    assert_eq!(version, 2, "migrated forward");
+    assert_eq!(version, 3, "migrated forward");
 }
 
 #[test]
