@@ -4,6 +4,7 @@
 
 mod binary;
 mod claims;
+mod core_abuse;
 mod core_journal;
 mod core_rules;
 mod core_support;
