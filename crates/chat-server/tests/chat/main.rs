@@ -2,6 +2,7 @@
 //! each a real session over loopback; the limits (the per-IP session cap at the handshake
 //! too); the layers alone; and the binary.
 
+mod abuse;
 mod binary;
 mod claims;
 mod core_abuse;
