@@ -166,7 +166,7 @@ fn rate(per_second: f64, burst: u32) -> Option<Rate> {
 
 /// `n` an hour, all of them at once if need be; `None` for 0 (off).
 fn per_hour(n: u32) -> Option<Rate> {
-    rate(f64::from(n) / 3600.0, n)
+    (n > 0).then(|| crate::core::per_hour(n))
 }
 
 /// How long the health probe may take in all.

@@ -42,7 +42,7 @@ use self::state::{SessionInfo, State, UserKey};
 const DAY_MS: u64 = 24 * 60 * 60 * 1000;
 
 /// `n` an hour, all of them at once if need be, as a rate.
-fn per_hour(n: u32) -> Rate {
+pub(crate) fn per_hour(n: u32) -> Rate {
     Rate {
         per_second: f64::from(n) / 3600.0,
         burst: n,

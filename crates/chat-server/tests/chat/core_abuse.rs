@@ -367,3 +367,49 @@ fn whether_a_claim_is_established_survives_a_restart() {
         [("new".to_owned(), false), ("used".to_owned(), true)]
     );
 }
+
+#[test]
+fn dms_that_come_back_from_a_failed_delivery_are_kept_past_the_cap() {
+    let config = ChatConfig {
+        queue: 2,
+        ..ChatConfig::default()
+    };
+    let mut core = ChatCore::new(config, [16; 32]);
+    hello(&mut core, 1, "alex", None, T0);
+    let ServerMsg::Welcome { key: Some(key), .. } = hello(&mut core, 2, "bob", None, T0) else {
+        panic!("claimed");
+    };
+    drain(&mut core);
+    // Three DMs on their way to bob's session, which goes before any reaches it.
+    let mut receipts = Vec::new();
+    for i in 0..3 {
+        core.handle(1, T0, dm(i, "bob", &format!("dm {i}")));
+        receipts.extend(std::iter::from_fn(|| core.poll_output()).filter_map(|o| {
+            (o.session == 2 && matches!(*o.msg, ServerMsg::Message(_)))
+                .then_some(o.receipt)
+                .flatten()
+        }));
+    }
+    assert_eq!(receipts.len(), 3);
+    for chat in receipts {
+        core.unsendable(chat, "not connected");
+    }
+    core.close(2, T0);
+    drain(&mut core);
+    // All three were accepted, so all three wait, over the cap; a new one is refused.
+    core.handle(1, T0, dm(9, "bob", "one more"));
+    let refused = limit_message(&drain(&mut core));
+    assert!(
+        refused.is_some_and(|m| m.starts_with("bob's inbox is full")),
+        "the queue is full"
+    );
+    let back = hello_from(&mut core, 3, "127.0.0.1", "bob", Some(key), T0);
+    let texts: Vec<_> = back
+        .iter()
+        .filter_map(|(_, m)| match m {
+            ServerMsg::Message(p) => Some(p.text.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(texts, ["dm 0", "dm 1", "dm 2"]);
+}
