@@ -4,8 +4,9 @@
 //! client claims, messages carry the name its session joined with.
 //!
 //! Each request is handled in its own file under `cmd/`; receipts and what is kept for how long
-//! are `receipts.rs` and `keeping.rs`. [`Chat`] puts the core over a [`ChangeStore`] and holds
-//! outputs back until their changes are committed.
+//! are `receipts.rs` and `keeping.rs`, and what one client network may create (rooms, claims)
+//! is `quota.rs`. [`Chat`] puts the core over a [`ChangeStore`] and holds outputs back until
+//! their changes are committed.
 
 mod chat;
 mod cmd;
