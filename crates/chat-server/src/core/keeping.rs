@@ -33,14 +33,24 @@ impl ChatCore {
         Some(user.name.clone())
     }
 
-    /// A claim lapsed: the name, its rooms and its queue are free again.
+    /// A claim lapsed: the name, its rooms and its queue are free again, and the senders of
+    /// what waited for it are told.
     pub(super) fn lapse(&mut self, fx: &mut Effects, key: &str) {
         let Some(u) = self.state.users.remove(key) else {
             return;
         };
         for room in &u.rooms {
-            if let Some(r) = self.state.rooms.get_mut(room) {
-                r.members.remove(key);
+            let Some(r) = self.state.rooms.get_mut(room) else {
+                continue;
+            };
+            r.members.remove(key);
+            // A room it leaves with nobody in it and nothing said is forgotten now, not at the
+            // next expiry: a claim that lapses gives back the rooms it made.
+            if r.members.is_empty() && r.history.is_empty() {
+                if let Some(r) = self.state.rooms.remove(room) {
+                    self.stats.rooms_reclaimed += 1;
+                    fx.log(Op::DropRoom { room: r.room });
+                }
             }
         }
         if let Some(lost) = self.notices.remove(key) {

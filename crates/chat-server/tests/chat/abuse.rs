@@ -301,3 +301,69 @@ async fn one_network_cannot_use_up_the_rooms_or_the_names() {
     assert_eq!(answer, ServerMsg::Done { req });
     srv.stop().await;
 }
+
+#[tokio::test]
+async fn squatted_names_and_abandoned_rooms_come_back() {
+    let srv = server(Settings {
+        chat: ChatConfig {
+            // Hours and days in milliseconds, and no room quota: an attacker fills the server,
+            // and only the lapse of its claim and the reclaiming of its rooms bring them back.
+            new_claim_ttl_ms: 300,
+            room_idle_ms: 300,
+            rooms_per_network: None,
+            max_rooms: 5,
+            ..ChatConfig::default()
+        },
+        summary_every: Duration::from_millis(100),
+        ..settings()
+    })
+    .await;
+    let mut squatter = from(srv.addr, "127.0.0.2", "alex", None).await;
+    for r in 0..5 {
+        let req = squatter.req();
+        let room = Room::new(&format!("squat{r}")).expect("room");
+        squatter.send(ClientMsg::Join { req, room }).await;
+        let done = squatter
+            .until(|m| matches!(m, ServerMsg::Done { .. } | ServerMsg::Error { .. }))
+            .await;
+        assert_eq!(done, ServerMsg::Done { req });
+    }
+    squatter.leave();
+    // A name used again by a second session is established: it stays.
+    let keeper = from(srv.addr, "127.0.0.3", "keeper", None).await;
+    let again = from(srv.addr, "127.0.0.3", "keeper", keeper.key).await;
+    keeper.leave();
+    again.leave();
+
+    // The legitimate alex asks for the name until it is free (bounded).
+    let mut alex = Chat::connect(srv.addr, "127.0.0.1:0").await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match alex.hello("alex", None).await {
+            ServerMsg::Welcome { key: Some(_), .. } => break,
+            refused => assert!(Instant::now() < deadline, "never free: {refused:?}"),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The squatter's rooms went with its claim: alex creates a room on a server that was full.
+    let req = alex.req();
+    let room = Room::new("lobby").expect("room");
+    alex.send(ClientMsg::Join { req, room }).await;
+    let answer = alex
+        .until(|m| matches!(m, ServerMsg::Done { .. } | ServerMsg::Error { .. }))
+        .await;
+    assert_eq!(answer, ServerMsg::Done { req });
+    let mut other = Chat::connect(srv.addr, "127.0.0.1:0").await;
+    let taken = other.hello("keeper", None).await;
+    assert!(
+        matches!(
+            taken,
+            ServerMsg::Error {
+                kind: ErrorKind::Claimed,
+                ..
+            }
+        ),
+        "{taken:?}"
+    );
+    srv.stop().await;
+}
