@@ -39,11 +39,19 @@ pub(super) fn run(
     }
     let mut fx = core.effects();
     let k = name.key().to_owned();
-    if let Some(user) = core.state.users.get(k.as_str()) {
-        let (ttl, new_ttl) = (core.config.claim_ttl_ms, core.config.new_claim_ttl_ms);
-        if user.lapsed(ttl, new_ttl, now_ms) {
-            core.lapse(&mut fx, &k);
-        }
+    let (ttl, new_ttl) = (core.config.claim_ttl_ms, core.config.new_claim_ttl_ms);
+    let lapsed = core
+        .state
+        .users
+        .get(k.as_str())
+        .map(|user| user.lapsed(ttl, new_ttl, now_ms));
+    // A hello that claims is checked against the quota before anything changes: a refusal
+    // must leave nothing half done (a lapse whose change would never be stored).
+    if lapsed != Some(false) {
+        within_quota(core, session, now_ms)?;
+    }
+    if lapsed == Some(true) {
+        core.lapse(&mut fx, &k);
     }
     let new_key = match core.state.users.get_mut(k.as_str()) {
         Some(user) => {
@@ -51,10 +59,7 @@ pub(super) fn run(
             establish(&mut fx, user);
             None
         }
-        None => {
-            within_quota(core, session, now_ms)?;
-            Some(claim(core, &mut fx, &name, now_ms))
-        }
+        None => Some(claim(core, &mut fx, &name, now_ms)),
     };
     core.detach(&mut fx, session, now_ms);
     if let Some(s) = core.state.sessions.get_mut(&session) {
