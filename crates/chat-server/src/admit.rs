@@ -1,8 +1,11 @@
 //! The tower pipeline that client events pass before the chat core sees them: the per-IP
-//! session cap and the per-session rate limit, each a layer over [`Admit`], which answers with
-//! the event itself once every limit let it through. Only what a client does passes here (a
-//! session opening, a request, the session closing, which the cap counts); the server's own
-//! events (receipts, commits, expiry) go to the core directly and never meet a client limit.
+//! session cap, the per-session rate limit and the sending limits per name and per network,
+//! each a layer over [`Admit`], which answers with the event itself once every limit let it
+//! through. Only what a client does passes here (a session opening, a request, the session
+//! closing, which the cap counts); the server's own events (receipts, commits, expiry) go to the
+//! core directly and never meet a client limit. A request carries the name its session speaks
+//! as when it enters; every layer is synchronous, so nothing waits ahead of it that could change
+//! that name.
 //!
 //! The gate (`Gate`) drives the pipeline as tower means it: an event is called only once
 //! `poll_ready` says the stack is ready, and a call that does not finish at once is kept and
@@ -19,10 +22,11 @@ use std::time::Instant;
 use dgram_net::rate_limit_layer::Keyed;
 use dgram_proto::chat::ClientMsg;
 use dgram_proto::session::SessionId;
-use dgram_proto::RequestId;
+use dgram_proto::{Name, RequestId};
 use tower::{BoxError, Service};
 
 use crate::limits::SessionKeyed;
+use crate::send_limits::Spends;
 use crate::Error;
 
 /// What a client did.
@@ -43,8 +47,10 @@ pub struct ClientRequest {
     pub session: SessionId,
     /// Where its client is.
     pub peer: SocketAddr,
-    /// Monotonic time, for the rate limit.
+    /// Monotonic time, for the rate limits.
     pub now: Instant,
+    /// The name the session speaks as, once it has said (the per-name sending limit's key).
+    pub name: Option<Name>,
     /// What it did.
     pub knock: Knock,
 }
@@ -55,6 +61,24 @@ impl Keyed for ClientRequest {
     /// Only requests spend rate: opening and closing a session are free.
     fn key(&self) -> Option<SessionId> {
         matches!(self.knock, Knock::Request(_)).then_some(self.session)
+    }
+
+    fn now(&self) -> Instant {
+        self.now
+    }
+}
+
+impl Spends for ClientRequest {
+    fn sends(&self) -> bool {
+        matches!(self.knock, Knock::Request(ClientMsg::Send { .. }))
+    }
+
+    fn name(&self) -> Option<&Name> {
+        self.name.as_ref()
+    }
+
+    fn ip(&self) -> IpAddr {
+        self.peer.ip()
     }
 
     fn now(&self) -> Instant {

@@ -111,6 +111,7 @@ where
             session,
             peer,
             now,
+            name: None,
             knock,
         };
         self.requests.client(req, out);
@@ -220,6 +221,8 @@ where
             unmatched = s.unmatched,
             bad_cookies = s.bad_cookie,
             rate_limited = c.rate_limited,
+            name_limited = c.name_limited,
+            network_limited = c.network_limited,
             refused_sessions = c.refused_sessions,
             refused_requests = c.refused_requests,
             overloaded = c.overloaded,
@@ -230,6 +233,19 @@ where
             held = self.requests.chat.held(),
             store_backlog = self.requests.chat.store().backlog(),
             "chat server summary"
+        );
+        let chat = self.requests.chat.stats();
+        tracing::info!(
+            accepted = chat.accepted,
+            errors = chat.errors,
+            queue_full = chat.queue_full,
+            over_quota = chat.over_quota,
+            expired = chat.expired,
+            notices_dropped = chat.notices_dropped,
+            history_dropped = chat.history_dropped,
+            claims_lapsed = chat.claims_lapsed,
+            rooms_reclaimed = chat.rooms_reclaimed,
+            "chat rules summary"
         );
     }
 }

@@ -10,6 +10,9 @@ pub enum Error {
     /// A session is over its rate limit.
     #[error("rate limited")]
     RateLimited,
+    /// A message is over its name's or its network's sending limit.
+    #[error(transparent)]
+    SendLimited(#[from] crate::send_limits::SendLimited),
     /// An address holds as many sessions as it may.
     #[error("too many sessions from {ip} (limit {limit})")]
     TooManySessions {

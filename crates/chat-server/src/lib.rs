@@ -1,8 +1,8 @@
 //! dgram's chat service as a library: [`run`] serves chat on a bound socket until cancelled.
 //! The chat rules are [`core`], a state machine without I/O over a store of its changes
 //! (memory, or SQLite in [`store`]); the endpoint wires it to sessions, with client requests
-//! passing a tower stack of limits first ([`admit`]: a per-IP session cap and a per-session
-//! rate limit, each a layer); and the health probe.
+//! passing a tower stack of limits first ([`admit`]: a per-IP session cap, a per-session rate
+//! limit, and [`send_limits`] per name and per network, each a layer); and the health probe.
 #![forbid(unsafe_code)]
 
 pub mod admit;
@@ -13,6 +13,7 @@ mod error;
 pub mod healthcheck;
 pub mod limits;
 mod requests;
+pub mod send_limits;
 mod server;
 pub mod store;
 

@@ -15,6 +15,7 @@ use tower::{BoxError, Service};
 
 use crate::admit::{ClientRequest, Gate, Knock, Passed, Turned};
 use crate::core::{ChangeStore, Chat, Output};
+use crate::send_limits::SendLimited;
 use crate::Error;
 
 /// The chat core over whichever store the server was started with.
@@ -38,6 +39,10 @@ mod tests;
 pub(crate) struct Counters {
     pub(crate) malformed: u64,
     pub(crate) rate_limited: u64,
+    /// Messages over their name's sending limit.
+    pub(crate) name_limited: u64,
+    /// Messages over their network's sending limit.
+    pub(crate) network_limited: u64,
     pub(crate) refused_sessions: u64,
     pub(crate) refused_requests: u64,
     pub(crate) overloaded: u64,
@@ -122,11 +127,13 @@ where
             return out.push(error(session, req, ErrorKind::Unavailable, why.into()));
         }
         let knock = Knock::Request(msg);
+        let name = self.chat.speaks_as(session);
         self.client(
             ClientRequest {
                 session,
                 peer,
                 now,
+                name,
                 knock,
             },
             out,
@@ -184,6 +191,15 @@ where
             tracing::debug!(session, "request over the rate limit");
             let why = "rate limit: you are sending too fast; slow down and try again";
             return out.push(error(session, who.req, ErrorKind::RateLimited, why.into()));
+        }
+        if let Some(Error::SendLimited(by)) = e.downcast_ref::<Error>() {
+            match by {
+                SendLimited::Name(_) => self.counters.name_limited += 1,
+                SendLimited::Network(_) => self.counters.network_limited += 1,
+            }
+            tracing::debug!(session, %by, "message over a sending limit");
+            let why = format!("rate limit: {by}; slow down and try again");
+            return out.push(error(session, who.req, ErrorKind::RateLimited, why));
         }
         self.counters.refused_requests += 1;
         tracing::debug!(session, error = %e, "request refused by a limit");

@@ -1,7 +1,7 @@
 //! [`run`]: the chat server on a bound socket, until cancelled. It picks the store (memory, or
 //! SQLite behind its writer thread), puts the chat core over it, assembles the limits on client
-//! requests as a tower stack (session cap, then rate limit), hands it all to the session
-//! driver, and ticks expiry and the summary log.
+//! requests as a tower stack (session cap, rate limit, sending limits), hands it all to the
+//! session driver, and ticks expiry and the summary log.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -21,6 +21,7 @@ use crate::core::{ChangeStore, Chat, ChatConfig, MemoryStore};
 use crate::endpoint::ChatEndpoint;
 use crate::limits::{SessionCap, SessionCapLayer};
 use crate::requests::{now_ms, AnyChat};
+use crate::send_limits::{SendLimit, SendLimitLayer};
 use crate::store::writer::{Writer, WriterThread};
 use crate::store::Store;
 use crate::Error;
@@ -34,6 +35,12 @@ pub struct Settings {
     pub chat: ChatConfig,
     /// Requests per session: a burst, then a steady rate. `None` turns the limit off.
     pub rate: Option<Rate>,
+    /// Messages per name, from all its sessions together: a burst, then a steady rate. `None`
+    /// turns the limit off.
+    pub name_rate: Option<Rate>,
+    /// Messages per client network (an IPv4 address, an IPv6 /64), from all its sessions
+    /// together. `None` turns the limit off.
+    pub network_rate: Option<Rate>,
     /// Open sessions per client IP address.
     pub max_sessions_per_ip: usize,
     /// The seed of every secret the server makes; `None` draws one from the system.
@@ -56,6 +63,14 @@ impl Default for Settings {
                 per_second: 5.0,
                 burst: 10,
             }),
+            name_rate: Some(Rate {
+                per_second: 10.0,
+                burst: 20,
+            }),
+            network_rate: Some(Rate {
+                per_second: 20.0,
+                burst: 40,
+            }),
             max_sessions_per_ip: 16,
             seed: None,
             summary_every: Duration::from_secs(60),
@@ -66,8 +81,8 @@ impl Default for Settings {
 }
 
 /// The limits on client requests: the per-IP session cap, then the per-session rate limit
-/// (absent when turned off).
-type Limits = SessionCap<Either<RateLimit<Admit, SessionId>, Admit>>;
+/// (absent when turned off), then the sending limits per name and per network.
+type Limits = SessionCap<Either<RateLimit<SendLimit<Admit>, SessionId>, SendLimit<Admit>>>;
 
 /// A seed from the operating system's randomness.
 fn system_seed() -> Result<[u8; 32], Error> {
@@ -146,6 +161,11 @@ pub async fn run(
                 .rate
                 .map(|rate| RateLimitLayer::<SessionId>::new(rate, settings.session.max_sessions)),
         )
+        .layer(SendLimitLayer::new(
+            settings.name_rate,
+            settings.network_rate,
+            settings.session.max_sessions,
+        ))
         .service(Admit);
     // Handshakes past the per-IP cap are refused before a session exists; the cap there is one
     // more, so that the first session over it is told why (a chat error) rather than "busy".
@@ -175,7 +195,14 @@ pub async fn run(
             }
         }
     });
-    tracing::info!(%local, rate = ?settings.rate, max_sessions_per_ip = settings.max_sessions_per_ip, "chat server listening");
+    tracing::info!(
+        %local,
+        rate = ?settings.rate,
+        name_rate = ?settings.name_rate,
+        network_rate = ?settings.network_rate,
+        max_sessions_per_ip = settings.max_sessions_per_ip,
+        "chat server listening"
+    );
     let on_event = |ep: &mut ChatEndpoint<_>, now, event| ep.on_event(now, event);
     let result = drive(&socket, endpoint, rx, on_event, shutdown).await;
     ticker.abort();

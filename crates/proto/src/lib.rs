@@ -16,6 +16,7 @@ mod error;
 #[doc(hidden)]
 pub mod fuzzing;
 mod name;
+pub mod network;
 pub mod session;
 pub mod token_bucket;
 

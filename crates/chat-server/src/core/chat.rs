@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use dgram_proto::chat::{ChatId, ClientMsg, ErrorKind, ServerMsg};
 use dgram_proto::session::{MessageId, SessionId};
+use dgram_proto::Name;
 
 use super::effects::{Effects, Output};
 use super::op::Ticket;
@@ -58,6 +59,11 @@ impl<S: ChangeStore> Chat<S> {
     /// The store, to take what it was given (a test's store, say).
     pub fn store_mut(&mut self) -> &mut S {
         &mut self.store
+    }
+
+    /// The name `session` speaks as, once it has said.
+    pub fn speaks_as(&self, session: SessionId) -> Option<Name> {
+        self.core.state.sessions.get(&session)?.user.clone()
     }
 
     /// How many events' outputs wait for their commit.

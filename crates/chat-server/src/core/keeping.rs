@@ -1,8 +1,9 @@
 //! What the chat server keeps, and for how long: the offline queue (a DM to a claimed name
-//! that is not online, up to a cap), and the periodic expiry of old history and queued DMs and
-//! of claims unused for longer than their lifetime.
+//! that is not online, up to a cap past which new DMs are refused, never old ones dropped), and
+//! the periodic expiry: old history and queued DMs (whose senders are told), claims unused past
+//! their lifetime (a new claim's is short), and rooms nobody uses any more.
 
-use dgram_proto::chat::{Posted, ServerMsg};
+use dgram_proto::chat::{ChatId, Posted, ServerMsg};
 use dgram_proto::session::SessionId;
 use dgram_proto::Name;
 
@@ -15,47 +16,57 @@ impl ChatCore {
     /// Queues a DM for an offline recipient and tells its sender so.
     pub(super) fn queue(&mut self, fx: &mut Effects, key: &str, posted: Posted, sender: SessionId) {
         let id = posted.id;
-        let Some(name) = self.enqueue(fx, key, posted) else {
+        let Some(name) = self.enqueue(key, posted) else {
             return;
         };
         let reason = format!("{name} is offline; queued until they return");
         fx.send(sender, ServerMsg::NotDelivered { id, reason });
     }
 
-    /// Puts a DM on its recipient's queue; what falls off the cap is counted, and dequeued on
-    /// disk too. Returns the recipient's name.
-    pub(super) fn enqueue(&mut self, fx: &mut Effects, key: &str, posted: Posted) -> Option<Name> {
-        let cap = self.config.queue;
+    /// Puts a DM on its recipient's queue; returns the recipient's name. Nothing is dropped
+    /// for it: the cap is kept by refusing new DMs to a full queue (`Send`), and a DM that
+    /// comes back from a failed delivery was accepted already, so it goes back on the queue
+    /// even past the cap.
+    pub(super) fn enqueue(&mut self, key: &str, posted: Posted) -> Option<Name> {
         let user = self.state.users.get_mut(key)?;
-        let name = user.name.clone();
         user.queue.push_back(posted);
-        let mut dropped = 0;
-        while user.queue.len() > cap {
-            if let Some(p) = user.queue.pop_front() {
-                dropped += 1;
-                let user = name.clone();
-                fx.log(Op::Dequeue { user, id: p.id });
-            }
-        }
-        self.stats.queue_dropped += dropped;
-        Some(name)
+        Some(user.name.clone())
     }
 
-    /// A claim lapsed: the name, its rooms and its queue are free again.
+    /// A claim lapsed: the name, its rooms and its queue are free again, and the senders of
+    /// what waited for it are told.
     pub(super) fn lapse(&mut self, fx: &mut Effects, key: &str) {
         let Some(u) = self.state.users.remove(key) else {
             return;
         };
         for room in &u.rooms {
-            if let Some(r) = self.state.rooms.get_mut(room) {
-                r.members.remove(key);
+            let Some(r) = self.state.rooms.get_mut(room) else {
+                continue;
+            };
+            r.members.remove(key);
+            // A room it leaves with nobody in it and nothing said is forgotten now, not at the
+            // next expiry: a claim that lapses gives back the rooms it made.
+            if r.members.is_empty() && r.history.is_empty() {
+                if let Some(r) = self.state.rooms.remove(room) {
+                    self.stats.rooms_reclaimed += 1;
+                    fx.log(Op::DropRoom { room: r.room });
+                }
             }
+        }
+        if let Some(lost) = self.notices.remove(key) {
+            self.stats.notices_dropped += lost.len() as u64;
+        }
+        // What waited for the name will never be read: its senders are told.
+        for p in &u.queue {
+            let reason = format!("{}'s claim lapsed", u.name);
+            self.tell_unread(fx, &p.from, p.id, reason);
         }
         self.stats.claims_lapsed += 1;
         fx.log(Op::Lapse { user: u.name });
     }
 
-    /// Drops what is older than the expiry and claims unused for longer than their lifetime.
+    /// Drops what is older than the expiry (telling the senders of queued DMs), claims unused
+    /// for longer than their lifetime, and rooms nobody uses.
     pub(super) fn expire(&mut self, now_ms: u64) -> Effects {
         let mut fx = self.effects();
         let cutoff = now_ms.saturating_sub(self.config.expiry_ms);
@@ -71,23 +82,110 @@ impl ChatCore {
             expired += state::expire(log, cutoff);
         }
         self.state.dms.retain(|_, log| !log.is_empty());
-        for u in self.state.users.values_mut() {
-            expired += state::expire(&mut u.queue, cutoff);
-            // Not counted: a message's id outlives nothing but the message itself.
-            u.sent.retain(|s| s.ts >= cutoff);
+        let unread = self.expire_queues(cutoff);
+        self.stats.expired += expired + unread.len() as u64;
+        for (sender, id) in unread {
+            self.tell_unread(&mut fx, &sender, id, EXPIRED.to_owned());
         }
-        self.stats.expired += expired;
-        let ttl = self.config.claim_ttl_ms;
+        let (ttl, new_ttl) = (self.config.claim_ttl_ms, self.config.new_claim_ttl_ms);
         let lapsed: Vec<UserKey> = self
             .state
             .users
             .iter()
-            .filter(|(_, u)| !u.online() && u.last_used_ms + ttl < now_ms)
+            .filter(|(_, u)| u.lapsed(ttl, new_ttl, now_ms))
             .map(|(k, _)| k.clone())
             .collect();
         for key in lapsed {
             self.lapse(&mut fx, key.0.key());
         }
+        self.reclaim_rooms(&mut fx, now_ms);
         fx
     }
+
+    /// Drops the queued DMs accepted before `cutoff`; returns each one's sender and id. The
+    /// whole queue is looked at: a DM that came back from a failed delivery may stand behind
+    /// newer ones.
+    fn expire_queues(&mut self, cutoff: u64) -> Vec<(Name, ChatId)> {
+        let mut unread = Vec::new();
+        for u in self.state.users.values_mut() {
+            // Not counted: a message's id outlives nothing but the message itself.
+            u.sent.retain(|s| s.ts >= cutoff);
+            if u.queue.front().is_none() {
+                continue;
+            }
+            u.queue.retain(|p| {
+                let old = p.ts < cutoff;
+                if old {
+                    unread.push((p.from.clone(), p.id));
+                }
+                !old
+            });
+        }
+        unread
+    }
+
+    /// Tells the sender of a DM that will never be read why (it expired, or its recipient's
+    /// claim lapsed): at once when online, else at their next hello (in memory only: a
+    /// restart forgets it).
+    fn tell_unread(&mut self, fx: &mut Effects, sender: &Name, id: ChatId, reason: String) {
+        let Some(user) = self.state.users.get(sender.key()) else {
+            // The sender's own claim lapsed: nobody is left to tell.
+            self.stats.notices_dropped += 1;
+            return;
+        };
+        if user.online() {
+            self.send_to_user(fx, sender.key(), ServerMsg::NotDelivered { id, reason });
+            return;
+        }
+        let waiting = self.notices.entry(UserKey(user.name.clone())).or_default();
+        if waiting.len() < MAX_NOTICES {
+            waiting.push((id, reason));
+        } else {
+            self.stats.notices_dropped += 1;
+        }
+    }
+
+    /// The notices that waited for `session`'s name, now it is back.
+    pub(super) fn waiting_notices(&mut self, fx: &mut Effects, session: SessionId, key: &str) {
+        for (id, reason) in self.notices.remove(key).unwrap_or_default() {
+            fx.send(session, ServerMsg::NotDelivered { id, reason });
+        }
+    }
+
+    /// Forgets each room with nothing left in its history whose members (if any are left) have
+    /// all been offline for the room idle time: rooms nobody uses cannot fill the server.
+    fn reclaim_rooms(&mut self, fx: &mut Effects, now_ms: u64) {
+        let idle = self.config.room_idle_ms;
+        let users = &self.state.users;
+        let gone = |m: &String| {
+            users
+                .get(m.as_str())
+                .is_none_or(|u| !u.online() && u.last_used_ms.saturating_add(idle) < now_ms)
+        };
+        let unused: Vec<String> = self
+            .state
+            .rooms
+            .iter()
+            .filter(|(_, r)| r.history.is_empty() && r.members.iter().all(gone))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in unused {
+            let Some(r) = self.state.rooms.remove(&key) else {
+                continue;
+            };
+            for m in &r.members {
+                if let Some(u) = self.state.users.get_mut(m.as_str()) {
+                    u.rooms.remove(&key);
+                }
+            }
+            self.stats.rooms_reclaimed += 1;
+            fx.log(Op::DropRoom { room: r.room });
+        }
+    }
 }
+
+/// What the sender of a DM that expired unread is told.
+pub(super) const EXPIRED: &str = "expired";
+
+/// Notices kept per offline sender; past it they are counted and dropped.
+const MAX_NOTICES: usize = 1024;

@@ -4,8 +4,9 @@
 //! client claims, messages carry the name its session joined with.
 //!
 //! Each request is handled in its own file under `cmd/`; receipts and what is kept for how long
-//! are `receipts.rs` and `keeping.rs`. [`Chat`] puts the core over a [`ChangeStore`] and holds
-//! outputs back until their changes are committed.
+//! are `receipts.rs` and `keeping.rs`, and what one client network may create (rooms, claims)
+//! is `quota.rs`. [`Chat`] puts the core over a [`ChangeStore`] and holds outputs back until
+//! their changes are committed.
 
 mod chat;
 mod cmd;
@@ -13,6 +14,7 @@ mod effects;
 mod keeping;
 mod op;
 mod pending;
+mod quota;
 mod receipts;
 mod resend;
 mod snapshot;
@@ -25,6 +27,7 @@ use std::net::SocketAddr;
 
 use dgram_proto::chat::{ChatId, Presence, ServerMsg};
 use dgram_proto::session::{MessageId, Rng, SessionId};
+use dgram_proto::token_bucket::Rate;
 use dgram_proto::Name;
 
 pub use self::chat::Chat;
@@ -34,9 +37,18 @@ pub use self::snapshot::{SavedRoom, SavedSent, SavedUser, Snapshot};
 pub use self::store::{ChangeStore, MemoryStore, Submitted};
 
 use self::effects::Effects;
-use self::state::{SessionInfo, State};
+use self::quota::Quotas;
+use self::state::{SessionInfo, State, UserKey};
 
 const DAY_MS: u64 = 24 * 60 * 60 * 1000;
+
+/// `n` an hour, all of them at once if need be, as a rate.
+pub(crate) fn per_hour(n: u32) -> Rate {
+    Rate {
+        per_second: f64::from(n) / 3600.0,
+        burst: n,
+    }
+}
 
 /// Caps and lifetimes; the defaults are the documented ones.
 #[derive(Debug, Clone)]
@@ -53,6 +65,16 @@ pub struct ChatConfig {
     pub expiry_ms: u64,
     /// A claim unused this long lapses.
     pub claim_ttl_ms: u64,
+    /// A new claim that no later session has used lapses this long after its last use: a name
+    /// claimed once and never again is given back in a day, not in months.
+    pub new_claim_ttl_ms: u64,
+    /// A room with nothing said in it (that has not expired) whose members have all been
+    /// offline this long is forgotten, so that rooms nobody uses do not fill the server.
+    pub room_idle_ms: u64,
+    /// Rooms each client network (an IPv4 address, an IPv6 /64) may create; `None`: no limit.
+    pub rooms_per_network: Option<Rate>,
+    /// Names each client network may claim; `None`: no limit.
+    pub claims_per_network: Option<Rate>,
     /// Rooms one user may be in.
     pub max_rooms_per_user: usize,
     /// Rooms the server holds.
@@ -72,6 +94,10 @@ impl Default for ChatConfig {
             dm_history: 256,
             expiry_ms: 7 * DAY_MS,
             claim_ttl_ms: 90 * DAY_MS,
+            new_claim_ttl_ms: DAY_MS,
+            room_idle_ms: 14 * DAY_MS,
+            rooms_per_network: Some(per_hour(10)),
+            claims_per_network: Some(per_hour(20)),
             max_rooms_per_user: 100,
             max_rooms: 10_000,
             sent_per_user: 256,
@@ -86,12 +112,21 @@ pub struct ChatStats {
     pub accepted: u64,
     /// History entries dropped by a cap.
     pub history_dropped: u64,
-    /// Queued DMs dropped because a queue was full.
-    pub queue_dropped: u64,
+    /// DMs refused because their recipient's queue was full (nothing queued is ever dropped
+    /// for a new one).
+    pub queue_full: u64,
     /// History entries and queued DMs dropped by age.
     pub expired: u64,
+    /// Notices to senders of DMs that will never be read that were dropped: over the cap of
+    /// notices waiting for one sender, or with nobody to tell (the sender's claim lapsed).
+    pub notices_dropped: u64,
     /// Claims that lapsed.
     pub claims_lapsed: u64,
+    /// Rooms forgotten because nobody in them had been online for long and nothing said in
+    /// them was left.
+    pub rooms_reclaimed: u64,
+    /// Rooms not created, and names not claimed, because their network was over its quota.
+    pub over_quota: u64,
     /// Requests refused with an error.
     pub errors: u64,
     /// Sends answered as resends of a message already stored (not stored again).
@@ -119,6 +154,12 @@ pub(crate) struct ChatCore {
     /// everyone's; a session with nothing in transit has no entry.
     in_transit: HashMap<SessionId, HashMap<MessageId, ChatId>>,
     stats: ChatStats,
+    /// What each network may still create (rooms, claims).
+    quotas: Quotas,
+    /// Per sender who was offline at the time: the DMs that will never be read (they expired,
+    /// or their recipient's claim lapsed), with why, told at the sender's next hello. Kept in
+    /// memory only; a restart forgets them.
+    notices: HashMap<UserKey, Vec<(ChatId, String)>>,
     /// Whether changes are recorded for a store.
     keep: bool,
 }
@@ -127,6 +168,7 @@ impl ChatCore {
     /// A server; `seed` is its only randomness (claim keys); `keep` records changes.
     fn new(config: ChatConfig, seed: [u8; 32], keep: bool) -> Self {
         Self {
+            quotas: Quotas::new(&config),
             config,
             rng: Rng::from_seed(seed),
             state: State::default(),
@@ -134,6 +176,7 @@ impl ChatCore {
             receipts: HashMap::new(),
             in_transit: HashMap::new(),
             stats: ChatStats::default(),
+            notices: HashMap::new(),
             keep,
         }
     }

@@ -27,6 +27,11 @@ pub enum Op {
         /// When.
         at_ms: u64,
     },
+    /// A session after the claiming one used the name: the claim now lives its full lifetime.
+    Established {
+        /// The name.
+        user: Name,
+    },
     /// A claim lapsed.
     Lapse {
         /// The name.

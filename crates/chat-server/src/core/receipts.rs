@@ -81,7 +81,7 @@ impl ChatCore {
                 .and_then(|log| log.iter().find(|m| m.id == chat))
                 .cloned();
             if let Some(posted) = posted {
-                if self.enqueue(fx, to.key(), posted).is_some() {
+                if self.enqueue(to.key(), posted).is_some() {
                     reason.push_str("; queued until they return");
                 }
             }
@@ -91,7 +91,7 @@ impl ChatCore {
     }
 
     /// To every session of a name (a sender's receipt reaches each device it uses).
-    fn send_to_user(&self, fx: &mut Effects, key: &str, msg: ServerMsg) {
+    pub(super) fn send_to_user(&self, fx: &mut Effects, key: &str, msg: ServerMsg) {
         if let Some(u) = self.state.users.get(key) {
             fx.send_each(u.sessions.iter().copied(), msg);
         }

@@ -17,6 +17,8 @@ pub struct SavedUser {
     pub key_hash: [u8; 32],
     /// When it was last used.
     pub last_used_ms: u64,
+    /// Whether a session after the claiming one has used it (a new claim lapses sooner).
+    pub established: bool,
 }
 
 /// A room as stored.
@@ -72,6 +74,7 @@ impl ChatCore {
                     name: u.name,
                     key_hash: u.key_hash,
                     last_used_ms: u.last_used_ms,
+                    established: u.established,
                     sessions: Vec::new(),
                     away: None,
                     queue: VecDeque::new(),

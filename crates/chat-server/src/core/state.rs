@@ -15,6 +15,9 @@ pub(crate) struct User {
     pub(crate) name: Name,
     pub(crate) key_hash: [u8; 32],
     pub(crate) last_used_ms: u64,
+    /// Used by a session after the one that claimed it: the claim lives its full lifetime.
+    /// Until then it is new, and lapses after a day unused.
+    pub(crate) established: bool,
     /// A handful at most in practice (a laptop, a phone, a script): a list is smaller and
     /// faster than a set, and an offline user's is empty and unallocated.
     pub(crate) sessions: Vec<SessionId>,
@@ -37,6 +40,16 @@ impl User {
         if !self.sessions.contains(&session) {
             self.sessions.push(session);
         }
+    }
+
+    /// Whether the claim has gone unused past its lifetime (a new claim's is short) by `now_ms`.
+    pub(crate) fn lapsed(&self, claim_ttl_ms: u64, new_claim_ttl_ms: u64, now_ms: u64) -> bool {
+        let ttl = if self.established {
+            claim_ttl_ms
+        } else {
+            new_claim_ttl_ms.min(claim_ttl_ms)
+        };
+        !self.online() && self.last_used_ms.saturating_add(ttl) < now_ms
     }
 
     pub(crate) fn detach(&mut self, session: SessionId) {
@@ -91,6 +104,10 @@ impl SessionInfo {
             user: None,
             send_only: false,
         }
+    }
+
+    pub(crate) fn ip(&self) -> IpAddr {
+        self.ip
     }
 
     pub(crate) fn peer(&self) -> SocketAddr {

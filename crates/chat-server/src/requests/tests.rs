@@ -46,6 +46,7 @@ fn client(knock: Knock) -> ClientRequest {
         session: 1,
         peer: peer(),
         now: Instant::now(),
+        name: None,
         knock,
     }
 }

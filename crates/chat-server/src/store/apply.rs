@@ -24,6 +24,7 @@ pub(super) fn apply(conn: &mut Connection, ops: &[Op]) -> rusqlite::Result<()> {
                 at_ms,
             } => claim(&tx, name, key_hash, *at_ms)?,
             Op::Touch { user, at_ms } => touch(&tx, user, *at_ms)?,
+            Op::Established { user } => establish(&tx, user)?,
             Op::Lapse { user } => lapse(&tx, user)?,
             Op::Post(p) => post(&tx, p)?,
             Op::Sent { user, txn, id, ts } => sent(&tx, user, *txn, *id, *ts)?,
@@ -50,7 +51,8 @@ fn claim(
 ) -> rusqlite::Result<()> {
     exec(
         tx,
-        "INSERT OR REPLACE INTO users (key, name, key_hash, last_used_ms) VALUES (?1, ?2, ?3, ?4)",
+        "INSERT OR REPLACE INTO users (key, name, key_hash, last_used_ms, established)
+         VALUES (?1, ?2, ?3, ?4, 0)",
         params![name.key(), name.as_str(), &key_hash[..], at_ms as i64],
     )?;
     Ok(())
@@ -61,6 +63,15 @@ fn touch(tx: &Transaction<'_>, user: &Name, at_ms: u64) -> rusqlite::Result<()> 
         tx,
         "UPDATE users SET last_used_ms = ?2 WHERE key = ?1",
         params![user.key(), at_ms as i64],
+    )?;
+    Ok(())
+}
+
+fn establish(tx: &Transaction<'_>, user: &Name) -> rusqlite::Result<()> {
+    exec(
+        tx,
+        "UPDATE users SET established = 1 WHERE key = ?1",
+        [user.key()],
     )?;
     Ok(())
 }

@@ -105,20 +105,22 @@ impl Store {
     fn read(&self, config: &ChatConfig, now_ms: u64) -> rusqlite::Result<Snapshot> {
         let c = &self.conn;
         let mut snap = Snapshot::default();
-        let mut users = c.prepare("SELECT name, key_hash, last_used_ms FROM users")?;
+        let mut users = c.prepare("SELECT name, key_hash, last_used_ms, established FROM users")?;
         snap.users = users
             .query_map([], |r| {
                 let name: String = r.get(0)?;
                 let hash: Vec<u8> = r.get(1)?;
                 let last: i64 = r.get(2)?;
-                Ok((name, hash, last))
+                let established: bool = r.get(3)?;
+                Ok((name, hash, last, established))
             })?
             .filter_map(Result::ok)
-            .filter_map(|(name, hash, last)| {
+            .filter_map(|(name, hash, last, established)| {
                 Some(SavedUser {
                     name: Name::new(&name).ok()?,
                     key_hash: hash.try_into().ok()?,
                     last_used_ms: last.max(0) as u64,
+                    established,
                 })
             })
             .collect();

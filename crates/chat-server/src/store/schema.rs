@@ -53,6 +53,9 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (user, txn)
     );
     CREATE INDEX sent_by_age ON sent (ts);",
+    // 4: whether a claim was used again after the session that made it (a new one lapses
+    // sooner); the claims of older releases count as established.
+    "ALTER TABLE users ADD COLUMN established INTEGER NOT NULL DEFAULT 1;",
 ];
 
 /// The schema version this build writes.

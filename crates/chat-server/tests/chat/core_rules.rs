@@ -12,9 +12,12 @@ const DAY: u64 = 24 * 60 * 60 * 1000;
 fn unused_claims_lapse_and_old_messages_expire() {
     let mut core = ChatCore::new(ChatConfig::default(), [1; 32]);
     let t0 = 1_700_000_000_000;
-    let ServerMsg::Welcome { key: Some(_), .. } = hello(&mut core, 1, "alex", None, t0) else {
+    let ServerMsg::Welcome { key: Some(key), .. } = hello(&mut core, 1, "alex", None, t0) else {
         panic!("claimed");
     };
+    // A second session shows the key: the claim is established, and lives 90 days unused.
+    hello(&mut core, 9, "alex", Some(key), t0);
+    core.close(9, t0);
     let room = Room::new("lobby").expect("room");
     core.handle(
         1,
@@ -56,7 +59,7 @@ fn unused_claims_lapse_and_old_messages_expire() {
 }
 
 #[test]
-fn caps_drop_the_oldest_and_count_it() {
+fn a_full_queue_refuses_new_dms_and_history_caps_drop_the_oldest() {
     let config = ChatConfig {
         room_history: 3,
         queue: 2,
@@ -86,8 +89,27 @@ fn caps_drop_the_oldest_and_count_it() {
             },
         );
     }
-    assert_eq!(core.stats().queue_dropped, 3);
-    drain(&mut core);
+    // Two wait for egon; the three after them are refused, each with an error to its sender.
+    assert_eq!(core.stats().queue_full, 3);
+    let refused: Vec<_> = drain(&mut core)
+        .into_iter()
+        .filter_map(|(_, m)| match m {
+            ServerMsg::Error {
+                kind: ErrorKind::Limit,
+                req,
+                message,
+            } => Some((req, message)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(refused.len(), 3, "{refused:?}");
+    assert!(refused
+        .iter()
+        .all(|(_, m)| m.starts_with("egon's inbox is full; not sent")));
+    assert_eq!(
+        refused.iter().map(|(r, _)| *r).collect::<Vec<_>>(),
+        [Some(2), Some(3), Some(4)]
+    );
     hello(&mut core, 4, "egon", Some(egon_key), now);
     core.open(5, addr(1));
     let room = Room::new("r").expect("room");

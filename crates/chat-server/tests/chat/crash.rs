@@ -33,7 +33,11 @@ fn received(m: &ServerMsg) -> Option<u64> {
 #[tokio::test]
 async fn nothing_accepted_is_lost_when_the_server_is_killed() {
     let data = tempfile::tempdir().expect("tempdir");
-    let (mut server, addr) = spawn(data.path(), "127.0.0.1:0", &["--rate", "0"]);
+    let (mut server, addr) = spawn(
+        data.path(),
+        "127.0.0.1:0",
+        &["--rate", "0", "--name-rate", "0", "--ip-rate", "0"],
+    );
     let (mut alex, _) = Chat::join(addr, "alex", None).await;
     let (mut lishi, _) = Chat::join(addr, "黎诗", None).await;
     let (mut egon, _) = Chat::join(addr, "egon", None).await;
@@ -64,7 +68,11 @@ async fn nothing_accepted_is_lost_when_the_server_is_killed() {
     let mut seen_by_egon = egon.drain(Duration::from_millis(300)).await;
     let before_restart = ids(&seen_by_egon, received);
 
-    let (mut restarted, _) = spawn(data.path(), &addr.to_string(), &["--rate", "0"]);
+    let (mut restarted, _) = spawn(
+        data.path(),
+        &addr.to_string(),
+        &["--rate", "0", "--name-rate", "0", "--ip-rate", "0"],
+    );
     for (c, seen, who, key) in [
         (&mut alex, &mut seen_by_alex, "alex", keys[0]),
         (&mut lishi, &mut seen_by_lishi, "黎诗", keys[1]),

@@ -13,6 +13,8 @@ fn durable(dir: &Path) -> Settings {
     Settings {
         data_dir: Some(dir.to_owned()),
         rate: None,
+        name_rate: None,
+        network_rate: None,
         ..settings()
     }
 }
@@ -124,7 +126,7 @@ async fn a_database_from_the_first_release_opens_after_an_upgrade() {
     let version: i64 = db
         .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
         .expect("version");
-    assert_eq!(version, 3, "migrated forward");
+    assert_eq!(version, 4, "migrated forward");
     // The new message is kept by its client's id too (the table the migration added).
     let kept: (i64, i64) = db
         .query_row("SELECT txn, id FROM sent WHERE user = 'alex'", [], |r| {

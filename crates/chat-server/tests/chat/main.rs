@@ -2,8 +2,10 @@
 //! each a real session over loopback; the limits (the per-IP session cap at the handshake
 //! too); the layers alone; and the binary.
 
+mod abuse;
 mod binary;
 mod claims;
+mod core_abuse;
 mod core_journal;
 mod core_rules;
 mod core_support;

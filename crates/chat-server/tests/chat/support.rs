@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use chat_server::Settings;
 use dgram_client::{Follow, Link, LinkEvent, ServerTarget, SessionEvent};
-use dgram_proto::chat::{ClaimKey, ClientMsg, ServerMsg};
+use dgram_proto::chat::{ClaimKey, ClientMsg, ServerMsg, Target};
 use dgram_proto::Name;
 use dgram_testkit::InProcess;
 use tokio::net::UdpSocket;
@@ -38,6 +38,16 @@ pub(crate) fn server_on(socket: UdpSocket, settings: Settings) -> Server {
 pub(crate) fn txn() -> u64 {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
     NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+/// A DM request with a fresh client id.
+pub(crate) fn dm(req: u64, to: &str, text: &str) -> ClientMsg {
+    ClientMsg::Send {
+        req,
+        txn: txn(),
+        to: Target::User(name(to)),
+        text: text.into(),
+    }
 }
 
 pub(crate) fn name(s: &str) -> Name {

@@ -5,28 +5,10 @@
 //! IPv6 address counts as the IPv4 address it maps.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::IpAddr;
 
 use super::SessionId;
-
-/// A client network: an IPv4 address, or the first 64 bits of an IPv6 address.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-struct Network(IpAddr);
-
-impl Network {
-    fn of(ip: IpAddr) -> Self {
-        match ip {
-            IpAddr::V4(_) => Self(ip),
-            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-                Some(v4) => Self(IpAddr::V4(v4)),
-                None => {
-                    let prefix = u128::from(v6) & !u128::from(u64::MAX);
-                    Self(IpAddr::V6(Ipv6Addr::from(prefix)))
-                }
-            },
-        }
-    }
-}
+use crate::network::Network;
 
 /// How many sessions each network holds, and which network each session is counted against.
 #[derive(Debug, Default)]

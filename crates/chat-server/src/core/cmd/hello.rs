@@ -1,6 +1,9 @@
 //! `Hello`: the session speaks as a name. A free name is claimed (the client gets a new key to
-//! keep); a claimed one needs its key; a claim unused past its lifetime lapses first. What
-//! waited for the name is delivered, and its room co-members see it come online.
+//! keep), within its network's quota of claims; a claimed one needs its key, and once a later
+//! session shows it the claim is established (a new claim lapses after a day unused, an
+//! established one after `claim_ttl`); a claim unused past its lifetime lapses first. What
+//! waited for the name is delivered (and the news of what it sent that expired unread), and its
+//! room co-members see it come online.
 
 use std::collections::{BTreeSet, VecDeque};
 
@@ -10,6 +13,7 @@ use dgram_proto::Name;
 
 use super::super::effects::Effects;
 use super::super::op::Op;
+use super::super::quota;
 use super::super::state::{User, UserKey};
 use super::super::ChatCore;
 use super::{info, Handled, Refused};
@@ -35,15 +39,24 @@ pub(super) fn run(
     }
     let mut fx = core.effects();
     let k = name.key().to_owned();
-    if let Some(user) = core.state.users.get(k.as_str()) {
-        let lapsed = !user.online() && user.last_used_ms + core.config.claim_ttl_ms < now_ms;
-        if lapsed {
-            core.lapse(&mut fx, &k);
-        }
+    let (ttl, new_ttl) = (core.config.claim_ttl_ms, core.config.new_claim_ttl_ms);
+    let lapsed = core
+        .state
+        .users
+        .get(k.as_str())
+        .map(|user| user.lapsed(ttl, new_ttl, now_ms));
+    // A hello that claims is checked against the quota before anything changes: a refusal
+    // must leave nothing half done (a lapse whose change would never be stored).
+    if lapsed != Some(false) {
+        within_quota(core, session, now_ms)?;
     }
-    let new_key = match core.state.users.get(k.as_str()) {
+    if lapsed == Some(true) {
+        core.lapse(&mut fx, &k);
+    }
+    let new_key = match core.state.users.get_mut(k.as_str()) {
         Some(user) => {
             prove(user, key)?;
+            establish(&mut fx, user);
             None
         }
         None => Some(claim(core, &mut fx, &name, now_ms)),
@@ -78,6 +91,33 @@ fn prove(user: &User, key: Option<ClaimKey>) -> Result<(), Refused> {
     Err(Refused::new(ErrorKind::Claimed, message))
 }
 
+/// A claim used again by a later session lives its full lifetime from now on.
+fn establish(fx: &mut Effects, user: &mut User) {
+    if !user.established {
+        user.established = true;
+        fx.log(Op::Established {
+            user: user.name.clone(),
+        });
+    }
+}
+
+/// A new claim spends its network's quota of claims.
+fn within_quota(core: &mut ChatCore, session: SessionId, now_ms: u64) -> Result<(), Refused> {
+    let Some(ip) = core.state.sessions.get(&session).map(|s| s.ip()) else {
+        return Ok(());
+    };
+    if core.quotas.claim(ip, now_ms) {
+        return Ok(());
+    }
+    core.stats.over_quota += 1;
+    let message = format!(
+        "too many names were claimed from your network ({} at most); \
+         try again later, or use a name you hold the key of",
+        quota::describe(core.config.claims_per_network)
+    );
+    Err(Refused::new(ErrorKind::Limit, message))
+}
+
 /// Claims a free name; returns its new key.
 fn claim(core: &mut ChatCore, fx: &mut Effects, name: &Name, now_ms: u64) -> ClaimKey {
     let mut key = [0u8; 16];
@@ -93,6 +133,7 @@ fn claim(core: &mut ChatCore, fx: &mut Effects, name: &Name, now_ms: u64) -> Cla
             name: name.clone(),
             key_hash: key_hash(&key),
             last_used_ms: now_ms,
+            established: false,
             sessions: Vec::new(),
             away: None,
             queue: VecDeque::new(),
@@ -155,4 +196,6 @@ fn welcome(
     for posted in queued {
         core.deliver(fx, &[session], &posted, true);
     }
+    // And what it sent that expired unread while it was away.
+    core.waiting_notices(fx, session, k);
 }

@@ -1,4 +1,5 @@
-//! `Join`: into a room, creating it if needed, within the per-user and per-server room caps.
+//! `Join`: into a room, creating it if needed, within the per-user and per-server room caps and
+//! the creator's network's quota of new rooms.
 //! The joiner gets the recent history (only what is committed) and the topic; the other
 //! members see the join.
 
@@ -8,6 +9,7 @@ use dgram_proto::{Name, RequestId};
 
 use super::super::op::Op;
 use super::super::pending::Pending;
+use super::super::quota;
 use super::super::state::{self, RoomState};
 use super::super::undo::Undo;
 use super::super::ChatCore;
@@ -35,6 +37,23 @@ fn within_caps(
     Ok(Some((user.name.clone(), already)))
 }
 
+/// A new room spends its creator's network's quota of rooms.
+fn within_quota(core: &mut ChatCore, at: Asker<'_>) -> Result<(), Refused> {
+    let Some(ip) = core.state.sessions.get(&at.session).map(|s| s.ip()) else {
+        return Ok(());
+    };
+    if core.quotas.create_room(ip, at.now_ms) {
+        return Ok(());
+    }
+    core.stats.over_quota += 1;
+    let message = format!(
+        "too many rooms were created from your network ({} at most); \
+         join an existing room, or try again later",
+        quota::describe(core.config.rooms_per_network)
+    );
+    Err(Refused::new(ErrorKind::Limit, message))
+}
+
 pub(super) fn run(
     core: &mut ChatCore,
     at: Asker<'_>,
@@ -46,6 +65,9 @@ pub(super) fn run(
     let Some((name, already)) = within_caps(core, at, &room)? else {
         return Ok(fx);
     };
+    if !core.state.rooms.contains_key(room.key()) {
+        within_quota(core, at)?;
+    }
     let r = core
         .state
         .rooms

@@ -39,6 +39,7 @@ pub(super) fn run(
     };
     let to = spelled(core, to);
     let recipients = recipients(core, at, &to)?;
+    inbox_has_room(core, &to, &recipients)?;
     // One allocation for the answer and every delivery (a room post fans out to each member).
     fx.out.reserve(recipients.len() + 2);
     let id = core.next_id;
@@ -111,6 +112,32 @@ fn recipients(core: &ChatCore, at: Asker<'_>, to: &Target) -> Result<Vec<Session
             }
         },
     }
+}
+
+/// A DM that would wait in a full queue is refused: every queued DM was accepted, and an
+/// accepted message is a promise, so the cap turns the new one away rather than drop an old one.
+fn inbox_has_room(
+    core: &mut ChatCore,
+    to: &Target,
+    recipients: &[SessionId],
+) -> Result<(), Refused> {
+    let Target::User(name) = to else {
+        return Ok(());
+    };
+    let cap = core.config.queue;
+    let full = recipients.is_empty()
+        && core
+            .state
+            .users
+            .get(name.key())
+            .is_some_and(|u| u.queue.len() >= cap);
+    if !full {
+        return Ok(());
+    }
+    core.stats.queue_full += 1;
+    let message =
+        format!("{name}'s inbox is full; not sent ({cap} messages wait for them to come back)");
+    Err(Refused::new(ErrorKind::Limit, message))
 }
 
 fn to_room(
