@@ -1,10 +1,14 @@
 //! The busy part of a connection's sending half: the messages not yet acknowledged, the queue of
-//! fragments to send, the packets in flight, loss detection (fast retransmit and timeout) and
-//! giving up. It exists only while something is unacknowledged; see `send`.
+//! fragments to send, the packets in flight, loss detection (fast retransmit and timeout),
+//! giving up, and the congestion window and pacer those packets are sent under. It exists only
+//! while something is unacknowledged; see `send`.
 
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
+use super::congestion::NewReno;
+use super::gate::{Gate, LossOutcome};
+use super::pacing::Pacer;
 use super::packet::{frame, Writer};
 use super::{Channel, Config, MessageId, MAX_FRAGMENT};
 
@@ -37,6 +41,8 @@ impl OutMessage {
 #[derive(Debug)]
 pub(crate) struct SentPacket {
     pub(super) at: Instant,
+    /// Bytes on the wire counted in flight: zero for a ping, which the window never holds.
+    pub(super) size: u16,
     fragments: Vec<(MessageId, u8)>,
     skips: Vec<(Channel, u32)>,
 }
@@ -46,6 +52,7 @@ impl SentPacket {
     pub(super) fn empty(at: Instant) -> Self {
         Self {
             at,
+            size: 0,
             fragments: Vec::new(),
             skips: Vec::new(),
         }
@@ -58,6 +65,7 @@ pub(crate) struct AckOutcome {
     pub(crate) rtt_sample: Option<Duration>,
     pub(crate) delivered: Vec<MessageId>,
     pub(crate) progress: bool,
+    pub(crate) loss: LossOutcome,
 }
 
 /// What a busy session holds and a quiet one does not.
@@ -70,6 +78,19 @@ pub(super) struct Flight {
     pub(super) skip_queue: VecDeque<(Channel, u32)>,
     pub(super) in_flight: BTreeMap<u32, SentPacket>,
     pub(super) unreliable: VecDeque<(Channel, Vec<u8>)>,
+    /// The largest packet number ever acknowledged (while this busy period lasts).
+    pub(super) largest_acked: u32,
+    pub(super) cc: NewReno,
+    pub(super) pacer: Pacer,
+    /// The bytes of the packets in flight, pings not counted.
+    pub(super) bytes_in_flight: u32,
+    /// Whether the sender last ran out of data with room left in the window.
+    pub(super) app_limited: bool,
+    /// When the newest acknowledged packet was sent: losses of packets sent before it are not
+    /// one unbroken run.
+    pub(super) last_acked_sent: Option<Instant>,
+    /// When the oldest packet of the current unbroken run of losses was sent.
+    pub(super) loss_run_start: Option<Instant>,
 }
 
 impl Flight {
@@ -97,9 +118,11 @@ impl Flight {
         w: &mut Writer<'_>,
         now: Instant,
         config: &Config,
+        srtt: Option<Duration>,
     ) -> Option<SentPacket> {
         let mut sent = SentPacket::empty(now);
-        let room_for_reliable = self.in_flight.len() < config.max_in_flight;
+        let room_for_reliable =
+            self.reliable_pending() && self.gate(now, config, srtt) == Gate::Open;
         // A skip leaves the queue only when it is written: dropping one would leave the
         // receiver waiting for the abandoned message forever.
         while room_for_reliable && w.remaining() >= frame::SKIP_LEN {
@@ -160,15 +183,17 @@ impl Flight {
     }
 
     /// `ack` is the header's largest acknowledged packet and its bitfield, `ack_delay` the
-    /// peer's delay (capped), `largest_acked` the largest ever acknowledged, this ack included.
+    /// peer's delay (capped); then the time after which a packet counts as lost, and the span
+    /// of losses that is persistent congestion (`None` before an RTT sample).
     pub(super) fn on_ack(
         &mut self,
         now: Instant,
         (largest, bits): (u32, u32),
         ack_delay: Duration,
-        loss_delay: Duration,
-        largest_acked: u32,
+        (loss_delay, persistent): (Duration, Option<Duration>),
     ) -> AckOutcome {
+        self.largest_acked = self.largest_acked.max(largest);
+        let largest_acked = self.largest_acked;
         let mut out = AckOutcome::default();
         let acked = |pn: u32| {
             pn == largest
@@ -186,6 +211,12 @@ impl Flight {
                 continue;
             };
             out.progress = true;
+            if packet.size > 0 {
+                self.bytes_in_flight = self.bytes_in_flight.saturating_sub(packet.size.into());
+                self.cc
+                    .on_ack(packet.at, packet.size.into(), self.app_limited);
+                self.last_acked_sent = self.last_acked_sent.max(Some(packet.at));
+            }
             if pn == largest {
                 // Karn's rule holds by construction: every packet number is sent once.
                 let elapsed = now.saturating_duration_since(packet.at);
@@ -215,26 +246,32 @@ impl Flight {
             .filter(|(&pn, p)| pn < threshold || p.at + loss_delay <= now)
             .map(|(&pn, _)| pn)
             .collect();
-        self.requeue(lost);
+        out.loss = self.declare_lost(now, lost, persistent);
         out
     }
 
     /// Everything sent longer than `rto` ago is lost.
-    pub(super) fn on_timeout(&mut self, now: Instant, rto: Duration) {
+    pub(super) fn on_timeout(
+        &mut self,
+        now: Instant,
+        rto: Duration,
+        persistent: Option<Duration>,
+    ) -> LossOutcome {
         let lost: Vec<u32> = self
             .in_flight
             .iter()
             .take_while(|(_, p)| p.at + rto <= now)
             .map(|(&pn, _)| pn)
             .collect();
-        self.requeue(lost);
+        self.declare_lost(now, lost, persistent)
     }
 
-    fn requeue(&mut self, lost: Vec<u32>) {
+    pub(super) fn requeue(&mut self, lost: Vec<u32>) {
         for pn in lost.into_iter().rev() {
             let Some(packet) = self.in_flight.remove(&pn) else {
                 continue;
             };
+            self.bytes_in_flight = self.bytes_in_flight.saturating_sub(packet.size.into());
             for skip in packet.skips.into_iter().rev() {
                 if self.skips.contains(&skip) {
                     self.skip_queue.push_front(skip);

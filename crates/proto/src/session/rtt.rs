@@ -66,6 +66,17 @@ impl Rtt {
         Duration::from_nanos((rtt.saturating_mul(9) / 8).max(GRANULARITY))
     }
 
+    /// How long a run of losses must span to be persistent congestion: three times the
+    /// timeout without backoff, the peer's ack delay included (RFC 9002, section 7.6.1);
+    /// `None` before the first sample.
+    pub(crate) fn persistent_congestion(&self, config: &Config) -> Option<Duration> {
+        let srtt = self.srtt()?;
+        let pto = srtt
+            .saturating_add(self.rttvar.saturating_mul(4).max(GRANULARITY))
+            .saturating_add(nanos(config.max_ack_delay));
+        Some(Duration::from_nanos(pto.saturating_mul(3)))
+    }
+
     pub(crate) fn reset_backoff(&mut self) {
         self.backoff = 0;
     }

@@ -14,6 +14,7 @@
 use std::time::{Duration, Instant};
 
 use super::flight::{AckOutcome, Flight, OutMessage, SentPacket};
+use super::gate::LossOutcome;
 use super::packet::Writer;
 use super::{Channel, ChannelMap, Config, MessageId, MAX_FRAGMENT, MAX_MESSAGE, MAX_UNRELIABLE};
 use crate::Error;
@@ -22,7 +23,6 @@ use crate::Error;
 pub(crate) struct SendState {
     next_id: MessageId,
     next_seq: ChannelMap<u32>,
-    largest_acked: u32,
     /// `None` while nothing is queued, unacknowledged or in flight.
     flight: Option<Box<Flight>>,
 }
@@ -125,28 +125,65 @@ impl SendState {
         })
     }
 
-    /// Writes frames into `w`; returns the packet to remember if it needs an ack.
+    /// Writes frames into `w`; returns the packet to remember if it needs an ack. Reliable
+    /// data goes only as the congestion window and the pacer allow; unreliable messages are
+    /// not held back (nothing waits for them, and they are few).
     pub(crate) fn fill(
         &mut self,
         w: &mut Writer<'_>,
         now: Instant,
         config: &Config,
+        srtt: Option<Duration>,
     ) -> Option<SentPacket> {
-        let sent = self.flight.as_deref_mut()?.fill(w, now, config);
+        let f = self.flight.as_deref_mut()?;
+        let sent = f.fill(w, now, config, srtt);
+        f.note_limit(now, config, srtt);
         // Only unreliable messages may have left; they are not waited for.
         self.release_if_drained();
         sent
     }
 
-    /// Remembers a sent packet that needs an ack (reliable data, skips or a ping).
-    pub(crate) fn sent(&mut self, number: u32, packet: SentPacket) {
+    /// When the pacer lets the reliable data that waits leave, if the pacer is what holds it.
+    pub(crate) fn pacing_deadline(
+        &self,
+        config: &Config,
+        srtt: Option<Duration>,
+    ) -> Option<Instant> {
+        let f = self.flight.as_ref().filter(|f| f.reliable_pending())?;
+        f.pacing_deadline(config, srtt)
+    }
+
+    /// Remembers a sent packet of `size` bytes with reliable data or skips; returns the bytes
+    /// in flight now.
+    pub(crate) fn sent(
+        &mut self,
+        number: u32,
+        mut packet: SentPacket,
+        size: usize,
+        srtt: Option<Duration>,
+    ) -> u32 {
         let f = self.flight.get_or_insert_with(Box::default);
+        // A datagram is at most MAX_DATAGRAM bytes.
+        packet.size = u16::try_from(size).unwrap_or(u16::MAX);
+        f.on_sent(packet.at, packet.size.into(), srtt);
         f.in_flight.insert(number, packet);
+        f.bytes_in_flight
+    }
+
+    /// The congestion window and the bytes in flight; a quiet session would start a burst
+    /// with the initial window.
+    pub(crate) fn window(&self) -> (u32, u32) {
+        self.flight
+            .as_ref()
+            .map_or((super::congestion::INITIAL_WINDOW, 0), |f| {
+                (f.cc.window(), f.bytes_in_flight)
+            })
     }
 
     /// A packet with only a ping still needs an ack, to measure and to keep alive.
     pub(crate) fn sent_ping(&mut self, number: u32, now: Instant) {
-        self.sent(number, SentPacket::empty(now));
+        let f = self.flight.get_or_insert_with(Box::default);
+        f.in_flight.insert(number, SentPacket::empty(now));
     }
 
     /// Takes in the peer's acknowledgement fields.
@@ -157,31 +194,41 @@ impl SendState {
         bits: u32,
         ack_delay: Duration,
         max_ack_delay: Duration,
-        loss_delay: Duration,
+        loss: (Duration, Option<Duration>),
     ) -> AckOutcome {
         if largest == 0 {
             return AckOutcome::default();
         }
-        self.largest_acked = self.largest_acked.max(largest);
+        // With nothing in flight there is nothing to acknowledge or declare lost.
         let Some(f) = self.flight.as_deref_mut() else {
             return AckOutcome::default();
         };
-        let out = f.on_ack(
-            now,
-            (largest, bits),
-            ack_delay.min(max_ack_delay),
-            loss_delay,
-            self.largest_acked,
-        );
+        let out = f.on_ack(now, (largest, bits), ack_delay.min(max_ack_delay), loss);
         self.release_if_drained();
         out
     }
 
     /// The retransmission timer fired: everything sent longer than `rto` ago is lost.
-    pub(crate) fn on_timeout(&mut self, now: Instant, rto: Duration) {
+    /// `persistent` is the span of losses that is persistent congestion.
+    pub(crate) fn on_timeout(
+        &mut self,
+        now: Instant,
+        rto: Duration,
+        persistent: Option<Duration>,
+    ) -> LossOutcome {
+        let Some(f) = self.flight.as_deref_mut() else {
+            return LossOutcome::default();
+        };
+        let out = f.on_timeout(now, rto, persistent);
+        // A lost ping leaves nothing to resend.
+        self.release_if_drained();
+        out
+    }
+
+    /// The peer moved: everything in flight is sent again, under a fresh window.
+    pub(crate) fn resend_all(&mut self) {
         if let Some(f) = self.flight.as_deref_mut() {
-            f.on_timeout(now, rto);
-            // A lost ping leaves nothing to resend.
+            f.resend_all();
             self.release_if_drained();
         }
     }
@@ -229,10 +276,10 @@ mod tests {
         loop {
             let mut buf = [0u8; MAX_DATAGRAM];
             let mut w = Writer::new(&mut buf);
-            let Some(sent) = send.fill(&mut w, now, config) else {
+            let Some(sent) = send.fill(&mut w, now, config, None) else {
                 return numbers;
             };
-            send.sent(*pn, sent);
+            send.sent(*pn, sent, w.len(), None);
             numbers.push(*pn);
             *pn += 1;
         }
@@ -249,7 +296,7 @@ mod tests {
             bits,
             Duration::ZERO,
             config.max_ack_delay,
-            loss_delay,
+            (loss_delay, None),
         )
     }
 
@@ -309,7 +356,7 @@ mod tests {
         let first = send_all(&mut send, now, &config, &mut pn);
         let later = now + config.message_timeout;
         assert_eq!(send.expire(later), vec![id]);
-        send.on_timeout(later, Duration::ZERO);
+        send.on_timeout(later, Duration::ZERO, None);
         let skip = send_all(&mut send, later, &config, &mut pn);
         assert_eq!(first.len() + skip.len(), 2);
         assert!(send.flight.is_some(), "the skip is not yet acknowledged");

@@ -1,0 +1,133 @@
+//! What lets a busy session's reliable data leave (the bound on packets in flight, the
+//! congestion window, the pacer), and what acknowledgements and losses tell the window: the
+//! part of `flight` that RFC 9002's congestion control adds.
+
+use std::time::{Duration, Instant};
+
+use super::congestion::{NewReno, DATAGRAM};
+use super::flight::Flight;
+use super::pacing::Pacer;
+use super::Config;
+
+/// What declaring packets lost did to the window, for the session's counters.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct LossOutcome {
+    /// Packets with data declared lost.
+    pub(crate) lost: u32,
+    /// Whether that began a recovery period.
+    pub(crate) congestion: bool,
+    /// Whether it was persistent congestion.
+    pub(crate) persistent: bool,
+}
+
+/// What holds reliable data back at the moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Gate {
+    Open,
+    /// The bound on packets in flight (flow control, not the path).
+    Flow,
+    /// The congestion window has no room for another datagram.
+    Window,
+    /// The pacer, until the time given.
+    Pacer(Instant),
+}
+
+impl Flight {
+    /// Whether reliable data (fragments or skips) waits to be sent.
+    pub(super) fn reliable_pending(&self) -> bool {
+        !self.queue.is_empty() || !self.skip_queue.is_empty()
+    }
+
+    /// What holds reliable data back now, if anything: the packets-in-flight bound, the
+    /// congestion window (room for a full datagram), or the pacer.
+    pub(super) fn gate(&self, now: Instant, config: &Config, srtt: Option<Duration>) -> Gate {
+        if self.in_flight.len() >= config.max_in_flight {
+            return Gate::Flow;
+        }
+        let window = self.cc.window();
+        if self.bytes_in_flight.saturating_add(DATAGRAM) > window {
+            return Gate::Window;
+        }
+        match self.pacer.ready_at(window, srtt) {
+            Some(at) if at > now => Gate::Pacer(at),
+            _ => Gate::Open,
+        }
+    }
+
+    /// When the pacer lets the next datagram go, if only the pacer holds it back: the gate
+    /// as it will be once that time has come.
+    pub(super) fn pacing_deadline(
+        &self,
+        config: &Config,
+        srtt: Option<Duration>,
+    ) -> Option<Instant> {
+        let window = self.cc.window();
+        let room = self.in_flight.len() < config.max_in_flight
+            && self.bytes_in_flight.saturating_add(DATAGRAM) <= window;
+        room.then(|| self.pacer.ready_at(window, srtt)).flatten()
+    }
+
+    /// Notes whether the sender is limited by the window (and the pacer it drives) or by what
+    /// the application gave it: only the first may grow the window.
+    pub(super) fn note_limit(&mut self, now: Instant, config: &Config, srtt: Option<Duration>) {
+        if self.reliable_pending() {
+            match self.gate(now, config, srtt) {
+                Gate::Window | Gate::Pacer(_) => self.app_limited = false,
+                // Held by flow control, not by the path: the window is not what limits.
+                Gate::Flow => self.app_limited = true,
+                Gate::Open => {}
+            }
+        } else {
+            self.app_limited = self.bytes_in_flight.saturating_add(DATAGRAM) <= self.cc.window();
+        }
+    }
+
+    /// A packet with reliable data of `size` bytes left at `now`.
+    pub(super) fn on_sent(&mut self, now: Instant, size: u32, srtt: Option<Duration>) {
+        self.bytes_in_flight = self.bytes_in_flight.saturating_add(size);
+        self.pacer.on_sent(now, size, self.cc.window(), srtt);
+    }
+
+    /// Everything in flight went to an address the peer left: send it all again, as a new path
+    /// with a fresh window and no congestion to blame.
+    pub(super) fn resend_all(&mut self) {
+        let all: Vec<u32> = self.in_flight.keys().copied().collect();
+        self.requeue(all);
+        self.cc = NewReno::default();
+        self.pacer = Pacer::default();
+        self.loss_run_start = None;
+    }
+
+    /// Requeues what `lost` names and tells the window (RFC 9002 section 7.6 for persistent
+    /// congestion: losses spanning `persistent` with no acknowledgement in between).
+    pub(super) fn declare_lost(
+        &mut self,
+        now: Instant,
+        lost: Vec<u32>,
+        persistent: Option<Duration>,
+    ) -> LossOutcome {
+        let data = |pn: &u32| self.in_flight.get(pn).filter(|p| p.size > 0).map(|p| p.at);
+        let sent: Vec<Instant> = lost.iter().filter_map(data).collect();
+        self.requeue(lost);
+        let (Some(&oldest), Some(&newest)) = (sent.first(), sent.last()) else {
+            return LossOutcome::default();
+        };
+        let mut out = LossOutcome {
+            lost: sent.len() as u32,
+            congestion: self.cc.on_loss(now, newest),
+            persistent: false,
+        };
+        // A run of losses is broken by any acknowledgement of a packet sent after it began.
+        let run_start = match self.loss_run_start {
+            Some(start) if self.last_acked_sent.is_none_or(|acked| acked < start) => start,
+            _ => oldest,
+        };
+        self.loss_run_start = Some(run_start);
+        if persistent.is_some_and(|span| newest.saturating_duration_since(run_start) > span) {
+            self.cc.on_persistent_congestion();
+            self.loss_run_start = None;
+            out.persistent = true;
+        }
+        out
+    }
+}
