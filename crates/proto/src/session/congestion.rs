@@ -122,11 +122,11 @@ impl NewReno {
         true
     }
 
-    /// Every packet over a span of several round trips was lost: start over from the minimum.
+    /// Every packet over a span of several round trips was lost: start over from the minimum
+    /// (the slow start threshold stays where the loss before left it).
     pub(crate) fn on_persistent_congestion(&mut self) {
         self.window = MINIMUM_WINDOW;
         self.acked = 0;
-        self.recovery_start = None;
     }
 }
 

@@ -290,7 +290,7 @@ impl Connection {
             w.put(&[frame::CLOSE, 0]);
             self.closes_left -= 1;
         } else {
-            let srtt = self.rtt.smoothed();
+            let srtt = self.rtt.pacing();
             let sent = self.send.fill(&mut w, now, config, srtt);
             if let Some(sent) = sent {
                 let in_flight = self.send.sent(number, sent, w.len(), srtt);
@@ -319,14 +319,14 @@ impl Connection {
             return None;
         }
         // Reliable data the pacer holds back goes when the pacer lets it.
-        let pacing = self.send.pacing_deadline(config, self.rtt.smoothed());
+        let pacing = self.send.pacing_deadline(config, self.rtt.pacing());
         let idle = self.idle_deadline(config);
         let keepalive =
             (self.role == Role::Client).then(|| self.last_send.at(self.epoch) + config.keepalive);
         [
             Some(idle),
             keepalive,
-            self.send.rto_deadline(self.rtt.rto(config)),
+            self.send.rto_deadline(self.rtt.timeout(config)),
             self.send.next_deadline(),
             self.recv.ack_due(config, self.epoch),
             pacing,
@@ -361,11 +361,13 @@ impl Connection {
         }
         if self
             .send
-            .rto_deadline(self.rtt.rto(config))
+            .rto_deadline(self.rtt.timeout(config))
             .is_some_and(|t| t <= now)
         {
             let persistent = self.rtt.persistent_congestion(config);
-            let loss = self.send.on_timeout(now, self.rtt.rto(config), persistent);
+            let loss = self
+                .send
+                .on_timeout(now, self.rtt.timeout(config), persistent);
             self.counters.add(loss);
             self.rtt.back_off();
             // Something must go out to find out whether the path still works.
@@ -405,7 +407,7 @@ impl Connection {
         }
         // Whatever was in flight went to the old address: send it again now, without blaming
         // the path for it.
-        self.send.resend_all();
+        self.send.resend_all(from != to);
         self.rtt.reset_backoff();
         self.ping_pending = true;
     }

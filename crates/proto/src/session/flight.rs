@@ -91,6 +91,10 @@ pub(super) struct Flight {
     pub(super) last_acked_sent: Option<Instant>,
     /// When the oldest packet of the current unbroken run of losses was sent.
     pub(super) loss_run_start: Option<Instant>,
+    /// Packets the retransmission timer lets go whatever the window and the pacer say (RFC
+    /// 9002's probes): a window full of packets lost in an outage must not keep the path from
+    /// being tried again.
+    pub(super) probes: u8,
 }
 
 impl Flight {
@@ -246,7 +250,7 @@ impl Flight {
             .filter(|(&pn, p)| pn < threshold || p.at + loss_delay <= now)
             .map(|(&pn, _)| pn)
             .collect();
-        out.loss = self.declare_lost(now, lost, persistent);
+        out.loss = self.declare_lost(now, lost, persistent, None);
         out
     }
 
@@ -263,7 +267,20 @@ impl Flight {
             .take_while(|(_, p)| p.at + rto <= now)
             .map(|(&pn, _)| pn)
             .collect();
-        self.declare_lost(now, lost, persistent)
+        // What has gone unanswered for a whole probe timeout counts toward persistent
+        // congestion though the backed-off timer has not yet declared it lost: otherwise a
+        // window sent just before an outage, declared lost a packet per timeout, would hide
+        // that the probes sent since were lost too.
+        let unanswered = persistent.and_then(|span| {
+            let pto = span / 3;
+            self.in_flight
+                .values()
+                .filter(|p| p.size > 0 && p.at + pto <= now)
+                .map(|p| p.at)
+                .max()
+        });
+        self.probes = 1;
+        self.declare_lost(now, lost, persistent, unanswered)
     }
 
     pub(super) fn requeue(&mut self, lost: Vec<u32>) {

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::congestion::{NewReno, DATAGRAM};
+use super::congestion::{NewReno, DATAGRAM, MINIMUM_WINDOW};
 use super::flight::Flight;
 use super::pacing::Pacer;
 use super::Config;
@@ -44,6 +44,9 @@ impl Flight {
         if self.in_flight.len() >= config.max_in_flight {
             return Gate::Flow;
         }
+        if self.probes > 0 {
+            return Gate::Open;
+        }
         let window = self.cc.window();
         if self.bytes_in_flight.saturating_add(DATAGRAM) > window {
             return Gate::Window;
@@ -62,7 +65,8 @@ impl Flight {
         srtt: Option<Duration>,
     ) -> Option<Instant> {
         let window = self.cc.window();
-        let room = self.in_flight.len() < config.max_in_flight
+        let room = self.probes == 0
+            && self.in_flight.len() < config.max_in_flight
             && self.bytes_in_flight.saturating_add(DATAGRAM) <= window;
         room.then(|| self.pacer.ready_at(window, srtt)).flatten()
     }
@@ -85,26 +89,32 @@ impl Flight {
     /// A packet with reliable data of `size` bytes left at `now`.
     pub(super) fn on_sent(&mut self, now: Instant, size: u32, srtt: Option<Duration>) {
         self.bytes_in_flight = self.bytes_in_flight.saturating_add(size);
+        self.probes = self.probes.saturating_sub(1);
         self.pacer.on_sent(now, size, self.cc.window(), srtt);
     }
 
-    /// Everything in flight went to an address the peer left: send it all again, as a new path
-    /// with a fresh window and no congestion to blame.
-    pub(super) fn resend_all(&mut self) {
+    /// The peer resumed the session: send everything in flight again, without blaming the
+    /// path for it. From a new address it is a new path, with a fresh window (RFC 9000 section
+    /// 9.4); from the same one the window stays as the silence left it.
+    pub(super) fn resend_all(&mut self, new_path: bool) {
         let all: Vec<u32> = self.in_flight.keys().copied().collect();
         self.requeue(all);
-        self.cc = NewReno::default();
-        self.pacer = Pacer::default();
+        if new_path {
+            self.cc = NewReno::default();
+            self.pacer = Pacer::default();
+        }
         self.loss_run_start = None;
     }
 
     /// Requeues what `lost` names and tells the window (RFC 9002 section 7.6 for persistent
-    /// congestion: losses spanning `persistent` with no acknowledgement in between).
+    /// congestion: losses spanning `persistent` with no acknowledgement in between; the span
+    /// reaches to `unanswered`, when a packet that late went unanswered too).
     pub(super) fn declare_lost(
         &mut self,
         now: Instant,
         lost: Vec<u32>,
         persistent: Option<Duration>,
+        unanswered: Option<Instant>,
     ) -> LossOutcome {
         let data = |pn: &u32| self.in_flight.get(pn).filter(|p| p.size > 0).map(|p| p.at);
         let sent: Vec<Instant> = lost.iter().filter_map(data).collect();
@@ -112,21 +122,25 @@ impl Flight {
         let (Some(&oldest), Some(&newest)) = (sent.first(), sent.last()) else {
             return LossOutcome::default();
         };
-        let mut out = LossOutcome {
-            lost: sent.len() as u32,
-            congestion: self.cc.on_loss(now, newest),
-            persistent: false,
-        };
         // A run of losses is broken by any acknowledgement of a packet sent after it began.
         let run_start = match self.loss_run_start {
             Some(start) if self.last_acked_sent.is_none_or(|acked| acked < start) => start,
             _ => oldest,
         };
         self.loss_run_start = Some(run_start);
-        if persistent.is_some_and(|span| newest.saturating_duration_since(run_start) > span) {
+        let last = unanswered.map_or(newest, |u| u.max(newest));
+        let collapse =
+            persistent.is_some_and(|span| last.saturating_duration_since(run_start) > span);
+        // One silence is one collapse: a window already at its minimum is not collapsed again
+        // by every probe the silence swallows.
+        let shrinks = self.cc.window() > MINIMUM_WINDOW;
+        let out = LossOutcome {
+            lost: sent.len() as u32,
+            congestion: self.cc.on_loss(now, newest),
+            persistent: collapse && shrinks,
+        };
+        if collapse {
             self.cc.on_persistent_congestion();
-            self.loss_run_start = None;
-            out.persistent = true;
         }
         out
     }

@@ -225,10 +225,10 @@ impl SendState {
         out
     }
 
-    /// The peer moved: everything in flight is sent again, under a fresh window.
-    pub(crate) fn resend_all(&mut self) {
+    /// The peer resumed (from a new address if `new_path`): everything in flight is sent again.
+    pub(crate) fn resend_all(&mut self, new_path: bool) {
         if let Some(f) = self.flight.as_deref_mut() {
-            f.resend_all();
+            f.resend_all(new_path);
             self.release_if_drained();
         }
     }
