@@ -145,3 +145,91 @@ impl Flight {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::congestion::INITIAL_WINDOW;
+    use super::super::packet::Writer;
+    use super::super::send::SendState;
+    use super::super::MAX_FRAGMENT;
+    use super::*;
+    use crate::MAX_DATAGRAM;
+
+    const RTT: Duration = Duration::from_millis(50);
+
+    /// Sends what the window lets go at `now`; returns the packet numbers used.
+    fn send(s: &mut SendState, now: Instant, config: &Config, pn: &mut u32) -> Vec<u32> {
+        let mut numbers = Vec::new();
+        loop {
+            let mut buf = [0u8; MAX_DATAGRAM];
+            let mut w = Writer::new(&mut buf);
+            let Some(sent) = s.fill(&mut w, now, config, None) else {
+                return numbers;
+            };
+            s.sent(*pn, sent, w.len(), None);
+            numbers.push(*pn);
+            *pn += 1;
+        }
+    }
+
+    /// Acknowledges `numbers` (consecutive, at most 33) at `now`.
+    fn ack(s: &mut SendState, now: Instant, config: &Config, numbers: &[u32]) {
+        let largest = *numbers.last().expect("something was sent");
+        let bits = (1u64 << (numbers.len() - 1)) as u32 - 1;
+        s.on_ack(
+            now,
+            largest,
+            bits,
+            Duration::ZERO,
+            config.max_ack_delay,
+            (RTT, None),
+        );
+    }
+
+    #[test]
+    fn a_sender_with_less_to_send_than_its_window_does_not_grow_it() {
+        let config = Config::default();
+        let mut now = Instant::now();
+        let (mut s, mut pn) = (SendState::default(), 1);
+        // Three packets a round trip, the next three sent before the last are acknowledged
+        // (so the busy part, and its window, live on): six in flight of the window's ten.
+        s.push(now, &config, 0, vec![2; 3 * MAX_FRAGMENT])
+            .expect("fits");
+        let mut previous = send(&mut s, now, &config, &mut pn);
+        for _ in 0..50 {
+            s.push(now, &config, 0, vec![2; 3 * MAX_FRAGMENT])
+                .expect("fits");
+            let sent = send(&mut s, now, &config, &mut pn);
+            assert_eq!(sent.len(), 3);
+            now += RTT;
+            ack(&mut s, now, &config, &previous);
+            previous = sent;
+        }
+        assert_eq!(
+            s.window().0,
+            INITIAL_WINDOW,
+            "six packets in flight need no more"
+        );
+    }
+
+    #[test]
+    fn a_sender_the_window_holds_back_grows_it() {
+        let config = Config::default();
+        let mut now = Instant::now();
+        let (mut s, mut pn) = (SendState::default(), 1);
+        for _ in 0..40 {
+            s.push(now, &config, 0, vec![3; MAX_FRAGMENT])
+                .expect("fits");
+        }
+        let first = send(&mut s, now, &config, &mut pn);
+        // Ten datagrams of window; a packet is a little shorter than a datagram.
+        assert_eq!(first.len(), (INITIAL_WINDOW / DATAGRAM) as usize);
+        let (window, in_flight) = s.window();
+        assert!(in_flight <= window && in_flight + DATAGRAM > window);
+        now += RTT;
+        ack(&mut s, now, &config, &first);
+        assert_eq!(s.window().0, INITIAL_WINDOW + in_flight, "slow start");
+        let second = send(&mut s, now, &config, &mut pn);
+        assert!(second.len() >= 2 * first.len() - 1, "{}", second.len());
+    }
+}
