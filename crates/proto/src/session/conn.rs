@@ -13,7 +13,7 @@ use super::congestion::Counters;
 use super::packet::{self, frame, Frame, Header, Writer, ACK_DELAY_UNIT_MICROS};
 use super::recv::{RecvState, Seen};
 use super::rtt::Rtt;
-use super::send::SendState;
+use super::send::{Fired, SendState};
 use super::time::Stamp;
 use super::{
     Channel, CloseReason, Config, Delivery, Event, FailReason, MessageId, PathStats, SessionId,
@@ -37,8 +37,7 @@ pub(crate) struct Connection {
     send: SendState,
     recv: RecvState,
     rtt: Rtt,
-    /// What the congestion controller counted, for the summary (the controller itself lives
-    /// with the packets in flight).
+    /// What congestion control counted (the controller lives with the packets in flight).
     counters: Counters,
     next_pn: u32,
     /// What the times kept below count from (see `time`): a server keeps them for every
@@ -203,10 +202,7 @@ impl Connection {
             header.ack_bits,
             ack_delay,
             config.max_ack_delay,
-            (
-                self.rtt.loss_delay(config),
-                self.rtt.persistent_congestion(config),
-            ),
+            self.rtt.loss_params(config),
         );
         self.counters.add(outcome.loss);
         if let Some(sample) = outcome.rtt_sample {
@@ -305,8 +301,7 @@ impl Connection {
             }
         }
         if w.len() == packet::HEADER_LEN && !wants_ack {
-            // Nothing fitted or was let go (the congestion window, the pacer or the bound on
-            // packets in flight holds it) and no ack is owed.
+            // Nothing fitted or the window, pacer or in-flight bound held it; no ack is owed.
             return None;
         }
         self.next_pn = self.next_pn.saturating_add(1);
@@ -318,18 +313,16 @@ impl Connection {
         if self.closed.is_some() {
             return None;
         }
-        // Reliable data the pacer holds back goes when the pacer lets it.
-        let pacing = self.send.pacing_deadline(config, self.rtt.pacing());
         let idle = self.idle_deadline(config);
         let keepalive =
             (self.role == Role::Client).then(|| self.last_send.at(self.epoch) + config.keepalive);
         [
             Some(idle),
             keepalive,
-            self.send.rto_deadline(self.rtt.timeout(config)),
+            self.send.timer(&self.rtt, config),
             self.send.next_deadline(),
             self.recv.ack_due(config, self.epoch),
-            pacing,
+            self.send.pacing_deadline(config, self.rtt.pacing()),
         ]
         .into_iter()
         .flatten()
@@ -359,20 +352,14 @@ impl Connection {
                 reason: FailReason::Timeout,
             });
         }
-        if self
+        let fired = self
             .send
-            .rto_deadline(self.rtt.timeout(config))
-            .is_some_and(|t| t <= now)
-        {
-            let persistent = self.rtt.persistent_congestion(config);
-            let loss = self
-                .send
-                .on_timeout(now, self.rtt.timeout(config), persistent);
-            self.counters.add(loss);
+            .on_timers(now, &self.rtt, config, &mut self.counters);
+        if fired == Fired::Retransmit {
             self.rtt.back_off();
-            // Something must go out to find out whether the path still works.
-            self.ping_pending = true;
         }
+        // Something must go out to find out whether the path still works.
+        self.ping_pending |= fired != Fired::Nothing;
         if self.role == Role::Client && now >= self.last_send.at(self.epoch) + config.keepalive {
             self.ping_pending = true;
         }
@@ -405,8 +392,7 @@ impl Connection {
         if from != to {
             out.push(Event::Migrated { from, to });
         }
-        // Whatever was in flight went to the old address: send it again now, without blaming
-        // the path for it.
+        // What was in flight went to the old address: send it again, blaming no congestion.
         self.send.resend_all(from != to);
         self.rtt.reset_backoff();
         self.ping_pending = true;

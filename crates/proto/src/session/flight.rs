@@ -95,6 +95,8 @@ pub(super) struct Flight {
     /// 9002's probes): a window full of packets lost in an outage must not keep the path from
     /// being tried again.
     pub(super) probes: u8,
+    /// Whether a tail probe went out since the peer last acknowledged anything.
+    pub(super) tail_probed: bool,
 }
 
 impl Flight {
@@ -197,7 +199,6 @@ impl Flight {
         (loss_delay, persistent): (Duration, Option<Duration>),
     ) -> AckOutcome {
         self.largest_acked = self.largest_acked.max(largest);
-        let largest_acked = self.largest_acked;
         let mut out = AckOutcome::default();
         let acked = |pn: u32| {
             pn == largest
@@ -215,6 +216,7 @@ impl Flight {
                 continue;
             };
             out.progress = true;
+            self.tail_probed = false;
             if packet.size > 0 {
                 self.bytes_in_flight = self.bytes_in_flight.saturating_sub(packet.size.into());
                 self.cc
@@ -240,9 +242,21 @@ impl Flight {
                 }
             }
         }
-        // Fast retransmit: three later packets acknowledged and this one not; or a later one
-        // acknowledged and this one older than a round trip and a bit (RFC 9002's time
-        // threshold), which catches the last packets of a burst without waiting for the timer.
+        out.loss = self.detect_lost(now, loss_delay, persistent);
+        out
+    }
+
+    /// Fast retransmit: three later packets acknowledged and this one not; or a later one
+    /// acknowledged and this one older than a round trip and a bit (RFC 9002's time threshold),
+    /// which catches the last packets of a burst without waiting for the timer. Run on every
+    /// ack, and when `loss_deadline` comes.
+    pub(super) fn detect_lost(
+        &mut self,
+        now: Instant,
+        loss_delay: Duration,
+        persistent: Option<Duration>,
+    ) -> LossOutcome {
+        let largest_acked = self.largest_acked;
         let threshold = largest_acked.saturating_sub(REORDER_THRESHOLD);
         let lost: Vec<u32> = self
             .in_flight
@@ -250,8 +264,27 @@ impl Flight {
             .filter(|(&pn, p)| pn < threshold || p.at + loss_delay <= now)
             .map(|(&pn, _)| pn)
             .collect();
-        out.loss = self.declare_lost(now, lost, persistent, None);
-        out
+        self.declare_lost(now, lost, persistent, None)
+    }
+
+    /// When the tail probe is due: `delay` after the newest packet in flight, unless one
+    /// went out since the last acknowledgement.
+    pub(super) fn tail_deadline(&self, delay: Duration) -> Option<Instant> {
+        let newest = self
+            .in_flight
+            .values()
+            .next_back()
+            .filter(|_| !self.tail_probed)?;
+        Some(newest.at + delay)
+    }
+
+    /// When the time threshold will declare the oldest packet in flight lost, if a later one
+    /// was acknowledged (RFC 9002's loss timer): without it, a packet lost with only one or two
+    /// after it would wait for the retransmission timer, which a small window makes common.
+    /// Packet numbers grow with time, so the first in flight is the oldest.
+    pub(super) fn loss_deadline(&self, loss_delay: Duration) -> Option<Instant> {
+        let (&pn, p) = self.in_flight.iter().next()?;
+        (pn < self.largest_acked).then_some(p.at + loss_delay)
     }
 
     /// Everything sent longer than `rto` ago is lost.

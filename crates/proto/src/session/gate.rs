@@ -232,4 +232,46 @@ mod tests {
         let second = send(&mut s, now, &config, &mut pn);
         assert!(second.len() >= 2 * first.len() - 1, "{}", second.len());
     }
+
+    #[test]
+    fn an_unanswered_tail_is_probed_once_before_the_retransmission_timer() {
+        use super::super::congestion::Counters;
+        use super::super::rtt::Rtt;
+        use super::super::send::Fired;
+        let config = Config::default();
+        let start = Instant::now();
+        let (mut s, mut pn) = (SendState::default(), 1);
+        let mut rtt = Rtt::default();
+        rtt.sample(Duration::from_millis(10));
+        s.push(start, &config, 0, vec![4; 2 * MAX_FRAGMENT])
+            .expect("fits");
+        assert_eq!(send(&mut s, start, &config, &mut pn).len(), 2);
+        // Nothing is answered: two RTTs after the newest packet, a probe; then nothing more
+        // until the retransmission timer.
+        let probe = start + Duration::from_millis(20);
+        assert_eq!(s.timer(&rtt, &config), Some(probe));
+        let mut counters = Counters::default();
+        let early = s.on_timers(
+            probe - Duration::from_millis(1),
+            &rtt,
+            &config,
+            &mut counters,
+        );
+        assert_eq!(early, Fired::Nothing);
+        assert_eq!(
+            s.on_timers(probe, &rtt, &config, &mut counters),
+            Fired::Probe
+        );
+        assert_eq!(
+            s.on_timers(probe, &rtt, &config, &mut counters),
+            Fired::Nothing
+        );
+        let rto = start + rtt.timeout(&config);
+        assert_eq!(s.timer(&rtt, &config), Some(rto));
+        assert_eq!(
+            s.on_timers(rto, &rtt, &config, &mut counters),
+            Fired::Retransmit
+        );
+        assert_eq!(counters.lost, 2);
+    }
 }

@@ -77,6 +77,20 @@ impl Rtt {
         Some(Duration::from_nanos(pto.saturating_mul(3)))
     }
 
+    /// How long after the newest packet in flight an unanswered tail is probed: two smoothed
+    /// RTTs (RFC 8985), at least the clock's granularity; `None` before the first sample.
+    pub(crate) fn tail_probe(&self) -> Option<Duration> {
+        let srtt = self.srtt()?;
+        Some(Duration::from_nanos(
+            srtt.saturating_mul(2).max(GRANULARITY),
+        ))
+    }
+
+    /// What loss detection needs: the time threshold and the span of persistent congestion.
+    pub(crate) fn loss_params(&self, config: &Config) -> (Duration, Option<Duration>) {
+        (self.loss_delay(config), self.persistent_congestion(config))
+    }
+
     pub(crate) fn reset_backoff(&mut self) {
         self.backoff = 0;
     }
