@@ -127,8 +127,14 @@ impl Flight {
         srtt: Option<Duration>,
     ) -> Option<SentPacket> {
         let mut sent = SentPacket::empty(now);
-        let room_for_reliable =
-            self.reliable_pending() && self.gate(now, config, srtt) == Gate::Open;
+        // The gate is only worth computing when reliable data waits.
+        let pending = self.reliable_pending();
+        let gate = if pending {
+            self.gate(now, config, srtt)
+        } else {
+            Gate::Open
+        };
+        let room_for_reliable = pending && gate == Gate::Open;
         // A skip leaves the queue only when it is written: dropping one would leave the
         // receiver waiting for the abandoned message forever.
         while room_for_reliable && w.remaining() >= frame::SKIP_LEN {
@@ -185,7 +191,10 @@ impl Flight {
             self.queue.pop_front();
             sent.fragments.push((id, index));
         }
-        (!sent.fragments.is_empty() || !sent.skips.is_empty()).then_some(sent)
+        let reliable = !sent.fragments.is_empty() || !sent.skips.is_empty();
+        let sending = if reliable { w.len() as u32 } else { 0 };
+        self.note_limit(gate, sending);
+        reliable.then_some(sent)
     }
 
     /// `ack` is the header's largest acknowledged packet and its bitfield, `ack_delay` the

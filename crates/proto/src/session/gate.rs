@@ -72,17 +72,19 @@ impl Flight {
     }
 
     /// Notes whether the sender is limited by the window (and the pacer it drives) or by what
-    /// the application gave it: only the first may grow the window.
-    pub(super) fn note_limit(&mut self, now: Instant, config: &Config, srtt: Option<Duration>) {
+    /// the application gave it: only the first may grow the window. `gate` is what held
+    /// reliable data back when the packet was filled, `sending` the bytes of that packet.
+    pub(super) fn note_limit(&mut self, gate: Gate, sending: u32) {
         if self.reliable_pending() {
-            match self.gate(now, config, srtt) {
+            match gate {
                 Gate::Window | Gate::Pacer(_) => self.app_limited = false,
                 // Held by flow control, not by the path: the window is not what limits.
                 Gate::Flow => self.app_limited = true,
                 Gate::Open => {}
             }
         } else {
-            self.app_limited = self.bytes_in_flight.saturating_add(DATAGRAM) <= self.cc.window();
+            let in_flight = self.bytes_in_flight.saturating_add(sending);
+            self.app_limited = in_flight.saturating_add(DATAGRAM) <= self.cc.window();
         }
     }
 

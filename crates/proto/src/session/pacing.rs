@@ -53,12 +53,13 @@ impl Pacer {
     /// when last used, or nothing is paced yet, before the first RTT sample). It needs no
     /// `now`: the bucket only fills with time, so the answer holds until the next send.
     pub(crate) fn ready_at(&self, window: u32, srtt: Option<Duration>) -> Option<Instant> {
+        // Every capacity holds a datagram, so a bucket that does needs no arithmetic.
+        if self.tokens >= DATAGRAM {
+            return None;
+        }
         let srtt = paced(srtt)?;
         let last = self.last?;
         let tokens = self.tokens.min(capacity(window, srtt));
-        if tokens >= DATAGRAM {
-            return None;
-        }
         // The time to earn what is missing, rounded up so that it is enough when it comes.
         let missing = u128::from(DATAGRAM - tokens);
         let rate_den = u128::from(window.max(1)) * 5;

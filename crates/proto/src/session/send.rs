@@ -147,9 +147,7 @@ impl SendState {
         config: &Config,
         srtt: Option<Duration>,
     ) -> Option<SentPacket> {
-        let f = self.flight.as_deref_mut()?;
-        let sent = f.fill(w, now, config, srtt);
-        f.note_limit(now, config, srtt);
+        let sent = self.flight.as_deref_mut()?.fill(w, now, config, srtt);
         // Only unreliable messages may have left; they are not waited for.
         self.release_if_drained();
         sent
