@@ -3,15 +3,19 @@
 //! events to the application. All protocol decisions stay in `dgram_proto::session`. Datagrams
 //! come in by the batch (`recvmmsg`), so a busy server drains its socket in few system calls.
 //!
+//! Each session's path (congestion window, RTT, losses) is traced at debug level as its
+//! messages are acknowledged, at most once a second per endpoint, and summed up at info level
+//! when the session ends.
+//!
 //! The application runs in the same task, as the `on_event` callback, so it can answer an event
 //! at once (a chat server routing a message) without a channel hop. Other tasks (a terminal, a
 //! database) reach the endpoint with [`Command`]s: closures run against it between datagrams.
 
 use std::io;
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use dgram_proto::session::{Client, Event, Server, SessionId, Transmit};
+use dgram_proto::session::{Client, Event, PathStats, Server, SessionId, Transmit};
 use dgram_proto::MAX_DATAGRAM;
 use quinn_udp::UdpSocketState;
 use tokio::net::UdpSocket;
@@ -27,6 +31,20 @@ const RECV_BATCHES: usize = 4;
 /// Kernel buffer asked for each way: a server with a thousand busy sessions must not lose a
 /// burst to the default's 200 KiB before its task drains the socket.
 const SOCKET_BUFFER: usize = 4 << 20;
+
+/// The most often the driver traces a path at debug level.
+const PATH_TRACE_EVERY: Duration = Duration::from_secs(1);
+
+/// What an event says about its session's path, for the logs.
+#[derive(Debug, Clone, Copy)]
+pub struct PathReport {
+    /// The session, on a server.
+    pub session: Option<SessionId>,
+    /// Whether the event ended the session (the stats are then as it ended).
+    pub ended: bool,
+    /// The window, RTT and loss counters.
+    pub stats: PathStats,
+}
 
 /// A closure run against the endpoint inside the driver's task, with the current time.
 pub type Command<E> = Box<dyn FnOnce(&mut E, Instant) + Send>;
@@ -48,6 +66,25 @@ pub trait Endpoint {
     fn poll_event(&mut self) -> Option<Self::Event>;
     /// Says goodbye on every session (the driver is shutting down).
     fn close_all(&mut self);
+    /// The path of the session `event` is about, when the event is worth a trace: the
+    /// session's end, or a delivery report when `progress` asks for those too. Endpoints
+    /// without sessions report none.
+    fn path(&self, _event: &Self::Event, _progress: bool) -> Option<PathReport> {
+        None
+    }
+}
+
+/// Whether `event` is worth a trace of its session's path (delivery reports only if
+/// `progress`), and whether it ends the session.
+fn traced(event: &Event, progress: bool) -> Option<bool> {
+    match event {
+        Event::Closed { .. } => Some(true),
+        Event::Delivered { .. } | Event::Failed { .. } => progress.then_some(false),
+        Event::Connected { .. }
+        | Event::Accepted { .. }
+        | Event::Migrated { .. }
+        | Event::Message { .. } => None,
+    }
 }
 
 impl Endpoint for Server {
@@ -71,6 +108,13 @@ impl Endpoint for Server {
     fn close_all(&mut self) {
         Server::close_all(self);
     }
+    fn path(&self, (session, event): &(SessionId, Event), progress: bool) -> Option<PathReport> {
+        Some(PathReport {
+            session: Some(*session),
+            ended: traced(event, progress)?,
+            stats: self.path_stats(*session)?,
+        })
+    }
 }
 
 impl Endpoint for Client {
@@ -93,6 +137,45 @@ impl Endpoint for Client {
     }
     fn close_all(&mut self) {
         Client::close(self);
+    }
+    fn path(&self, event: &Event, progress: bool) -> Option<PathReport> {
+        Some(PathReport {
+            session: None,
+            ended: traced(event, progress)?,
+            stats: self.path_stats()?,
+        })
+    }
+}
+
+/// Whether a debug trace of a path is due (it is enabled, and the last was a second ago).
+fn progress_due(now: Instant, last: Option<Instant>) -> bool {
+    last.is_none_or(|t| now >= t + PATH_TRACE_EVERY) && tracing::enabled!(tracing::Level::DEBUG)
+}
+
+/// Logs a session's path: at info when it ended, else at debug.
+fn trace_path(report: &PathReport, now: Instant, last: &mut Option<Instant>) {
+    let p = &report.stats;
+    macro_rules! path {
+        ($level:expr, $message:literal) => {
+            tracing::event!(
+                $level,
+                session = report.session,
+                window = p.window,
+                in_flight = p.bytes_in_flight,
+                max_in_flight = p.max_bytes_in_flight,
+                rtt = ?p.smoothed_rtt,
+                lost = p.lost_packets,
+                congestion_events = p.congestion_events,
+                persistent_congestion = p.persistent_congestion,
+                $message
+            )
+        };
+    }
+    if report.ended {
+        path!(tracing::Level::INFO, "session path at its end");
+    } else {
+        *last = Some(now);
+        path!(tracing::Level::DEBUG, "session path");
     }
 }
 
@@ -119,8 +202,9 @@ where
     let mut receiver = Receiver::new(&state);
     let mut out = vec![0u8; MAX_DATAGRAM];
     let mut commands_open = true;
+    let mut traced = None;
     loop {
-        settle(socket, &mut endpoint, &mut on_event, &mut out).await;
+        settle(socket, &mut endpoint, &mut on_event, &mut out, &mut traced).await;
         let deadline = endpoint.poll_timeout().map(tokio::time::Instant::from_std);
         // Shutdown, then commands and timers, then the socket: a flood of datagrams must not
         // starve retransmissions or the store's commit reports.
@@ -154,7 +238,7 @@ where
         }
     }
     endpoint.close_all();
-    settle(socket, &mut endpoint, &mut on_event, &mut out).await;
+    settle(socket, &mut endpoint, &mut on_event, &mut out, &mut traced).await;
     Ok(endpoint)
 }
 
@@ -167,8 +251,13 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
 
 /// Sends everything the endpoint wants sent and hands over its events, until both run dry
 /// (handling an event may queue more to send).
-async fn settle<E, F>(socket: &UdpSocket, endpoint: &mut E, on_event: &mut F, out: &mut [u8])
-where
+async fn settle<E, F>(
+    socket: &UdpSocket,
+    endpoint: &mut E,
+    on_event: &mut F,
+    out: &mut [u8],
+    traced: &mut Option<Instant>,
+) where
     E: Endpoint,
     F: FnMut(&mut E, Instant, E::Event),
 {
@@ -187,6 +276,9 @@ where
         }
         while let Some(event) = endpoint.poll_event() {
             busy = true;
+            if let Some(report) = endpoint.path(&event, progress_due(now, *traced)) {
+                trace_path(&report, now, traced);
+            }
             on_event(endpoint, now, event);
         }
         if !busy {

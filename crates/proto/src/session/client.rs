@@ -11,7 +11,8 @@ use super::crypto::resume_proof;
 use super::crypto::Rng;
 use super::packet::{self, Nonce, Packet, Resume, Secret, Writer};
 use super::{
-    Channel, CloseReason, Config, Delivery, Event, MessageId, RejectReason, SessionId, Transmit,
+    Channel, CloseReason, Config, Delivery, Event, MessageId, PathStats, RejectReason, SessionId,
+    Transmit,
 };
 use crate::Error;
 
@@ -44,6 +45,8 @@ pub struct Client {
     conn_events: Vec<Event>,
     /// When the server was last heard from at all (any packet, handshake ones included).
     heard_at: Option<Instant>,
+    /// The path of the last session that ended, as it was then.
+    last_closed: Option<PathStats>,
 }
 
 impl Client {
@@ -62,6 +65,7 @@ impl Client {
             events: VecDeque::new(),
             heard_at: None,
             conn_events: Vec::new(),
+            last_closed: None,
         };
         client.start_handshake(now, false);
         client
@@ -86,6 +90,15 @@ impl Client {
     /// The smoothed round-trip time, once measured.
     pub fn rtt(&self) -> Option<Duration> {
         self.conn.as_ref().and_then(Connection::smoothed_rtt)
+    }
+
+    /// The session's congestion window, RTT and loss counters; once it ended (and until a
+    /// new one starts), what they were when it ended.
+    pub fn path_stats(&self) -> Option<PathStats> {
+        match self.conn.as_ref().filter(|c| c.is_open()) {
+            Some(conn) => Some(conn.path_stats()),
+            None => self.last_closed,
+        }
     }
 
     /// The server this client handshakes with and sends to.
@@ -354,6 +367,13 @@ impl Client {
     }
 
     fn collect(&mut self) {
+        if self
+            .conn_events
+            .iter()
+            .any(|e| matches!(e, Event::Closed { .. }))
+        {
+            self.last_closed = self.conn.as_ref().map(Connection::path_stats);
+        }
         self.events.extend(self.conn_events.drain(..));
     }
 }

@@ -9,12 +9,15 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use super::congestion::Counters;
 use super::packet::{self, frame, Frame, Header, Writer, ACK_DELAY_UNIT_MICROS};
 use super::recv::{RecvState, Seen};
 use super::rtt::Rtt;
-use super::send::SendState;
+use super::send::{Fired, SendState};
 use super::time::Stamp;
-use super::{Channel, CloseReason, Config, Delivery, Event, FailReason, MessageId, SessionId};
+use super::{
+    Channel, CloseReason, Config, Delivery, Event, FailReason, MessageId, PathStats, SessionId,
+};
 use crate::Error;
 
 /// How many times a closing side sends its goodbye: it is not acknowledged, so it is repeated.
@@ -34,6 +37,8 @@ pub(crate) struct Connection {
     send: SendState,
     recv: RecvState,
     rtt: Rtt,
+    /// What congestion control counted (the controller lives with the packets in flight).
+    counters: Counters,
     next_pn: u32,
     /// What the times kept below count from (see `time`): a server keeps them for every
     /// session, and `Instant`s would take twice the room.
@@ -63,6 +68,7 @@ impl Connection {
             send: SendState::default(),
             recv: RecvState::new(),
             rtt: Rtt::default(),
+            counters: Counters::default(),
             next_pn: 1,
             epoch: now,
             last_recv: start,
@@ -116,6 +122,11 @@ impl Connection {
 
     pub(crate) fn smoothed_rtt(&self) -> Option<Duration> {
         self.rtt.smoothed()
+    }
+
+    /// The congestion window, the RTT and what was counted.
+    pub(crate) fn path_stats(&self) -> PathStats {
+        self.counters.stats(self.send.window(), self.rtt.smoothed())
     }
 
     /// Since when this side has been waiting for an answer that has not come: the first packet
@@ -191,8 +202,9 @@ impl Connection {
             header.ack_bits,
             ack_delay,
             config.max_ack_delay,
-            self.rtt.loss_delay(config),
+            self.rtt.loss_params(config),
         );
+        self.counters.add(outcome.loss);
         if let Some(sample) = outcome.rtt_sample {
             self.rtt.sample(sample);
         }
@@ -274,9 +286,11 @@ impl Connection {
             w.put(&[frame::CLOSE, 0]);
             self.closes_left -= 1;
         } else {
-            let sent = self.send.fill(&mut w, now, config);
+            let srtt = self.rtt.pacing();
+            let sent = self.send.fill(&mut w, now, config, srtt);
             if let Some(sent) = sent {
-                self.send.sent(number, sent);
+                let in_flight = self.send.sent(number, sent, w.len(), srtt);
+                self.counters.max_in_flight = self.counters.max_in_flight.max(in_flight);
                 self.ping_pending = false;
                 self.waiting_since.get_or_insert(now_stamp);
             } else if self.ping_pending {
@@ -287,7 +301,7 @@ impl Connection {
             }
         }
         if w.len() == packet::HEADER_LEN && !wants_ack {
-            // Nothing fitted (the in-flight window is full) and no ack is owed.
+            // Nothing fitted or the window, pacer or in-flight bound held it; no ack is owed.
             return None;
         }
         self.next_pn = self.next_pn.saturating_add(1);
@@ -305,9 +319,10 @@ impl Connection {
         [
             Some(idle),
             keepalive,
-            self.send.rto_deadline(self.rtt.rto(config)),
+            self.send.timer(&self.rtt, config),
             self.send.next_deadline(),
             self.recv.ack_due(config, self.epoch),
+            self.send.pacing_deadline(config, self.rtt.pacing()),
         ]
         .into_iter()
         .flatten()
@@ -337,16 +352,14 @@ impl Connection {
                 reason: FailReason::Timeout,
             });
         }
-        if self
+        let fired = self
             .send
-            .rto_deadline(self.rtt.rto(config))
-            .is_some_and(|t| t <= now)
-        {
-            self.send.on_timeout(now, self.rtt.rto(config));
+            .on_timers(now, &self.rtt, config, &mut self.counters);
+        if fired == Fired::Retransmit {
             self.rtt.back_off();
-            // Something must go out to find out whether the path still works.
-            self.ping_pending = true;
         }
+        // Something must go out to find out whether the path still works.
+        self.ping_pending |= fired != Fired::Nothing;
         if self.role == Role::Client && now >= self.last_send.at(self.epoch) + config.keepalive {
             self.ping_pending = true;
         }
@@ -379,8 +392,8 @@ impl Connection {
         if from != to {
             out.push(Event::Migrated { from, to });
         }
-        // Whatever was in flight went to the old address: send it again now.
-        self.send.on_timeout(now, Duration::ZERO);
+        // What was in flight went to the old address: send it again, blaming no congestion.
+        self.send.resend_all(from != to);
         self.rtt.reset_backoff();
         self.ping_pending = true;
     }

@@ -1,10 +1,14 @@
 //! The busy part of a connection's sending half: the messages not yet acknowledged, the queue of
-//! fragments to send, the packets in flight, loss detection (fast retransmit and timeout) and
-//! giving up. It exists only while something is unacknowledged; see `send`.
+//! fragments to send, the packets in flight, loss detection (fast retransmit and timeout),
+//! giving up, and the congestion window and pacer those packets are sent under. It exists only
+//! while something is unacknowledged; see `send`.
 
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
+use super::congestion::NewReno;
+use super::gate::{Gate, LossOutcome};
+use super::pacing::Pacer;
 use super::packet::{frame, Writer};
 use super::{Channel, Config, MessageId, MAX_FRAGMENT};
 
@@ -37,6 +41,8 @@ impl OutMessage {
 #[derive(Debug)]
 pub(crate) struct SentPacket {
     pub(super) at: Instant,
+    /// Bytes on the wire counted in flight: zero for a ping, which the window never holds.
+    pub(super) size: u16,
     fragments: Vec<(MessageId, u8)>,
     skips: Vec<(Channel, u32)>,
 }
@@ -46,6 +52,7 @@ impl SentPacket {
     pub(super) fn empty(at: Instant) -> Self {
         Self {
             at,
+            size: 0,
             fragments: Vec::new(),
             skips: Vec::new(),
         }
@@ -58,6 +65,7 @@ pub(crate) struct AckOutcome {
     pub(crate) rtt_sample: Option<Duration>,
     pub(crate) delivered: Vec<MessageId>,
     pub(crate) progress: bool,
+    pub(crate) loss: LossOutcome,
 }
 
 /// What a busy session holds and a quiet one does not.
@@ -70,6 +78,25 @@ pub(super) struct Flight {
     pub(super) skip_queue: VecDeque<(Channel, u32)>,
     pub(super) in_flight: BTreeMap<u32, SentPacket>,
     pub(super) unreliable: VecDeque<(Channel, Vec<u8>)>,
+    /// The largest packet number ever acknowledged (while this busy period lasts).
+    pub(super) largest_acked: u32,
+    pub(super) cc: NewReno,
+    pub(super) pacer: Pacer,
+    /// The bytes of the packets in flight, pings not counted.
+    pub(super) bytes_in_flight: u32,
+    /// Whether the sender last ran out of data with room left in the window.
+    pub(super) app_limited: bool,
+    /// When the newest acknowledged packet was sent: losses of packets sent before it are not
+    /// one unbroken run.
+    pub(super) last_acked_sent: Option<Instant>,
+    /// When the oldest packet of the current unbroken run of losses was sent.
+    pub(super) loss_run_start: Option<Instant>,
+    /// Packets the retransmission timer lets go whatever the window and the pacer say (RFC
+    /// 9002's probes): a window full of packets lost in an outage must not keep the path from
+    /// being tried again.
+    pub(super) probes: u8,
+    /// Whether a tail probe went out since the peer last acknowledged anything.
+    pub(super) tail_probed: bool,
 }
 
 impl Flight {
@@ -97,9 +124,17 @@ impl Flight {
         w: &mut Writer<'_>,
         now: Instant,
         config: &Config,
+        srtt: Option<Duration>,
     ) -> Option<SentPacket> {
         let mut sent = SentPacket::empty(now);
-        let room_for_reliable = self.in_flight.len() < config.max_in_flight;
+        // The gate is only worth computing when reliable data waits.
+        let pending = self.reliable_pending();
+        let gate = if pending {
+            self.gate(now, config, srtt)
+        } else {
+            Gate::Open
+        };
+        let room_for_reliable = pending && gate == Gate::Open;
         // A skip leaves the queue only when it is written: dropping one would leave the
         // receiver waiting for the abandoned message forever.
         while room_for_reliable && w.remaining() >= frame::SKIP_LEN {
@@ -156,19 +191,23 @@ impl Flight {
             self.queue.pop_front();
             sent.fragments.push((id, index));
         }
-        (!sent.fragments.is_empty() || !sent.skips.is_empty()).then_some(sent)
+        let reliable = !sent.fragments.is_empty() || !sent.skips.is_empty();
+        let sending = if reliable { w.len() as u32 } else { 0 };
+        self.note_limit(gate, sending);
+        reliable.then_some(sent)
     }
 
     /// `ack` is the header's largest acknowledged packet and its bitfield, `ack_delay` the
-    /// peer's delay (capped), `largest_acked` the largest ever acknowledged, this ack included.
+    /// peer's delay (capped); then the time after which a packet counts as lost, and the span
+    /// of losses that is persistent congestion (`None` before an RTT sample).
     pub(super) fn on_ack(
         &mut self,
         now: Instant,
         (largest, bits): (u32, u32),
         ack_delay: Duration,
-        loss_delay: Duration,
-        largest_acked: u32,
+        (loss_delay, persistent): (Duration, Option<Duration>),
     ) -> AckOutcome {
+        self.largest_acked = self.largest_acked.max(largest);
         let mut out = AckOutcome::default();
         let acked = |pn: u32| {
             pn == largest
@@ -186,6 +225,13 @@ impl Flight {
                 continue;
             };
             out.progress = true;
+            self.tail_probed = false;
+            if packet.size > 0 {
+                self.bytes_in_flight = self.bytes_in_flight.saturating_sub(packet.size.into());
+                self.cc
+                    .on_ack(packet.at, packet.size.into(), self.app_limited);
+                self.last_acked_sent = self.last_acked_sent.max(Some(packet.at));
+            }
             if pn == largest {
                 // Karn's rule holds by construction: every packet number is sent once.
                 let elapsed = now.saturating_duration_since(packet.at);
@@ -205,9 +251,21 @@ impl Flight {
                 }
             }
         }
-        // Fast retransmit: three later packets acknowledged and this one not; or a later one
-        // acknowledged and this one older than a round trip and a bit (RFC 9002's time
-        // threshold), which catches the last packets of a burst without waiting for the timer.
+        out.loss = self.detect_lost(now, loss_delay, persistent);
+        out
+    }
+
+    /// Fast retransmit: three later packets acknowledged and this one not; or a later one
+    /// acknowledged and this one older than a round trip and a bit (RFC 9002's time threshold),
+    /// which catches the last packets of a burst without waiting for the timer. Run on every
+    /// ack, and when `loss_deadline` comes.
+    pub(super) fn detect_lost(
+        &mut self,
+        now: Instant,
+        loss_delay: Duration,
+        persistent: Option<Duration>,
+    ) -> LossOutcome {
+        let largest_acked = self.largest_acked;
         let threshold = largest_acked.saturating_sub(REORDER_THRESHOLD);
         let lost: Vec<u32> = self
             .in_flight
@@ -215,26 +273,64 @@ impl Flight {
             .filter(|(&pn, p)| pn < threshold || p.at + loss_delay <= now)
             .map(|(&pn, _)| pn)
             .collect();
-        self.requeue(lost);
-        out
+        self.declare_lost(now, lost, persistent, None)
+    }
+
+    /// When the tail probe is due: `delay` after the newest packet in flight, unless one
+    /// went out since the last acknowledgement.
+    pub(super) fn tail_deadline(&self, delay: Duration) -> Option<Instant> {
+        let newest = self
+            .in_flight
+            .values()
+            .next_back()
+            .filter(|_| !self.tail_probed)?;
+        Some(newest.at + delay)
+    }
+
+    /// When the time threshold will declare the oldest packet in flight lost, if a later one
+    /// was acknowledged (RFC 9002's loss timer): without it, a packet lost with only one or two
+    /// after it would wait for the retransmission timer, which a small window makes common.
+    /// Packet numbers grow with time, so the first in flight is the oldest.
+    pub(super) fn loss_deadline(&self, loss_delay: Duration) -> Option<Instant> {
+        let (&pn, p) = self.in_flight.iter().next()?;
+        (pn < self.largest_acked).then_some(p.at + loss_delay)
     }
 
     /// Everything sent longer than `rto` ago is lost.
-    pub(super) fn on_timeout(&mut self, now: Instant, rto: Duration) {
+    pub(super) fn on_timeout(
+        &mut self,
+        now: Instant,
+        rto: Duration,
+        persistent: Option<Duration>,
+    ) -> LossOutcome {
         let lost: Vec<u32> = self
             .in_flight
             .iter()
             .take_while(|(_, p)| p.at + rto <= now)
             .map(|(&pn, _)| pn)
             .collect();
-        self.requeue(lost);
+        // What has gone unanswered for a whole probe timeout counts toward persistent
+        // congestion though the backed-off timer has not yet declared it lost: otherwise a
+        // window sent just before an outage, declared lost a packet per timeout, would hide
+        // that the probes sent since were lost too.
+        let unanswered = persistent.and_then(|span| {
+            let pto = span / 3;
+            self.in_flight
+                .values()
+                .filter(|p| p.size > 0 && p.at + pto <= now)
+                .map(|p| p.at)
+                .max()
+        });
+        self.probes = 1;
+        self.declare_lost(now, lost, persistent, unanswered)
     }
 
-    fn requeue(&mut self, lost: Vec<u32>) {
+    pub(super) fn requeue(&mut self, lost: Vec<u32>) {
         for pn in lost.into_iter().rev() {
             let Some(packet) = self.in_flight.remove(&pn) else {
                 continue;
             };
+            self.bytes_in_flight = self.bytes_in_flight.saturating_sub(packet.size.into());
             for skip in packet.skips.into_iter().rev() {
                 if self.skips.contains(&skip) {
                     self.skip_queue.push_front(skip);

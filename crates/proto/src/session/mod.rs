@@ -12,13 +12,17 @@
 //! - [`Client`] handshakes, keeps its session alive, and resumes it from a new address.
 //! - Both run a connection: acks with a 32-bit bitfield, RFC 6298 retransmission timers, fast
 //!   retransmit, duplicate suppression, fragmentation of messages up to 64 KiB, per-channel
-//!   ordering, bounded memory and backpressure.
+//!   ordering, bounded memory and backpressure, and NewReno congestion control with pacing
+//!   (`congestion`, `pacing`).
 
 mod channel_map;
 mod client;
+mod congestion;
 mod conn;
 mod crypto;
 mod flight;
+mod gate;
+mod pacing;
 pub mod packet;
 mod per_ip;
 mod reassembly;
@@ -249,6 +253,25 @@ pub struct ServerStats {
     /// Joins refused (unknown session to resume, bad proof, server full, or too many sessions
     /// from the client's network).
     pub rejected: u64,
+}
+
+/// A session's path as its sender sees it: the congestion window and what it counted.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct PathStats {
+    /// The congestion window now, in bytes (the initial window while nothing is in flight).
+    pub window: u32,
+    /// Bytes of reliable data in flight now.
+    pub bytes_in_flight: u32,
+    /// The most bytes that were ever in flight at once.
+    pub max_bytes_in_flight: u32,
+    /// The smoothed round-trip time, once measured.
+    pub smoothed_rtt: Option<Duration>,
+    /// Packets with data declared lost (and their data sent again).
+    pub lost_packets: u32,
+    /// Losses that halved the window (one per recovery period).
+    pub congestion_events: u16,
+    /// Runs of losses long enough to collapse the window to its minimum.
+    pub persistent_congestion: u16,
 }
 
 /// A datagram to send.

@@ -66,23 +66,79 @@ impl Rtt {
         Duration::from_nanos((rtt.saturating_mul(9) / 8).max(GRANULARITY))
     }
 
+    /// How long a run of losses must span to be persistent congestion: three times the
+    /// timeout without backoff, the peer's ack delay included (RFC 9002, section 7.6.1);
+    /// `None` before the first sample.
+    pub(crate) fn persistent_congestion(&self, config: &Config) -> Option<Duration> {
+        let srtt = self.srtt()?;
+        let pto = srtt
+            .saturating_add(self.rttvar.saturating_mul(4).max(GRANULARITY))
+            .saturating_add(nanos(config.max_ack_delay));
+        Some(Duration::from_nanos(pto.saturating_mul(3)))
+    }
+
+    /// How long after the newest packet in flight an unanswered tail is probed: two smoothed
+    /// RTTs (RFC 8985), at least the clock's granularity; `None` before the first sample.
+    pub(crate) fn tail_probe(&self) -> Option<Duration> {
+        let srtt = self.srtt()?;
+        Some(Duration::from_nanos(
+            srtt.saturating_mul(2).max(GRANULARITY),
+        ))
+    }
+
+    /// What loss detection needs: the time threshold and the span of persistent congestion.
+    pub(crate) fn loss_params(&self, config: &Config) -> (Duration, Option<Duration>) {
+        (self.loss_delay(config), self.persistent_congestion(config))
+    }
+
     pub(crate) fn reset_backoff(&mut self) {
         self.backoff = 0;
+    }
+
+    /// The round trip a window is paced over: the smoothed RTT, or the latest sample when it
+    /// is shorter. One sample inflated by a lost ack (the next ack of the same packet comes a
+    /// retransmission later) lifts the smoothed RTT for many round trips, and pacing by it
+    /// would hold the sender to a fraction of what the window allows.
+    pub(crate) fn pacing(&self) -> Option<Duration> {
+        self.srtt()
+            .map(|srtt| Duration::from_nanos(srtt.min(self.latest)))
     }
 
     pub(crate) fn smoothed(&self) -> Option<Duration> {
         self.srtt().map(Duration::from_nanos)
     }
 
-    /// The retransmission timeout now.
-    pub(crate) fn rto(&self, config: &Config) -> Duration {
+    /// The timeout without backoff: floored and capped.
+    fn base(&self, config: &Config) -> u64 {
         let base = match self.srtt() {
             None => nanos(config.initial_rto),
             Some(srtt) => srtt.saturating_add(self.rttvar.saturating_mul(4).max(GRANULARITY)),
         };
-        let (min, max) = (nanos(config.min_rto), nanos(config.max_rto));
-        let base = base.max(min).min(max);
-        Duration::from_nanos(base.saturating_mul(1 << self.backoff).min(max))
+        base.max(nanos(config.min_rto)).min(nanos(config.max_rto))
+    }
+
+    fn backed_off(&self, base: u64, config: &Config) -> Duration {
+        Duration::from_nanos(
+            base.saturating_mul(1 << self.backoff)
+                .min(nanos(config.max_rto)),
+        )
+    }
+
+    /// The retransmission timeout of RFC 6298 now.
+    #[cfg(test)]
+    pub(crate) fn rto(&self, config: &Config) -> Duration {
+        self.backed_off(self.base(config), config)
+    }
+
+    /// The retransmission timer as the connection runs it: RFC 6298's timeout plus the peer's
+    /// longest ack delay, as RFC 9002's probe timeout adds it. RTT samples have the ack delay
+    /// taken out, so without it an ack the peer delayed would be taken for a loss, and every
+    /// such loss now halves the congestion window.
+    pub(crate) fn timeout(&self, config: &Config) -> Duration {
+        let base = self
+            .base(config)
+            .saturating_add(nanos(config.max_ack_delay));
+        self.backed_off(base, config)
     }
 }
 

@@ -13,16 +13,28 @@
 
 use std::time::{Duration, Instant};
 
+use super::congestion::Counters;
 use super::flight::{AckOutcome, Flight, OutMessage, SentPacket};
 use super::packet::Writer;
+use super::rtt::Rtt;
 use super::{Channel, ChannelMap, Config, MessageId, MAX_FRAGMENT, MAX_MESSAGE, MAX_UNRELIABLE};
 use crate::Error;
+
+/// What the send half's timers ask of the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fired {
+    Nothing,
+    /// The tail of a flight went unanswered for two round trips: ask for an ack (RFC 8985's
+    /// tail loss probe), so that a lost ack costs a probe and not a retransmission timeout.
+    Probe,
+    /// The retransmission timer fired: back off, and ask for an ack.
+    Retransmit,
+}
 
 #[derive(Debug, Default)]
 pub(crate) struct SendState {
     next_id: MessageId,
     next_seq: ChannelMap<u32>,
-    largest_acked: u32,
     /// `None` while nothing is queued, unacknowledged or in flight.
     flight: Option<Box<Flight>>,
 }
@@ -125,28 +137,62 @@ impl SendState {
         })
     }
 
-    /// Writes frames into `w`; returns the packet to remember if it needs an ack.
+    /// Writes frames into `w`; returns the packet to remember if it needs an ack. Reliable
+    /// data goes only as the congestion window and the pacer allow; unreliable messages are
+    /// not held back (nothing waits for them, and they are few).
     pub(crate) fn fill(
         &mut self,
         w: &mut Writer<'_>,
         now: Instant,
         config: &Config,
+        srtt: Option<Duration>,
     ) -> Option<SentPacket> {
-        let sent = self.flight.as_deref_mut()?.fill(w, now, config);
+        let sent = self.flight.as_deref_mut()?.fill(w, now, config, srtt);
         // Only unreliable messages may have left; they are not waited for.
         self.release_if_drained();
         sent
     }
 
-    /// Remembers a sent packet that needs an ack (reliable data, skips or a ping).
-    pub(crate) fn sent(&mut self, number: u32, packet: SentPacket) {
+    /// When the pacer lets the reliable data that waits leave, if the pacer is what holds it.
+    pub(crate) fn pacing_deadline(
+        &self,
+        config: &Config,
+        srtt: Option<Duration>,
+    ) -> Option<Instant> {
+        let f = self.flight.as_ref().filter(|f| f.reliable_pending())?;
+        f.pacing_deadline(config, srtt)
+    }
+
+    /// Remembers a sent packet of `size` bytes with reliable data or skips; returns the bytes
+    /// in flight now.
+    pub(crate) fn sent(
+        &mut self,
+        number: u32,
+        mut packet: SentPacket,
+        size: usize,
+        srtt: Option<Duration>,
+    ) -> u32 {
         let f = self.flight.get_or_insert_with(Box::default);
+        packet.size = u16::try_from(size).unwrap_or(u16::MAX);
+        f.on_sent(packet.at, packet.size.into(), srtt);
         f.in_flight.insert(number, packet);
+        f.bytes_in_flight
+    }
+
+    /// The congestion window and the bytes in flight; a quiet session would start a burst
+    /// with the initial window.
+    pub(crate) fn window(&self) -> (u32, u32) {
+        self.flight
+            .as_ref()
+            .map_or((super::congestion::INITIAL_WINDOW, 0), |f| {
+                (f.cc.window(), f.bytes_in_flight)
+            })
     }
 
     /// A packet with only a ping still needs an ack, to measure and to keep alive.
     pub(crate) fn sent_ping(&mut self, number: u32, now: Instant) {
-        self.sent(number, SentPacket::empty(now));
+        let f = self.flight.get_or_insert_with(Box::default);
+        f.in_flight.insert(number, SentPacket::empty(now));
     }
 
     /// Takes in the peer's acknowledgement fields.
@@ -157,32 +203,84 @@ impl SendState {
         bits: u32,
         ack_delay: Duration,
         max_ack_delay: Duration,
-        loss_delay: Duration,
+        loss: (Duration, Option<Duration>),
     ) -> AckOutcome {
         if largest == 0 {
             return AckOutcome::default();
         }
-        self.largest_acked = self.largest_acked.max(largest);
+        // With nothing in flight there is nothing to acknowledge or declare lost.
         let Some(f) = self.flight.as_deref_mut() else {
             return AckOutcome::default();
         };
-        let out = f.on_ack(
-            now,
-            (largest, bits),
-            ack_delay.min(max_ack_delay),
-            loss_delay,
-            self.largest_acked,
-        );
+        let out = f.on_ack(now, (largest, bits), ack_delay.min(max_ack_delay), loss);
         self.release_if_drained();
         out
     }
 
-    /// The retransmission timer fired: everything sent longer than `rto` ago is lost.
-    pub(crate) fn on_timeout(&mut self, now: Instant, rto: Duration) {
+    /// The peer resumed (from a new address if `new_path`): everything in flight is sent again.
+    pub(crate) fn resend_all(&mut self, new_path: bool) {
         if let Some(f) = self.flight.as_deref_mut() {
-            f.on_timeout(now, rto);
-            // A lost ping leaves nothing to resend.
+            f.resend_all(new_path);
             self.release_if_drained();
+        }
+    }
+
+    /// When the next of the loss timer (see `Flight::loss_deadline`) and the retransmission
+    /// timer is due.
+    pub(crate) fn timer(&self, rtt: &Rtt, config: &Config) -> Option<Instant> {
+        let f = self.flight.as_ref()?;
+        let rto = rtt.timeout(config);
+        let tail = rtt.tail_probe().filter(|&d| d < rto);
+        [
+            self.rto_deadline(rto),
+            f.loss_deadline(rtt.loss_delay(config)),
+            tail.and_then(|d| f.tail_deadline(d)),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Runs the loss timer, the tail probe and the retransmission timer if they are due,
+    /// counting what was lost; says what the connection must do.
+    pub(crate) fn on_timers(
+        &mut self,
+        now: Instant,
+        rtt: &Rtt,
+        config: &Config,
+        counters: &mut Counters,
+    ) -> Fired {
+        let Some(f) = self.flight.as_deref_mut() else {
+            return Fired::Nothing;
+        };
+        let (loss_delay, persistent) = rtt.loss_params(config);
+        if f.loss_deadline(loss_delay).is_some_and(|t| t <= now) {
+            counters.add(f.detect_lost(now, loss_delay, persistent));
+        }
+        // The retransmission timer: everything sent longer than its timeout ago is lost.
+        let rto = rtt.timeout(config);
+        let fired = f
+            .in_flight
+            .values()
+            .next()
+            .is_some_and(|p| p.at + rto <= now);
+        let tail = rtt.tail_probe().filter(|&d| d < rto);
+        let probe = tail
+            .and_then(|d| f.tail_deadline(d))
+            .is_some_and(|t| t <= now);
+        if fired || probe {
+            // One probe until the peer answers: the retransmission timer covers the rest.
+            f.tail_probed = true;
+        }
+        if fired {
+            counters.add(f.on_timeout(now, rto, persistent));
+        }
+        // A lost ping leaves nothing to resend.
+        self.release_if_drained();
+        match (fired, probe) {
+            (true, _) => Fired::Retransmit,
+            (false, true) => Fired::Probe,
+            (false, false) => Fired::Nothing,
         }
     }
 
@@ -219,102 +317,4 @@ impl SendState {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::MAX_DATAGRAM;
-
-    /// Sends whatever is queued, a packet at a time; returns the packet numbers used.
-    fn send_all(send: &mut SendState, now: Instant, config: &Config, pn: &mut u32) -> Vec<u32> {
-        let mut numbers = Vec::new();
-        loop {
-            let mut buf = [0u8; MAX_DATAGRAM];
-            let mut w = Writer::new(&mut buf);
-            let Some(sent) = send.fill(&mut w, now, config) else {
-                return numbers;
-            };
-            send.sent(*pn, sent);
-            numbers.push(*pn);
-            *pn += 1;
-        }
-    }
-
-    /// An ack for every packet in `numbers` (consecutive, at most 33).
-    fn ack_all(send: &mut SendState, now: Instant, config: &Config, numbers: &[u32]) -> AckOutcome {
-        let largest = *numbers.last().expect("something was sent");
-        let bits = (1u64 << (numbers.len() - 1)) as u32 - 1;
-        let loss_delay = Duration::from_millis(100);
-        send.on_ack(
-            now,
-            largest,
-            bits,
-            Duration::ZERO,
-            config.max_ack_delay,
-            loss_delay,
-        )
-    }
-
-    #[test]
-    fn an_acknowledged_burst_leaves_no_send_buffers_behind() {
-        let config = Config::default();
-        let now = Instant::now();
-        let mut send = SendState::default();
-        let mut pn = 1;
-        // A long welcome: several fragments, several packets.
-        let id = send
-            .push(now, &config, 3, vec![7; 5 * MAX_FRAGMENT])
-            .expect("fits");
-        let numbers = send_all(&mut send, now, &config, &mut pn);
-        assert_eq!(numbers.len(), 5);
-        assert!(send.flight.is_some());
-
-        let out = ack_all(&mut send, now, &config, &numbers);
-        assert_eq!(out.delivered, vec![id]);
-        assert!(
-            send.flight.is_none(),
-            "nothing unacknowledged, nothing held"
-        );
-        assert!(!send.has_pending());
-        assert_eq!(send.rto_deadline(Duration::from_secs(1)), None);
-        assert_eq!(send.next_deadline(), None);
-
-        // What outlives the burst: message ids and the channel's sequence.
-        assert!(
-            send.next_seq.is_inline(),
-            "one channel's sequence is kept inline"
-        );
-        let next = send.push(now, &config, 3, b"next".to_vec()).expect("fits");
-        assert_eq!(next, id + 1);
-        let flight = send.flight.as_ref().expect("busy again");
-        assert_eq!(flight.messages.get(&next).map(|m| m.seq), Some(1));
-    }
-
-    #[test]
-    fn unreliable_messages_and_expired_ones_are_let_go_too() {
-        let config = Config::default();
-        let now = Instant::now();
-        let mut send = SendState::default();
-        let mut pn = 1;
-        send.push_unreliable(&config, 0, b"typing".to_vec())
-            .expect("fits");
-        assert!(send.flight.is_some());
-        assert!(send_all(&mut send, now, &config, &mut pn).is_empty());
-        assert!(
-            send.flight.is_none(),
-            "unreliable messages are not waited for"
-        );
-
-        // A message that times out leaves a skip to deliver; once that is acknowledged the
-        // send half is quiet again.
-        let id = send.push(now, &config, 0, b"lost".to_vec()).expect("fits");
-        let first = send_all(&mut send, now, &config, &mut pn);
-        let later = now + config.message_timeout;
-        assert_eq!(send.expire(later), vec![id]);
-        send.on_timeout(later, Duration::ZERO);
-        let skip = send_all(&mut send, later, &config, &mut pn);
-        assert_eq!(first.len() + skip.len(), 2);
-        assert!(send.flight.is_some(), "the skip is not yet acknowledged");
-        let out = ack_all(&mut send, later, &config, &skip);
-        assert!(out.delivered.is_empty());
-        assert!(send.flight.is_none());
-    }
-}
+mod tests;

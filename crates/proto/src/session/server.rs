@@ -15,6 +15,7 @@ use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::Instant;
 
+use super::congestion::ClosedPaths;
 use super::conn::{Connection, Role};
 use super::crypto::{self, resume_proof, Cookies, Rng};
 use super::packet::{self, Nonce, Packet, Resume, Secret, Writer};
@@ -22,7 +23,8 @@ use super::per_ip::PerIp;
 use super::time::Stamp;
 use super::timers::Timers;
 use super::{
-    Channel, Config, Delivery, Event, MessageId, RejectReason, ServerStats, SessionId, Transmit,
+    Channel, Config, Delivery, Event, MessageId, PathStats, RejectReason, ServerStats, SessionId,
+    Transmit,
 };
 use crate::Error;
 
@@ -53,6 +55,7 @@ pub struct Server {
     events: VecDeque<(SessionId, Event)>,
     /// What the session last called reported; `touch` tags it with the session's id.
     conn_events: Vec<Event>,
+    closed_paths: ClosedPaths,
     stats: ServerStats,
 }
 
@@ -73,6 +76,7 @@ impl Server {
             timers: Timers::new(now),
             events: VecDeque::new(),
             conn_events: Vec::new(),
+            closed_paths: ClosedPaths::default(),
             stats: ServerStats::default(),
         }
     }
@@ -101,6 +105,15 @@ impl Server {
         self.sessions
             .get(&session)
             .is_some_and(|s| s.conn.channels_inline())
+    }
+
+    /// A session's congestion window, RTT and loss counters; for a session that just ended,
+    /// what they were when it ended, until the next session's end is handed out.
+    pub fn path_stats(&self, session: SessionId) -> Option<PathStats> {
+        match self.sessions.get(&session) {
+            Some(s) => Some(s.conn.path_stats()),
+            None => self.closed_paths.last(session),
+        }
     }
 
     /// The client address a session runs from.
@@ -324,7 +337,9 @@ impl Server {
 
     /// The next event, with the session it happened on.
     pub fn poll_event(&mut self) -> Option<(SessionId, Event)> {
-        self.events.pop_front()
+        let (id, event) = self.events.pop_front()?;
+        self.closed_paths.handed_out(id, &event);
+        Some((id, event))
     }
 
     /// When [`Server::handle_timeout`] is next due.
@@ -358,6 +373,9 @@ impl Server {
 
     /// Passes on what a session just reported, tagged with its id.
     fn collect(&mut self, id: SessionId) {
+        let session = self.sessions.get(&id);
+        let path = || session.map(|s| s.conn.path_stats());
+        self.closed_paths.collect(&self.conn_events, path);
         self.events
             .extend(self.conn_events.drain(..).map(|e| (id, e)));
     }

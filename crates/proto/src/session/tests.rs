@@ -182,3 +182,32 @@ fn a_client_whose_packet_numbers_run_out_starts_a_new_session_on_its_own() {
     // notice: the client must start over from the send path itself.
     pair.run_until(b"ok", |p| p.session != first && p.client.is_connected());
 }
+
+#[test]
+fn a_session_s_path_is_still_reported_once_it_ended() {
+    let mut pair = Pair::new(|n| n % 4 == 0);
+    pair.run_until(b"ok", |p| p.client.is_connected());
+    for i in 0..40u8 {
+        let sent = pair
+            .client
+            .send(pair.now, 0, vec![i; 1000], Delivery::Reliable);
+        assert!(sent.is_ok());
+    }
+    pair.run_until(b"ok", |p| p.delivered == 40);
+    let live = pair.client.path_stats().expect("connected");
+    assert!(live.lost_packets > 0, "{live:?}");
+    assert!(live.max_bytes_in_flight >= 1000, "{live:?}");
+    assert!(live.smoothed_rtt.is_some());
+    let session = pair.session.expect("accepted");
+    assert!(pair.server.path_stats(session).is_some());
+
+    pair.client.close();
+    // The server hears the goodbye, removes the session, and hands out its end.
+    pair.run_until(b"ok", |p| p.server.sessions() == 0);
+    let ended = pair.client.path_stats().expect("kept from its end");
+    assert_eq!(ended.lost_packets, live.lost_packets);
+    assert_eq!(ended.max_bytes_in_flight, live.max_bytes_in_flight);
+    let at_server = pair.server.path_stats(session).expect("kept from its end");
+    assert!(at_server.max_bytes_in_flight > 0, "{at_server:?}");
+    assert_eq!(pair.server.path_stats(session ^ 1), None);
+}

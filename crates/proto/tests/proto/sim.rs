@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 use dgram_proto::session::{Client, Config, Event, Server, SessionId};
 use dgram_proto::MAX_DATAGRAM;
 
+use crate::bottleneck::Bottleneck;
+
 /// xorshift64*: small, seeded, good enough to drive a lossy link.
 pub(crate) struct Rng(u64);
 
@@ -97,6 +99,8 @@ pub(crate) struct Sim {
     pub(crate) rng: Rng,
     pub(crate) link: LinkSpec,
     pub(crate) outage: Option<(Instant, Instant)>,
+    /// A bottleneck after the link's own loss and duplication, instead of its fixed delay.
+    pub(crate) bottleneck: Option<Bottleneck>,
     pub(crate) server_addr: SocketAddr,
     pub(crate) server: Server,
     pub(crate) server_events: Vec<(SessionId, Event)>,
@@ -118,6 +122,7 @@ impl Sim {
             rng,
             link,
             outage: None,
+            bottleneck: None,
             server_addr: SERVER.parse().expect("addr"),
             server,
             server_events: Vec::new(),
@@ -170,9 +175,16 @@ impl Sim {
             if self.rng.chance(self.link.reorder) {
                 delay += Duration::from_millis(self.rng.below(30));
             }
+            let at = match self.bottleneck.as_mut() {
+                Some(b) => match b.offer(self.now, from, to == self.server_addr, bytes.len()) {
+                    Some(at) => at,
+                    None => continue,
+                },
+                None => self.now + delay,
+            };
             self.order += 1;
             self.wire.push(Reverse(InFlight {
-                at: self.now + delay,
+                at,
                 order: self.order,
                 from,
                 to,

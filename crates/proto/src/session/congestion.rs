@@ -1,0 +1,267 @@
+//! Congestion control: NewReno as RFC 9002 (section 7 and appendix B) describes it for QUIC. A
+//! window in bytes grows by what is acknowledged (slow start) until the first loss or the slow
+//! start threshold, then by one datagram per window (congestion avoidance); a loss halves it
+//! once per recovery period, and persistent congestion (every packet lost for several round
+//! trips) collapses it to two datagrams.
+//!
+//! The window only grows while the sender uses it: an acknowledgement of a packet sent while the
+//! sender had nothing more to send (application-limited) teaches nothing about the path, and a
+//! window grown that way would leave as a burst later.
+//!
+//! It lives with the packets in flight (`flight`), so a quiet session keeps none of it: the next
+//! burst after everything was acknowledged starts again from the initial window, the restart
+//! RFC 9002 section 7.8 allows after idleness. That keeps an idle session's state small.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use super::{Event, PathStats, SessionId};
+
+/// The datagram size the window is counted in (RFC 9002's `max_datagram_size`).
+pub(crate) const DATAGRAM: u32 = crate::MAX_DATAGRAM as u32;
+
+/// RFC 9002's initial window: ten datagrams (14,720 bytes is the cap; ten of ours are less).
+pub(crate) const INITIAL_WINDOW: u32 = 10 * DATAGRAM;
+
+/// The window never shrinks below two datagrams.
+pub(crate) const MINIMUM_WINDOW: u32 = 2 * DATAGRAM;
+
+/// What a session counts for its summary; kept for its whole life, so kept small.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Counters {
+    pub(crate) lost: u32,
+    pub(crate) max_in_flight: u32,
+    pub(crate) congestion_events: u16,
+    pub(crate) persistent: u16,
+}
+
+impl Counters {
+    pub(crate) fn add(&mut self, loss: super::gate::LossOutcome) {
+        self.lost = self.lost.saturating_add(loss.lost);
+        self.congestion_events = self
+            .congestion_events
+            .saturating_add(u16::from(loss.congestion));
+        self.persistent = self.persistent.saturating_add(u16::from(loss.persistent));
+    }
+
+    /// The counters with the window and bytes in flight now, and the smoothed RTT.
+    pub(crate) fn stats(self, (window, in_flight): (u32, u32), rtt: Option<Duration>) -> PathStats {
+        PathStats {
+            window,
+            bytes_in_flight: in_flight,
+            max_bytes_in_flight: self.max_in_flight,
+            smoothed_rtt: rtt,
+            lost_packets: self.lost,
+            congestion_events: self.congestion_events,
+            persistent_congestion: self.persistent,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct NewReno {
+    window: u32,
+    ssthresh: u32,
+    /// Bytes acknowledged in congestion avoidance toward the next datagram of window.
+    acked: u32,
+    /// When the current recovery period began: packets sent before it neither grow the window
+    /// when acknowledged nor start another period when lost.
+    recovery_start: Option<Instant>,
+}
+
+impl Default for NewReno {
+    fn default() -> Self {
+        Self {
+            window: INITIAL_WINDOW,
+            ssthresh: u32::MAX,
+            acked: 0,
+            recovery_start: None,
+        }
+    }
+}
+
+impl NewReno {
+    /// The congestion window, in bytes.
+    pub(crate) fn window(&self) -> u32 {
+        self.window
+    }
+
+    fn in_recovery(&self, sent: Instant) -> bool {
+        self.recovery_start.is_some_and(|start| sent <= start)
+    }
+
+    /// A packet of `bytes` sent at `sent` was acknowledged; `app_limited` says the sender did
+    /// not fill the window when it sent.
+    pub(crate) fn on_ack(&mut self, sent: Instant, bytes: u32, app_limited: bool) {
+        if app_limited || self.in_recovery(sent) {
+            return;
+        }
+        if self.window < self.ssthresh {
+            // Slow start: every byte acknowledged adds a byte, doubling the window per RTT.
+            self.window = self.window.saturating_add(bytes);
+            return;
+        }
+        // Congestion avoidance: one datagram per window's worth acknowledged.
+        self.acked = self.acked.saturating_add(bytes);
+        if self.acked >= self.window {
+            self.acked -= self.window;
+            self.window = self.window.saturating_add(DATAGRAM);
+        }
+    }
+
+    /// Packets were declared lost, the newest of them sent at `largest_sent`. Returns whether
+    /// that began a new recovery period (a congestion event).
+    pub(crate) fn on_loss(&mut self, now: Instant, largest_sent: Instant) -> bool {
+        if self.in_recovery(largest_sent) {
+            return false;
+        }
+        self.recovery_start = Some(now);
+        self.window = (self.window / 2).max(MINIMUM_WINDOW);
+        self.ssthresh = self.window;
+        self.acked = 0;
+        true
+    }
+
+    /// Every packet over a span of several round trips was lost: start over from the minimum
+    /// (the slow start threshold stays where the loss before left it).
+    pub(crate) fn on_persistent_congestion(&mut self) {
+        self.window = MINIMUM_WINDOW;
+        self.acked = 0;
+    }
+}
+
+/// A server's record of how the paths of ended sessions stood when they ended: one per `Closed`
+/// event not yet handed out, in order, and the last one handed out, so that whoever logs the
+/// end can still ask after the session is gone.
+#[derive(Debug, Default)]
+pub(crate) struct ClosedPaths {
+    waiting: VecDeque<PathStats>,
+    last: Option<(SessionId, PathStats)>,
+}
+
+impl ClosedPaths {
+    /// A session reported `events`; `path` is how its path stands.
+    pub(crate) fn collect(&mut self, events: &[Event], path: impl FnOnce() -> Option<PathStats>) {
+        if events.iter().any(|e| matches!(e, Event::Closed { .. })) {
+            self.waiting.extend(path());
+        }
+    }
+
+    /// `event` of `session` is being handed out.
+    pub(crate) fn handed_out(&mut self, session: SessionId, event: &Event) {
+        if let Event::Closed { .. } = event {
+            self.last = self.waiting.pop_front().map(|path| (session, path));
+        }
+    }
+
+    /// The path of the session whose end was handed out last, if that is `session`.
+    pub(crate) fn last(&self, session: SessionId) -> Option<PathStats> {
+        self.last
+            .filter(|(id, _)| *id == session)
+            .map(|(_, path)| path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RTT: Duration = Duration::from_millis(50);
+
+    /// Sends a full window at `now`, acknowledges all of it one RTT later; returns that time.
+    fn round_trip(cc: &mut NewReno, now: Instant) -> Instant {
+        let packets = cc.window() / DATAGRAM;
+        let acked_at = now + RTT;
+        for _ in 0..packets {
+            cc.on_ack(now, DATAGRAM, false);
+        }
+        acked_at
+    }
+
+    #[test]
+    fn slow_start_doubles_the_window_every_round_trip() {
+        let mut cc = NewReno::default();
+        let mut now = Instant::now();
+        assert_eq!(cc.window(), INITIAL_WINDOW);
+        for round in 1..=4 {
+            now = round_trip(&mut cc, now);
+            assert_eq!(cc.window(), INITIAL_WINDOW << round, "after round {round}");
+        }
+    }
+
+    #[test]
+    fn a_loss_halves_the_window_once_per_recovery_period() {
+        let mut cc = NewReno::default();
+        let start = Instant::now();
+        let now = round_trip(&mut cc, start);
+        let before = cc.window();
+        // Three packets of the same flight are lost: one congestion event.
+        assert!(cc.on_loss(now, start));
+        assert!(!cc.on_loss(now + RTT / 4, start));
+        assert!(!cc.on_loss(now + RTT / 2, now));
+        assert_eq!(cc.window(), before / 2);
+        // Acks of packets sent before recovery began do not grow the window.
+        cc.on_ack(now, DATAGRAM, false);
+        assert_eq!(cc.window(), before / 2);
+        // A packet sent after recovery began ends it; its loss is a new event.
+        let later = now + RTT;
+        assert!(cc.on_loss(later + RTT, later));
+        assert_eq!(cc.window(), before / 4);
+    }
+
+    #[test]
+    fn congestion_avoidance_adds_a_datagram_per_window() {
+        let mut cc = NewReno::default();
+        let t0 = Instant::now();
+        assert!(cc.on_loss(t0, t0));
+        let w = cc.window();
+        let later = t0 + RTT;
+        for _ in 0..w / DATAGRAM {
+            cc.on_ack(later, DATAGRAM, false);
+        }
+        assert_eq!(cc.window(), w + DATAGRAM);
+    }
+
+    #[test]
+    fn persistent_congestion_collapses_the_window_and_slow_start_resumes() {
+        let mut cc = NewReno::default();
+        let mut now = Instant::now();
+        for _ in 0..3 {
+            now = round_trip(&mut cc, now);
+        }
+        assert!(cc.on_loss(now, now));
+        let ssthresh = cc.window();
+        cc.on_persistent_congestion();
+        assert_eq!(cc.window(), MINIMUM_WINDOW);
+        // Slow start again up to the threshold the loss left.
+        now += RTT;
+        while cc.window() < ssthresh {
+            now = round_trip(&mut cc, now);
+        }
+        assert!(cc.window() < 2 * ssthresh);
+        assert!(cc.window() >= ssthresh);
+    }
+
+    #[test]
+    fn an_application_limited_sender_does_not_grow_the_window() {
+        let mut cc = NewReno::default();
+        let now = Instant::now();
+        for _ in 0..100 {
+            cc.on_ack(now, DATAGRAM, true);
+        }
+        assert_eq!(cc.window(), INITIAL_WINDOW);
+        cc.on_ack(now, DATAGRAM, false);
+        assert_eq!(cc.window(), INITIAL_WINDOW + DATAGRAM);
+    }
+
+    #[test]
+    fn the_window_never_goes_below_the_minimum() {
+        let mut cc = NewReno::default();
+        let mut now = Instant::now();
+        for _ in 0..10 {
+            now += RTT;
+            cc.on_loss(now, now);
+        }
+        assert_eq!(cc.window(), MINIMUM_WINDOW);
+    }
+}
