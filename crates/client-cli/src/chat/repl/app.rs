@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use dgram_proto::chat::{Target, MAX_TEXT};
+use dgram_proto::chat::{Room, Target, MAX_TEXT};
 
 use super::commands::{self, Cmd, Line};
 use super::editor::{Reply, Terminal, Words};
@@ -205,18 +205,23 @@ impl App {
         self.split = Some((to, parts));
     }
 
+    /// The room the user talks in, if it is a room.
+    fn room(&self) -> Option<Room> {
+        match &self.mode {
+            Mode::Talking(Target::Room(room)) => Some(room.clone()),
+            Mode::Talking(Target::User(_)) | Mode::Choosing => None,
+        }
+    }
+
     fn command(&mut self, cmd: Cmd) {
+        let room_now = self.room();
         let chat = &mut self.session.chat;
         match cmd {
             Cmd::Msg { to, text } => self.send(to, text),
             Cmd::To(to) => self.talk_to(to),
             Cmd::Join(room) => self.talk_to(Target::Room(room)),
             Cmd::Part(room) => {
-                let current = match &self.mode {
-                    Mode::Talking(Target::Room(r)) => Some(r.clone()),
-                    _ => None,
-                };
-                let Some(room) = room.or(current) else {
+                let Some(room) = room.or(room_now) else {
                     return self.say("not talking in a room; /part ROOM leaves one".into());
                 };
                 chat.part(room.clone());
@@ -230,6 +235,22 @@ impl App {
             Cmd::Who(room) => {
                 chat.who(room);
             }
+            Cmd::Names(room) => match room.or(room_now) {
+                Some(room) => {
+                    chat.who(Some(room));
+                }
+                None => self.say(
+                    "/names lists a room's members: /join ROOM first, or /names ROOM \
+                     (/who is everyone online)"
+                        .into(),
+                ),
+            },
+            Cmd::Say(text) => match self.mode.clone() {
+                Mode::Talking(to) => self.send(to, text),
+                Mode::Choosing => {
+                    self.say("/say sends to whoever you talk to: choose someone first".into())
+                }
+            },
             Cmd::Topic(topic) => match &self.mode {
                 Mode::Talking(Target::Room(room)) => {
                     let room = room.clone();

@@ -6,6 +6,7 @@
 
 mod scripting;
 mod tty;
+mod typing;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;

@@ -15,17 +15,17 @@ const ROWS: u16 = 40;
 const COLS: u16 = 120;
 
 /// The origin's question at the prompt.
-const CHOOSE: &str = "请选择聊天对象 / chat with: ";
+pub(super) const CHOOSE: &str = "请选择聊天对象 / chat with: ";
 
 /// `client-cli chat` on a pseudo-terminal.
-struct Tty {
+pub(super) struct Tty {
     child: Box<dyn Child + Send + Sync>,
     screen: Arc<Mutex<vt100::Parser>>,
     writer: Arc<Mutex<Box<dyn Write + Send>>>,
 }
 
 impl Tty {
-    fn start(server: SocketAddr, name: &str, home: &Home) -> Self {
+    pub(super) fn start(server: SocketAddr, name: &str, home: &Home) -> Self {
         let pty = native_pty_system()
             .openpty(PtySize {
                 rows: ROWS,
@@ -79,14 +79,14 @@ impl Tty {
         }
     }
 
-    fn type_keys(&self, keys: &str) {
+    pub(super) fn type_keys(&self, keys: &str) {
         let mut w = self.writer.lock().expect("writer lock");
         w.write_all(keys.as_bytes()).expect("type into the pty");
         w.flush().expect("flush the pty");
     }
 
     /// The screen's rows, and the row the cursor is on.
-    fn rows(&self) -> (Vec<String>, usize) {
+    pub(super) fn rows(&self) -> (Vec<String>, usize) {
         let parser = self.screen.lock().expect("screen lock");
         let screen = parser.screen();
         let rows = screen.rows(0, COLS).collect();
@@ -94,7 +94,7 @@ impl Tty {
     }
 
     /// Waits until `want` holds for the screen (its rows and the cursor's row).
-    fn wait_for(&self, what: &str, want: impl Fn(&[String], usize) -> bool) {
+    pub(super) fn wait_for(&self, what: &str, want: impl Fn(&[String], usize) -> bool) {
         let deadline = Instant::now() + WAIT;
         loop {
             let (rows, cursor) = self.rows();
@@ -111,18 +111,18 @@ impl Tty {
     }
 
     /// Waits until the cursor's row reads `line`: the prompt and what is typed after it.
-    fn wait_for_input_line(&self, line: &str) {
+    pub(super) fn wait_for_input_line(&self, line: &str) {
         self.wait_for(&format!("the input line {line:?}"), |rows, cursor| {
             rows[cursor].trim_end() == line.trim_end()
         });
     }
 
-    fn wait_for_text(&self, text: &str) {
+    pub(super) fn wait_for_text(&self, text: &str) {
         self.wait_for(text, |rows, _| rows.iter().any(|r| r.contains(text)));
     }
 
     /// Waits for the process to end, and returns its exit code.
-    fn exit_code(mut self) -> u32 {
+    pub(super) fn exit_code(mut self) -> u32 {
         let deadline = Instant::now() + WAIT;
         loop {
             if let Some(status) = self.child.try_wait().expect("wait for chat") {

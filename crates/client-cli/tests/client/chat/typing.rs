@@ -1,0 +1,73 @@
+//! What the user types at `client-cli chat`, in a pseudo-terminal: lines typed faster than the
+//! prompt comes back, and a paste of several lines without bracketed paste, are all sent, in
+//! order; `/say` sends the origin's words as text.
+
+use super::tty::{Tty, CHOOSE};
+use super::{ChatServer, Home, Listener};
+
+/// egon at the prompt, talking to alex (who has claimed the name and listens).
+fn talking_to_alex(server: &ChatServer, egon: &Home, alex: &Home) -> (Tty, Listener) {
+    let mut listener = Listener::start(server.addr(), "alex", alex, &["--json"]);
+    listener.wait_json("its welcome", |v| v["event"] == "welcome");
+    let tty = Tty::start(server.addr(), "egon", egon);
+    tty.wait_for_input_line(CHOOSE);
+    tty.type_keys("alex\r");
+    tty.wait_for_input_line("to alex> ");
+    (tty, listener)
+}
+
+/// The texts of the next `n` messages alex gets from egon.
+fn received(alex: &mut Listener, n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            let v = alex.wait_json(&format!("message {i}"), |v| {
+                v["event"] == "message" && v["from"] == "egon"
+            });
+            v["text"].as_str().unwrap_or_default().to_owned()
+        })
+        .collect()
+}
+
+#[test]
+fn lines_typed_faster_than_the_prompt_are_all_sent_in_order() {
+    let server = ChatServer::start();
+    let (egon, alex) = (Home::new("egon"), Home::new("alex"));
+    let (tty, mut listener) = talking_to_alex(&server, &egon, &alex);
+    // As `tmux send-keys "fast a" Enter "fast b" Enter "fast c" Enter` does: one write.
+    tty.type_keys("fast a\rfast b\rfast c\r");
+    assert_eq!(received(&mut listener, 3), ["fast a", "fast b", "fast c"]);
+    tty.type_keys("q\r");
+    assert_eq!(tty.exit_code(), 0);
+    listener.stop();
+}
+
+#[test]
+fn a_paste_without_bracketed_paste_sends_every_line() {
+    let server = ChatServer::start();
+    let (egon, alex) = (Home::new("egon"), Home::new("alex"));
+    let (tty, mut listener) = talking_to_alex(&server, &egon, &alex);
+    // A terminal that does not bracket pastes hands over the text as it is, line feeds and all.
+    tty.type_keys("pasted one\npasted two\r\npasted three\n");
+    assert_eq!(
+        received(&mut listener, 3),
+        ["pasted one", "pasted two", "pasted three"]
+    );
+    tty.type_keys("q\r");
+    assert_eq!(tty.exit_code(), 0);
+    listener.stop();
+}
+
+#[test]
+fn the_origins_words_can_be_sent_as_text() {
+    let server = ChatServer::start();
+    let (egon, alex) = (Home::new("egon"), Home::new("alex"));
+    let (tty, mut listener) = talking_to_alex(&server, &egon, &alex);
+    tty.type_keys("/say q\r");
+    tty.type_keys("/say quit\r");
+    assert_eq!(received(&mut listener, 2), ["q", "quit"]);
+    // Still talking to alex: neither left nor went back to choosing.
+    tty.wait_for_input_line("to alex> ");
+    tty.type_keys("q\r");
+    assert_eq!(tty.exit_code(), 0);
+    listener.stop();
+}
