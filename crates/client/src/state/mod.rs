@@ -10,13 +10,14 @@
 //! error, or the session reporting that the message carrying it failed.
 
 mod answers;
+mod catch_up;
 mod requests;
 #[cfg(test)]
 mod tests;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
-use dgram_proto::chat::{ChatId, ClaimKey, ClientMsg, Room};
+use dgram_proto::chat::{ChatId, ClaimKey, ClientMsg, Posted, Room};
 use dgram_proto::session::MessageId;
 use dgram_proto::{Name, RequestId};
 
@@ -76,9 +77,15 @@ pub struct Chat {
     by_msg: HashMap<MessageId, RequestId>,
     /// Accepted messages whose receipt may still come.
     tracked: BTreeMap<ChatId, Outgoing>,
-    /// Ids of the latest messages shown: a server that redelivers what was not acknowledged
-    /// before a reconnect sends it again with the same id, and it is shown once.
-    seen: BTreeSet<ChatId>,
+    /// The latest messages shown (or sent by us), by id and timestamp: a server that
+    /// redelivers what was not acknowledged before a reconnect sends it again with the same
+    /// id, and a room's replay repeats what was shown; each is shown once.
+    seen: BTreeSet<(ChatId, u64)>,
+    /// The newest message id seen per room, by key: where a room resumes after a reconnect.
+    last_seen: HashMap<String, ChatId>,
+    /// Rooms rejoined after a reconnect whose catch-up is on its way, with the Join's replay
+    /// held back until it comes.
+    catching_up: HashMap<String, Vec<Posted>>,
     /// Requests waiting for the session and the Welcome, oldest first.
     outbox: VecDeque<RequestId>,
     actions: VecDeque<Action>,
@@ -101,6 +108,8 @@ impl Chat {
             by_msg: HashMap::new(),
             tracked: BTreeMap::new(),
             seen: BTreeSet::new(),
+            last_seen: HashMap::new(),
+            catching_up: HashMap::new(),
             outbox: VecDeque::new(),
             actions: VecDeque::new(),
         }
@@ -221,6 +230,7 @@ impl Chat {
             rejoining = self.rooms.values().cloned().collect();
             for room in &rejoining {
                 self.submit_join(room.clone(), true);
+                self.catch_up(room);
             }
         }
         while let Some(req) = self.outbox.pop_front() {

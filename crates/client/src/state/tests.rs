@@ -9,27 +9,27 @@ use super::*;
 use crate::event::SubmitError;
 use crate::note::SendState;
 
-fn name(s: &str) -> Name {
+pub(super) fn name(s: &str) -> Name {
     Name::new(s).expect("valid name")
 }
 
-fn room(s: &str) -> Room {
+pub(super) fn room(s: &str) -> Room {
     Room::new(s).expect("valid room")
 }
 
-fn server(msg: ServerMsg) -> LinkEvent {
+pub(super) fn server(msg: ServerMsg) -> LinkEvent {
     LinkEvent::Session(SessionEvent::Message(msg))
 }
 
-fn session(event: SessionEvent) -> LinkEvent {
+pub(super) fn session(event: SessionEvent) -> LinkEvent {
     LinkEvent::Session(event)
 }
 
-fn drain(chat: &mut Chat) -> Vec<Action> {
+pub(super) fn drain(chat: &mut Chat) -> Vec<Action> {
     std::iter::from_fn(|| chat.poll_action()).collect()
 }
 
-fn notes(actions: &[Action]) -> Vec<Note> {
+pub(super) fn notes(actions: &[Action]) -> Vec<Note> {
     actions
         .iter()
         .filter_map(|a| match a {
@@ -39,7 +39,7 @@ fn notes(actions: &[Action]) -> Vec<Note> {
         .collect()
 }
 
-fn sent(actions: &[Action]) -> Vec<ClientMsg> {
+pub(super) fn sent(actions: &[Action]) -> Vec<ClientMsg> {
     actions
         .iter()
         .filter_map(|a| match a {
@@ -49,7 +49,7 @@ fn sent(actions: &[Action]) -> Vec<ClientMsg> {
         .collect()
 }
 
-fn welcome(key: Option<ClaimKey>) -> LinkEvent {
+pub(super) fn welcome(key: Option<ClaimKey>) -> LinkEvent {
     server(ServerMsg::Welcome {
         name: name("alex"),
         key,
@@ -61,7 +61,7 @@ fn welcome(key: Option<ClaimKey>) -> LinkEvent {
 }
 
 /// A client that is connected and welcomed, its actions drained.
-fn ready() -> Chat {
+pub(super) fn ready() -> Chat {
     let mut chat = Chat::new(name("alex"), None);
     chat.handle(session(SessionEvent::Connected { resumed: false }));
     chat.handle(welcome(None));
