@@ -11,7 +11,7 @@ use dgram_proto::chat::{Posted, Presence, RoomInfo, Target, UserInfo};
 use dgram_proto::Name;
 
 use crate::output::printable;
-use dgram_client::{LookupFailed, Moved, Note, Outgoing, SendState};
+use dgram_client::{Elsewhere, LookupFailed, Moved, Note, Outgoing, SendState};
 
 /// Readable on dark and light backgrounds alike: no near-black, near-white or grey.
 const PALETTE: [u8; 24] = [
@@ -84,7 +84,7 @@ impl Render {
             }
             Note::Sent { msg, text, state } => self.sent(&now, msg, text, state, me),
             Note::State { msg, id, state } => self.state(msg, *id, state),
-            Note::Receipt { id, state } => format!("{now} message {id}: {}", state.label()),
+            Note::Receipt { id, about, state } => self.receipt(*id, about.as_ref(), state),
             Note::Joined { room, auto: false } => format!("joined #{room}"),
             Note::Joined { room, auto: true } => format!("joined #{room} again"),
             Note::Parted { room } => format!("left #{room}"),
@@ -190,11 +190,7 @@ impl Render {
     }
 
     fn state(&self, msg: &Outgoing, id: Option<u64>, state: &SendState) -> String {
-        let mark = match state {
-            SendState::Delivered => "✓ ",
-            SendState::NotDelivered(_) | SendState::Refused { .. } => "✗ ",
-            SendState::Queued | SendState::Sending | SendState::Accepted => "",
-        };
+        let mark = mark(state);
         let id = id.map(|id| format!(" #{id}")).unwrap_or_default();
         format!(
             "{} {} → {} \"{}\"{id}: {mark}{}",
@@ -204,6 +200,25 @@ impl Render {
             printable(&msg.preview),
             printable(&state.label())
         )
+    }
+
+    /// A receipt for a message our name sent from another session: what it was, when this
+    /// session saw it, and that it came from elsewhere.
+    fn receipt(&self, id: u64, about: Option<&Elsewhere>, state: &SendState) -> String {
+        let state = format!("{}{}", mark(state), printable(&state.label()));
+        match about {
+            Some(about) => format!(
+                "{} {} → {} \"{}\" #{id} (sent from another session): {state}",
+                clock(None),
+                marker(&about.to),
+                self.target(&about.to),
+                printable(&about.preview),
+            ),
+            None => format!(
+                "{} a message sent from another session (#{id}): {state}",
+                clock(None)
+            ),
+        }
     }
 
     fn users(&self, users: &[UserInfo]) -> String {
@@ -244,6 +259,15 @@ pub(crate) fn colour_of(name: &Name) -> u8 {
         h = (h ^ u32::from(*b)).wrapping_mul(0x0100_0193);
     }
     PALETTE[(h % PALETTE.len() as u32) as usize]
+}
+
+/// What goes before a send state: a tick for delivered, a cross for failed.
+fn mark(state: &SendState) -> &'static str {
+    match state {
+        SendState::Delivered => "✓ ",
+        SendState::NotDelivered(_) | SendState::Refused { .. } => "✗ ",
+        SendState::Queued | SendState::Sending | SendState::Accepted | SendState::Held(_) => "",
+    }
 }
 
 /// `[DM]` or `[#room]`.

@@ -218,7 +218,9 @@ impl Progress {
             SendState::NotDelivered(reason) if id.is_none() => {
                 return Err(format!("not sent to {}: {reason}", plan.to));
             }
-            SendState::NotDelivered(reason) => self.waiting_for = Some(reason.clone()),
+            SendState::NotDelivered(reason) | SendState::Held(reason) => {
+                self.waiting_for = Some(reason.clone());
+            }
             SendState::Queued | SendState::Sending | SendState::Accepted | SendState::Delivered => {
             }
         }
@@ -230,7 +232,9 @@ impl Progress {
     fn finished(&self, wait_delivered: bool) -> bool {
         self.states.values().all(|(_, state)| match state {
             SendState::Delivered => true,
-            SendState::Accepted | SendState::NotDelivered(_) => !wait_delivered,
+            SendState::Accepted | SendState::NotDelivered(_) | SendState::Held(_) => {
+                !wait_delivered
+            }
             SendState::Queued | SendState::Sending | SendState::Refused { .. } => false,
         })
     }
@@ -242,10 +246,12 @@ impl Progress {
                 "no answer from the chat server at {server} within {after} (is it running?)"
             );
         }
-        let accepted = self
-            .states
-            .values()
-            .any(|(_, s)| matches!(s, SendState::Accepted | SendState::NotDelivered(_)));
+        let accepted = self.states.values().any(|(_, s)| {
+            matches!(
+                s,
+                SendState::Accepted | SendState::NotDelivered(_) | SendState::Held(_)
+            )
+        });
         match (&self.waiting_for, accepted) {
             (Some(reason), _) => format!(
                 "the message to {} was accepted but not delivered within {after}: {reason}",

@@ -9,7 +9,7 @@ use dgram_proto::{Name, RequestId};
 
 use super::requests::Purpose;
 use super::{Action, Chat, Phase};
-use crate::note::{Note, SendState};
+use crate::note::{Elsewhere, Note, SendState};
 
 impl Chat {
     /// Takes in one message from the server.
@@ -36,7 +36,8 @@ impl Chat {
             ServerMsg::Delivered { id } => self.receipt(id, SendState::Delivered, true),
             ServerMsg::NotDelivered { id, reason } => {
                 // Kept: a DM queued for an offline user is delivered, and receipted, later.
-                self.receipt(id, SendState::NotDelivered(reason), false);
+                let state = self.undelivered(id, reason);
+                self.receipt(id, state, false);
             }
             ServerMsg::Message(posted) => self.message(posted),
             ServerMsg::Presence { name, presence } => self.presence(name, presence),
@@ -129,6 +130,9 @@ impl Chat {
             return;
         }
         self.saw_online(&posted.from);
+        if posted.from.key() == self.me.key() {
+            self.sent_elsewhere(&posted);
+        }
         self.show(Note::Message {
             posted,
             replay: false,
@@ -178,7 +182,39 @@ impl Chat {
                 id: Some(id),
                 state,
             }),
-            None => self.show(Note::Receipt { id, state }),
+            None => {
+                let about = match last {
+                    true => self.elsewhere.remove(&id),
+                    false => self.elsewhere.get(&id).cloned(),
+                };
+                self.show(Note::Receipt { id, about, state });
+            }
+        }
+    }
+
+    /// What a "not delivered" receipt means: a DM the server says it queued is held for its
+    /// recipient (the protocol says so only in words: "alex is offline; queued until they
+    /// return"); anything else was not delivered.
+    fn undelivered(&self, id: ChatId, reason: String) -> SendState {
+        let to = match self.tracked.get(&id) {
+            Some(msg) => Some(&msg.to),
+            None => self.elsewhere.get(&id).map(|e| &e.to),
+        };
+        match to {
+            Some(Target::User(_)) if reason.contains("queued") => SendState::Held(reason),
+            Some(Target::User(_) | Target::Room(_)) | None => SendState::NotDelivered(reason),
+        }
+    }
+
+    /// Our name's message from another session: kept, so that its receipts say what it was.
+    fn sent_elsewhere(&mut self, posted: &Posted) {
+        let about = Elsewhere {
+            to: posted.to.clone(),
+            preview: super::requests::preview(&posted.text),
+        };
+        self.elsewhere.insert(posted.id, about);
+        while self.elsewhere.len() > super::MAX_TRACKED {
+            self.elsewhere.pop_first();
         }
     }
 

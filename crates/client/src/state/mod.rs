@@ -23,7 +23,7 @@ use dgram_proto::{Name, RequestId};
 
 use self::requests::{Purpose, Request};
 use crate::event::{LinkEvent, SessionEvent};
-use crate::note::{Note, Outgoing};
+use crate::note::{Elsewhere, Note, Outgoing};
 
 /// Receipts we keep waiting for at most; beyond it the oldest is forgotten (its receipt, if
 /// it ever comes, is then shown without the message's preview).
@@ -77,6 +77,8 @@ pub struct Chat {
     by_msg: HashMap<MessageId, RequestId>,
     /// Accepted messages whose receipt may still come.
     tracked: BTreeMap<ChatId, Outgoing>,
+    /// Messages our name sent from other sessions, seen here: what their receipts are about.
+    elsewhere: BTreeMap<ChatId, Elsewhere>,
     /// The latest messages shown (or sent by us), by id and timestamp: a server that
     /// redelivers what was not acknowledged before a reconnect sends it again with the same
     /// id, and a room's replay repeats what was shown; each is shown once.
@@ -107,6 +109,7 @@ impl Chat {
             requests: HashMap::new(),
             by_msg: HashMap::new(),
             tracked: BTreeMap::new(),
+            elsewhere: BTreeMap::new(),
             seen: BTreeSet::new(),
             last_seen: HashMap::new(),
             catching_up: HashMap::new(),

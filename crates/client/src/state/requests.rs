@@ -253,13 +253,18 @@ impl Chat {
 /// What a state line says about one of our messages: its request, where it went, and its
 /// first characters.
 fn outgoing(req: RequestId, to: &Target, text: &str) -> Outgoing {
+    Outgoing {
+        req,
+        to: to.clone(),
+        preview: preview(text),
+    }
+}
+
+/// A message's first characters, with `…` if there is more.
+pub(super) fn preview(text: &str) -> String {
     let mut preview: String = text.chars().take(PREVIEW_CHARS).collect();
     if preview.len() < text.len() {
         preview.push('…');
     }
-    Outgoing {
-        req,
-        to: to.clone(),
-        preview,
-    }
+    preview
 }

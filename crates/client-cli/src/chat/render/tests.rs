@@ -153,6 +153,43 @@ fn send_states_read_plainly() {
 }
 
 #[test]
+fn held_and_elsewhere_read_as_what_they_are() {
+    let me = name("alex");
+    let held = Note::State {
+        msg: Outgoing {
+            req: 3,
+            to: Target::User(name("egon")),
+            preview: "hello".into(),
+        },
+        id: Some(9),
+        state: SendState::Held("egon is offline; queued until they return".into()),
+    };
+    assert_eq!(
+        untimed(&render(false).note(&held, &me)),
+        "[DM] → egon \"hello\" #9: egon is offline; queued until they return"
+    );
+    let about = dgram_client::Elsewhere {
+        to: Target::Room(Room::new("lobby").expect("room")),
+        preview: "from my phone".into(),
+    };
+    let receipt = |about| Note::Receipt {
+        id: 57,
+        about,
+        state: SendState::NotDelivered("a recipient's session failed".into()),
+    };
+    assert_eq!(
+        untimed(&render(false).note(&receipt(Some(about)), &me)),
+        "[#lobby] → #lobby \"from my phone\" #57 (sent from another session): ✗ not \
+         delivered: a recipient's session failed"
+    );
+    assert_eq!(
+        untimed(&render(false).note(&receipt(None), &me)),
+        "a message sent from another session (#57): ✗ not delivered: a recipient's session \
+         failed"
+    );
+}
+
+#[test]
 fn lists_and_welcomes() {
     let me = name("alex");
     let welcome = Note::Welcome {

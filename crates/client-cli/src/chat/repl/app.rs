@@ -8,6 +8,7 @@ use dgram_proto::chat::{Room, Target, MAX_TEXT};
 
 use super::commands::{self, Cmd, Line};
 use super::editor::{Reply, Terminal, Words};
+use super::quiet::Quiet;
 use crate::chat::render::Render;
 use dgram_client::split::split;
 use dgram_client::Note;
@@ -32,6 +33,7 @@ pub(super) struct App {
     render: Render,
     pub(super) terminal: Terminal,
     words: Arc<Mutex<Words>>,
+    quiet: Quiet,
     mode: Mode,
     /// A message over the limit, waiting for a yes to go out in parts.
     split: Option<(Target, Vec<String>)>,
@@ -52,6 +54,7 @@ impl App {
             render,
             terminal,
             words,
+            quiet: Quiet::default(),
             mode: Mode::Choosing,
             split: None,
             refusal: None,
@@ -89,6 +92,9 @@ impl App {
                 if self.started {
                     self.say(format!("{message}\n(press Enter to leave)"));
                 }
+                continue;
+            }
+            if !self.quiet.shows(note) {
                 continue;
             }
             let text = self.render.note(note, self.session.chat.me());
@@ -141,6 +147,7 @@ impl App {
         if let Some((to, parts)) = self.split.take() {
             match line.trim().to_lowercase().as_str() {
                 "y" | "yes" => {
+                    self.say(format!("sending it as {} messages", parts.len()));
                     for text in parts {
                         self.session.chat.send(to.clone(), text);
                     }

@@ -10,6 +10,7 @@
 mod app;
 mod commands;
 mod editor;
+mod quiet;
 
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};

@@ -6,6 +6,7 @@
 
 mod resume;
 mod scripting;
+mod status;
 mod tty;
 mod typing;
 
