@@ -45,6 +45,10 @@ pub(crate) struct Common {
 pub(crate) struct ChatArgs {
     #[command(flatten)]
     pub(crate) common: Common,
+    /// Do not show where each DM partner is seen (`来自[127.0.0.1:5000]`, the origin's way,
+    /// found with one whois per partner).
+    #[arg(long)]
+    pub(crate) no_addresses: bool,
 }
 
 /// `client-cli send`.

@@ -3,7 +3,8 @@
 //! to terminals; whatever others wrote is shown with its control characters escaped, because
 //! raw escape sequences in a message could rewrite the reader's terminal.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use chrono::{DateTime, Local};
@@ -30,6 +31,9 @@ pub(crate) struct Render {
     /// address it was about, even when the front end reads behind the link.
     server: Cell<SocketAddr>,
     color: bool,
+    /// Where each sender is seen, by name key, as the origin showed it on every line
+    /// (`来自[127.0.0.1:5000]`): filled by the prompt's lookups, empty when it is turned off.
+    addrs: RefCell<HashMap<String, String>>,
 }
 
 impl Render {
@@ -37,7 +41,20 @@ impl Render {
         Self {
             server: Cell::new(server),
             color,
+            addrs: RefCell::new(HashMap::new()),
         }
+    }
+
+    /// From now on, lines from `name` say where the server sees them (the first of their
+    /// sessions' addresses, and how many more there are).
+    pub(crate) fn learn_address(&self, name: &Name, addrs: &[String]) {
+        let Some(first) = addrs.first() else { return };
+        let more = match addrs.len() {
+            1 => String::new(),
+            n => format!(" +{}", n - 1),
+        };
+        let shown = format!(" 来自[{}]{more}", printable(first));
+        self.addrs.borrow_mut().insert(name.key().to_owned(), shown);
     }
 
     /// The lines for `note` (several for lists), without a final newline; `me` is our name.
@@ -175,7 +192,10 @@ impl Render {
         let time = clock(Some(posted.ts));
         let marker = marker(&posted.to);
         let earlier = if replay { " (earlier)" } else { "" };
-        let from = self.name(&posted.from);
+        let mut from = self.name(&posted.from);
+        if let Some(addr) = self.addrs.borrow().get(posted.from.key()) {
+            from.push_str(addr);
+        }
         let text = body(&posted.text);
         match &posted.to {
             // Our own DM, seen from another of our sessions: say who it went to.

@@ -60,6 +60,26 @@ fn messages_show_marker_sender_and_text() {
 }
 
 #[test]
+fn senders_show_where_they_are_as_the_origin_did() {
+    let me = name("黎诗");
+    let r = render(false);
+    r.learn_address(&name("Alex"), &["127.0.0.1:5000".into()]);
+    let dm = Note::Message {
+        posted: posted("alex", Target::User(me.clone()), "hi"),
+        replay: false,
+    };
+    assert_eq!(
+        untimed(&r.note(&dm, &me)),
+        "[DM] alex 来自[127.0.0.1:5000]: hi"
+    );
+    r.learn_address(&name("alex"), &["10.0.0.1:1".into(), "10.0.0.2:2".into()]);
+    assert_eq!(
+        untimed(&r.note(&dm, &me)),
+        "[DM] alex 来自[10.0.0.1:1] +1: hi"
+    );
+}
+
+#[test]
 fn names_keep_their_colour() {
     let r = render(true);
     let a = r.name(&name("alex"));

@@ -8,6 +8,7 @@ use dgram_proto::chat::{Room, Target, MAX_TEXT};
 
 use super::commands::{self, Cmd, Line};
 use super::editor::{Reply, Terminal, Words};
+use super::partners::{Found, Partners};
 use super::quiet::Quiet;
 use crate::chat::render::Render;
 use dgram_client::split::split;
@@ -16,6 +17,9 @@ use dgram_client::Session;
 
 /// How long leaving waits for the server to answer what was just sent.
 const SETTLE_WAIT: Duration = Duration::from_secs(2);
+
+/// How long the prompt waits for the check of a name chosen while not online.
+const CHECK_WAIT: Duration = Duration::from_secs(2);
 
 /// The origin's question, and in English.
 const CHOOSE_PROMPT: &str = "请选择聊天对象 / chat with: ";
@@ -34,6 +38,11 @@ pub(super) struct App {
     pub(super) terminal: Terminal,
     words: Arc<Mutex<Words>>,
     quiet: Quiet,
+    partners: Partners,
+    /// Whether lines show where their sender is (`来自[…]`).
+    addresses: bool,
+    /// A prompt held back until this instant at the latest (see [`App::reply`]).
+    held: Option<tokio::time::Instant>,
     mode: Mode,
     /// A message over the limit, waiting for a yes to go out in parts.
     split: Option<(Target, Vec<String>)>,
@@ -48,6 +57,7 @@ impl App {
         render: Render,
         terminal: Terminal,
         words: Arc<Mutex<Words>>,
+        addresses: bool,
     ) -> Self {
         Self {
             session,
@@ -55,6 +65,9 @@ impl App {
             terminal,
             words,
             quiet: Quiet::default(),
+            partners: Partners::default(),
+            addresses,
+            held: None,
             mode: Mode::Choosing,
             split: None,
             refusal: None,
@@ -93,6 +106,19 @@ impl App {
                     self.say(format!("{message}\n(press Enter to leave)"));
                 }
                 continue;
+            }
+            self.partners.heard(&mut self.session.chat, note);
+            if let (Note::Whois { name, addrs, .. }, true) = (note, self.addresses) {
+                self.render.learn_address(name, addrs);
+            }
+            match self.partners.answer(&self.session.chat, note) {
+                Found::NotOurs => {}
+                Found::Quiet => continue,
+                Found::Unknown(why) => {
+                    self.say(format!("{why}; choose again"));
+                    self.mode = Mode::Choosing;
+                    continue;
+                }
             }
             if !self.quiet.shows(note) {
                 continue;
@@ -193,7 +219,34 @@ impl App {
         self.say(format!(
             "chatting with {to}; quit goes back to choosing, q leaves"
         ));
+        if let Some(said) = self.partners.chose(&mut self.session.chat, &to) {
+            self.say(said);
+            // The prompt waits for the check, so that an unknown name sends nothing.
+            self.held = Some(tokio::time::Instant::now() + CHECK_WAIT);
+        }
         self.mode = Mode::Talking(to);
+    }
+
+    /// Shows the next prompt, or holds it while a chosen name is being checked.
+    pub(super) fn reply(&mut self, reply: Reply) {
+        match (&reply, self.held) {
+            (Reply::Prompt(_), Some(_)) => {}
+            _ => self.terminal.reply(reply),
+        }
+    }
+
+    /// When a held prompt is due: once the check answers, or after [`CHECK_WAIT`].
+    pub(super) fn held_until(&self) -> Option<tokio::time::Instant> {
+        self.held
+    }
+
+    /// Shows the held prompt if its check is done (or `due`).
+    pub(super) fn release(&mut self, due: bool) {
+        if self.held.is_some() && (due || !self.partners.checking()) {
+            self.held = None;
+            let prompt = self.prompt();
+            self.terminal.reply(Reply::Prompt(prompt));
+        }
     }
 
     /// Sends a message, or offers to split it when it is over the limit.

@@ -10,6 +10,7 @@
 mod app;
 mod commands;
 mod editor;
+mod partners;
 mod quiet;
 
 use std::process::ExitCode;
@@ -39,7 +40,7 @@ pub(crate) fn run(a: ChatArgs) -> anyhow::Result<ExitCode> {
         // Colour only when the prompt is on a terminal, which is also where lines go.
         let colour = use_colour(std::io::IsTerminal::is_terminal(&std::io::stdout()));
         let render = Render::new(id.server.addr, colour);
-        let mut app = App::new(session, render, terminal, words);
+        let mut app = App::new(session, render, terminal, words, !a.no_addresses);
         let code = converse(&mut app).await;
         // The terminal is given back (and the goodbye said) whatever ended the conversation.
         let closed = app.close().await;
@@ -47,6 +48,14 @@ pub(crate) fn run(a: ChatArgs) -> anyhow::Result<ExitCode> {
         closed.map(|()| code)
     });
     result
+}
+
+/// Sleeps until `at` (forever without one; the branch is off then).
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// The conversation: startup, then lines and events until the user leaves.
@@ -74,8 +83,11 @@ async fn converse(app: &mut App) -> anyhow::Result<ExitCode> {
     app.start();
     loop {
         app.pump().await?;
+        app.release(false);
+        let held = app.held_until();
         tokio::select! {
             stepped = app.session.step() => stepped?,
+            () = sleep_until(held), if held.is_some() => app.release(true),
             input = app.terminal.inputs.recv() => {
                 let reply = match input {
                     Some(Input::Line(line)) => app.line(&line),
@@ -87,7 +99,7 @@ async fn converse(app: &mut App) -> anyhow::Result<ExitCode> {
                     app.settle().await?;
                     return Ok(if app.refused() { ExitCode::FAILURE } else { ExitCode::SUCCESS });
                 }
-                app.terminal.reply(reply);
+                app.reply(reply);
             }
         }
     }

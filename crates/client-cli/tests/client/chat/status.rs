@@ -52,7 +52,7 @@ fn a_message_that_goes_well_is_one_line() {
     alex.wait_json("the other session's", |v| v["text"] == "from elsewhere");
     let out = send(server.addr(), "alex", &alex_home, &["--to", "egon", "last"]);
     assert!(out.status.success(), "{out:?}");
-    tty.wait_for_text("[DM] alex: last");
+    tty.wait_for_text("]: last");
     assert_eq!(rows_with(&tty, "all is well"), ["to alex> all is well"]);
     assert_eq!(rows_with(&tty, "from elsewhere").len(), 1);
     no_status_words(&tty);

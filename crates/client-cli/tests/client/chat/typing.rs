@@ -71,3 +71,34 @@ fn the_origins_words_can_be_sent_as_text() {
     assert_eq!(tty.exit_code(), 0);
     listener.stop();
 }
+
+#[test]
+fn an_unknown_name_at_the_picker_is_said_at_once() {
+    let server = ChatServer::start();
+    let (egon, alex) = (Home::new("egon"), Home::new("alex"));
+    let mut listener = Listener::start(server.addr(), "alex", &alex, &["--json"]);
+    listener.wait_json("its welcome", |v| v["event"] == "welcome");
+    let tty = Tty::start(server.addr(), "egon", &egon);
+    tty.wait_for_input_line(CHOOSE);
+    tty.type_keys("nobody\r");
+    tty.wait_for_text("no user named nobody; online now: alex; choose again");
+    tty.wait_for_input_line(CHOOSE);
+    // A real partner is chosen, and their lines say where they are, as the origin's did.
+    tty.type_keys("alex\r");
+    tty.wait_for_input_line("to alex> ");
+    let out = super::send(
+        server.addr(),
+        "alex",
+        &alex,
+        &["--to", "egon", "where am i"],
+    );
+    assert!(out.status.success(), "{out:?}");
+    tty.wait_for("the sender's address", |rows, _| {
+        rows.iter().any(|r| {
+            r.contains("[DM] alex 来自[127.0.0.1:") && r.trim_end().ends_with("where am i")
+        })
+    });
+    tty.type_keys("q\r");
+    assert_eq!(tty.exit_code(), 0);
+    listener.stop();
+}
