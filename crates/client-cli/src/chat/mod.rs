@@ -35,7 +35,8 @@ pub(crate) struct Common {
     /// The name to chat as [default: your login name, or "guest"].
     #[arg(long, env = "DGRAM_NAME", value_parser = args::name)]
     pub(crate) name: Option<Name>,
-    /// Where claim keys are kept [default: $XDG_CONFIG_HOME/dgram, else ~/.config/dgram].
+    /// Where claim keys (and `chat`'s input history) are kept [default: $XDG_CONFIG_HOME/dgram,
+    /// else ~/.config/dgram].
     #[arg(long, value_name = "DIR")]
     pub(crate) home: Option<PathBuf>,
 }
@@ -101,18 +102,34 @@ pub(crate) fn room(s: &str) -> Result<Room, String> {
 }
 
 impl Common {
+    /// What to say when the server's name could not be looked up at start.
+    pub(crate) fn unresolved(&self) -> Option<String> {
+        (self.server.1.ip() == args::UNRESOLVED).then(|| {
+            format!(
+                "could not look {} up yet; looking again every 3 s, and what you send waits \
+                 until then",
+                crate::output::printable(&self.server.0)
+            )
+        })
+    }
+
+    /// Where the client keeps its files (claim keys, the input history).
+    pub(crate) fn home(&self) -> anyhow::Result<PathBuf> {
+        match &self.home {
+            Some(home) => Ok(home.clone()),
+            None => keys::default_home().context(
+                "neither XDG_CONFIG_HOME nor HOME is set; give a directory with --home DIR",
+            ),
+        }
+    }
+
     /// Fills in the defaults that need the environment.
     pub(crate) fn resolve(&self) -> anyhow::Result<Identity> {
         let name = match &self.name {
             Some(name) => name.clone(),
             None => args::default_name()?,
         };
-        let home = match &self.home {
-            Some(home) => home.clone(),
-            None => keys::default_home().context(
-                "neither XDG_CONFIG_HOME nor HOME is set; give a directory with --home DIR",
-            )?,
-        };
+        let home = self.home()?;
         let keys = KeyFile::new(&home, &self.server.0, &name);
         Ok(Identity {
             server: ServerTarget::new(&self.server.0, self.server.1),

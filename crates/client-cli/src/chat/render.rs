@@ -77,6 +77,15 @@ impl Render {
                     printable(given)
                 )
             }
+            Note::LookupFailed(LookupFailed { given, reason, .. })
+                if server.ip() == crate::args::UNRESOLVED =>
+            {
+                format!(
+                    "could not look {} up yet ({}); looking again every few seconds",
+                    printable(given),
+                    printable(reason)
+                )
+            }
             Note::LookupFailed(LookupFailed {
                 given,
                 reason,

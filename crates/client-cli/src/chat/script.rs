@@ -32,6 +32,9 @@ use super::{json, runtime, use_colour, ListenArgs, SendArgs};
 /// Runs `client-cli send`.
 pub(crate) fn send(a: SendArgs) -> anyhow::Result<ExitCode> {
     let id = a.common.resolve()?;
+    if let Some(unresolved) = a.common.unresolved() {
+        eprintln!("{unresolved}");
+    }
     let text = if a.text.is_empty() {
         let mut text = String::new();
         io::stdin()
@@ -269,6 +272,9 @@ impl Progress {
 /// Runs `client-cli listen`.
 pub(crate) fn listen(a: ListenArgs) -> anyhow::Result<ExitCode> {
     let id = a.common.resolve()?;
+    if let Some(unresolved) = a.common.unresolved() {
+        eprintln!("{unresolved}");
+    }
     runtime()?.block_on(async move {
         let mut session = Session::open(&id).await?;
         for room in a.join {

@@ -162,6 +162,13 @@ impl App {
         if self.split.take().is_some() {
             self.say("not sent".to_owned());
         }
+        let back = match self.mode {
+            Mode::Talking(_) => ", quit goes back to choosing",
+            Mode::Choosing => "",
+        };
+        self.say(format!(
+            "(Ctrl-C clears the line; q or Ctrl-D leaves{back})"
+        ));
         Reply::Prompt(self.prompt())
     }
 

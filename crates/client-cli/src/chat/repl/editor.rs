@@ -9,6 +9,7 @@
 //! which may be waiting on it.
 
 use std::io::{self, Write};
+use std::path::PathBuf;
 use std::sync::mpsc as std_mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -117,14 +118,18 @@ pub(crate) struct Terminal {
 }
 
 impl Terminal {
-    /// Starts the editor; it shows no prompt until the first [`Terminal::reply`].
-    pub(crate) fn start(words: Arc<Mutex<Words>>) -> anyhow::Result<Self> {
+    /// Starts the editor, with the input history kept in `history` between runs; it shows no
+    /// prompt until the first [`Terminal::reply`].
+    pub(crate) fn start(
+        words: Arc<Mutex<Words>>,
+        history: Option<PathBuf>,
+    ) -> anyhow::Result<Self> {
         let (inputs_tx, inputs) = mpsc::unbounded_channel();
         let (replies, replies_rx) = std_mpsc::channel();
         let (printer_tx, printer_rx) = std_mpsc::channel();
         let editor = std::thread::Builder::new()
             .name("chat-editor".into())
-            .spawn(move || edit(words, inputs_tx, replies_rx, printer_tx))?;
+            .spawn(move || edit(words, history, inputs_tx, replies_rx, printer_tx))?;
         // The editor thread sends its printer (or that there is none) before anything else.
         let printer = printer_rx.recv().ok().flatten();
         let (lines, lines_rx) = std_mpsc::channel::<String>();
@@ -170,6 +175,7 @@ type Printer = Box<dyn ExternalPrinter + Send>;
 
 fn edit(
     words: Arc<Mutex<Words>>,
+    history: Option<PathBuf>,
     inputs: mpsc::UnboundedSender<Input>,
     replies: std_mpsc::Receiver<Reply>,
     printer: std_mpsc::Sender<Option<Printer>>,
@@ -188,6 +194,12 @@ fn edit(
         }
     };
     editor.set_helper(Some(Helper { words }));
+    if let Some(path) = &history {
+        // None yet (the first run) is the usual reason; a damaged file only costs the history.
+        if let Err(e) = editor.load_history(path) {
+            tracing::debug!(path = %path.display(), error = %e, "no input history loaded");
+        }
+    }
     // None when stdin or stdout is not a terminal: lines are then simply written to stdout.
     let external = editor
         .create_external_printer()
@@ -199,6 +211,12 @@ fn edit(
             Ok(line) => {
                 if !line.trim().is_empty() {
                     let _ = editor.add_history_entry(line.as_str());
+                    // Kept at once (mode 0600), so that a run that is killed keeps it too.
+                    if let Some(path) = &history {
+                        if let Err(e) = editor.append_history(path) {
+                            tracing::debug!(path = %path.display(), error = %e, "input history not saved");
+                        }
+                    }
                 }
                 Input::Line(line)
             }

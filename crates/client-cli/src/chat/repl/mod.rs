@@ -34,13 +34,16 @@ pub(crate) fn run(a: ChatArgs) -> anyhow::Result<ExitCode> {
     let id = a.common.resolve()?;
     let runtime = runtime()?;
     let words = Arc::new(Mutex::new(Words::default()));
-    let terminal = Terminal::start(Arc::clone(&words))?;
+    let terminal = Terminal::start(Arc::clone(&words), history(&a.common))?;
     let result = runtime.block_on(async {
         let session = Session::open(&id).await?;
         // Colour only when the prompt is on a terminal, which is also where lines go.
         let colour = use_colour(std::io::IsTerminal::is_terminal(&std::io::stdout()));
         let render = Render::new(id.server.addr, colour);
         let mut app = App::new(session, render, terminal, words, !a.no_addresses);
+        if let Some(unresolved) = a.common.unresolved() {
+            app.say(unresolved);
+        }
         let code = converse(&mut app).await;
         // The terminal is given back (and the goodbye said) whatever ended the conversation.
         let closed = app.close().await;
@@ -48,6 +51,19 @@ pub(crate) fn run(a: ChatArgs) -> anyhow::Result<ExitCode> {
         closed.map(|()| code)
     });
     result
+}
+
+/// Where the input history is kept between runs: `chat_history` in the client's home, which
+/// is made if need be (as keeping a key would); none when it cannot be.
+fn history(common: &super::Common) -> Option<std::path::PathBuf> {
+    let home = common.home().ok()?;
+    match std::fs::create_dir_all(&home) {
+        Ok(()) => Some(home.join("chat_history")),
+        Err(e) => {
+            tracing::debug!(home = %home.display(), error = %e, "no input history kept");
+            None
+        }
+    }
 }
 
 /// Sleeps until `at` (forever without one; the branch is off then).

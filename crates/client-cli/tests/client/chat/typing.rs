@@ -1,6 +1,7 @@
 //! What the user types at `client-cli chat`, in a pseudo-terminal: lines typed faster than the
 //! prompt comes back, and a paste of several lines without bracketed paste, are all sent, in
-//! order; `/say` sends the origin's words as text.
+//! order; `/say` sends the origin's words as text; the input history outlives the run; Ctrl-C
+//! says how to leave; an unknown name at the picker is said at once.
 
 use super::tty::{Tty, CHOOSE};
 use super::{ChatServer, Home, Listener};
@@ -101,4 +102,28 @@ fn an_unknown_name_at_the_picker_is_said_at_once() {
     tty.type_keys("q\r");
     assert_eq!(tty.exit_code(), 0);
     listener.stop();
+}
+
+#[test]
+fn the_input_history_outlives_the_run_and_ctrl_c_says_how_to_leave() {
+    let server = ChatServer::start();
+    let egon = Home::new("egon");
+    let tty = Tty::start(server.addr(), "egon", &egon);
+    tty.wait_for_input_line(CHOOSE);
+    tty.type_keys("#lobby\r");
+    tty.wait_for_input_line("to #lobby> ");
+    tty.type_keys("remember me\r");
+    tty.type_keys("half typed\x03");
+    tty.wait_for_text("(Ctrl-C clears the line; q or Ctrl-D leaves, quit goes back to choosing)");
+    tty.wait_for_input_line("to #lobby> ");
+    tty.type_keys("q\r");
+    assert_eq!(tty.exit_code(), 0);
+
+    let tty = Tty::start(server.addr(), "egon", &egon);
+    tty.wait_for_input_line(CHOOSE);
+    // Up twice: past the q that ended the last run, to the line before it.
+    tty.type_keys("\x1b[A\x1b[A");
+    tty.wait_for_input_line(&format!("{CHOOSE}remember me"));
+    tty.type_keys("\x15q\r");
+    assert_eq!(tty.exit_code(), 0);
 }
