@@ -237,6 +237,10 @@ fn print(
     done: std_mpsc::Sender<()>,
 ) {
     for mut text in lines {
+        if printer.is_some() {
+            // A terminal: wrapped at word boundaries to its width now (it may have changed).
+            text = wrap(&text, textwrap::termwidth());
+        }
         if !text.ends_with('\n') {
             text.push('\n');
         }
@@ -253,9 +257,56 @@ fn print(
     let _ = done.send(());
 }
 
+/// Wraps each line of `text` at word boundaries to `width` columns (colour sequences take
+/// none); a line that is too long goes on under its text: under the message past a leading
+/// `HH:MM:SS `, under its own indent, or two columns in.
+fn wrap(text: &str, width: usize) -> String {
+    let lines = text.split('\n').map(|line| {
+        let indent = continuation(line);
+        let options = textwrap::Options::new(width.max(indent.len() + 8))
+            .subsequent_indent(&indent)
+            .wrap_algorithm(textwrap::WrapAlgorithm::FirstFit)
+            .break_words(true);
+        textwrap::fill(line, options)
+    });
+    lines.collect::<Vec<_>>().join("\n")
+}
+
+/// Where a wrapped line goes on.
+fn continuation(line: &str) -> String {
+    let lead = line.len() - line.trim_start_matches(' ').len();
+    let b = line.as_bytes();
+    let clock = b.len() > 9
+        && b[2] == b':'
+        && b[5] == b':'
+        && b[8] == b' '
+        && [0, 1, 3, 4, 6, 7].iter().all(|&i| b[i].is_ascii_digit());
+    match (lead, clock) {
+        (0, true) => " ".repeat(9),
+        (0, false) => " ".repeat(2),
+        (lead, _) => " ".repeat(lead),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lines_wrap_at_word_boundaries_under_their_text() {
+        let line = "08:30:04 [DM] alex: the quick brown fox jumps over the lazy dog";
+        assert_eq!(
+            wrap(line, 30),
+            "08:30:04 [DM] alex: the quick\n         brown fox jumps over\n         the lazy dog"
+        );
+        let coloured = "08:30:04 [DM] \x1b[38;5;33malex\x1b[0m: a b c";
+        assert_eq!(wrap(coloured, 30), coloured, "colour takes no columns");
+        assert_eq!(
+            wrap("  #lobby (3 in) a topic", 12),
+            "  #lobby (3\n  in) a\n  topic"
+        );
+        assert_eq!(wrap("one\ntwo", 30), "one\ntwo");
+    }
 
     fn complete(line: &str, words: Words) -> (usize, Vec<String>) {
         let helper = Helper {

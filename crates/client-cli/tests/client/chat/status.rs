@@ -88,3 +88,28 @@ fn a_dm_for_someone_offline_reads_as_queued() {
     assert_eq!(tty.exit_code(), 0);
     alex.stop();
 }
+
+#[test]
+fn lines_wrap_at_word_boundaries_on_a_narrow_terminal() {
+    let server = ChatServer::start();
+    let (egon_home, alex_home) = (Home::new("egon"), Home::new("alex"));
+    let tty = Tty::start_sized(server.addr(), "egon", &egon_home, 40);
+    tty.wait_for_text("online");
+    // Past `HH:MM:SS [DM] alex: `, "dictionary" spans the 40th column.
+    let said = "wrap this text dictionary keeps each word whole on its row, however narrow";
+    let out = send(server.addr(), "alex", &alex_home, &["--to", "egon", said]);
+    assert!(out.status.success(), "{out:?}");
+    tty.wait_for_text("narrow");
+    let rows = tty.rows().0;
+    for word in said.split(' ') {
+        assert!(
+            rows.iter().any(|r| r
+                .split(' ')
+                .any(|w| w.trim_end_matches(',') == word.trim_end_matches(','))),
+            "{word:?} was cut:\n{}",
+            rows.join("\n").trim_end()
+        );
+    }
+    tty.type_keys("q\r");
+    assert_eq!(tty.exit_code(), 0);
+}

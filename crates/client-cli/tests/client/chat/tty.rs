@@ -22,14 +22,20 @@ pub(super) struct Tty {
     child: Box<dyn Child + Send + Sync>,
     screen: Arc<Mutex<vt100::Parser>>,
     writer: Arc<Mutex<Box<dyn Write + Send>>>,
+    cols: u16,
 }
 
 impl Tty {
     pub(super) fn start(server: SocketAddr, name: &str, home: &Home) -> Self {
+        Self::start_sized(server, name, home, COLS)
+    }
+
+    /// On a terminal `cols` columns wide.
+    pub(super) fn start_sized(server: SocketAddr, name: &str, home: &Home, cols: u16) -> Self {
         let pty = native_pty_system()
             .openpty(PtySize {
                 rows: ROWS,
-                cols: COLS,
+                cols,
                 pixel_width: 0,
                 pixel_height: 0,
             })
@@ -47,7 +53,7 @@ impl Tty {
         let mut reader = pty.master.try_clone_reader().expect("pty reader");
         let writer = Arc::new(Mutex::new(pty.master.take_writer().expect("pty writer")));
         let size = |n| std::num::NonZeroU16::new(n).expect("a screen size");
-        let parser = vt100::Parser::new(size(ROWS), size(COLS), 0);
+        let parser = vt100::Parser::new(size(ROWS), size(cols), 0);
         let screen = Arc::new(Mutex::new(parser));
         // The reader thread keeps the emulator's screen current, and answers the editor's
         // cursor-position query the way a terminal does.
@@ -76,6 +82,7 @@ impl Tty {
             child,
             screen,
             writer,
+            cols,
         }
     }
 
@@ -89,7 +96,7 @@ impl Tty {
     pub(super) fn rows(&self) -> (Vec<String>, usize) {
         let parser = self.screen.lock().expect("screen lock");
         let screen = parser.screen();
-        let rows = screen.rows(0, COLS).collect();
+        let rows = screen.rows(0, self.cols).collect();
         (rows, usize::from(screen.cursor_position().0))
     }
 
