@@ -13,6 +13,7 @@ mod echo;
 mod lines;
 mod output;
 mod proxy;
+mod tui;
 
 use std::io::{self, Write};
 use std::net::SocketAddr;
@@ -169,6 +170,7 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Chat(a) if a.tui => tui::run(a),
         Command::Chat(a) => chat::chat(a),
         Command::Send(a) => chat::send(a),
         Command::Listen(a) => chat::listen(a),

@@ -8,8 +8,8 @@
 //! objects ([`json`]).
 
 mod json;
-mod render;
-mod repl;
+pub(crate) mod render;
+pub(crate) mod repl;
 mod script;
 
 use std::net::SocketAddr;
@@ -50,6 +50,9 @@ pub(crate) struct ChatArgs {
     /// found with one whois per partner).
     #[arg(long)]
     pub(crate) no_addresses: bool,
+    /// The full-screen client: a buffer per conversation, switched with Alt-1..9 or Ctrl-N/P.
+    #[arg(long)]
+    pub(crate) tui: bool,
 }
 
 /// `client-cli send`.

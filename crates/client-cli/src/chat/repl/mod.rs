@@ -8,7 +8,7 @@
 //! rejoins its rooms and sends what waited.
 
 mod app;
-mod commands;
+pub(crate) mod commands;
 mod editor;
 mod partners;
 mod quiet;

@@ -8,6 +8,7 @@ mod resume;
 mod scripting;
 mod status;
 mod tty;
+mod tui;
 mod typing;
 
 use std::io::{BufRead, BufReader};

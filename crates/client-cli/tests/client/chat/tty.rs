@@ -32,6 +32,17 @@ impl Tty {
 
     /// On a terminal `cols` columns wide.
     pub(super) fn start_sized(server: SocketAddr, name: &str, home: &Home, cols: u16) -> Self {
+        Self::start_with(server, name, home, cols, &[])
+    }
+
+    /// On a terminal `cols` columns wide, with more arguments for `chat`.
+    pub(super) fn start_with(
+        server: SocketAddr,
+        name: &str,
+        home: &Home,
+        cols: u16,
+        extra: &[&str],
+    ) -> Self {
         let pty = native_pty_system()
             .openpty(PtySize {
                 rows: ROWS,
@@ -44,6 +55,7 @@ impl Tty {
         let server = server.to_string();
         let home = home.arg();
         cmd.args(["chat", "--server", &server, "--name", name, "--home", &home]);
+        cmd.args(extra);
         for var in ["CHAT_SERVER", "DGRAM_NAME", "XDG_CONFIG_HOME", "NO_COLOR"] {
             cmd.env_remove(var);
         }
@@ -84,6 +96,29 @@ impl Tty {
             writer,
             cols,
         }
+    }
+
+    /// Whether the program has the alternate screen up (a full-screen program does).
+    pub(super) fn alternate_screen(&self) -> bool {
+        self.screen
+            .lock()
+            .expect("screen lock")
+            .screen()
+            .alternate_screen()
+    }
+
+    /// Sends SIGTERM, as a service manager or `kill` would.
+    pub(super) fn terminate(&self) {
+        let pid = self
+            .child
+            .process_id()
+            .expect("a running child")
+            .to_string();
+        let killed = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("run kill");
+        assert!(killed.success());
     }
 
     pub(super) fn type_keys(&self, keys: &str) {

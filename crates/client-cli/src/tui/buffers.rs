@@ -1,0 +1,336 @@
+//! The full-screen client's model, free of the terminal: a server buffer and one buffer per
+//! conversation (each DM partner, each room), the one shown, unread counts and mentions, and
+//! each line with its delivery mark, which a later note changes in place. [`Buffers::note`]
+//! takes in every note of the session; the view only reads.
+
+use std::collections::{HashMap, VecDeque};
+
+use dgram_client::{Note, SendState};
+use dgram_proto::chat::{Posted, Presence, Target};
+use dgram_proto::{Name, RequestId};
+
+use crate::chat::render::{clock, Render};
+
+/// Lines kept per buffer; older ones are dropped (the server keeps the history).
+const KEEP: usize = 2000;
+
+/// Where one of our messages stands, as a mark after its text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Mark {
+    /// Not one of our messages.
+    None,
+    /// Waiting for the session (`⧗`), or held by the server for an offline recipient.
+    Waiting,
+    /// On its way (`…`).
+    Sending,
+    /// The server has it (`✓`).
+    Accepted,
+    /// Every recipient has it (`✓✓`).
+    Delivered,
+    /// It failed (`✗`), and why.
+    Failed(String),
+}
+
+impl Mark {
+    fn of(state: &SendState) -> Self {
+        match state {
+            SendState::Queued | SendState::Held(_) => Mark::Waiting,
+            SendState::Sending => Mark::Sending,
+            SendState::Accepted => Mark::Accepted,
+            SendState::Delivered => Mark::Delivered,
+            SendState::NotDelivered(why) => Mark::Failed(why.clone()),
+            SendState::Refused { message, .. } => Mark::Failed(message.clone()),
+        }
+    }
+
+    /// The mark as shown.
+    pub(crate) fn symbol(&self) -> &'static str {
+        match self {
+            Mark::None => "",
+            Mark::Waiting => "⧗",
+            Mark::Sending => "…",
+            Mark::Accepted => "✓",
+            Mark::Delivered => "✓✓",
+            Mark::Failed(_) => "✗",
+        }
+    }
+}
+
+/// One line of a buffer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Line {
+    /// Local time, HH:MM:SS.
+    pub(crate) time: String,
+    /// Who said it (none for the client's own news).
+    pub(crate) from: Option<Name>,
+    pub(crate) text: String,
+    pub(crate) mark: Mark,
+}
+
+/// A conversation, or the server buffer (`target: None`).
+#[derive(Debug, Clone)]
+pub(crate) struct Buffer {
+    pub(crate) target: Option<Target>,
+    pub(crate) lines: VecDeque<Line>,
+    /// Lines dropped from the front, so that a line's number stays its own.
+    dropped: u64,
+    pub(crate) unread: usize,
+    /// A line since it was last shown names us.
+    pub(crate) mentioned: bool,
+    pub(crate) topic: String,
+}
+
+impl Buffer {
+    fn new(target: Option<Target>) -> Self {
+        Self {
+            target,
+            lines: VecDeque::new(),
+            dropped: 0,
+            unread: 0,
+            mentioned: false,
+            topic: String::new(),
+        }
+    }
+
+    /// The buffer's name in the list and the title.
+    pub(crate) fn title(&self) -> String {
+        match &self.target {
+            None => "server".to_owned(),
+            Some(t) => t.to_string(),
+        }
+    }
+
+    /// Adds a line, and returns its number.
+    fn push(&mut self, line: Line) -> u64 {
+        self.lines.push_back(line);
+        while self.lines.len() > KEEP {
+            self.lines.pop_front();
+            self.dropped += 1;
+        }
+        self.dropped + self.lines.len() as u64 - 1
+    }
+
+    fn line_mut(&mut self, number: u64) -> Option<&mut Line> {
+        let at = number.checked_sub(self.dropped)?;
+        self.lines.get_mut(usize::try_from(at).ok()?)
+    }
+}
+
+/// Every buffer, the one shown, and where our messages' lines are.
+#[derive(Debug)]
+pub(crate) struct Buffers {
+    pub(crate) list: Vec<Buffer>,
+    pub(crate) current: usize,
+    me: Name,
+    /// Our messages' lines: the conversation and the line's number.
+    sent: HashMap<RequestId, (Target, u64)>,
+    /// The server buffer's lines, in the line client's words.
+    render: Render,
+}
+
+impl Buffers {
+    pub(crate) fn new(me: Name, render: Render) -> Self {
+        Self {
+            list: vec![Buffer::new(None)],
+            current: 0,
+            me,
+            sent: HashMap::new(),
+            render,
+        }
+    }
+
+    pub(crate) fn current(&self) -> &Buffer {
+        &self.list[self.current]
+    }
+
+    /// Shows buffer `i` (from 0), if there is one; its unread count is cleared.
+    pub(crate) fn select(&mut self, i: usize) {
+        if let Some(b) = self.list.get_mut(i) {
+            b.unread = 0;
+            b.mentioned = false;
+            self.current = i;
+        }
+    }
+
+    /// Shows the next buffer (`step` 1) or the one before (`step` -1), round the list.
+    pub(crate) fn cycle(&mut self, forward: bool) {
+        let n = self.list.len();
+        let i = if forward {
+            self.current + 1
+        } else {
+            self.current + n - 1
+        };
+        self.select(i % n);
+    }
+
+    /// Opens (or finds) the buffer for `target` and shows it.
+    pub(crate) fn open(&mut self, target: &Target) {
+        let i = self.index(target);
+        self.select(i);
+    }
+
+    /// Closes the buffer shown (never the server buffer); returns what it was about.
+    pub(crate) fn close(&mut self) -> Option<Target> {
+        if self.current == 0 {
+            return None;
+        }
+        let gone = self.list.remove(self.current);
+        self.current -= 1;
+        gone.target
+    }
+
+    fn index(&mut self, target: &Target) -> usize {
+        let found = self
+            .list
+            .iter()
+            .position(|b| b.target.as_ref() == Some(target));
+        found.unwrap_or_else(|| {
+            self.list.push(Buffer::new(Some(target.clone())));
+            self.list.len() - 1
+        })
+    }
+
+    /// Adds a line to `target`'s buffer (the server buffer for `None`), counting it unread and
+    /// noting a mention when the buffer is not shown. Returns the line's number.
+    fn add(&mut self, target: Option<&Target>, line: Line) -> u64 {
+        let i = target.map_or(0, |t| self.index(t));
+        let mention = line.from.as_ref().is_some_and(|f| f.key() != self.me.key())
+            && mentions(&line.text, &self.me);
+        let shown = i == self.current;
+        let b = &mut self.list[i];
+        if !shown {
+            b.unread += 1;
+            b.mentioned |= mention;
+        }
+        b.push(line)
+    }
+
+    /// A line of the client's own, in the server buffer.
+    pub(crate) fn tell(&mut self, text: String) {
+        self.server(text);
+    }
+
+    fn server(&mut self, text: String) {
+        let line = Line {
+            time: clock(None),
+            from: None,
+            text,
+            mark: Mark::None,
+        };
+        self.add(None, line);
+    }
+
+    /// Takes in one note of the session.
+    pub(crate) fn note(&mut self, note: &Note) {
+        match note {
+            Note::Message { posted, .. } => self.message(posted),
+            Note::Sent { msg, text, state } => {
+                let line = Line {
+                    time: clock(None),
+                    from: Some(self.me.clone()),
+                    text: text.clone(),
+                    mark: Mark::of(state),
+                };
+                let number = self.add(Some(&msg.to), line);
+                self.sent.insert(msg.req, (msg.to.clone(), number));
+            }
+            Note::State { msg, state, .. } => self.state(msg.req, state),
+            Note::Topic { room, topic } => {
+                let room = Target::Room(room.clone());
+                let i = self.index(&room);
+                self.list[i].topic = topic.clone();
+            }
+            Note::Presence {
+                name,
+                presence: p @ (Presence::Joined(room) | Presence::Left(room)),
+            } => {
+                let verb = if matches!(p, Presence::Joined(_)) {
+                    "joined"
+                } else {
+                    "left"
+                };
+                let line = Line {
+                    time: clock(None),
+                    from: None,
+                    text: format!("{name} {verb}"),
+                    mark: Mark::None,
+                };
+                self.add(Some(&Target::Room(room.clone())), line);
+            }
+            Note::Welcome { name, .. } => {
+                self.me = name.clone();
+                self.server(self.render.note(note, name));
+            }
+            // Good news about another session's message is no news.
+            Note::Receipt {
+                state: SendState::Delivered,
+                ..
+            } => {}
+            Note::Connected { .. }
+            | Note::Disconnected { .. }
+            | Note::Moved(_)
+            | Note::LookupFailed(_)
+            | Note::Refused { .. }
+            | Note::Presence { .. }
+            | Note::Receipt { .. }
+            | Note::Joined { .. }
+            | Note::Parted { .. }
+            | Note::Rooms(_)
+            | Note::Who { .. }
+            | Note::Away(_)
+            | Note::History { .. }
+            | Note::Whois { .. }
+            | Note::Failed { .. }
+            | Note::Error { .. } => {
+                let me = self.me.clone();
+                self.server(self.render.note(note, &me));
+            }
+        }
+    }
+
+    fn message(&mut self, posted: &Posted) {
+        let with = match &posted.to {
+            Target::User(to) if posted.from.key() == self.me.key() => Target::User(to.clone()),
+            Target::User(_) => Target::User(posted.from.clone()),
+            Target::Room(room) => Target::Room(room.clone()),
+        };
+        let line = Line {
+            time: clock(Some(posted.ts)),
+            from: Some(posted.from.clone()),
+            text: posted.text.clone(),
+            mark: Mark::None,
+        };
+        self.add(Some(&with), line);
+    }
+
+    /// One of our messages changed state: its mark changes where it is.
+    fn state(&mut self, req: RequestId, state: &SendState) {
+        let Some((target, number)) = self.sent.get(&req).cloned() else {
+            return;
+        };
+        let Some(b) = self
+            .list
+            .iter_mut()
+            .find(|b| b.target.as_ref() == Some(&target))
+        else {
+            return;
+        };
+        if let Some(line) = b.line_mut(number) {
+            line.mark = Mark::of(state);
+        }
+        if matches!(
+            state,
+            SendState::Delivered | SendState::NotDelivered(_) | SendState::Refused { .. }
+        ) {
+            self.sent.remove(&req);
+        }
+    }
+}
+
+/// Whether `text` names `me` as a word of its own (ignoring case).
+fn mentions(text: &str, me: &Name) -> bool {
+    let me = me.as_str().to_lowercase();
+    text.to_lowercase()
+        .split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-' || c == '.'))
+        .any(|w| w == me)
+}
