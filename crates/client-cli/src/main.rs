@@ -15,7 +15,7 @@ mod output;
 mod proxy;
 mod tui;
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -170,7 +170,8 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Chat(a) if a.tui => tui::run(a),
+        // Full screen only on a terminal; piped, the line client reads the lines.
+        Command::Chat(a) if a.tui && io::stdout().is_terminal() => tui::run(a),
         Command::Chat(a) => chat::chat(a),
         Command::Send(a) => chat::send(a),
         Command::Listen(a) => chat::listen(a),

@@ -50,8 +50,9 @@ pub(crate) struct ChatArgs {
     /// found with one whois per partner).
     #[arg(long)]
     pub(crate) no_addresses: bool,
-    /// The full-screen client: a buffer per conversation, switched with Alt-1..9 or Ctrl-N/P.
-    #[arg(long)]
+    /// The full-screen client: a buffer per conversation, switched with Alt-1..9 or Ctrl-N/P
+    /// (DGRAM_TUI=1 makes it the default).
+    #[arg(long, env = "DGRAM_TUI", value_parser = clap::builder::FalseyValueParser::new())]
     pub(crate) tui: bool,
 }
 

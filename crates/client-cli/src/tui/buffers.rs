@@ -3,7 +3,7 @@
 //! each line with its delivery mark, which a later note changes in place. [`Buffers::note`]
 //! takes in every note of the session; the view only reads.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use dgram_client::{Note, SendState};
 use dgram_proto::chat::{Posted, Presence, Target};
@@ -78,6 +78,10 @@ pub(crate) struct Buffer {
     /// A line since it was last shown names us.
     pub(crate) mentioned: bool,
     pub(crate) topic: String,
+    /// A room's members, by name key, as the server last listed them and presence since.
+    pub(crate) members: BTreeMap<String, Name>,
+    /// How many rows back from the newest the view is scrolled (PageUp/PageDown).
+    pub(crate) scroll: usize,
 }
 
 impl Buffer {
@@ -89,6 +93,8 @@ impl Buffer {
             unread: 0,
             mentioned: false,
             topic: String::new(),
+            members: BTreeMap::new(),
+            scroll: 0,
         }
     }
 
@@ -150,6 +156,15 @@ impl Buffers {
             b.mentioned = false;
             self.current = i;
         }
+    }
+
+    /// Scrolls the buffer shown back (`up`) or forward by `rows`.
+    pub(crate) fn scroll(&mut self, up: bool, rows: usize) {
+        let b = &mut self.list[self.current];
+        b.scroll = match up {
+            true => b.scroll.saturating_add(rows),
+            false => b.scroll.saturating_sub(rows),
+        };
     }
 
     /// Shows the next buffer (`step` 1) or the one before (`step` -1), round the list.
@@ -240,14 +255,46 @@ impl Buffers {
                 let i = self.index(&room);
                 self.list[i].topic = topic.clone();
             }
+            Note::Who {
+                room: Some(room),
+                users,
+            } => {
+                let room = Target::Room(room.clone());
+                let i = self.index(&room);
+                let members = users
+                    .iter()
+                    .map(|u| (u.name.key().to_owned(), u.name.clone()));
+                self.list[i].members = members.collect();
+                let me = self.me.clone();
+                let line = Line {
+                    time: clock(None),
+                    from: None,
+                    text: self.render.note(note, &me),
+                    mark: Mark::None,
+                };
+                self.add(Some(&room), line);
+            }
+            Note::Presence {
+                name,
+                presence: Presence::Offline,
+            } => {
+                for b in &mut self.list {
+                    b.members.remove(name.key());
+                }
+                let me = self.me.clone();
+                self.server(self.render.note(note, &me));
+            }
             Note::Presence {
                 name,
                 presence: p @ (Presence::Joined(room) | Presence::Left(room)),
             } => {
-                let verb = if matches!(p, Presence::Joined(_)) {
-                    "joined"
-                } else {
-                    "left"
+                let joined = matches!(p, Presence::Joined(_));
+                let verb = if joined { "joined" } else { "left" };
+                let i = self.index(&Target::Room(room.clone()));
+                let members = &mut self.list[i].members;
+                match joined {
+                    true => members.insert(name.key().to_owned(), name.clone()),
+                    false => members.remove(name.key()),
                 };
                 let line = Line {
                     time: clock(None),

@@ -16,6 +16,8 @@ pub(crate) enum Act {
     Select(usize),
     /// The next (true) or previous buffer.
     Cycle(bool),
+    /// Scroll back (true) or forward a page.
+    Page(bool),
     /// Leave.
     Quit,
     /// Not a key for us (a resize, a release): redraw.
@@ -95,6 +97,8 @@ impl Input {
             KeyCode::Right => self.move_to(self.cursor + 1),
             KeyCode::Home => self.move_to(0),
             KeyCode::End => self.move_to(usize::MAX),
+            KeyCode::PageUp => Act::Page(true),
+            KeyCode::PageDown => Act::Page(false),
             KeyCode::Up => self.recall(true),
             KeyCode::Down => self.recall(false),
             _ => Act::Other,

@@ -32,6 +32,9 @@ use self::view::{Status, View};
 use crate::chat::render::Render;
 use crate::chat::{runtime, use_colour, ChatArgs};
 
+/// Rows one PageUp or PageDown moves.
+const PAGE: usize = 10;
+
 /// History lines kept between runs.
 const HISTORY_KEEP: usize = 1000;
 
@@ -125,6 +128,10 @@ impl Tui {
         if let Note::Disconnected { .. } = note {
             self.status.connected = false;
         }
+        // A room's member list comes from the server when we join it.
+        if let Note::Joined { room, .. } = note {
+            self.session.chat.who(Some(room.clone()));
+        }
         self.buffers.note(note);
     }
 
@@ -134,6 +141,7 @@ impl Tui {
             Act::Submit(line) => return self.line(&line),
             Act::Select(i) => self.buffers.select(i),
             Act::Cycle(forward) => self.buffers.cycle(forward),
+            Act::Page(up) => self.buffers.scroll(up, PAGE),
             Act::Quit => return true,
             Act::Edit | Act::Other => {}
         }

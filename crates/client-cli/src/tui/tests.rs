@@ -58,9 +58,14 @@ fn screen(buffers: &Buffers, width: u16, height: u16) -> Vec<String> {
     terminal.draw(|f| view.draw(f)).expect("drawn");
     let buffer = terminal.backend().buffer();
     let rows = (0..height).map(|y| {
-        let row: String = (0..width)
-            .map(|x| buffer[(x, y)].symbol().to_owned())
-            .collect();
+        let mut row = String::new();
+        let mut x = 0;
+        // A wide character's second cell is not a character of its own.
+        while x < width {
+            let symbol = buffer[(x, y)].symbol();
+            row.push_str(symbol);
+            x += u16::try_from(textwrap::core::display_width(symbol).max(1)).unwrap_or(1);
+        }
         row.trim_end().to_owned()
     });
     rows.collect()
@@ -176,4 +181,53 @@ fn keys_switch_buffers_and_a_paste_stays_one_message() {
         input.event(&key(KeyCode::Char('d'), KeyModifiers::CONTROL)),
         Act::Quit
     );
+}
+
+#[test]
+fn a_room_lists_its_members_as_they_come_and_go() {
+    let mut b = buffers();
+    b.open(&lobby());
+    let users = ["egon", "alex"].map(|n| dgram_proto::chat::UserInfo {
+        name: name(n),
+        away: None,
+    });
+    b.note(&Note::Who {
+        room: Some(Room::new("lobby").expect("room")),
+        users: users.to_vec(),
+    });
+    let rows = screen(&b, 80, 12);
+    assert!(
+        has(&rows, "2 here") && has(&rows, " alex") && has(&rows, " egon"),
+        "{rows:#?}"
+    );
+    b.note(&Note::Presence {
+        name: name("黎诗"),
+        presence: dgram_proto::chat::Presence::Joined(Room::new("lobby").expect("room")),
+    });
+    b.note(&Note::Presence {
+        name: name("alex"),
+        presence: dgram_proto::chat::Presence::Offline,
+    });
+    let rows = screen(&b, 80, 12);
+    assert!(has(&rows, "2 here") && has(&rows, " 黎诗"), "{rows:#?}");
+    assert!(!rows.iter().any(|r| r.ends_with(" alex")), "{rows:#?}");
+}
+
+#[test]
+fn page_up_scrolls_back_through_what_is_held() {
+    let mut b = buffers();
+    b.open(&lobby());
+    for i in 0..30 {
+        b.note(&said("alex", lobby(), &format!("line {i:02}")));
+    }
+    let rows = screen(&b, 80, 12);
+    assert!(has(&rows, "line 29") && !has(&rows, "line 20"), "{rows:#?}");
+    b.scroll(true, 10);
+    let rows = screen(&b, 80, 12);
+    assert!(has(&rows, "line 19") && !has(&rows, "line 29"), "{rows:#?}");
+    b.scroll(true, 100);
+    let rows = screen(&b, 80, 12);
+    assert!(has(&rows, "line 00"), "never past the oldest: {rows:#?}");
+    b.scroll(false, 1000);
+    assert!(has(&screen(&b, 80, 12), "line 29"));
 }

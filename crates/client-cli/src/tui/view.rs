@@ -11,12 +11,17 @@ use ratatui::text::{Line as Row, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
+use dgram_proto::chat::Target;
+
 use super::buffers::{Buffer, Buffers, Line, Mark};
 use crate::chat::render::colour_of;
 use crate::output::printable;
 
 /// The width of the buffer list.
 const LIST_WIDTH: u16 = 16;
+
+/// The width of a room's member list.
+const MEMBERS_WIDTH: u16 = 14;
 
 /// What the status line says beside the buffers.
 #[derive(Debug, Clone)]
@@ -45,10 +50,20 @@ impl View<'_> {
             Constraint::Length(1),
         ])
         .areas(frame.area());
-        let list_width = LIST_WIDTH.min(middle.width / 3);
-        let [list, body] =
-            Layout::horizontal([Constraint::Length(list_width), Constraint::Min(1)]).areas(middle);
         let current = self.buffers.current();
+        let list_width = LIST_WIDTH.min(middle.width / 3);
+        // A room's members on the right, once known, when there is room for them.
+        let room = matches!(current.target, Some(Target::Room(_))) && !current.members.is_empty();
+        let members_width = match room && middle.width >= 60 {
+            true => MEMBERS_WIDTH,
+            false => 0,
+        };
+        let [list, body, members] = Layout::horizontal([
+            Constraint::Length(list_width),
+            Constraint::Min(1),
+            Constraint::Length(members_width),
+        ])
+        .areas(middle);
         let title = match current.topic.is_empty() {
             true => current.title(),
             false => format!("{} — {}", current.title(), printable(&current.topic)),
@@ -56,6 +71,18 @@ impl View<'_> {
         frame.render_widget(Paragraph::new(title).style(self.bar()), top);
         frame.render_widget(Paragraph::new(self.list()), list);
         frame.render_widget(Paragraph::new(self.body(current, body)), body);
+        if members_width > 0 {
+            let names = current
+                .members
+                .values()
+                .map(|n| Row::raw(format!(" {}", n.as_str())));
+            let mut rows = vec![Row::styled(
+                format!(" {} here", current.members.len()),
+                Style::new().add_modifier(Modifier::BOLD),
+            )];
+            rows.extend(names);
+            frame.render_widget(Paragraph::new(rows), members);
+        }
         frame.render_widget(Paragraph::new(self.status()).style(self.bar()), status);
         let prompt = format!("[{}] ", current.title());
         let shown = format!("{prompt}{}", self.input);
@@ -98,20 +125,25 @@ impl View<'_> {
         rows.collect()
     }
 
-    /// The last lines of the buffer that fit, wrapped to the width.
+    /// The lines of the buffer that fit, wrapped to the width: the newest, or as far back as
+    /// it is scrolled (never past the oldest line held).
     fn body(&self, buffer: &Buffer, area: Rect) -> Vec<Row<'static>> {
         let width = usize::from(area.width.max(10));
+        let height = usize::from(area.height);
+        let want = height.saturating_add(buffer.scroll);
         let mut rows: Vec<Row<'static>> = Vec::new();
-        // From the newest back, until the screen is full.
+        // From the newest back, until the screen (and the scroll) is full.
         for line in buffer.lines.iter().rev() {
             let mut wrapped = self.rows(line, width);
             wrapped.append(&mut rows);
             rows = wrapped;
-            if rows.len() >= usize::from(area.height) {
+            if rows.len() >= want {
                 break;
             }
         }
-        let extra = rows.len().saturating_sub(usize::from(area.height));
+        let back = buffer.scroll.min(rows.len().saturating_sub(height));
+        rows.truncate(rows.len() - back);
+        let extra = rows.len().saturating_sub(height);
         rows.split_off(extra)
     }
 
