@@ -231,3 +231,4 @@ fn page_up_scrolls_back_through_what_is_held() {
     b.scroll(false, 1000);
     assert!(has(&screen(&b, 80, 12), "line 29"));
 }
+
