@@ -18,6 +18,8 @@ pub(crate) enum Act {
     Cycle(bool),
     /// Scroll back (true) or forward a page.
     Page(bool),
+    /// Tab: complete the word before the cursor ([`Input::complete`]).
+    Complete,
     /// Leave.
     Quit,
     /// Not a key for us (a resize, a release): redraw.
@@ -97,6 +99,7 @@ impl Input {
             KeyCode::Right => self.move_to(self.cursor + 1),
             KeyCode::Home => self.move_to(0),
             KeyCode::End => self.move_to(usize::MAX),
+            KeyCode::Tab => Act::Complete,
             KeyCode::PageUp => Act::Page(true),
             KeyCode::PageDown => Act::Page(false),
             KeyCode::Up => self.recall(true),
@@ -130,6 +133,41 @@ impl Input {
         self.text = at.map(|i| self.history[i].clone()).unwrap_or_default();
         self.cursor = self.text.chars().count();
         Act::Edit
+    }
+
+    /// Completes the word before the cursor from `words` (ignoring case): the one that fits,
+    /// with a space after it, or as much as all that fit share.
+    pub(crate) fn complete(&mut self, words: &[String]) {
+        let end = self.byte(self.cursor);
+        let start = self.text[..end]
+            .char_indices()
+            .rev()
+            .find(|(_, c)| c.is_whitespace())
+            .map_or(0, |(i, c)| i + c.len_utf8());
+        let word = self.text[start..end].to_lowercase();
+        if word.is_empty() {
+            return;
+        }
+        let fits: Vec<&String> = words
+            .iter()
+            .filter(|w| w.to_lowercase().starts_with(&word))
+            .collect();
+        let Some(first) = fits.first() else { return };
+        let with = match fits.len() {
+            1 => format!("{first} "),
+            _ => {
+                let shared = first
+                    .chars()
+                    .enumerate()
+                    .take_while(|(i, c)| fits.iter().all(|w| w.chars().nth(*i) == Some(*c)));
+                shared.map(|(_, c)| c).collect()
+            }
+        };
+        if with.chars().count() < word.chars().count() {
+            return;
+        }
+        self.text.replace_range(start..end, &with);
+        self.cursor = self.text[..start].chars().count() + with.chars().count();
     }
 
     /// The byte offset of character `i`.

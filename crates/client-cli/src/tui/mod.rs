@@ -30,6 +30,7 @@ use self::buffers::Buffers;
 use self::input::{Act, Input};
 use self::view::{Status, View};
 use crate::chat::render::Render;
+use crate::chat::repl::commands::COMMANDS;
 use crate::chat::{runtime, use_colour, ChatArgs};
 
 /// Rows one PageUp or PageDown moves.
@@ -142,10 +143,26 @@ impl Tui {
             Act::Select(i) => self.buffers.select(i),
             Act::Cycle(forward) => self.buffers.cycle(forward),
             Act::Page(up) => self.buffers.scroll(up, PAGE),
+            Act::Complete => {
+                let words = self.words();
+                self.input.complete(&words);
+            }
             Act::Quit => return true,
             Act::Edit | Act::Other => {}
         }
         false
+    }
+}
+
+impl Tui {
+    /// What Tab completes: the commands, the names online, the rooms joined.
+    fn words(&self) -> Vec<String> {
+        let chat = &self.session.chat;
+        let commands = COMMANDS.iter().map(|(c, _, _)| (*c).to_owned());
+        let more = ["/query", "/close"].map(str::to_owned);
+        let names = chat.online().map(|n| n.as_str().to_owned());
+        let rooms = chat.joined().map(|r| format!("#{r}"));
+        commands.chain(more).chain(names).chain(rooms).collect()
     }
 }
 

@@ -232,3 +232,22 @@ fn page_up_scrolls_back_through_what_is_held() {
     assert!(has(&screen(&b, 80, 12), "line 29"));
 }
 
+#[test]
+fn tab_completes_names_rooms_and_commands() {
+    let words: Vec<String> = ["/query", "/quit", "alex", "Alice", "黎诗", "#lobby"]
+        .map(str::to_owned)
+        .to_vec();
+    let typed = |text: &str| {
+        let mut input = Input::default();
+        input.event(&Event::Paste(text.into()));
+        input.complete(&words);
+        input.text
+    };
+    assert_eq!(typed("/qe"), "/qe");
+    assert_eq!(typed("/qu"), "/qu");
+    assert_eq!(typed("/que"), "/query ");
+    assert_eq!(typed("hi 黎"), "hi 黎诗 ");
+    assert_eq!(typed("/join #lo"), "/join #lobby ");
+    assert_eq!(typed("al"), "al");
+    assert_eq!(typed("ali"), "Alice ");
+}

@@ -3,7 +3,7 @@
 //! and on SIGTERM.
 
 use super::tty::Tty;
-use super::{send, ChatServer, Home};
+use super::{send, ChatServer, Home, Listener};
 
 const COLS: u16 = 100;
 
@@ -48,4 +48,34 @@ fn sigterm_gives_the_terminal_back() {
     tty.terminate();
     tty.wait_for("the terminal given back", |_, _| !tty.alternate_screen());
     assert_eq!(tty.exit_code(), 0);
+}
+
+#[test]
+fn what_is_typed_across_a_server_restart_is_sent() {
+    let server = ChatServer::start();
+    let addr = server.addr();
+    let (egon_home, alex_home) = (Home::new("egon"), Home::new("alex"));
+    let mut alex = Listener::start(addr, "alex", &alex_home, &["--json", "--join", "lobby"]);
+    alex.wait_json("its join", |v| v["event"] == "joined");
+    let tty = start(&server, &egon_home);
+    tty.type_keys("/join lobby\r");
+    tty.wait_for_text("2 #lobby");
+    tty.type_keys("to the room\r");
+    alex.wait_json("the room message", |v| v["text"] == "to the room");
+    tty.type_keys("/query alex\r");
+    tty.wait_for_text("3 alex");
+    tty.type_keys("a dm\r");
+    alex.wait_json("the DM", |v| v["text"] == "a dm" && v["kind"] == "dm");
+
+    server.stop();
+    tty.wait_for_text("reconnecting…");
+    tty.type_keys("typed while away\r");
+    tty.wait_for_text("egon: typed while away ⧗");
+    let _server = ChatServer::start_on(addr);
+    alex.wait_json("what waited", |v| v["text"] == "typed while away");
+    tty.wait_for_text("egon: typed while away ✓");
+    tty.type_keys("\x04");
+    tty.wait_for("the terminal given back", |_, _| !tty.alternate_screen());
+    assert_eq!(tty.exit_code(), 0);
+    alex.stop();
 }
