@@ -115,7 +115,7 @@ async fn send_plan(id: &Identity, plan: Plan) -> anyhow::Result<ExitCode> {
         tokio::select! {
             stepped = session.step() => stepped?,
             () = tokio::time::sleep_until(deadline) => {
-                break Err(progress.timed_out(server, &plan));
+                break Err(progress.timed_out(server, &id.server.given, &plan));
             }
         }
     };
@@ -242,8 +242,14 @@ impl Progress {
         })
     }
 
-    fn timed_out(&self, server: SocketAddr, plan: &Plan) -> String {
+    fn timed_out(&self, server: SocketAddr, given: &str, plan: &Plan) -> String {
         let after = format!("{:?}", plan.timeout);
+        if !self.welcomed && server.ip() == crate::args::UNRESOLVED {
+            return format!(
+                "no chat server within {after}: {} could not be looked up",
+                crate::output::printable(given)
+            );
+        }
         if !self.welcomed {
             return format!(
                 "no answer from the chat server at {server} within {after} (is it running?)"

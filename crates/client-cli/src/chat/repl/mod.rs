@@ -88,10 +88,14 @@ async fn converse(app: &mut App) -> anyhow::Result<ExitCode> {
         tokio::select! {
             stepped = app.session.step() => stepped?,
             () = tokio::time::sleep_until(deadline) => {
-                app.say(format!(
-                    "no answer from {} yet; still trying, and what you send waits until then",
-                    app.session.link.server()
-                ));
+                let server = app.session.link.server();
+                // A name not looked up yet was said at start; its stand-in address is no news.
+                if server.ip() != crate::args::UNRESOLVED {
+                    app.say(format!(
+                        "no answer from {server} yet; still trying, and what you send waits \
+                         until then"
+                    ));
+                }
                 break;
             }
         }
