@@ -6,6 +6,9 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use dgram_client::{Note, SendState};
+
+use super::mark::mentions;
+pub(crate) use super::mark::Mark;
 use dgram_proto::chat::{Posted, Presence, Target};
 use dgram_proto::{Name, RequestId};
 
@@ -13,48 +16,6 @@ use crate::chat::render::{clock, Render};
 
 /// Lines kept per buffer; older ones are dropped (the server keeps the history).
 const KEEP: usize = 2000;
-
-/// Where one of our messages stands, as a mark after its text.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Mark {
-    /// Not one of our messages.
-    None,
-    /// Waiting for the session (`⧗`), or held by the server for an offline recipient.
-    Waiting,
-    /// On its way (`…`).
-    Sending,
-    /// The server has it (`✓`).
-    Accepted,
-    /// Every recipient has it (`✓✓`).
-    Delivered,
-    /// It failed (`✗`), and why.
-    Failed(String),
-}
-
-impl Mark {
-    fn of(state: &SendState) -> Self {
-        match state {
-            SendState::Queued | SendState::Held(_) => Mark::Waiting,
-            SendState::Sending => Mark::Sending,
-            SendState::Accepted => Mark::Accepted,
-            SendState::Delivered => Mark::Delivered,
-            SendState::NotDelivered(why) => Mark::Failed(why.clone()),
-            SendState::Refused { message, .. } => Mark::Failed(message.clone()),
-        }
-    }
-
-    /// The mark as shown.
-    pub(crate) fn symbol(&self) -> &'static str {
-        match self {
-            Mark::None => "",
-            Mark::Waiting => "⧗",
-            Mark::Sending => "…",
-            Mark::Accepted => "✓",
-            Mark::Delivered => "✓✓",
-            Mark::Failed(_) => "✗",
-        }
-    }
-}
 
 /// One line of a buffer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,6 +43,8 @@ pub(crate) struct Buffer {
     pub(crate) members: BTreeMap<String, Name>,
     /// How many rows back from the newest the view is scrolled (PageUp/PageDown).
     pub(crate) scroll: usize,
+    /// The mentions buffer: every line that names us, from any conversation (as tiny has).
+    pub(crate) mentions: bool,
 }
 
 impl Buffer {
@@ -95,14 +58,16 @@ impl Buffer {
             topic: String::new(),
             members: BTreeMap::new(),
             scroll: 0,
+            mentions: false,
         }
     }
 
     /// The buffer's name in the list and the title.
     pub(crate) fn title(&self) -> String {
-        match &self.target {
-            None => "server".to_owned(),
-            Some(t) => t.to_string(),
+        match (&self.target, self.mentions) {
+            (None, false) => "server".to_owned(),
+            (None, true) => "mentions".to_owned(),
+            (Some(t), _) => t.to_string(),
         }
     }
 
@@ -211,6 +176,9 @@ impl Buffers {
         let i = target.map_or(0, |t| self.index(t));
         let mention = line.from.as_ref().is_some_and(|f| f.key() != self.me.key())
             && mentions(&line.text, &self.me);
+        if let (true, Some(target)) = (mention, target) {
+            self.mentioned(target, &line);
+        }
         let shown = i == self.current;
         let b = &mut self.list[i];
         if !shown {
@@ -218,6 +186,28 @@ impl Buffers {
             b.mentioned |= mention;
         }
         b.push(line)
+    }
+
+    /// A line that names us, copied to the mentions buffer (opened if need be), with where it
+    /// was said.
+    fn mentioned(&mut self, target: &Target, line: &Line) {
+        let i = match self.list.iter().position(|b| b.mentions) {
+            Some(i) => i,
+            None => {
+                let mut b = Buffer::new(None);
+                b.mentions = true;
+                self.list.push(b);
+                self.list.len() - 1
+            }
+        };
+        let mut copy = line.clone();
+        copy.text = format!("[{target}] {}", line.text);
+        let b = &mut self.list[i];
+        if i != self.current {
+            b.unread += 1;
+            b.mentioned = true;
+        }
+        b.push(copy);
     }
 
     /// A line of the client's own, in the server buffer.
@@ -372,12 +362,4 @@ impl Buffers {
             self.sent.remove(&req);
         }
     }
-}
-
-/// Whether `text` names `me` as a word of its own (ignoring case).
-fn mentions(text: &str, me: &Name) -> bool {
-    let me = me.as_str().to_lowercase();
-    text.to_lowercase()
-        .split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-' || c == '.'))
-        .any(|w| w == me)
 }

@@ -93,10 +93,11 @@ impl Tui {
 
     /// Closes the buffer shown, leaving its room.
     fn close(&mut self) {
-        match self.buffers.close() {
-            Some(Target::Room(room)) => self.part(room),
-            Some(Target::User(_)) => {}
-            None => self.tell("the server buffer stays; /quit leaves".to_owned()),
+        if self.buffers.current == 0 {
+            return self.tell("the server buffer stays; /quit leaves".to_owned());
+        }
+        if let Some(Target::Room(room)) = self.buffers.close() {
+            self.part(room);
         }
     }
 

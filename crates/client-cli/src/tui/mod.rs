@@ -12,6 +12,7 @@
 mod buffers;
 mod commands;
 mod input;
+mod mark;
 #[cfg(test)]
 mod tests;
 mod view;

@@ -251,3 +251,22 @@ fn tab_completes_names_rooms_and_commands() {
     assert_eq!(typed("al"), "al");
     assert_eq!(typed("ali"), "Alice ");
 }
+
+#[test]
+fn lines_that_name_us_gather_in_the_mentions_buffer() {
+    let mut b = buffers();
+    b.note(&said("alex", lobby(), "has egon seen this?"));
+    b.note(&said("alex", lobby(), "nothing for him"));
+    let rows = screen(&b, 80, 12);
+    assert!(
+        has(&rows, "2 #lobby 2!") && has(&rows, "3 mentions 1!"),
+        "{rows:#?}"
+    );
+    b.select(2);
+    let rows = screen(&b, 80, 12);
+    assert!(
+        has(&rows, "alex: [#lobby] has egon seen this?"),
+        "{rows:#?}"
+    );
+    assert!(!has(&rows, "nothing for him"), "{rows:#?}");
+}
