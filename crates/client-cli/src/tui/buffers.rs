@@ -9,7 +9,7 @@ use dgram_client::{Note, SendState};
 
 use super::mark::mentions;
 pub(crate) use super::mark::Mark;
-use dgram_proto::chat::{Posted, Presence, Target};
+use dgram_proto::chat::{Posted, Presence, Target, UserInfo};
 use dgram_proto::{Name, RequestId};
 
 use crate::chat::render::{clock, Render};
@@ -250,19 +250,8 @@ impl Buffers {
                 users,
             } => {
                 let room = Target::Room(room.clone());
-                let i = self.index(&room);
-                let members = users
-                    .iter()
-                    .map(|u| (u.name.key().to_owned(), u.name.clone()));
-                self.list[i].members = members.collect();
-                let me = self.me.clone();
-                let line = Line {
-                    time: clock(None),
-                    from: None,
-                    text: self.render.note(note, &me),
-                    mark: Mark::None,
-                };
-                self.add(Some(&room), line);
+                let text = self.render.note(note, &self.me.clone());
+                self.members(&room, users, text);
             }
             Note::Presence {
                 name,
@@ -276,24 +265,12 @@ impl Buffers {
             }
             Note::Presence {
                 name,
-                presence: p @ (Presence::Joined(room) | Presence::Left(room)),
-            } => {
-                let joined = matches!(p, Presence::Joined(_));
-                let verb = if joined { "joined" } else { "left" };
-                let i = self.index(&Target::Room(room.clone()));
-                let members = &mut self.list[i].members;
-                match joined {
-                    true => members.insert(name.key().to_owned(), name.clone()),
-                    false => members.remove(name.key()),
-                };
-                let line = Line {
-                    time: clock(None),
-                    from: None,
-                    text: format!("{name} {verb}"),
-                    mark: Mark::None,
-                };
-                self.add(Some(&Target::Room(room.clone())), line);
-            }
+                presence: Presence::Joined(room),
+            } => self.came_or_went(name, &Target::Room(room.clone()), true),
+            Note::Presence {
+                name,
+                presence: Presence::Left(room),
+            } => self.came_or_went(name, &Target::Room(room.clone()), false),
             Note::Welcome { name, .. } => {
                 self.me = name.clone();
                 self.server(self.render.note(note, name));
@@ -323,6 +300,42 @@ impl Buffers {
                 self.server(self.render.note(note, &me));
             }
         }
+    }
+
+    /// A room's members as the server listed them, and the list as a line in the room.
+    fn members(&mut self, room: &Target, users: &[UserInfo], text: String) {
+        let i = self.index(room);
+        let members = users
+            .iter()
+            .map(|u| (u.name.key().to_owned(), u.name.clone()));
+        self.list[i].members = members.collect();
+        let line = Line {
+            time: clock(None),
+            from: None,
+            text,
+            mark: Mark::None,
+        };
+        self.add(Some(room), line);
+    }
+
+    /// Someone joined (`came`) or left a room.
+    fn came_or_went(&mut self, name: &Name, room: &Target, came: bool) {
+        let i = self.index(room);
+        let members = &mut self.list[i].members;
+        let verb = if came {
+            members.insert(name.key().to_owned(), name.clone());
+            "joined"
+        } else {
+            members.remove(name.key());
+            "left"
+        };
+        let line = Line {
+            time: clock(None),
+            from: None,
+            text: format!("{name} {verb}"),
+            mark: Mark::None,
+        };
+        self.add(Some(room), line);
     }
 
     fn message(&mut self, posted: &Posted) {
