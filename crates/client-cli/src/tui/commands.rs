@@ -1,7 +1,7 @@
 //! What a finished line does in the full-screen client: text goes to the buffer shown (`q`
 //! and `quit` are text here, there is no picker to leave), and the line client's commands do
-//! what they do there, about the buffer shown, plus `/close`. `/query NAME` and `/join ROOM`
-//! open (and show) a buffer.
+//! what they do there, about the buffer shown, plus `/close` and `/why` (the reasons behind
+//! the buffer's `✗` marks). `/query NAME` and `/join ROOM` open (and show) a buffer.
 
 use dgram_client::split::split;
 use dgram_proto::chat::{Room, Target, MAX_TEXT};
@@ -12,9 +12,13 @@ use crate::chat::repl::commands::{self, Cmd, Line};
 impl Tui {
     /// Handles a finished line; true to leave.
     pub(crate) fn line(&mut self, line: &str) -> bool {
-        if line.trim() == "/close" {
-            self.close();
-            return false;
+        match line.trim() {
+            "/close" => return self.close(),
+            "/why" => {
+                self.buffers.explain();
+                return false;
+            }
+            _ => {}
         }
         match commands::parse(line) {
             Line::Empty => {}
@@ -92,13 +96,14 @@ impl Tui {
     }
 
     /// Closes the buffer shown, leaving its room.
-    fn close(&mut self) {
+    /// Closes the buffer shown (never true: closing never leaves).
+    fn close(&mut self) -> bool {
         if self.buffers.current == 0 {
-            return self.tell("the server buffer stays; /quit leaves".to_owned());
-        }
-        if let Some(Target::Room(room)) = self.buffers.close() {
+            self.tell("the server buffer stays; /quit leaves".to_owned());
+        } else if let Some(Target::Room(room)) = self.buffers.close() {
             self.part(room);
         }
+        false
     }
 
     fn part(&mut self, room: Room) {
@@ -145,7 +150,8 @@ impl Tui {
 fn help() -> String {
     let mut out = String::from(
         "Alt-1..9, Alt-Left/Right or Ctrl-N/P switch buffers; Ctrl-D on an empty line or \
-         /quit leaves; /close closes the buffer shown (leaving its room)",
+         /quit leaves; /close closes the buffer shown (leaving its room); /why says why its \
+         failed messages failed",
     );
     out.push('\n');
     out.push_str(&commands::help());

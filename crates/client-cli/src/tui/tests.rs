@@ -270,3 +270,31 @@ fn lines_that_name_us_gather_in_the_mentions_buffer() {
     );
     assert!(!has(&rows, "nothing for him"), "{rows:#?}");
 }
+
+#[test]
+fn why_says_what_a_cross_stands_for() {
+    let mut b = buffers();
+    b.open(&lobby());
+    let msg = Outgoing {
+        req: 4,
+        to: lobby(),
+        preview: "x".into(),
+    };
+    b.note(&Note::Sent {
+        msg: msg.clone(),
+        text: "into the void".into(),
+        state: SendState::Sending,
+    });
+    b.note(&Note::State {
+        msg,
+        id: None,
+        state: SendState::NotDelivered("session ended: timed out".into()),
+    });
+    assert!(has(&screen(&b, 80, 10), "egon: into the void ✗"));
+    b.explain();
+    let rows = screen(&b, 80, 10);
+    assert!(
+        has(&rows, "✗ \"into the void\": session ended: timed out"),
+        "{rows:#?}"
+    );
+}
