@@ -17,9 +17,6 @@ use crate::chat::render::{clock, Render};
 /// Lines kept per buffer; older ones are dropped (the server keeps the history).
 const KEEP: usize = 2000;
 
-/// Failed messages `/why` explains at most, the latest.
-const EXPLAINED: usize = 5;
-
 /// One line of a buffer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Line {
@@ -75,7 +72,7 @@ impl Buffer {
     }
 
     /// Adds a line, and returns its number.
-    fn push(&mut self, line: Line) -> u64 {
+    pub(crate) fn push(&mut self, line: Line) -> u64 {
         self.lines.push_back(line);
         while self.lines.len() > KEEP {
             self.lines.pop_front();
@@ -211,32 +208,6 @@ impl Buffers {
             b.mentioned = true;
         }
         b.push(copy);
-    }
-
-    /// Why the messages shown as failed in the buffer shown failed (the latest few), said in
-    /// that buffer: the reason a `✗` stands for, on demand.
-    pub(crate) fn explain(&mut self) {
-        let b = &self.list[self.current];
-        let failed: Vec<String> = b
-            .lines
-            .iter()
-            .filter_map(|l| match &l.mark {
-                Mark::Failed(why) => Some(format!("✗ \"{}\": {why}", preview(&l.text))),
-                _ => None,
-            })
-            .collect();
-        let from = failed.len().saturating_sub(EXPLAINED);
-        let text = match failed.is_empty() {
-            true => "no message here failed".to_owned(),
-            false => failed[from..].join("\n"),
-        };
-        let line = Line {
-            time: clock(None),
-            from: None,
-            text,
-            mark: Mark::None,
-        };
-        self.list[self.current].push(line);
     }
 
     /// A line of the client's own, in the server buffer.
@@ -404,13 +375,4 @@ impl Buffers {
             self.sent.remove(&req);
         }
     }
-}
-
-/// A message's first words, to say which one a line is about.
-fn preview(text: &str) -> String {
-    let mut short: String = text.chars().take(24).collect();
-    if short.len() < text.len() {
-        short.push('…');
-    }
-    short
 }

@@ -1,10 +1,16 @@
 //! What a line of the full-screen client says about us: the delivery mark after one of our
 //! messages (how each send state reads as one; it changes in place as the state does), and
 //! whether someone else's line names us (a mention: marked in the buffer list, and copied to
-//! the mentions buffer).
+//! the mentions buffer), and `/why`: what each `✗` in a buffer stands for.
 
 use dgram_client::SendState;
 use dgram_proto::Name;
+
+use super::buffers::{Buffers, Line};
+use crate::chat::render::clock;
+
+/// Failed messages `/why` explains at most, the latest.
+const EXPLAINED: usize = 5;
 
 /// Where one of our messages stands, as a mark after its text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,6 +61,43 @@ pub(super) fn mentions(text: &str, me: &Name) -> bool {
         .split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-' || c == '.'))
         // A name may hold dots and dashes, but a sentence may end in one too.
         .any(|w| w == me || w.trim_matches(['.', '-']) == me)
+}
+
+impl Buffers {
+    /// Why the messages shown as failed in the buffer shown failed (the latest few), said in
+    /// that buffer: the reason a `✗` stands for, on demand.
+    pub(crate) fn explain(&mut self) {
+        let b = &self.list[self.current];
+        let failed: Vec<String> = b
+            .lines
+            .iter()
+            .filter_map(|l| match &l.mark {
+                Mark::Failed(why) => Some(format!("✗ \"{}\": {why}", preview(&l.text))),
+                _ => None,
+            })
+            .collect();
+        let from = failed.len().saturating_sub(EXPLAINED);
+        let text = match failed.is_empty() {
+            true => "no message here failed".to_owned(),
+            false => failed[from..].join("\n"),
+        };
+        let line = Line {
+            time: clock(None),
+            from: None,
+            text,
+            mark: Mark::None,
+        };
+        self.list[self.current].push(line);
+    }
+}
+
+/// A message's first words, to say which one a line is about.
+fn preview(text: &str) -> String {
+    let mut short: String = text.chars().take(24).collect();
+    if short.len() < text.len() {
+        short.push('…');
+    }
+    short
 }
 
 #[cfg(test)]
