@@ -3,13 +3,13 @@
 //! each line with its delivery mark, which a later note changes in place. [`Buffers::note`]
 //! takes in every note of the session; the view only reads.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use dgram_client::{Note, SendState};
 
 use super::mark::mentions;
 pub(crate) use super::mark::Mark;
-use dgram_proto::chat::{Posted, Presence, Target, UserInfo};
+use dgram_proto::chat::{ChatId, Posted, Presence, Target, UserInfo};
 use dgram_proto::{Name, RequestId};
 
 use crate::chat::render::{clock, Render};
@@ -33,8 +33,13 @@ pub(crate) struct Line {
 pub(crate) struct Buffer {
     pub(crate) target: Option<Target>,
     pub(crate) lines: VecDeque<Line>,
-    /// Lines dropped from the front, so that a line's number stays its own.
-    dropped: u64,
+    /// The number of the first line held: lines dropped from the front raise it, history
+    /// put in front lowers it, so that a line's number stays its own.
+    pub(super) first: i64,
+    /// The server ids of the messages held, to put only older history in front.
+    pub(super) ids: BTreeSet<ChatId>,
+    /// Scrolling back past what is held asked the server for the history already.
+    pub(super) asked: bool,
     pub(crate) unread: usize,
     /// A line since it was last shown names us.
     pub(crate) mentioned: bool,
@@ -52,7 +57,9 @@ impl Buffer {
         Self {
             target,
             lines: VecDeque::new(),
-            dropped: 0,
+            first: 0,
+            ids: BTreeSet::new(),
+            asked: false,
             unread: 0,
             mentioned: false,
             topic: String::new(),
@@ -72,18 +79,18 @@ impl Buffer {
     }
 
     /// Adds a line, and returns its number.
-    pub(crate) fn push(&mut self, line: Line) -> u64 {
+    pub(crate) fn push(&mut self, line: Line) -> i64 {
         self.lines.push_back(line);
         while self.lines.len() > KEEP {
             self.lines.pop_front();
-            self.dropped += 1;
+            self.first += 1;
         }
-        self.dropped + self.lines.len() as u64 - 1
+        self.first + self.lines.len() as i64 - 1
     }
 
-    fn line_mut(&mut self, number: u64) -> Option<&mut Line> {
-        let at = number.checked_sub(self.dropped)?;
-        self.lines.get_mut(usize::try_from(at).ok()?)
+    fn line_mut(&mut self, number: i64) -> Option<&mut Line> {
+        let at = usize::try_from(number - self.first).ok()?;
+        self.lines.get_mut(at)
     }
 }
 
@@ -94,7 +101,7 @@ pub(crate) struct Buffers {
     pub(crate) current: usize,
     me: Name,
     /// Our messages' lines: the conversation and the line's number.
-    sent: HashMap<RequestId, (Target, u64)>,
+    sent: HashMap<RequestId, (Target, i64)>,
     /// The server buffer's lines, in the line client's words.
     render: Render,
 }
@@ -159,7 +166,7 @@ impl Buffers {
         gone.target
     }
 
-    fn index(&mut self, target: &Target) -> usize {
+    pub(super) fn index(&mut self, target: &Target) -> usize {
         let found = self
             .list
             .iter()
@@ -172,7 +179,7 @@ impl Buffers {
 
     /// Adds a line to `target`'s buffer (the server buffer for `None`), counting it unread and
     /// noting a mention when the buffer is not shown. Returns the line's number.
-    fn add(&mut self, target: Option<&Target>, line: Line) -> u64 {
+    fn add(&mut self, target: Option<&Target>, line: Line) -> i64 {
         let i = target.map_or(0, |t| self.index(t));
         let mention = line.from.as_ref().is_some_and(|f| f.key() != self.me.key())
             && mentions(&line.text, &self.me);
@@ -239,7 +246,7 @@ impl Buffers {
                 let number = self.add(Some(&msg.to), line);
                 self.sent.insert(msg.req, (msg.to.clone(), number));
             }
-            Note::State { msg, state, .. } => self.state(msg.req, state),
+            Note::State { msg, state, id } => self.state(msg.req, *id, state),
             Note::Topic { room, topic } => {
                 let room = Target::Room(room.clone());
                 let i = self.index(&room);
@@ -271,6 +278,7 @@ impl Buffers {
                 name,
                 presence: Presence::Left(room),
             } => self.came_or_went(name, &Target::Room(room.clone()), false),
+            Note::History { with, messages } => self.history(with, messages),
             Note::Welcome { name, .. } => {
                 self.me = name.clone();
                 self.server(self.render.note(note, name));
@@ -292,7 +300,6 @@ impl Buffers {
             | Note::Rooms(_)
             | Note::Who { .. }
             | Note::Away(_)
-            | Note::History { .. }
             | Note::Whois { .. }
             | Note::Failed { .. }
             | Note::Error { .. } => {
@@ -338,12 +345,17 @@ impl Buffers {
         self.add(Some(room), line);
     }
 
-    fn message(&mut self, posted: &Posted) {
-        let with = match &posted.to {
+    /// The conversation a message belongs to: its room, or the other party of a DM.
+    pub(super) fn conversation(&self, posted: &Posted) -> Target {
+        match &posted.to {
             Target::User(to) if posted.from.key() == self.me.key() => Target::User(to.clone()),
             Target::User(_) => Target::User(posted.from.clone()),
             Target::Room(room) => Target::Room(room.clone()),
-        };
+        }
+    }
+
+    fn message(&mut self, posted: &Posted) {
+        let with = self.conversation(posted);
         let line = Line {
             time: clock(Some(posted.ts)),
             from: Some(posted.from.clone()),
@@ -351,10 +363,12 @@ impl Buffers {
             mark: Mark::None,
         };
         self.add(Some(&with), line);
+        let i = self.index(&with);
+        self.list[i].ids.insert(posted.id);
     }
 
     /// One of our messages changed state: its mark changes where it is.
-    fn state(&mut self, req: RequestId, state: &SendState) {
+    fn state(&mut self, req: RequestId, id: Option<ChatId>, state: &SendState) {
         let Some((target, number)) = self.sent.get(&req).cloned() else {
             return;
         };
@@ -368,6 +382,7 @@ impl Buffers {
         if let Some(line) = b.line_mut(number) {
             line.mark = Mark::of(state);
         }
+        b.ids.extend(id);
         if matches!(
             state,
             SendState::Delivered | SendState::NotDelivered(_) | SendState::Refused { .. }

@@ -11,6 +11,7 @@
 
 mod buffers;
 mod commands;
+mod history;
 mod input;
 mod mark;
 #[cfg(test)]
@@ -143,7 +144,12 @@ impl Tui {
             Act::Submit(line) => return self.line(&line),
             Act::Select(i) => self.buffers.select(i),
             Act::Cycle(forward) => self.buffers.cycle(forward),
-            Act::Page(up) => self.buffers.scroll(up, PAGE),
+            Act::Page(up) => {
+                self.buffers.scroll(up, PAGE);
+                if let Some(with) = self.buffers.wants_history() {
+                    self.session.chat.history(with, history::HISTORY_ASK);
+                }
+            }
             Act::Complete => {
                 let words = self.words();
                 self.input.complete(&words);

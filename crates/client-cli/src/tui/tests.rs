@@ -298,3 +298,48 @@ fn why_says_what_a_cross_stands_for() {
         "{rows:#?}"
     );
 }
+
+#[test]
+fn scrolling_back_past_what_is_held_loads_the_history_in_front() {
+    let mut b = buffers();
+    let posted = |id, text: &str| Posted {
+        id,
+        ts: 0,
+        from: name("alex"),
+        to: lobby(),
+        text: text.to_owned(),
+    };
+    b.open(&lobby());
+    b.note(&Note::Message {
+        posted: posted(10, "held here"),
+        replay: false,
+    });
+    assert_eq!(b.wants_history(), None, "not scrolled back yet");
+    b.scroll(true, 10);
+    assert_eq!(b.wants_history(), Some(lobby()));
+    assert_eq!(b.wants_history(), None, "asked once");
+    b.note(&Note::History {
+        with: lobby(),
+        messages: vec![
+            posted(8, "older one"),
+            posted(9, "older two"),
+            posted(10, "held here"),
+        ],
+    });
+    b.scroll(false, 100);
+    let rows = screen(&b, 80, 12);
+    let at = |text: &str| rows.iter().position(|r| r.contains(text)).expect(text);
+    assert!(
+        at("older one") < at("older two") && at("older two") < at("held here"),
+        "{rows:#?}"
+    );
+    assert_eq!(
+        rows.iter().filter(|r| r.contains("held here")).count(),
+        1,
+        "{rows:#?}"
+    );
+    assert!(
+        has(&rows, "2 earlier message(s) with #lobby loaded above"),
+        "{rows:#?}"
+    );
+}
