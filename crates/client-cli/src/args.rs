@@ -20,6 +20,12 @@ pub(crate) fn timeout(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
+/// Parses a link time (a delay, a queue): a bare number is milliseconds (`50`), or give a unit
+/// (`50ms`, `0.2s`); zero is allowed.
+pub(crate) fn millis(s: &str) -> Result<Duration, String> {
+    duration(s, Unit::Millis)
+}
+
 /// Parses a bench period: a bare number is seconds (`5`, `0.5`), or give a unit (`500ms`).
 pub(crate) fn seconds(s: &str) -> Result<Duration, String> {
     duration(s, Unit::Secs)
@@ -98,9 +104,38 @@ pub(crate) fn server(s: &str) -> Result<SocketAddr, String> {
     Ok(addr)
 }
 
-/// Parses `--server`, keeping the text as given beside the address it resolved to.
+/// Where a chat server given by a name that cannot be looked up at start is tried meanwhile:
+/// TEST-NET-1 (RFC 5737), which no network routes, so nothing there can ever answer. The chat
+/// client looks the name up again every few seconds and moves to what it finds.
+pub(crate) const UNRESOLVED: std::net::IpAddr =
+    std::net::IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 1));
+
+/// Parses the chat client's `--server`, keeping the text as given beside the address it
+/// resolved to. A `HOST:PORT` whose name cannot be looked up now is not an error: the client
+/// starts anyway and keeps looking (see [`UNRESOLVED`]).
 pub(crate) fn server_as_given(s: &str) -> Result<(String, SocketAddr), String> {
-    server(s).map(|addr| (s.trim().to_owned(), addr))
+    let given = s.trim().to_owned();
+    match server(s) {
+        Ok(addr) => Ok((given, addr)),
+        Err(why) => match host_port(&given) {
+            Some(port) if given.parse::<SocketAddr>().is_err() => {
+                tracing::debug!(%given, %why, "the chat server's name cannot be looked up yet");
+                Ok((given, SocketAddr::new(UNRESOLVED, port)))
+            }
+            _ => Err(why),
+        },
+    }
+}
+
+/// The port of a `HOST:PORT` with a host that could be a name, if it is one.
+fn host_port(s: &str) -> Option<u16> {
+    let (host, port) = s.rsplit_once(':')?;
+    let name_like = !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == '_');
+    let port: u16 = port.parse().ok().filter(|p| *p != 0)?;
+    (name_like && host.parse::<std::net::IpAddr>().is_err()).then_some(port)
 }
 
 /// Parses `--name`.

@@ -13,8 +13,9 @@ mod echo;
 mod lines;
 mod output;
 mod proxy;
+mod tui;
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -25,7 +26,7 @@ use dgram_proto::Name;
 
 /// dgram's command-line client for the UDP chat and echo services.
 #[derive(Debug, Parser)]
-#[command(name = "client-cli", version, about)]
+#[command(name = "client-cli", version, about, propagate_version = true)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -169,6 +170,8 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        // Full screen only on a terminal; piped, the line client reads the lines.
+        Command::Chat(a) if a.tui && io::stdout().is_terminal() => tui::run(a),
         Command::Chat(a) => chat::chat(a),
         Command::Send(a) => chat::send(a),
         Command::Listen(a) => chat::listen(a),
@@ -278,7 +281,7 @@ mod tests {
             panic!("not proxy");
         };
         assert_eq!((a.loss, a.dup, a.reorder), (0.2, 0.0, 0.0));
-        assert_eq!((a.delay, a.seed), (50, Some(7)));
+        assert_eq!((a.delay, a.seed), (Duration::from_millis(50), Some(7)));
         assert_eq!(a.idle_timeout, Duration::from_secs(90));
         assert_eq!(a.max_flows, 1024);
         let base = ["client-cli", "proxy", "--listen", "127.0.0.1:0"];
@@ -306,13 +309,40 @@ mod tests {
             Ok(Command::Proxy(a)) => Some((a.rate, a.queue)),
             _ => None,
         };
-        assert_eq!(rate_queue(&[]), Some((None, 50)));
-        assert_eq!(rate_queue(&["--rate", "2000"]), Some((Some(2000), 50)));
+        let ms = Duration::from_millis;
+        assert_eq!(rate_queue(&[]), Some((None, ms(50))));
+        assert_eq!(rate_queue(&["--rate", "2000"]), Some((Some(2000), ms(50))));
         let both = ["--rate", "2000", "--queue", "0"];
-        assert_eq!(rate_queue(&both), Some((Some(2000), 0)));
+        assert_eq!(rate_queue(&both), Some((Some(2000), ms(0))));
+        let with_unit = ["--rate", "2000", "--queue", "0.1s"];
+        assert_eq!(rate_queue(&with_unit), Some((Some(2000), ms(100))));
         assert!(with(&["--queue", "50"]).is_err(), "--queue needs --rate");
         assert!(with(&["--rate", "0"]).is_err());
         assert!(with(&["--rate", "100000001"]).is_err());
         assert!(with(&["--rate", "2000", "--queue", "60001"]).is_err());
+    }
+
+    #[test]
+    fn every_subcommand_says_its_version() {
+        fn paths(cmd: &clap::Command, path: Vec<String>, out: &mut Vec<Vec<String>>) {
+            for sub in cmd.get_subcommands() {
+                let mut path = path.clone();
+                path.push(sub.get_name().to_owned());
+                out.push(path.clone());
+                paths(sub, path, out);
+            }
+        }
+        let mut all = Vec::new();
+        paths(&Cli::command(), vec!["client-cli".to_owned()], &mut all);
+        assert!(all.len() >= 7, "{all:?}");
+        for path in all {
+            let args = path.iter().map(String::as_str).chain(["--version"]);
+            let err = Cli::try_parse_from(args).expect_err("--version stops parsing");
+            assert_eq!(
+                err.kind(),
+                clap::error::ErrorKind::DisplayVersion,
+                "{path:?}"
+            );
+        }
     }
 }

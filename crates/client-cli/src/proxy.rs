@@ -36,28 +36,29 @@ pub(crate) struct ProxyArgs {
     /// --delay plus 20 ms, so that later datagrams overtake it.
     #[arg(long, value_name = "P", default_value = "0.0", value_parser = probability)]
     pub(crate) reorder: f64,
-    /// Milliseconds added to every datagram, each way: a round trip gains twice this.
-    #[arg(long, value_name = "MS", default_value_t = 0,
-          value_parser = clap::value_parser!(u64).range(0..=60_000))]
-    pub(crate) delay: u64,
+    /// Added to every datagram, each way: a round trip gains twice this (bare numbers are
+    /// milliseconds: 50, 50ms, 0.2s; at most 60 s).
+    #[arg(long, value_name = "DURATION", default_value = "0", value_parser = link_time)]
+    pub(crate) delay: Duration,
     /// Limit each direction to this many kilobits per second, as a slow link would: datagrams
     /// queue for the link behind each other, and are dropped when the queue is full (--queue).
     /// One link each way, shared by every client [default: no limit].
     #[arg(long, value_name = "KBIT",
           value_parser = clap::value_parser!(u64).range(1..=Bottleneck::MAX_RATE_KBIT))]
     pub(crate) rate: Option<u64>,
-    /// With --rate: the longest, in milliseconds, a datagram may wait for the link; later ones
-    /// are dropped (drop tail) and counted as "dropped at queue". 0 keeps no queue.
-    #[arg(long, value_name = "MS", default_value_t = 50, requires = "rate",
-          value_parser = clap::value_parser!(u64).range(0..=60_000))]
-    pub(crate) queue: u64,
+    /// With --rate: the longest a datagram may wait for the link; later ones are dropped (drop
+    /// tail) and counted as "dropped at queue". 0 keeps no queue (bare numbers are
+    /// milliseconds: 50, 50ms, 0.1s; at most 60 s).
+    #[arg(long, value_name = "DURATION", default_value = "50", requires = "rate",
+          value_parser = link_time)]
+    pub(crate) queue: Duration,
     /// Seed of every random decision: the same seed and the same traffic replay the same
     /// drops, duplicates and delays [default: from the clock, printed at start].
     #[arg(long, value_name = "N")]
     pub(crate) seed: Option<u64>,
     /// Forget a client after this long without a datagram either way (bare numbers are
     /// seconds: 90, 500ms, 2m); its next datagram gets a new port towards the server.
-    #[arg(long, value_name = "SECS", default_value = "90", value_parser = idle_timeout)]
+    #[arg(long, value_name = "DURATION", default_value = "90", value_parser = idle_timeout)]
     pub(crate) idle_timeout: Duration,
     /// Serve at most this many clients at once; datagrams from more are dropped until one
     /// goes idle.
@@ -79,6 +80,15 @@ fn probability(s: &str) -> Result<f64, String> {
     Ok(p)
 }
 
+/// Parses `--delay` and `--queue`: bare numbers are milliseconds, at most a minute.
+fn link_time(s: &str) -> Result<Duration, String> {
+    let d = args::millis(s)?;
+    if d > Duration::from_secs(60) {
+        return Err(format!("{s:?} is longer than the limit of 60 s"));
+    }
+    Ok(d)
+}
+
 /// Parses `--idle-timeout`: seconds, longer than zero.
 fn idle_timeout(s: &str) -> Result<Duration, String> {
     let d = args::seconds(s)?;
@@ -96,10 +106,10 @@ pub(crate) fn run(a: ProxyArgs) -> anyhow::Result<ExitCode> {
         loss: a.loss,
         dup: a.dup,
         reorder: a.reorder,
-        delay: Duration::from_millis(a.delay),
+        delay: a.delay,
         bottleneck: a.rate.map(|rate_kbit| Bottleneck {
             rate_kbit,
-            queue: Duration::from_millis(a.queue),
+            queue: a.queue,
         }),
         seed,
     };

@@ -50,7 +50,7 @@ pub use event::{LinkEvent, LookupFailed, Moved, SessionEvent, SubmitError};
 pub use follow::{Follow, ServerTarget};
 pub use keys::KeyFile;
 pub use link::Link;
-pub use note::{Note, Outgoing, SendState};
+pub use note::{Elsewhere, Note, Outgoing, SendState};
 pub use session::{Identity, Session};
 pub use state::{Action, Chat};
 pub use wire::{seed, ChatSession};

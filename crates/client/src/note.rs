@@ -19,8 +19,11 @@ pub enum SendState {
     Accepted,
     /// Every recipient session acknowledged it.
     Delivered,
-    /// Not delivered (yet): the server's reason (e.g. queued for an offline user), or the
-    /// session's, when the message carrying it was never acknowledged.
+    /// A direct message the server holds for its recipient, who is offline (or whose session
+    /// failed): it is delivered, and receipted, when they return. The server's words.
+    Held(String),
+    /// Not delivered: the server's reason (a room member's session failed), or the session's,
+    /// when the message carrying it was never acknowledged.
     NotDelivered(String),
     /// The server turned it away (unknown user, not in the room, too long, rate limit).
     Refused {
@@ -39,6 +42,8 @@ impl SendState {
             SendState::Sending => "sending".to_owned(),
             SendState::Accepted => "accepted".to_owned(),
             SendState::Delivered => "delivered".to_owned(),
+            // The server's words say it is queued ("alex is offline; queued until they return").
+            SendState::Held(reason) => reason.clone(),
             SendState::NotDelivered(reason) => format!("not delivered: {reason}"),
             SendState::Refused { message, .. } => format!("not delivered: {message}"),
         }
@@ -51,6 +56,7 @@ impl SendState {
             SendState::Sending => "sending",
             SendState::Accepted => "accepted",
             SendState::Delivered => "delivered",
+            SendState::Held(_) => "held",
             SendState::NotDelivered(_) => "not_delivered",
             SendState::Refused { .. } => "refused",
         }
@@ -65,6 +71,15 @@ pub struct Outgoing {
     /// Where it went.
     pub to: Target,
     /// Its first characters, to say which message a state line is about.
+    pub preview: String,
+}
+
+/// A message our name sent from another session, as this session saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Elsewhere {
+    /// Where it went.
+    pub to: Target,
+    /// Its first characters.
     pub preview: String,
 }
 
@@ -147,6 +162,9 @@ pub enum Note {
     Receipt {
         /// The message's id on the server.
         id: ChatId,
+        /// Where it went and how it began, when this session saw it (a session is sent the
+        /// DMs and room messages its name sends from elsewhere).
+        about: Option<Elsewhere>,
         /// Where it stands now.
         state: SendState,
     },

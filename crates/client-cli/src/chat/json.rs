@@ -9,7 +9,7 @@
 //! | `lookup_failed` | `given`, `reason`, `trying` (the address still tried); once per run of failures |
 //! | `message` | `id`, `ts` (UTC ms), `from`, `to` (`name` or `#room`), `kind` (`dm`/`room`), `room` (for room messages), `text`, `replay` |
 //! | `presence` | `name`, `presence` (`online`, `offline`, `away`, `back`, `joined`, `left`), `text` (away), `room` (joined/left) |
-//! | `receipt` | `id`, `state` (`delivered`, `not_delivered`), `reason` |
+//! | `receipt` | `id`, `state` (`delivered`, `held`: a DM queued for its offline recipient, `not_delivered`), `reason`; `to` and `preview` when this session saw the message |
 //! | `joined`, `parted` | `room`, `auto` |
 //! | `topic` | `room`, `topic` |
 //! | `error` | `message` (and `what` for a failed request) |
@@ -66,8 +66,15 @@ pub(crate) fn note(note: &Note, server: SocketAddr) -> Option<Value> {
         Note::Refused { message, .. } => json!({"event": "error", "message": message}),
         Note::Message { posted, replay } => message(posted, *replay),
         Note::Presence { name, presence } => self::presence(name, presence),
-        Note::Receipt { id, state }
-        | Note::State {
+        Note::Receipt { id, state, about } => {
+            let mut v = receipt(*id, state);
+            if let Some(about) = about {
+                v["to"] = json!(about.to.to_string());
+                v["preview"] = json!(about.preview);
+            }
+            v
+        }
+        Note::State {
             id: Some(id),
             state,
             ..
@@ -137,7 +144,7 @@ fn message(posted: &Posted, replay: bool) -> Value {
 
 fn receipt(id: u64, state: &SendState) -> Value {
     let mut v = json!({"event": "receipt", "id": id, "state": state.code()});
-    if let SendState::NotDelivered(reason) = state {
+    if let SendState::NotDelivered(reason) | SendState::Held(reason) = state {
         v["reason"] = json!(reason);
     }
     v
@@ -182,6 +189,7 @@ mod tests {
         let v = note(
             &Note::Receipt {
                 id: 3,
+                about: None,
                 state: SendState::NotDelivered("queued".into()),
             },
             server(),

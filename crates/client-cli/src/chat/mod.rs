@@ -8,8 +8,8 @@
 //! objects ([`json`]).
 
 mod json;
-mod render;
-mod repl;
+pub(crate) mod render;
+pub(crate) mod repl;
 mod script;
 
 use std::net::SocketAddr;
@@ -35,7 +35,8 @@ pub(crate) struct Common {
     /// The name to chat as [default: your login name, or "guest"].
     #[arg(long, env = "DGRAM_NAME", value_parser = args::name)]
     pub(crate) name: Option<Name>,
-    /// Where claim keys are kept [default: $XDG_CONFIG_HOME/dgram, else ~/.config/dgram].
+    /// Where claim keys (and `chat`'s input history) are kept [default: $XDG_CONFIG_HOME/dgram,
+    /// else ~/.config/dgram].
     #[arg(long, value_name = "DIR")]
     pub(crate) home: Option<PathBuf>,
 }
@@ -45,6 +46,14 @@ pub(crate) struct Common {
 pub(crate) struct ChatArgs {
     #[command(flatten)]
     pub(crate) common: Common,
+    /// Do not show where each DM partner is seen (`来自[127.0.0.1:5000]`, the origin's way,
+    /// found with one whois per partner).
+    #[arg(long)]
+    pub(crate) no_addresses: bool,
+    /// The full-screen client: a buffer per conversation, switched with Alt-1..9 or Ctrl-N/P
+    /// (DGRAM_TUI=1 makes it the default).
+    #[arg(long, env = "DGRAM_TUI", value_parser = clap::builder::FalseyValueParser::new())]
+    pub(crate) tui: bool,
 }
 
 /// `client-cli send`.
@@ -97,18 +106,34 @@ pub(crate) fn room(s: &str) -> Result<Room, String> {
 }
 
 impl Common {
+    /// What to say when the server's name could not be looked up at start.
+    pub(crate) fn unresolved(&self) -> Option<String> {
+        (self.server.1.ip() == args::UNRESOLVED).then(|| {
+            format!(
+                "could not look {} up yet; looking again every 3 s, and what you send waits \
+                 until then",
+                crate::output::printable(&self.server.0)
+            )
+        })
+    }
+
+    /// Where the client keeps its files (claim keys, the input history).
+    pub(crate) fn home(&self) -> anyhow::Result<PathBuf> {
+        match &self.home {
+            Some(home) => Ok(home.clone()),
+            None => keys::default_home().context(
+                "neither XDG_CONFIG_HOME nor HOME is set; give a directory with --home DIR",
+            ),
+        }
+    }
+
     /// Fills in the defaults that need the environment.
     pub(crate) fn resolve(&self) -> anyhow::Result<Identity> {
         let name = match &self.name {
             Some(name) => name.clone(),
             None => args::default_name()?,
         };
-        let home = match &self.home {
-            Some(home) => home.clone(),
-            None => keys::default_home().context(
-                "neither XDG_CONFIG_HOME nor HOME is set; give a directory with --home DIR",
-            )?,
-        };
+        let home = self.home()?;
         let keys = KeyFile::new(&home, &self.server.0, &name);
         Ok(Identity {
             server: ServerTarget::new(&self.server.0, self.server.1),

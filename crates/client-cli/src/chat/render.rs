@@ -3,7 +3,8 @@
 //! to terminals; whatever others wrote is shown with its control characters escaped, because
 //! raw escape sequences in a message could rewrite the reader's terminal.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use chrono::{DateTime, Local};
@@ -11,7 +12,7 @@ use dgram_proto::chat::{Posted, Presence, RoomInfo, Target, UserInfo};
 use dgram_proto::Name;
 
 use crate::output::printable;
-use dgram_client::{LookupFailed, Moved, Note, Outgoing, SendState};
+use dgram_client::{Elsewhere, LookupFailed, Moved, Note, Outgoing, SendState};
 
 /// Readable on dark and light backgrounds alike: no near-black, near-white or grey.
 const PALETTE: [u8; 24] = [
@@ -30,6 +31,9 @@ pub(crate) struct Render {
     /// address it was about, even when the front end reads behind the link.
     server: Cell<SocketAddr>,
     color: bool,
+    /// Where each sender is seen, by name key, as the origin showed it on every line
+    /// (`来自[127.0.0.1:5000]`): filled by the prompt's lookups, empty when it is turned off.
+    addrs: RefCell<HashMap<String, String>>,
 }
 
 impl Render {
@@ -37,7 +41,20 @@ impl Render {
         Self {
             server: Cell::new(server),
             color,
+            addrs: RefCell::new(HashMap::new()),
         }
+    }
+
+    /// From now on, lines from `name` say where the server sees them (the first of their
+    /// sessions' addresses, and how many more there are).
+    pub(crate) fn learn_address(&self, name: &Name, addrs: &[String]) {
+        let Some(first) = addrs.first() else { return };
+        let more = match addrs.len() {
+            1 => String::new(),
+            n => format!(" +{}", n - 1),
+        };
+        let shown = format!(" 来自[{}]{more}", printable(first));
+        self.addrs.borrow_mut().insert(name.key().to_owned(), shown);
     }
 
     /// The lines for `note` (several for lists), without a final newline; `me` is our name.
@@ -58,6 +75,15 @@ impl Render {
                 format!(
                     "{} now resolves to {to} (was {from}); trying there",
                     printable(given)
+                )
+            }
+            Note::LookupFailed(LookupFailed { given, reason, .. })
+                if server.ip() == crate::args::UNRESOLVED =>
+            {
+                format!(
+                    "could not look {} up yet ({}); looking again every few seconds",
+                    printable(given),
+                    printable(reason)
                 )
             }
             Note::LookupFailed(LookupFailed {
@@ -84,7 +110,7 @@ impl Render {
             }
             Note::Sent { msg, text, state } => self.sent(&now, msg, text, state, me),
             Note::State { msg, id, state } => self.state(msg, *id, state),
-            Note::Receipt { id, state } => format!("{now} message {id}: {}", state.label()),
+            Note::Receipt { id, about, state } => self.receipt(*id, about.as_ref(), state),
             Note::Joined { room, auto: false } => format!("joined #{room}"),
             Note::Joined { room, auto: true } => format!("joined #{room} again"),
             Note::Parted { room } => format!("left #{room}"),
@@ -175,7 +201,10 @@ impl Render {
         let time = clock(Some(posted.ts));
         let marker = marker(&posted.to);
         let earlier = if replay { " (earlier)" } else { "" };
-        let from = self.name(&posted.from);
+        let mut from = self.name(&posted.from);
+        if let Some(addr) = self.addrs.borrow().get(posted.from.key()) {
+            from.push_str(addr);
+        }
         let text = body(&posted.text);
         match &posted.to {
             // Our own DM, seen from another of our sessions: say who it went to.
@@ -190,11 +219,7 @@ impl Render {
     }
 
     fn state(&self, msg: &Outgoing, id: Option<u64>, state: &SendState) -> String {
-        let mark = match state {
-            SendState::Delivered => "✓ ",
-            SendState::NotDelivered(_) | SendState::Refused { .. } => "✗ ",
-            SendState::Queued | SendState::Sending | SendState::Accepted => "",
-        };
+        let mark = mark(state);
         let id = id.map(|id| format!(" #{id}")).unwrap_or_default();
         format!(
             "{} {} → {} \"{}\"{id}: {mark}{}",
@@ -204,6 +229,25 @@ impl Render {
             printable(&msg.preview),
             printable(&state.label())
         )
+    }
+
+    /// A receipt for a message our name sent from another session: what it was, when this
+    /// session saw it, and that it came from elsewhere.
+    fn receipt(&self, id: u64, about: Option<&Elsewhere>, state: &SendState) -> String {
+        let state = format!("{}{}", mark(state), printable(&state.label()));
+        match about {
+            Some(about) => format!(
+                "{} {} → {} \"{}\" #{id} (sent from another session): {state}",
+                clock(None),
+                marker(&about.to),
+                self.target(&about.to),
+                printable(&about.preview),
+            ),
+            None => format!(
+                "{} a message sent from another session (#{id}): {state}",
+                clock(None)
+            ),
+        }
     }
 
     fn users(&self, users: &[UserInfo]) -> String {
@@ -244,6 +288,15 @@ pub(crate) fn colour_of(name: &Name) -> u8 {
         h = (h ^ u32::from(*b)).wrapping_mul(0x0100_0193);
     }
     PALETTE[(h % PALETTE.len() as u32) as usize]
+}
+
+/// What goes before a send state: a tick for delivered, a cross for failed.
+fn mark(state: &SendState) -> &'static str {
+    match state {
+        SendState::Delivered => "✓ ",
+        SendState::NotDelivered(_) | SendState::Refused { .. } => "✗ ",
+        SendState::Queued | SendState::Sending | SendState::Accepted | SendState::Held(_) => "",
+    }
 }
 
 /// `[DM]` or `[#room]`.

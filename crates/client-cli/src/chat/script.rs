@@ -32,6 +32,9 @@ use super::{json, runtime, use_colour, ListenArgs, SendArgs};
 /// Runs `client-cli send`.
 pub(crate) fn send(a: SendArgs) -> anyhow::Result<ExitCode> {
     let id = a.common.resolve()?;
+    if let Some(unresolved) = a.common.unresolved() {
+        eprintln!("{unresolved}");
+    }
     let text = if a.text.is_empty() {
         let mut text = String::new();
         io::stdin()
@@ -112,7 +115,7 @@ async fn send_plan(id: &Identity, plan: Plan) -> anyhow::Result<ExitCode> {
         tokio::select! {
             stepped = session.step() => stepped?,
             () = tokio::time::sleep_until(deadline) => {
-                break Err(progress.timed_out(server, &plan));
+                break Err(progress.timed_out(server, &id.server.given, &plan));
             }
         }
     };
@@ -218,7 +221,9 @@ impl Progress {
             SendState::NotDelivered(reason) if id.is_none() => {
                 return Err(format!("not sent to {}: {reason}", plan.to));
             }
-            SendState::NotDelivered(reason) => self.waiting_for = Some(reason.clone()),
+            SendState::NotDelivered(reason) | SendState::Held(reason) => {
+                self.waiting_for = Some(reason.clone());
+            }
             SendState::Queued | SendState::Sending | SendState::Accepted | SendState::Delivered => {
             }
         }
@@ -230,22 +235,32 @@ impl Progress {
     fn finished(&self, wait_delivered: bool) -> bool {
         self.states.values().all(|(_, state)| match state {
             SendState::Delivered => true,
-            SendState::Accepted | SendState::NotDelivered(_) => !wait_delivered,
+            SendState::Accepted | SendState::NotDelivered(_) | SendState::Held(_) => {
+                !wait_delivered
+            }
             SendState::Queued | SendState::Sending | SendState::Refused { .. } => false,
         })
     }
 
-    fn timed_out(&self, server: SocketAddr, plan: &Plan) -> String {
+    fn timed_out(&self, server: SocketAddr, given: &str, plan: &Plan) -> String {
         let after = format!("{:?}", plan.timeout);
+        if !self.welcomed && server.ip() == crate::args::UNRESOLVED {
+            return format!(
+                "no chat server within {after}: {} could not be looked up",
+                crate::output::printable(given)
+            );
+        }
         if !self.welcomed {
             return format!(
                 "no answer from the chat server at {server} within {after} (is it running?)"
             );
         }
-        let accepted = self
-            .states
-            .values()
-            .any(|(_, s)| matches!(s, SendState::Accepted | SendState::NotDelivered(_)));
+        let accepted = self.states.values().any(|(_, s)| {
+            matches!(
+                s,
+                SendState::Accepted | SendState::NotDelivered(_) | SendState::Held(_)
+            )
+        });
         match (&self.waiting_for, accepted) {
             (Some(reason), _) => format!(
                 "the message to {} was accepted but not delivered within {after}: {reason}",
@@ -263,6 +278,9 @@ impl Progress {
 /// Runs `client-cli listen`.
 pub(crate) fn listen(a: ListenArgs) -> anyhow::Result<ExitCode> {
     let id = a.common.resolve()?;
+    if let Some(unresolved) = a.common.unresolved() {
+        eprintln!("{unresolved}");
+    }
     runtime()?.block_on(async move {
         let mut session = Session::open(&id).await?;
         for room in a.join {

@@ -8,8 +8,8 @@ use dgram_proto::chat::{
 use dgram_proto::{Name, RequestId};
 
 use super::requests::Purpose;
-use super::{Action, Chat, Phase, MAX_TRACKED};
-use crate::note::{Note, SendState};
+use super::{Action, Chat, Phase};
+use crate::note::{Elsewhere, Note, SendState};
 
 impl Chat {
     /// Takes in one message from the server.
@@ -32,11 +32,12 @@ impl Chat {
                 kind,
                 message,
             } => self.refused(req, kind, message),
-            ServerMsg::Accepted { req, id, .. } => self.accepted(req, id),
+            ServerMsg::Accepted { req, id, ts } => self.accepted(req, id, ts),
             ServerMsg::Delivered { id } => self.receipt(id, SendState::Delivered, true),
             ServerMsg::NotDelivered { id, reason } => {
                 // Kept: a DM queued for an offline user is delivered, and receipted, later.
-                self.receipt(id, SendState::NotDelivered(reason), false);
+                let state = self.undelivered(id, reason);
+                self.receipt(id, state, false);
             }
             ServerMsg::Message(posted) => self.message(posted),
             ServerMsg::Presence { name, presence } => self.presence(name, presence),
@@ -101,10 +102,12 @@ impl Chat {
         self.actions.insert(at, Action::Show(note));
     }
 
-    fn accepted(&mut self, req: RequestId, id: ChatId) {
+    fn accepted(&mut self, req: RequestId, id: ChatId, ts: u64) {
         let Some(r) = self.take(req) else { return };
         match r.purpose {
             Purpose::Send(msg) => {
+                // Our own message is seen: a room's replay after a reconnect does not repeat it.
+                self.saw_id(&msg.to, id, ts);
                 self.track(id, msg.clone());
                 let state = SendState::Accepted;
                 self.show(Note::State {
@@ -114,19 +117,22 @@ impl Chat {
                 });
             }
             // Only messages are accepted; anything else is answered otherwise.
-            Purpose::Join { .. } | Purpose::Part(_) | Purpose::Away(_) | Purpose::Query { .. } => {}
+            Purpose::Join { .. }
+            | Purpose::Part(_)
+            | Purpose::Away(_)
+            | Purpose::CatchUp(_)
+            | Purpose::Query { .. } => {}
         }
     }
 
     fn message(&mut self, posted: Posted) {
-        if !self.seen.insert(posted.id) {
+        if !self.saw(&posted) {
             return;
         }
-        // Ids grow, so the smallest is the oldest.
-        while self.seen.len() > MAX_TRACKED {
-            self.seen.pop_first();
-        }
         self.saw_online(&posted.from);
+        if posted.from.key() == self.me.key() {
+            self.sent_elsewhere(&posted);
+        }
         self.show(Note::Message {
             posted,
             replay: false,
@@ -136,16 +142,19 @@ impl Chat {
     fn history_came(&mut self, req: Option<RequestId>, with: Target, messages: Vec<Posted>) {
         let Some(req) = req else {
             // The replay on joining a room: shown like messages, marked as history.
-            for posted in messages {
-                self.show(Note::Message {
-                    posted,
-                    replay: true,
-                });
-            }
-            return;
+            return self.replay_came(with, messages);
         };
-        self.take(req);
-        self.show(Note::History { with, messages });
+        match self.take(req).map(|r| r.purpose) {
+            Some(Purpose::CatchUp(room)) => self.caught_up(&room, messages),
+            Some(
+                Purpose::Query { .. }
+                | Purpose::Send(_)
+                | Purpose::Join { .. }
+                | Purpose::Part(_)
+                | Purpose::Away(_),
+            )
+            | None => self.show(Note::History { with, messages }),
+        }
     }
 
     fn presence(&mut self, name: Name, presence: Presence) {
@@ -173,7 +182,39 @@ impl Chat {
                 id: Some(id),
                 state,
             }),
-            None => self.show(Note::Receipt { id, state }),
+            None => {
+                let about = match last {
+                    true => self.elsewhere.remove(&id),
+                    false => self.elsewhere.get(&id).cloned(),
+                };
+                self.show(Note::Receipt { id, about, state });
+            }
+        }
+    }
+
+    /// What a "not delivered" receipt means: a DM the server says it queued is held for its
+    /// recipient (the protocol says so only in words: "alex is offline; queued until they
+    /// return"); anything else was not delivered.
+    fn undelivered(&self, id: ChatId, reason: String) -> SendState {
+        let to = match self.tracked.get(&id) {
+            Some(msg) => Some(&msg.to),
+            None => self.elsewhere.get(&id).map(|e| &e.to),
+        };
+        match to {
+            Some(Target::User(_)) if reason.contains("queued") => SendState::Held(reason),
+            Some(Target::User(_) | Target::Room(_)) | None => SendState::NotDelivered(reason),
+        }
+    }
+
+    /// Our name's message from another session: kept, so that its receipts say what it was.
+    fn sent_elsewhere(&mut self, posted: &Posted) {
+        let about = Elsewhere {
+            to: posted.to.clone(),
+            preview: super::requests::preview(&posted.text),
+        };
+        self.elsewhere.insert(posted.id, about);
+        while self.elsewhere.len() > super::MAX_TRACKED {
+            self.elsewhere.pop_first();
         }
     }
 
@@ -187,6 +228,8 @@ impl Chat {
                 id: None,
                 state: SendState::Refused { kind, message },
             }),
+            // Not in the room after all (its rejoin failed, and says so): show what was held.
+            Purpose::CatchUp(room) => self.caught_up(&room, Vec::new()),
             purpose @ (Purpose::Join { .. }
             | Purpose::Part(_)
             | Purpose::Away(_)
@@ -216,8 +259,8 @@ impl Chat {
             }
             Purpose::Away(text) => self.show(Note::Away(text)),
             // A topic that was set comes back to every member as a Topic; nothing to add. A
-            // message is answered with Accepted, never Done.
-            Purpose::Query { .. } | Purpose::Send(_) => {}
+            // message is answered with Accepted, a catch-up with History, never Done.
+            Purpose::Query { .. } | Purpose::Send(_) | Purpose::CatchUp(_) => {}
         }
     }
 }

@@ -11,6 +11,7 @@
 //! again with its own id, see `resend.rs`, before it is given up).
 
 mod answers;
+mod catch_up;
 mod requests;
 mod resend;
 #[cfg(test)]
@@ -20,13 +21,13 @@ mod tests;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
-use dgram_proto::chat::{ChatId, ClaimKey, ClientMsg, Room, Txn};
+use dgram_proto::chat::{ChatId, ClaimKey, ClientMsg, Posted, Room, Txn};
 use dgram_proto::session::MessageId;
 use dgram_proto::{Name, RequestId};
 
 use self::requests::{Purpose, Request};
 use crate::event::{LinkEvent, SessionEvent};
-use crate::note::{Note, Outgoing};
+use crate::note::{Elsewhere, Note, Outgoing};
 
 /// Receipts we keep waiting for at most; beyond it the oldest is forgotten (its receipt, if
 /// it ever comes, is then shown without the message's preview).
@@ -82,9 +83,17 @@ pub struct Chat {
     by_msg: HashMap<MessageId, RequestId>,
     /// Accepted messages whose receipt may still come.
     tracked: BTreeMap<ChatId, Outgoing>,
-    /// Ids of the latest messages shown: a server that redelivers what was not acknowledged
-    /// before a reconnect sends it again with the same id, and it is shown once.
-    seen: BTreeSet<ChatId>,
+    /// Messages our name sent from other sessions, seen here: what their receipts are about.
+    elsewhere: BTreeMap<ChatId, Elsewhere>,
+    /// The latest messages shown (or sent by us), by id and timestamp: a server that
+    /// redelivers what was not acknowledged before a reconnect sends it again with the same
+    /// id, and a room's replay repeats what was shown; each is shown once.
+    seen: BTreeSet<(ChatId, u64)>,
+    /// The newest message id seen per room, by key: where a room resumes after a reconnect.
+    last_seen: HashMap<String, ChatId>,
+    /// Rooms rejoined after a reconnect whose catch-up is on its way, with the Join's replay
+    /// held back until it comes.
+    catching_up: HashMap<String, Vec<Posted>>,
     /// Requests waiting for the session and the Welcome, oldest first.
     outbox: VecDeque<RequestId>,
     actions: VecDeque<Action>,
@@ -107,7 +116,10 @@ impl Chat {
             requests: HashMap::new(),
             by_msg: HashMap::new(),
             tracked: BTreeMap::new(),
+            elsewhere: BTreeMap::new(),
             seen: BTreeSet::new(),
+            last_seen: HashMap::new(),
+            catching_up: HashMap::new(),
             outbox: VecDeque::new(),
             actions: VecDeque::new(),
         }
@@ -228,6 +240,7 @@ impl Chat {
             rejoining = self.rooms.values().cloned().collect();
             for room in &rejoining {
                 self.submit_join(room.clone(), true);
+                self.catch_up(room);
             }
         }
         while let Some(req) = self.outbox.pop_front() {

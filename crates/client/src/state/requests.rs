@@ -27,6 +27,8 @@ pub(super) enum Purpose {
     Part(Room),
     /// Setting or clearing our away message.
     Away(Option<String>),
+    /// After a reconnect, what a rejoined room said since the last message seen there.
+    CatchUp(Room),
     /// Anything answered by a message of its own (rooms, who, a topic, history, whois);
     /// `what` names it in a line saying it failed.
     Query { what: String },
@@ -44,6 +46,7 @@ impl Purpose {
             Purpose::Join { room, .. } => format!("join #{room}"),
             Purpose::Part(room) => format!("part #{room}"),
             Purpose::Away(_) => "away".to_owned(),
+            Purpose::CatchUp(room) => format!("history of #{room} since the last message seen"),
             Purpose::Query { what } => what.clone(),
         }
     }
@@ -160,14 +163,14 @@ impl Chat {
         self.submit(req, ClientMsg::Whois { req, name }, Purpose::Query { what })
     }
 
-    fn new_req(&mut self) -> RequestId {
+    pub(super) fn new_req(&mut self) -> RequestId {
         let req = self.next_req;
         self.next_req += 1;
         req
     }
 
     /// Keeps request `req`, carried by `msg`; it goes out now, or once the session is back.
-    fn submit(&mut self, req: RequestId, msg: ClientMsg, purpose: Purpose) -> RequestId {
+    pub(super) fn submit(&mut self, req: RequestId, msg: ClientMsg, purpose: Purpose) -> RequestId {
         let request = Request {
             msg,
             purpose,
@@ -227,6 +230,8 @@ impl Chat {
             }),
             // A room we tried to join again stays on the list: the next reconnect tries again.
             Purpose::Join { auto: true, .. } => {}
+            // What was held back is shown after all; the next reconnect asks again.
+            Purpose::CatchUp(room) => self.caught_up(&room, Vec::new()),
             purpose @ (Purpose::Join { auto: false, .. }
             | Purpose::Part(_)
             | Purpose::Away(_)
@@ -250,13 +255,18 @@ impl Chat {
 /// What a state line says about one of our messages: its request, where it went, and its
 /// first characters.
 fn outgoing(req: RequestId, to: &Target, text: &str) -> Outgoing {
+    Outgoing {
+        req,
+        to: to.clone(),
+        preview: preview(text),
+    }
+}
+
+/// A message's first characters, with `…` if there is more.
+pub(super) fn preview(text: &str) -> String {
     let mut preview: String = text.chars().take(PREVIEW_CHARS).collect();
     if preview.len() < text.len() {
         preview.push('…');
     }
-    Outgoing {
-        req,
-        to: to.clone(),
-        preview,
-    }
+    preview
 }

@@ -13,7 +13,7 @@ pub(super) fn name(s: &str) -> Name {
     Name::new(s).expect("valid name")
 }
 
-fn room(s: &str) -> Room {
+pub(super) fn room(s: &str) -> Room {
     Room::new(s).expect("valid room")
 }
 
@@ -215,7 +215,7 @@ fn sends_go_accepted_then_delivered() {
         states,
         [
             SendState::Accepted,
-            SendState::NotDelivered("egon is offline; queued".into()),
+            SendState::Held("egon is offline; queued".into()),
             SendState::Delivered
         ]
     );
@@ -330,4 +330,48 @@ fn incoming_messages_and_presence_track_who_is_online() {
     );
     assert!(matches!(shown[1], Note::Presence { .. }), "{shown:?}");
     assert_eq!(shown.len(), 2);
+}
+
+#[test]
+fn receipts_for_our_other_sessions_say_what_they_are_about() {
+    let mut chat = ready();
+    let posted = Posted {
+        id: 57,
+        ts: 5,
+        from: name("Alex"),
+        to: Target::User(name("egon")),
+        text: "sent from my phone".into(),
+    };
+    chat.handle(server(ServerMsg::Message(posted)));
+    chat.handle(server(ServerMsg::NotDelivered {
+        id: 57,
+        reason: "egon is offline; queued until they return".into(),
+    }));
+    chat.handle(server(ServerMsg::Delivered { id: 57 }));
+    chat.handle(server(ServerMsg::Delivered { id: 58 }));
+    let shown = notes(&drain(&mut chat));
+    let about = Some(crate::note::Elsewhere {
+        to: Target::User(name("egon")),
+        preview: "sent from my phone".into(),
+    });
+    assert_eq!(
+        &shown[1..],
+        [
+            Note::Receipt {
+                id: 57,
+                about: about.clone(),
+                state: SendState::Held("egon is offline; queued until they return".into()),
+            },
+            Note::Receipt {
+                id: 57,
+                about,
+                state: SendState::Delivered,
+            },
+            Note::Receipt {
+                id: 58,
+                about: None,
+                state: SendState::Delivered,
+            },
+        ]
+    );
 }

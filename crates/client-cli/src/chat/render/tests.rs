@@ -60,6 +60,26 @@ fn messages_show_marker_sender_and_text() {
 }
 
 #[test]
+fn senders_show_where_they_are_as_the_origin_did() {
+    let me = name("黎诗");
+    let r = render(false);
+    r.learn_address(&name("Alex"), &["127.0.0.1:5000".into()]);
+    let dm = Note::Message {
+        posted: posted("alex", Target::User(me.clone()), "hi"),
+        replay: false,
+    };
+    assert_eq!(
+        untimed(&r.note(&dm, &me)),
+        "[DM] alex 来自[127.0.0.1:5000]: hi"
+    );
+    r.learn_address(&name("alex"), &["10.0.0.1:1".into(), "10.0.0.2:2".into()]);
+    assert_eq!(
+        untimed(&r.note(&dm, &me)),
+        "[DM] alex 来自[10.0.0.1:1] +1: hi"
+    );
+}
+
+#[test]
 fn names_keep_their_colour() {
     let r = render(true);
     let a = r.name(&name("alex"));
@@ -149,6 +169,43 @@ fn send_states_read_plainly() {
     assert_eq!(
         untimed(&render(false).note(&sent, &me)),
         "[DM] alex → egon: hello  (sending)"
+    );
+}
+
+#[test]
+fn held_and_elsewhere_read_as_what_they_are() {
+    let me = name("alex");
+    let held = Note::State {
+        msg: Outgoing {
+            req: 3,
+            to: Target::User(name("egon")),
+            preview: "hello".into(),
+        },
+        id: Some(9),
+        state: SendState::Held("egon is offline; queued until they return".into()),
+    };
+    assert_eq!(
+        untimed(&render(false).note(&held, &me)),
+        "[DM] → egon \"hello\" #9: egon is offline; queued until they return"
+    );
+    let about = dgram_client::Elsewhere {
+        to: Target::Room(Room::new("lobby").expect("room")),
+        preview: "from my phone".into(),
+    };
+    let receipt = |about| Note::Receipt {
+        id: 57,
+        about,
+        state: SendState::NotDelivered("a recipient's session failed".into()),
+    };
+    assert_eq!(
+        untimed(&render(false).note(&receipt(Some(about)), &me)),
+        "[#lobby] → #lobby \"from my phone\" #57 (sent from another session): ✗ not \
+         delivered: a recipient's session failed"
+    );
+    assert_eq!(
+        untimed(&render(false).note(&receipt(None), &me)),
+        "a message sent from another session (#57): ✗ not delivered: a recipient's session \
+         failed"
     );
 }
 

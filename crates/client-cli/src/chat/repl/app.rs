@@ -4,10 +4,12 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use dgram_proto::chat::{Target, MAX_TEXT};
+use dgram_proto::chat::{Room, Target, MAX_TEXT};
 
 use super::commands::{self, Cmd, Line};
 use super::editor::{Reply, Terminal, Words};
+use super::partners::{Found, Partners};
+use super::quiet::Quiet;
 use crate::chat::render::Render;
 use dgram_client::split::split;
 use dgram_client::Note;
@@ -15,6 +17,9 @@ use dgram_client::Session;
 
 /// How long leaving waits for the server to answer what was just sent.
 const SETTLE_WAIT: Duration = Duration::from_secs(2);
+
+/// How long the prompt waits for the check of a name chosen while not online.
+const CHECK_WAIT: Duration = Duration::from_secs(2);
 
 /// The origin's question, and in English.
 const CHOOSE_PROMPT: &str = "请选择聊天对象 / chat with: ";
@@ -32,6 +37,12 @@ pub(super) struct App {
     render: Render,
     pub(super) terminal: Terminal,
     words: Arc<Mutex<Words>>,
+    quiet: Quiet,
+    partners: Partners,
+    /// Whether lines show where their sender is (`来自[…]`).
+    addresses: bool,
+    /// A prompt held back until this instant at the latest (see [`App::reply`]).
+    held: Option<tokio::time::Instant>,
     mode: Mode,
     /// A message over the limit, waiting for a yes to go out in parts.
     split: Option<(Target, Vec<String>)>,
@@ -46,12 +57,17 @@ impl App {
         render: Render,
         terminal: Terminal,
         words: Arc<Mutex<Words>>,
+        addresses: bool,
     ) -> Self {
         Self {
             session,
             render,
             terminal,
             words,
+            quiet: Quiet::default(),
+            partners: Partners::default(),
+            addresses,
+            held: None,
             mode: Mode::Choosing,
             split: None,
             refusal: None,
@@ -89,6 +105,22 @@ impl App {
                 if self.started {
                     self.say(format!("{message}\n(press Enter to leave)"));
                 }
+                continue;
+            }
+            self.partners.heard(&mut self.session.chat, note);
+            if let (Note::Whois { name, addrs, .. }, true) = (note, self.addresses) {
+                self.render.learn_address(name, addrs);
+            }
+            match self.partners.answer(&self.session.chat, note) {
+                Found::NotOurs => {}
+                Found::Quiet => continue,
+                Found::Unknown(why) => {
+                    self.say(format!("{why}; choose again"));
+                    self.mode = Mode::Choosing;
+                    continue;
+                }
+            }
+            if !self.quiet.shows(note) {
                 continue;
             }
             let text = self.render.note(note, self.session.chat.me());
@@ -130,6 +162,13 @@ impl App {
         if self.split.take().is_some() {
             self.say("not sent".to_owned());
         }
+        let back = match self.mode {
+            Mode::Talking(_) => ", quit goes back to choosing",
+            Mode::Choosing => "",
+        };
+        self.say(format!(
+            "(Ctrl-C clears the line; q or Ctrl-D leaves{back})"
+        ));
         Reply::Prompt(self.prompt())
     }
 
@@ -141,6 +180,7 @@ impl App {
         if let Some((to, parts)) = self.split.take() {
             match line.trim().to_lowercase().as_str() {
                 "y" | "yes" => {
+                    self.say(format!("sending it as {} messages", parts.len()));
                     for text in parts {
                         self.session.chat.send(to.clone(), text);
                     }
@@ -186,7 +226,34 @@ impl App {
         self.say(format!(
             "chatting with {to}; quit goes back to choosing, q leaves"
         ));
+        if let Some(said) = self.partners.chose(&mut self.session.chat, &to) {
+            self.say(said);
+            // The prompt waits for the check, so that an unknown name sends nothing.
+            self.held = Some(tokio::time::Instant::now() + CHECK_WAIT);
+        }
         self.mode = Mode::Talking(to);
+    }
+
+    /// Shows the next prompt, or holds it while a chosen name is being checked.
+    pub(super) fn reply(&mut self, reply: Reply) {
+        match (&reply, self.held) {
+            (Reply::Prompt(_), Some(_)) => {}
+            _ => self.terminal.reply(reply),
+        }
+    }
+
+    /// When a held prompt is due: once the check answers, or after [`CHECK_WAIT`].
+    pub(super) fn held_until(&self) -> Option<tokio::time::Instant> {
+        self.held
+    }
+
+    /// Shows the held prompt if its check is done (or `due`).
+    pub(super) fn release(&mut self, due: bool) {
+        if self.held.is_some() && (due || !self.partners.checking()) {
+            self.held = None;
+            let prompt = self.prompt();
+            self.terminal.reply(Reply::Prompt(prompt));
+        }
     }
 
     /// Sends a message, or offers to split it when it is over the limit.
@@ -205,18 +272,23 @@ impl App {
         self.split = Some((to, parts));
     }
 
+    /// The room the user talks in, if it is a room.
+    fn room(&self) -> Option<Room> {
+        match &self.mode {
+            Mode::Talking(Target::Room(room)) => Some(room.clone()),
+            Mode::Talking(Target::User(_)) | Mode::Choosing => None,
+        }
+    }
+
     fn command(&mut self, cmd: Cmd) {
+        let room_now = self.room();
         let chat = &mut self.session.chat;
         match cmd {
             Cmd::Msg { to, text } => self.send(to, text),
             Cmd::To(to) => self.talk_to(to),
             Cmd::Join(room) => self.talk_to(Target::Room(room)),
             Cmd::Part(room) => {
-                let current = match &self.mode {
-                    Mode::Talking(Target::Room(r)) => Some(r.clone()),
-                    _ => None,
-                };
-                let Some(room) = room.or(current) else {
+                let Some(room) = room.or(room_now) else {
                     return self.say("not talking in a room; /part ROOM leaves one".into());
                 };
                 chat.part(room.clone());
@@ -230,6 +302,22 @@ impl App {
             Cmd::Who(room) => {
                 chat.who(room);
             }
+            Cmd::Names(room) => match room.or(room_now) {
+                Some(room) => {
+                    chat.who(Some(room));
+                }
+                None => self.say(
+                    "/names lists a room's members: /join ROOM first, or /names ROOM \
+                     (/who is everyone online)"
+                        .into(),
+                ),
+            },
+            Cmd::Say(text) => match self.mode.clone() {
+                Mode::Talking(to) => self.send(to, text),
+                Mode::Choosing => {
+                    self.say("/say sends to whoever you talk to: choose someone first".into())
+                }
+            },
             Cmd::Topic(topic) => match &self.mode {
                 Mode::Talking(Target::Room(room)) => {
                     let room = room.clone();

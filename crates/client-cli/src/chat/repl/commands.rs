@@ -8,7 +8,7 @@ use dgram_proto::Name;
 use crate::chat::{room, target};
 
 /// The commands, their arguments and what they do: for `/help` and for completion.
-pub(crate) const COMMANDS: [(&str, &str, &str); 12] = [
+pub(crate) const COMMANDS: [(&str, &str, &str); 14] = [
     (
         "/msg",
         "NAME|#ROOM TEXT",
@@ -27,6 +27,11 @@ pub(crate) const COMMANDS: [(&str, &str, &str); 12] = [
     ),
     ("/rooms", "", "list the rooms"),
     ("/who", "[ROOM]", "who is online, or in a room"),
+    (
+        "/names",
+        "[ROOM]",
+        "who is in the room (the current one by default)",
+    ),
     ("/topic", "[TEXT]", "show or set the current room's topic"),
     ("/away", "[TEXT]", "set an away message, or clear it"),
     (
@@ -35,6 +40,11 @@ pub(crate) const COMMANDS: [(&str, &str, &str); 12] = [
         "the last N messages with whoever you talk to (20)",
     ),
     ("/whois", "NAME", "the address the server sees NAME at"),
+    (
+        "/say",
+        "TEXT",
+        "send TEXT as it is, even q, quit or a /command",
+    ),
     ("/help", "", "this list"),
     ("/quit", "", "leave (as do q and Ctrl-D)"),
 ];
@@ -52,6 +62,8 @@ pub(crate) enum Cmd {
     Part(Option<Room>),
     Rooms,
     Who(Option<Room>),
+    Names(Option<Room>),
+    Say(String),
     Topic(Option<String>),
     Away(Option<String>),
     History(u32),
@@ -117,9 +129,17 @@ pub(crate) fn parse(line: &str) -> Line {
             r => room(r).map(|r| Cmd::Part(Some(r))),
         },
         "/rooms" | "/list" => Ok(Cmd::Rooms),
-        "/who" | "/names" => match rest {
+        "/who" => match rest {
             "" => Ok(Cmd::Who(None)),
             r => room(r).map(|r| Cmd::Who(Some(r))),
+        },
+        "/names" => match rest {
+            "" => Ok(Cmd::Names(None)),
+            r => room(r).map(|r| Cmd::Names(Some(r))),
+        },
+        "/say" => match rest {
+            "" => Err("usage: /say TEXT".to_owned()),
+            text => Ok(Cmd::Say(text.to_owned())),
         },
         "/topic" => Ok(Cmd::Topic(optional(rest))),
         "/away" => Ok(Cmd::Away(optional(rest))),
@@ -200,6 +220,13 @@ mod tests {
         );
         assert_eq!(cmd("/part"), Cmd::Part(None));
         assert_eq!(cmd("/who"), Cmd::Who(None));
+        assert_eq!(cmd("/names"), Cmd::Names(None));
+        assert_eq!(
+            cmd("/names #Lobby"),
+            Cmd::Names(Some(Room::new("lobby").expect("room")))
+        );
+        assert_eq!(cmd("/say q"), Cmd::Say("q".into()));
+        assert_eq!(cmd("/say  quit "), Cmd::Say("quit".into()));
         assert_eq!(cmd("/topic"), Cmd::Topic(None));
         assert_eq!(
             cmd("/topic new  topic"),
@@ -219,6 +246,7 @@ mod tests {
             "/msg alex",
             "/join",
             "/whois",
+            "/say",
             "/history 0",
             "/history x",
             "/to two words",

@@ -9,6 +9,7 @@
 //! which may be waiting on it.
 
 use std::io::{self, Write};
+use std::path::PathBuf;
 use std::sync::mpsc as std_mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -117,14 +118,18 @@ pub(crate) struct Terminal {
 }
 
 impl Terminal {
-    /// Starts the editor; it shows no prompt until the first [`Terminal::reply`].
-    pub(crate) fn start(words: Arc<Mutex<Words>>) -> anyhow::Result<Self> {
+    /// Starts the editor, with the input history kept in `history` between runs; it shows no
+    /// prompt until the first [`Terminal::reply`].
+    pub(crate) fn start(
+        words: Arc<Mutex<Words>>,
+        history: Option<PathBuf>,
+    ) -> anyhow::Result<Self> {
         let (inputs_tx, inputs) = mpsc::unbounded_channel();
         let (replies, replies_rx) = std_mpsc::channel();
         let (printer_tx, printer_rx) = std_mpsc::channel();
         let editor = std::thread::Builder::new()
             .name("chat-editor".into())
-            .spawn(move || edit(words, inputs_tx, replies_rx, printer_tx))?;
+            .spawn(move || edit(words, history, inputs_tx, replies_rx, printer_tx))?;
         // The editor thread sends its printer (or that there is none) before anything else.
         let printer = printer_rx.recv().ok().flatten();
         let (lines, lines_rx) = std_mpsc::channel::<String>();
@@ -170,6 +175,7 @@ type Printer = Box<dyn ExternalPrinter + Send>;
 
 fn edit(
     words: Arc<Mutex<Words>>,
+    history: Option<PathBuf>,
     inputs: mpsc::UnboundedSender<Input>,
     replies: std_mpsc::Receiver<Reply>,
     printer: std_mpsc::Sender<Option<Printer>>,
@@ -188,6 +194,12 @@ fn edit(
         }
     };
     editor.set_helper(Some(Helper { words }));
+    if let Some(path) = &history {
+        // None yet (the first run) is the usual reason; a damaged file only costs the history.
+        if let Err(e) = editor.load_history(path) {
+            tracing::debug!(path = %path.display(), error = %e, "no input history loaded");
+        }
+    }
     // None when stdin or stdout is not a terminal: lines are then simply written to stdout.
     let external = editor
         .create_external_printer()
@@ -199,6 +211,12 @@ fn edit(
             Ok(line) => {
                 if !line.trim().is_empty() {
                     let _ = editor.add_history_entry(line.as_str());
+                    // Kept at once (mode 0600), so that a run that is killed keeps it too.
+                    if let Some(path) = &history {
+                        if let Err(e) = editor.append_history(path) {
+                            tracing::debug!(path = %path.display(), error = %e, "input history not saved");
+                        }
+                    }
                 }
                 Input::Line(line)
             }
@@ -219,6 +237,10 @@ fn print(
     done: std_mpsc::Sender<()>,
 ) {
     for mut text in lines {
+        if printer.is_some() {
+            // A terminal: wrapped at word boundaries to its width now (it may have changed).
+            text = wrap(&text, textwrap::termwidth());
+        }
         if !text.ends_with('\n') {
             text.push('\n');
         }
@@ -235,9 +257,56 @@ fn print(
     let _ = done.send(());
 }
 
+/// Wraps each line of `text` at word boundaries to `width` columns (colour sequences take
+/// none); a line that is too long goes on under its text: under the message past a leading
+/// `HH:MM:SS `, under its own indent, or two columns in.
+fn wrap(text: &str, width: usize) -> String {
+    let lines = text.split('\n').map(|line| {
+        let indent = continuation(line);
+        let options = textwrap::Options::new(width.max(indent.len() + 8))
+            .subsequent_indent(&indent)
+            .wrap_algorithm(textwrap::WrapAlgorithm::FirstFit)
+            .break_words(true);
+        textwrap::fill(line, options)
+    });
+    lines.collect::<Vec<_>>().join("\n")
+}
+
+/// Where a wrapped line goes on.
+fn continuation(line: &str) -> String {
+    let lead = line.len() - line.trim_start_matches(' ').len();
+    let b = line.as_bytes();
+    let clock = b.len() > 9
+        && b[2] == b':'
+        && b[5] == b':'
+        && b[8] == b' '
+        && [0, 1, 3, 4, 6, 7].iter().all(|&i| b[i].is_ascii_digit());
+    match (lead, clock) {
+        (0, true) => " ".repeat(9),
+        (0, false) => " ".repeat(2),
+        (lead, _) => " ".repeat(lead),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lines_wrap_at_word_boundaries_under_their_text() {
+        let line = "08:30:04 [DM] alex: the quick brown fox jumps over the lazy dog";
+        assert_eq!(
+            wrap(line, 30),
+            "08:30:04 [DM] alex: the quick\n         brown fox jumps over\n         the lazy dog"
+        );
+        let coloured = "08:30:04 [DM] \x1b[38;5;33malex\x1b[0m: a b c";
+        assert_eq!(wrap(coloured, 30), coloured, "colour takes no columns");
+        assert_eq!(
+            wrap("  #lobby (3 in) a topic", 12),
+            "  #lobby (3\n  in) a\n  topic"
+        );
+        assert_eq!(wrap("one\ntwo", 30), "one\ntwo");
+    }
 
     fn complete(line: &str, words: Words) -> (usize, Vec<String>) {
         let helper = Helper {

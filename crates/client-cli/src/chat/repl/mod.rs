@@ -8,8 +8,10 @@
 //! rejoins its rooms and sends what waited.
 
 mod app;
-mod commands;
+pub(crate) mod commands;
 mod editor;
+mod partners;
+mod quiet;
 
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
@@ -32,13 +34,16 @@ pub(crate) fn run(a: ChatArgs) -> anyhow::Result<ExitCode> {
     let id = a.common.resolve()?;
     let runtime = runtime()?;
     let words = Arc::new(Mutex::new(Words::default()));
-    let terminal = Terminal::start(Arc::clone(&words))?;
+    let terminal = Terminal::start(Arc::clone(&words), history(&a.common))?;
     let result = runtime.block_on(async {
         let session = Session::open(&id).await?;
         // Colour only when the prompt is on a terminal, which is also where lines go.
         let colour = use_colour(std::io::IsTerminal::is_terminal(&std::io::stdout()));
         let render = Render::new(id.server.addr, colour);
-        let mut app = App::new(session, render, terminal, words);
+        let mut app = App::new(session, render, terminal, words, !a.no_addresses);
+        if let Some(unresolved) = a.common.unresolved() {
+            app.say(unresolved);
+        }
         let code = converse(&mut app).await;
         // The terminal is given back (and the goodbye said) whatever ended the conversation.
         let closed = app.close().await;
@@ -46,6 +51,27 @@ pub(crate) fn run(a: ChatArgs) -> anyhow::Result<ExitCode> {
         closed.map(|()| code)
     });
     result
+}
+
+/// Where the input history is kept between runs: `chat_history` in the client's home, which
+/// is made if need be (as keeping a key would); none when it cannot be.
+fn history(common: &super::Common) -> Option<std::path::PathBuf> {
+    let home = common.home().ok()?;
+    match std::fs::create_dir_all(&home) {
+        Ok(()) => Some(home.join("chat_history")),
+        Err(e) => {
+            tracing::debug!(home = %home.display(), error = %e, "no input history kept");
+            None
+        }
+    }
+}
+
+/// Sleeps until `at` (forever without one; the branch is off then).
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// The conversation: startup, then lines and events until the user leaves.
@@ -62,10 +88,14 @@ async fn converse(app: &mut App) -> anyhow::Result<ExitCode> {
         tokio::select! {
             stepped = app.session.step() => stepped?,
             () = tokio::time::sleep_until(deadline) => {
-                app.say(format!(
-                    "no answer from {} yet; still trying, and what you send waits until then",
-                    app.session.link.server()
-                ));
+                let server = app.session.link.server();
+                // A name not looked up yet was said at start; its stand-in address is no news.
+                if server.ip() != crate::args::UNRESOLVED {
+                    app.say(format!(
+                        "no answer from {server} yet; still trying, and what you send waits \
+                         until then"
+                    ));
+                }
                 break;
             }
         }
@@ -73,8 +103,11 @@ async fn converse(app: &mut App) -> anyhow::Result<ExitCode> {
     app.start();
     loop {
         app.pump().await?;
+        app.release(false);
+        let held = app.held_until();
         tokio::select! {
             stepped = app.session.step() => stepped?,
+            () = sleep_until(held), if held.is_some() => app.release(true),
             input = app.terminal.inputs.recv() => {
                 let reply = match input {
                     Some(Input::Line(line)) => app.line(&line),
@@ -86,7 +119,7 @@ async fn converse(app: &mut App) -> anyhow::Result<ExitCode> {
                     app.settle().await?;
                     return Ok(if app.refused() { ExitCode::FAILURE } else { ExitCode::SUCCESS });
                 }
-                app.terminal.reply(reply);
+                app.reply(reply);
             }
         }
     }

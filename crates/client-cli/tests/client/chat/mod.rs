@@ -4,8 +4,12 @@
 //!
 //! Every wait is bounded; each test has its own server and its own key directories.
 
+mod resume;
 mod scripting;
+mod status;
 mod tty;
+mod tui;
+mod typing;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -35,6 +39,19 @@ impl ChatServer {
 
     /// On `addr` (to come back on the port of one that stopped).
     pub(crate) fn start_on(addr: SocketAddr) -> Self {
+        Self::start_with(addr, chat_server::Settings::default())
+    }
+
+    /// On `addr`, keeping its state in `dir` (to come back with it after a restart).
+    pub(crate) fn start_durable(addr: SocketAddr, dir: &Path) -> Self {
+        let settings = chat_server::Settings {
+            data_dir: Some(dir.to_owned()),
+            ..chat_server::Settings::default()
+        };
+        Self::start_with(addr, settings)
+    }
+
+    fn start_with(addr: SocketAddr, settings: chat_server::Settings) -> Self {
         let socket = std::net::UdpSocket::bind(addr).expect("bind the chat server");
         socket.set_nonblocking(true).expect("non-blocking socket");
         let addr = socket.local_addr().expect("local address");
@@ -47,7 +64,7 @@ impl ChatServer {
                 .expect("a runtime for the server");
             runtime.block_on(async move {
                 let socket = tokio::net::UdpSocket::from_std(socket).expect("tokio socket");
-                chat_server::run(socket, stop, chat_server::Settings::default())
+                chat_server::run(socket, stop, settings)
                     .await
                     .expect("the chat server runs");
             });

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use dgram_proto::chat::MAX_TEXT;
 
-use super::{send, text, ChatServer, Home, Listener};
+use super::{command, send, text, ChatServer, Home, Listener};
 
 #[test]
 fn dm_round_trip_between_alex_and_黎诗() {
@@ -262,4 +262,37 @@ fn listen_rejoins_after_the_server_comes_back() {
     assert_eq!(said["text"], "back again");
     let (status, _) = li.stop();
     assert!(status.success());
+}
+
+#[test]
+fn a_server_name_that_cannot_be_looked_up_yet_is_not_fatal() {
+    let home = Home::new("alex");
+    // `.invalid` never resolves (RFC 6761); the client starts anyway and keeps looking.
+    let out = command(&[
+        "send",
+        "--server",
+        "nosuch.invalid:8081",
+        "--name",
+        "alex",
+        "--home",
+        &home.arg(),
+        "--to",
+        "alex",
+        "--timeout",
+        "300ms",
+        "hi",
+    ])
+    .stdin(std::process::Stdio::null())
+    .output()
+    .expect("run client-cli send");
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("could not look nosuch.invalid:8081 up yet; looking again every 3 s"),
+        "{err}"
+    );
+    assert!(
+        err.contains("no chat server within 300ms: nosuch.invalid:8081 could not be looked up"),
+        "{err}"
+    );
 }
