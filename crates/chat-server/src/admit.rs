@@ -25,8 +25,8 @@ use dgram_proto::session::SessionId;
 use dgram_proto::{Name, RequestId};
 use tower::{BoxError, Service};
 
-use crate::limits::SessionKeyed;
 use crate::send_limits::Spends;
+use crate::session_cap::SessionKeyed;
 use crate::Error;
 
 /// What a client did.

@@ -11,10 +11,10 @@ pub mod core;
 mod endpoint;
 mod error;
 pub mod healthcheck;
-pub mod limits;
 mod requests;
 pub mod send_limits;
 mod server;
+pub mod session_cap;
 pub mod store;
 
 pub use error::Error;

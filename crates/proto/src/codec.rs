@@ -58,6 +58,33 @@ enum Wire<'a> {
     },
 }
 
+// The envelope's own encoding methods live here, beside the format they speak, so that the
+// envelope module is plain types and nothing imports back from it into this one.
+impl Envelope {
+    /// The protocol version this envelope is encoded with (it travels in the prefix).
+    pub fn version(&self) -> u8 {
+        VERSION
+    }
+
+    /// Encodes into `buf`, returning the datagram's length. `buf` of [`crate::MAX_DATAGRAM`]
+    /// bytes always suffices.
+    pub fn encode_into(&self, buf: &mut [u8]) -> Result<usize, Error> {
+        encode_into(self, buf)
+    }
+
+    /// Encodes into a new datagram.
+    pub fn encode(&self) -> Result<Vec<u8>, Error> {
+        let mut buf = [0u8; crate::MAX_DATAGRAM];
+        let len = encode_into(self, &mut buf)?;
+        Ok(buf[..len].to_vec())
+    }
+
+    /// Decodes one datagram. Never panics, and allocates no more than the datagram holds.
+    pub fn decode(datagram: &[u8]) -> Result<Self, Error> {
+        decode(datagram)
+    }
+}
+
 pub(crate) fn encode_into(env: &Envelope, buf: &mut [u8]) -> Result<usize, Error> {
     let payload = env.body.payload().len();
     if payload > MAX_PAYLOAD {

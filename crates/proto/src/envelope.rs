@@ -1,7 +1,7 @@
 //! The message envelope: who sent a message, what kind it is, the request id that pairs a
 //! reply with its request, and the text it carries. Its bytes are the codec's business.
 
-use crate::{codec, Error, Name};
+use crate::Name;
 
 /// Pairs a reply with its request. Clients choose them; servers copy them into replies.
 pub type RequestId = u64;
@@ -84,29 +84,6 @@ impl Envelope {
     /// Builds an envelope.
     pub fn new(sender: Name, body: Body) -> Self {
         Self { sender, body }
-    }
-
-    /// The protocol version this envelope is encoded with (it travels in the prefix).
-    pub fn version(&self) -> u8 {
-        codec::VERSION
-    }
-
-    /// Encodes into `buf`, returning the datagram's length. `buf` of [`crate::MAX_DATAGRAM`]
-    /// bytes always suffices.
-    pub fn encode_into(&self, buf: &mut [u8]) -> Result<usize, Error> {
-        codec::encode_into(self, buf)
-    }
-
-    /// Encodes into a new datagram.
-    pub fn encode(&self) -> Result<Vec<u8>, Error> {
-        let mut buf = [0u8; crate::MAX_DATAGRAM];
-        let len = codec::encode_into(self, &mut buf)?;
-        Ok(buf[..len].to_vec())
-    }
-
-    /// Decodes one datagram. Never panics, and allocates no more than the datagram holds.
-    pub fn decode(datagram: &[u8]) -> Result<Self, Error> {
-        codec::decode(datagram)
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::net::IpAddr;
 
-use chat_server::limits::{SessionCapExceeded, SessionCapLayer, SessionKeyed};
+use chat_server::session_cap::{SessionCapExceeded, SessionCapLayer, SessionKeyed};
 use tokio_test::assert_ready_ok;
 use tower_test::mock;
 
