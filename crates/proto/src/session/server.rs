@@ -16,17 +16,18 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use super::congestion::ClosedPaths;
-use super::conn::{Connection, Role};
-use super::crypto::{self, resume_proof, Cookies, Rng};
-use super::packet::{self, Nonce, Packet, Resume, Secret, Writer};
+use super::conn::Connection;
+use super::crypto::{Cookies, Rng};
+use super::packet::{self, Nonce, Packet, Secret, Writer};
 use super::per_ip::PerIp;
 use super::time::Stamp;
 use super::timers::Timers;
 use super::{
-    Channel, Config, Delivery, Event, MessageId, PathStats, RejectReason, ServerStats, SessionId,
-    Transmit,
+    Channel, Config, Delivery, Event, MessageId, PathStats, ServerStats, SessionId, Transmit,
 };
 use crate::Error;
+
+mod handshake;
 
 #[derive(Debug)]
 pub(super) struct Session {
@@ -154,117 +155,6 @@ impl Server {
             }
             _ => self.stats.malformed += 1,
         }
-    }
-
-    fn join(
-        &mut self,
-        now: Instant,
-        from: SocketAddr,
-        nonce: Nonce,
-        cookie: Secret,
-        resume: Option<Resume>,
-    ) {
-        if !self.cookies.check(from, &nonce, &cookie, now) {
-            self.stats.bad_cookie += 1;
-            return;
-        }
-        if let Some(resume) = resume {
-            return self.resume(now, from, nonce, resume);
-        }
-        if let Some(&id) = self.by_addr.get(&from) {
-            if let Some(s) = self.sessions.get(&id) {
-                if s.nonce == nonce {
-                    // Our welcome was lost and the client asks again: same answer, no new state.
-                    let token = s.token;
-                    self.reply(from, |w| packet::write_welcome(w, &nonce, id, &token));
-                    return;
-                }
-            }
-            // The same address starts over (a restarted client): the old session is done.
-            self.end(id, super::CloseReason::Replaced);
-            self.per_ip.remove(id);
-        }
-        let crowded = self.per_ip.count(from.ip()) >= self.config.max_sessions_per_ip;
-        if crowded || self.sessions.len() >= self.config.max_sessions {
-            self.stats.rejected += 1;
-            self.reply(from, |w| {
-                packet::write_reject(w, &nonce, RejectReason::Busy)
-            });
-            return;
-        }
-        let id = loop {
-            let id = self.rng.u32();
-            if id != 0 && !self.sessions.contains_key(&id) {
-                break id;
-            }
-        };
-        let token = self.rng.secret();
-        let conn = Connection::new(id, from, Role::Server, now);
-        self.sessions.insert(
-            id,
-            Box::new(Session {
-                conn,
-                nonce,
-                token,
-                resume_counter: 0,
-                timer: None,
-                dirty: false,
-            }),
-        );
-        self.by_addr.insert(from, id);
-        self.per_ip.insert(id, from.ip());
-        self.events.push_back((id, Event::Accepted { peer: from }));
-        self.reply(from, |w| packet::write_welcome(w, &nonce, id, &token));
-        self.touch(id);
-    }
-
-    fn resume(&mut self, now: Instant, from: SocketAddr, nonce: Nonce, resume: Resume) {
-        let Some(s) = self.sessions.get_mut(&resume.session) else {
-            self.stats.rejected += 1;
-            self.reply(from, |w| {
-                packet::write_reject(w, &nonce, RejectReason::UnknownSession)
-            });
-            return;
-        };
-        let expected = resume_proof(&s.token, resume.session, resume.counter);
-        let proven = crypto::same(&expected, &resume.proof);
-        if proven && resume.counter <= s.resume_counter && s.nonce == nonce {
-            // A duplicate of the resume already accepted: answer it again, harmlessly.
-            let token = s.token;
-            self.reply(from, |w| {
-                packet::write_welcome(w, &nonce, resume.session, &token)
-            });
-            return;
-        }
-        if !proven || resume.counter <= s.resume_counter {
-            self.stats.rejected += 1;
-            self.reply(from, |w| {
-                packet::write_reject(w, &nonce, RejectReason::BadProof)
-            });
-            return;
-        }
-        s.resume_counter = resume.counter;
-        s.nonce = nonce;
-        let old = s.conn.peer;
-        s.conn.migrate(from, now, &mut self.conn_events);
-        let token = s.token;
-        // Its Migrated is its own: collected before a displaced session's end collects
-        // whatever is pending as that session's.
-        self.collect(resume.session);
-        if old != from {
-            self.per_ip.insert(resume.session, from.ip());
-            self.by_addr.remove(&old);
-            if let Some(displaced) = self.by_addr.insert(from, resume.session) {
-                if displaced != resume.session {
-                    self.end(displaced, super::CloseReason::Replaced);
-                    self.by_addr.insert(from, resume.session);
-                }
-            }
-        }
-        self.reply(from, |w| {
-            packet::write_welcome(w, &nonce, resume.session, &token)
-        });
-        self.touch(resume.session);
     }
 
     /// Queues `data` on a session.
