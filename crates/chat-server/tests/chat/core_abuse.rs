@@ -3,41 +3,16 @@
 //! read; what one network may create (rooms, claims) has a quota per hour; a claim used once
 //! lapses in a day; rooms nobody uses are reclaimed.
 
-use std::net::{IpAddr, SocketAddr};
-
 use chat_server::core::{ChatConfig, Op};
 use chat_server::store::Store;
 use dgram_proto::chat::{ClaimKey, ClientMsg, ErrorKind, Room, ServerMsg};
 
-use crate::core_support::{addr, drain, hello, name, ChatCore};
+use crate::core_support::{addr, drain, hello, hello_from, name, ChatCore};
 use crate::support::dm;
 
 const HOUR: u64 = 60 * 60 * 1000;
 const DAY: u64 = 24 * HOUR;
 const T0: u64 = 1_700_000_000_000;
-
-/// Opens `session` from `ip` and says hello as `who`; everything the server answered.
-fn hello_from(
-    core: &mut ChatCore,
-    session: u32,
-    ip: &str,
-    who: &str,
-    key: Option<ClaimKey>,
-    now: u64,
-) -> Vec<(u32, ServerMsg)> {
-    let ip: IpAddr = ip.parse().expect("an address");
-    core.open(session, SocketAddr::new(ip, 40_000));
-    core.handle(
-        session,
-        now,
-        ClientMsg::Hello {
-            name: name(who),
-            key,
-            send_only: false,
-        },
-    );
-    drain(core)
-}
 
 /// Claims `who` and uses it again from a second session, so that the claim is established;
 /// both sessions close at `now`. Returns the key.

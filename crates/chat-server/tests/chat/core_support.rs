@@ -3,11 +3,11 @@
 //! until the test reports it committed or failed.
 
 use std::collections::VecDeque;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use chat_server::core::{ChangeStore, Chat, ChatConfig, ChatStats, MemoryStore, Op, Output};
 use chat_server::core::{Submitted, Ticket};
-use dgram_proto::chat::{ChatId, ClientMsg, ServerMsg};
+use dgram_proto::chat::{ChatId, ClaimKey, ClientMsg, ServerMsg};
 use dgram_proto::Name;
 
 pub(crate) fn name(s: &str) -> Name {
@@ -31,7 +31,36 @@ pub(crate) fn hello(
     key: Option<[u8; 16]>,
     now: u64,
 ) -> ServerMsg {
-    core.open(session, addr(40000 + session as u16));
+    hello_at(core, session, addr(40000 + session as u16), who, key, now)
+        .into_iter()
+        .map(|(_, m)| m)
+        .find(|m| matches!(m, ServerMsg::Welcome { .. } | ServerMsg::Error { .. }))
+        .expect("an answer to hello")
+}
+
+/// Opens `session` from `ip` and says hello as `who`; everything the server answered.
+pub(crate) fn hello_from(
+    core: &mut ChatCore,
+    session: u32,
+    ip: &str,
+    who: &str,
+    key: Option<ClaimKey>,
+    now: u64,
+) -> Vec<(u32, ServerMsg)> {
+    let ip: IpAddr = ip.parse().expect("an address");
+    hello_at(core, session, SocketAddr::new(ip, 40_000), who, key, now)
+}
+
+/// Opens `session` from `peer` and says hello as `who`; everything the server answered.
+fn hello_at(
+    core: &mut ChatCore,
+    session: u32,
+    peer: SocketAddr,
+    who: &str,
+    key: Option<ClaimKey>,
+    now: u64,
+) -> Vec<(u32, ServerMsg)> {
+    core.open(session, peer);
     core.handle(
         session,
         now,
@@ -42,10 +71,6 @@ pub(crate) fn hello(
         },
     );
     drain(core)
-        .into_iter()
-        .map(|(_, m)| m)
-        .find(|m| matches!(m, ServerMsg::Welcome { .. } | ServerMsg::Error { .. }))
-        .expect("an answer to hello")
 }
 
 /// In memory, or holding changes for the test to commit.
