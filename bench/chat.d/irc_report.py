@@ -119,7 +119,7 @@ def main():
     lines = [(label, unit, *cells, notes) for label, unit, cells, notes in table]
     widths = [max(len(str(row[i])) for row in lines + [heads]) for i in range(len(heads) - 1)]
     print()
-    print(f"# against IRC servers: medians of {max(int(r['rep']) for r in rows if r.get('rep', '').isdigit())} runs, "
+    print(f"# against IRC servers: median of {max(int(r['rep']) for r in rows if r.get('rep', '').isdigit())} run(s) each, "
           f"alternating order; IRC clients: TCP_NODELAY, receipts = a PRIVMSG back per message")
     for row in [heads] + lines:
         print("  ".join(str(c).ljust(w) if i < 2 else str(c).rjust(w)
