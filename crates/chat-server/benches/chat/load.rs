@@ -34,7 +34,7 @@ pub(crate) fn quantiles(h: Option<&Histogram<u64>>) -> String {
 }
 
 /// What one measured stretch saw.
-struct Sample {
+pub(crate) struct Sample {
     count: u64,
     secs: f64,
     cpu: String,
@@ -42,12 +42,12 @@ struct Sample {
 }
 
 impl Sample {
-    fn per_s(&self) -> f64 {
+    pub(crate) fn per_s(&self) -> f64 {
         self.count as f64 / self.secs.max(1e-9)
     }
 
     /// `secs=.. COUNTED=.. per_s=..`, the latency quantiles and the CPU figures.
-    fn fields(&self, counted: &str) -> String {
+    pub(crate) fn fields(&self, counted: &str) -> String {
         format!(
             "secs={:.2} {counted}={} per_s={:.0} {} {}",
             self.secs,
@@ -60,7 +60,7 @@ impl Sample {
 }
 
 /// Waits out the warm-up, then counts what `counter` gains over the measured duration.
-async fn measure(args: &Args, shared: &Shared, counter: &AtomicU64) -> Sample {
+pub(crate) async fn measure(args: &Args, shared: &Shared, counter: &AtomicU64) -> Sample {
     tokio::time::sleep(args.warmup).await;
     shared.start_recording();
     let cpu = Watch::start(args.server_pid, args.server);

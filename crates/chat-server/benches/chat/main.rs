@@ -16,6 +16,8 @@
 //!   clients joined.
 //! - `echo`: the baseline: `--sessions` sockets with `--window` raw datagrams in flight each,
 //!   against an echo-server.
+//! - `irc`, `irc-memory`: the `load` and `memory` phases against an IRC server over TCP (the
+//!   baseline of `bench/chat.d/irc`; see `irc/mod.rs`).
 //!
 //! Every result is one `result phase=... key=value ...` line on stdout, for the script. Every
 //! wait is bounded, and a watchdog ends the process after `--limit` seconds. Run with no
@@ -25,6 +27,7 @@
 mod accept;
 mod client;
 mod echo;
+mod irc;
 mod load;
 mod procfs;
 mod shared;
@@ -39,6 +42,8 @@ usage: chat SUBCOMMAND --server ADDR [OPTIONS]     (normally run by bench/chat)
   accept    accepted messages per second and time to Accepted, window per sender
   memory    server VmRSS per idle session (needs --server-pid)
   echo      raw datagram baseline against an echo-server
+  irc       the load phases against an IRC server (plain and with receipts, TCP_QUICKACK)
+  irc-memory  an IRC server's VmRSS per idle connection (needs --server-pid)
 options (defaults): --server-pid PID, --sessions 1000, --warmup 1, --duration 5 (seconds),
   --window 2,8 (in flight per sender; load measures each, echo and accept use the first), --rate 10000,
   --size 32, --members 100, --senders 4, --fanout-window 8, --concurrency 200 (handshakes
@@ -170,6 +175,8 @@ fn main() -> ExitCode {
             "memory" => load::memory(&args).await,
             "accept" => accept::accept(&args).await,
             "echo" => echo::echo(&args).await,
+            "irc" => irc::load(&args).await,
+            "irc-memory" => irc::memory(&args).await,
             other => Err(format!("unknown subcommand {other:?}\n{USAGE}")),
         }
     });
