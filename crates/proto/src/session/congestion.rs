@@ -8,6 +8,9 @@
 //! sender had nothing more to send (application-limited) teaches nothing about the path, and a
 //! window grown that way would leave as a burst later.
 //!
+//! Slow start also ends when the RTT says that the bottleneck's queue is filling (`slow_start`,
+//! HyStart's delay test), so that a burst does not overflow a small queue before the first loss.
+//!
 //! It lives with the packets in flight (`flight`), so a quiet session keeps none of it: the next
 //! burst after everything was acknowledged starts again from the initial window, the restart
 //! RFC 9002 section 7.8 allows after idleness. That keeps an idle session's state small.
@@ -16,6 +19,9 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use super::{Event, PathStats, SessionId};
+
+mod slow_start;
+use slow_start::SlowStart;
 
 /// The datagram size the window is counted in (RFC 9002's `max_datagram_size`).
 pub(crate) const DATAGRAM: u32 = crate::MAX_DATAGRAM as u32;
@@ -67,6 +73,8 @@ pub(crate) struct NewReno {
     /// When the current recovery period began: packets sent before it neither grow the window
     /// when acknowledged nor start another period when lost.
     recovery_start: Option<Instant>,
+    /// Whether the RTT says to leave slow start before a loss does.
+    slow_start: SlowStart,
 }
 
 impl Default for NewReno {
@@ -76,6 +84,7 @@ impl Default for NewReno {
             ssthresh: u32::MAX,
             acked: 0,
             recovery_start: None,
+            slow_start: SlowStart::default(),
         }
     }
 }
@@ -106,6 +115,13 @@ impl NewReno {
         if self.acked >= self.window {
             self.acked -= self.window;
             self.window = self.window.saturating_add(DATAGRAM);
+        }
+    }
+
+    /// An RTT sample: in slow start, it may say that the queue is filling.
+    pub(crate) fn on_rtt(&mut self, sample: Duration) {
+        if self.window < self.ssthresh && self.slow_start.on_rtt(sample) {
+            self.ssthresh = self.window;
         }
     }
 
@@ -252,6 +268,25 @@ mod tests {
         assert_eq!(cc.window(), INITIAL_WINDOW);
         cc.on_ack(now, DATAGRAM, false);
         assert_eq!(cc.window(), INITIAL_WINDOW + DATAGRAM);
+    }
+
+    #[test]
+    fn a_rising_rtt_ends_slow_start_where_the_window_stands() {
+        let mut cc = NewReno::default();
+        let mut now = Instant::now();
+        now = round_trip(&mut cc, now);
+        for ms in [50, 50, 50, 50] {
+            cc.on_rtt(Duration::from_millis(ms));
+        }
+        now = round_trip(&mut cc, now);
+        // The queue fills: once the latest four samples are all 6.25 ms up, growth slows.
+        for ms in [57, 60, 65, 70] {
+            cc.on_rtt(Duration::from_millis(ms));
+        }
+        let window = cc.window();
+        assert_eq!(window, INITIAL_WINDOW * 4);
+        round_trip(&mut cc, now);
+        assert_eq!(cc.window(), window + DATAGRAM, "congestion avoidance");
     }
 
     #[test]

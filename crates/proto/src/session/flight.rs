@@ -251,6 +251,9 @@ impl Flight {
                 }
             }
         }
+        if let Some(sample) = out.rtt_sample {
+            self.cc.on_rtt(sample);
+        }
         out.loss = self.detect_lost(now, loss_delay, persistent);
         out
     }
