@@ -36,6 +36,10 @@ pub(crate) const MINIMUM_WINDOW: u32 = 2 * DATAGRAM;
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct Counters {
     pub(crate) lost: u32,
+    /// Packets with reliable data (or skips) sent.
+    pub(crate) sent: u32,
+    /// Fragments and skips queued again after a loss.
+    pub(crate) retransmitted: u32,
     pub(crate) max_in_flight: u32,
     pub(crate) congestion_events: u16,
     pub(crate) persistent: u16,
@@ -44,17 +48,26 @@ pub(crate) struct Counters {
 impl Counters {
     pub(crate) fn add(&mut self, loss: super::gate::LossOutcome) {
         self.lost = self.lost.saturating_add(loss.lost);
+        self.retransmitted = self.retransmitted.saturating_add(loss.requeued);
         self.congestion_events = self
             .congestion_events
             .saturating_add(u16::from(loss.congestion));
         self.persistent = self.persistent.saturating_add(u16::from(loss.persistent));
     }
 
-    /// The counters with the window and bytes in flight now, and the smoothed RTT.
-    pub(crate) fn stats(self, (window, in_flight): (u32, u32), rtt: Option<Duration>) -> PathStats {
+    /// A packet with reliable data left; `in_flight` bytes are in flight with it.
+    pub(crate) fn on_sent(&mut self, in_flight: u32) {
+        self.sent = self.sent.saturating_add(1);
+        self.max_in_flight = self.max_in_flight.max(in_flight);
+    }
+
+    /// The counters with how the sender stands now, and the smoothed RTT.
+    pub(crate) fn stats(self, now: Sending, rtt: Option<Duration>) -> PathStats {
         PathStats {
-            window,
-            bytes_in_flight: in_flight,
+            window: now.window,
+            bytes_in_flight: now.in_flight,
+            sent_packets: self.sent,
+            retransmitted: self.retransmitted,
             max_bytes_in_flight: self.max_in_flight,
             smoothed_rtt: rtt,
             lost_packets: self.lost,
@@ -62,6 +75,15 @@ impl Counters {
             persistent_congestion: self.persistent,
         }
     }
+}
+
+/// How the sending half stands: its window and what is in flight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Sending {
+    /// The congestion window, in bytes.
+    pub(crate) window: u32,
+    /// Bytes of reliable data in flight.
+    pub(crate) in_flight: u32,
 }
 
 #[derive(Debug, Clone)]
