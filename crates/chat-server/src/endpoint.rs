@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use dgram_net::session::Endpoint;
+use dgram_net::session::{Endpoint, PathReport};
 use dgram_proto::chat::{ClientMsg, ServerMsg};
 use dgram_proto::session::{Delivery, Event, MessageId, Server, SessionId, Transmit};
 use tower::{BoxError, Service};
@@ -88,7 +88,20 @@ where
             }
             Event::Closed { reason } => {
                 if let Some(span) = self.spans.remove(&session) {
-                    span.in_scope(|| tracing::info!(%reason, "session closed"));
+                    // How its path stood at the end: the window, the RTT, what was lost.
+                    let p = self.sessions.path_stats(session).unwrap_or_default();
+                    span.in_scope(|| {
+                        tracing::info!(
+                            %reason,
+                            cwnd = p.window,
+                            srtt = ?p.smoothed_rtt,
+                            sent = p.sent_packets,
+                            lost = p.lost_packets,
+                            retransmitted = p.retransmitted,
+                            congestion_events = p.congestion_events,
+                            "session closed"
+                        );
+                    });
                 }
                 // The cap counts sessions by id: it needs no address to let one go.
                 let peer = self.sessions.peer(session).unwrap_or_else(unknown_peer);
@@ -292,5 +305,18 @@ where
     }
     fn close_all(&mut self) {
         self.sessions.close_all();
+    }
+    /// The driver's debug trace of a session's path as its messages are acknowledged; the
+    /// end is in the "session closed" line.
+    fn path(&self, (session, event): &(SessionId, Event), progress: bool) -> Option<PathReport> {
+        let acked = matches!(event, Event::Delivered { .. } | Event::Failed { .. });
+        if !(progress && acked) {
+            return None;
+        }
+        Some(PathReport {
+            session: Some(*session),
+            ended: false,
+            stats: self.sessions.path_stats(*session)?,
+        })
     }
 }

@@ -164,7 +164,9 @@ fn trace_path(report: &PathReport, now: Instant, last: &mut Option<Instant>) {
                 in_flight = p.bytes_in_flight,
                 max_in_flight = p.max_bytes_in_flight,
                 rtt = ?p.smoothed_rtt,
+                sent = p.sent_packets,
                 lost = p.lost_packets,
+                retransmitted = p.retransmitted,
                 congestion_events = p.congestion_events,
                 persistent_congestion = p.persistent_congestion,
                 $message

@@ -87,11 +87,15 @@ fn print_row(bulk: &Bulk, name: &str, o: &Outcome) {
     let d = to_server(o);
     let acks = o.proxy.map(|p| p.to_client).unwrap_or_default();
     println!(
-        "{name:<16} messages={:<8} goodput_kbit={:>7.0} of_rate={:>5.1}% queue_dropped={:>5.1}% \
-         ({} of {} datagrams; acks {} of {}) wall_s={:.2}",
+        "{name:<16} messages={:<8} goodput_kbit={:>7.0} of_rate={:>5.1}% wire_kbit={:>5.0} \
+         sent_per_payload={:.3} queue_dropped={:>5.1}% ({} of {} datagrams; acks {} of {}) \
+         wall_s={:.2}",
         o.messages,
         o.goodput_bits() / 1000.0,
         bulk.share(o) * 100.0,
+        // What the sender put on the link (UDP payloads, resends included), per second.
+        o.sent.bytes as f64 * 8.0 / o.wall.as_secs_f64().max(1e-9) / 1000.0,
+        o.sent.bytes as f64 / (o.messages * SIZE).max(1) as f64,
         queue_loss(o) * 100.0,
         d.queue_dropped,
         d.received,

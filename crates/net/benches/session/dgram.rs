@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dgram_net::session::{drive, now, Command, Endpoint};
-use dgram_proto::session::{Client, Config, Delivery, Event, Server, SessionId, Transmit};
+use dgram_proto::session::{
+    Client, Config, Delivery, Event, PathStats, Server, SessionId, Transmit,
+};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
@@ -118,13 +120,18 @@ pub(crate) async fn sessions(run: Run) -> Outcome {
     drop(commands);
     shutdown.cancel();
     let _ = server_task.await;
-    let _ = client_task.await;
+    let client = client_task.await.ok().and_then(Result::ok);
     let got = received.load(Ordering::Relaxed);
     let acked = acked.load(Ordering::Relaxed);
     // Acked beyond what the server's application has: those wait behind a gap, in order.
-    let note = (acked != got).then(|| {
-        format!("reported delivered to the sender: {acked} (the server's application: {got})")
-    });
+    let mut note = client
+        .and_then(|c| c.inner.path_stats())
+        .map(|p| path_note(&p));
+    if acked != got {
+        let late =
+            format!(" reported delivered to the sender: {acked} (the server's application: {got})");
+        note.get_or_insert_with(String::new).push_str(&late);
+    }
     Outcome {
         // Cut short by the limit: what the server had received by then.
         messages: finished.and_then(Result::ok).map_or(got, |d| d.min(got)),
@@ -135,6 +142,22 @@ pub(crate) async fn sessions(run: Run) -> Outcome {
         proxy: route.close().await,
         note,
     }
+}
+
+/// The sender's path as it ended, in the words of quinn's note.
+pub(crate) fn path_note(p: &PathStats) -> String {
+    format!(
+        "lost_packets={} congestion_events={} persistent_congestion={} sent_packets={} \
+         retransmitted={} cwnd_at_end={} max_in_flight={} rtt_us={}",
+        p.lost_packets,
+        p.congestion_events,
+        p.persistent_congestion,
+        p.sent_packets,
+        p.retransmitted,
+        p.window,
+        p.max_bytes_in_flight,
+        p.smoothed_rtt.map_or(0, |r| r.as_micros())
+    )
 }
 
 /// The client's event handler: a closed loop inside the driver that tops the window up as

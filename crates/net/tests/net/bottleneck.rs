@@ -1,7 +1,8 @@
 //! A session through a real bottleneck: dgram-proxy on loopback with a rate limit and a
 //! drop-tail queue in front of it. A 64 KiB message and a burst of 500 small ones, queued at
-//! once, must all get through, once each and in order; issue 13 also asks that under 5 % of
-//! the sender's datagrams be dropped at the queue, which is not met yet (that test is ignored).
+//! once, must all get through, once each and in order, and under 5 % of the sender's datagrams
+//! may be dropped at the queue (issue 13). Slow start would overflow a queue this small (18.9 %
+//! lost) if the rising RTT did not end it first.
 
 use std::time::Duration;
 
@@ -115,14 +116,7 @@ async fn through_the_bottleneck() -> f64 {
 }
 
 #[tokio::test]
-async fn a_paste_and_a_burst_get_through_a_bottleneck_once_each_in_order() {
-    through_the_bottleneck().await;
-}
-
-#[tokio::test]
-#[ignore = "issue 13's goal, not met yet: NewReno's slow start overshoots a 1 x BDP queue \
-            (17 of 90 datagrams, 18.9 %, dropped at the queue; 0 % only with a 150 ms queue)"]
-async fn a_paste_and_a_burst_do_not_flood_the_bottleneck_queue() {
+async fn a_paste_and_a_burst_get_through_a_bottleneck_without_flooding_its_queue() {
     let loss = through_the_bottleneck().await;
     assert!(
         loss < 0.05,

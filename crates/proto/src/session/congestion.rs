@@ -8,6 +8,9 @@
 //! sender had nothing more to send (application-limited) teaches nothing about the path, and a
 //! window grown that way would leave as a burst later.
 //!
+//! Slow start also ends when the RTT says that the bottleneck's queue is filling (`slow_start`,
+//! HyStart's delay test), so that a burst does not overflow a small queue before the first loss.
+//!
 //! It lives with the packets in flight (`flight`), so a quiet session keeps none of it: the next
 //! burst after everything was acknowledged starts again from the initial window, the restart
 //! RFC 9002 section 7.8 allows after idleness. That keeps an idle session's state small.
@@ -16,6 +19,9 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use super::{Event, PathStats, SessionId};
+
+mod slow_start;
+use slow_start::SlowStart;
 
 /// The datagram size the window is counted in (RFC 9002's `max_datagram_size`).
 pub(crate) const DATAGRAM: u32 = crate::MAX_DATAGRAM as u32;
@@ -30,6 +36,10 @@ pub(crate) const MINIMUM_WINDOW: u32 = 2 * DATAGRAM;
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct Counters {
     pub(crate) lost: u32,
+    /// Packets with reliable data (or skips) sent.
+    pub(crate) sent: u32,
+    /// Fragments and skips queued again after a loss.
+    pub(crate) retransmitted: u32,
     pub(crate) max_in_flight: u32,
     pub(crate) congestion_events: u16,
     pub(crate) persistent: u16,
@@ -38,17 +48,26 @@ pub(crate) struct Counters {
 impl Counters {
     pub(crate) fn add(&mut self, loss: super::gate::LossOutcome) {
         self.lost = self.lost.saturating_add(loss.lost);
+        self.retransmitted = self.retransmitted.saturating_add(loss.requeued);
         self.congestion_events = self
             .congestion_events
             .saturating_add(u16::from(loss.congestion));
         self.persistent = self.persistent.saturating_add(u16::from(loss.persistent));
     }
 
-    /// The counters with the window and bytes in flight now, and the smoothed RTT.
-    pub(crate) fn stats(self, (window, in_flight): (u32, u32), rtt: Option<Duration>) -> PathStats {
+    /// A packet with reliable data left; `in_flight` bytes are in flight with it.
+    pub(crate) fn on_sent(&mut self, in_flight: u32) {
+        self.sent = self.sent.saturating_add(1);
+        self.max_in_flight = self.max_in_flight.max(in_flight);
+    }
+
+    /// The counters with how the sender stands now, and the smoothed RTT.
+    pub(crate) fn stats(self, now: Sending, rtt: Option<Duration>) -> PathStats {
         PathStats {
-            window,
-            bytes_in_flight: in_flight,
+            window: now.window,
+            bytes_in_flight: now.in_flight,
+            sent_packets: self.sent,
+            retransmitted: self.retransmitted,
             max_bytes_in_flight: self.max_in_flight,
             smoothed_rtt: rtt,
             lost_packets: self.lost,
@@ -56,6 +75,15 @@ impl Counters {
             persistent_congestion: self.persistent,
         }
     }
+}
+
+/// How the sending half stands: its window and what is in flight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Sending {
+    /// The congestion window, in bytes.
+    pub(crate) window: u32,
+    /// Bytes of reliable data in flight.
+    pub(crate) in_flight: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -67,6 +95,8 @@ pub(crate) struct NewReno {
     /// When the current recovery period began: packets sent before it neither grow the window
     /// when acknowledged nor start another period when lost.
     recovery_start: Option<Instant>,
+    /// Whether the RTT says to leave slow start before a loss does.
+    slow_start: SlowStart,
 }
 
 impl Default for NewReno {
@@ -76,6 +106,7 @@ impl Default for NewReno {
             ssthresh: u32::MAX,
             acked: 0,
             recovery_start: None,
+            slow_start: SlowStart::default(),
         }
     }
 }
@@ -106,6 +137,13 @@ impl NewReno {
         if self.acked >= self.window {
             self.acked -= self.window;
             self.window = self.window.saturating_add(DATAGRAM);
+        }
+    }
+
+    /// An RTT sample: in slow start, it may say that the queue is filling.
+    pub(crate) fn on_rtt(&mut self, sample: Duration) {
+        if self.window < self.ssthresh && self.slow_start.on_rtt(sample) {
+            self.ssthresh = self.window;
         }
     }
 
@@ -252,6 +290,25 @@ mod tests {
         assert_eq!(cc.window(), INITIAL_WINDOW);
         cc.on_ack(now, DATAGRAM, false);
         assert_eq!(cc.window(), INITIAL_WINDOW + DATAGRAM);
+    }
+
+    #[test]
+    fn a_rising_rtt_ends_slow_start_where_the_window_stands() {
+        let mut cc = NewReno::default();
+        let mut now = Instant::now();
+        now = round_trip(&mut cc, now);
+        for ms in [50, 50, 50, 50] {
+            cc.on_rtt(Duration::from_millis(ms));
+        }
+        now = round_trip(&mut cc, now);
+        // The queue fills: once the latest four samples are all 6.25 ms up, growth slows.
+        for ms in [57, 60, 65, 70] {
+            cc.on_rtt(Duration::from_millis(ms));
+        }
+        let window = cc.window();
+        assert_eq!(window, INITIAL_WINDOW * 4);
+        round_trip(&mut cc, now);
+        assert_eq!(cc.window(), window + DATAGRAM, "congestion avoidance");
     }
 
     #[test]

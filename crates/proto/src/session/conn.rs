@@ -290,7 +290,7 @@ impl Connection {
             let sent = self.send.fill(&mut w, now, config, srtt);
             if let Some(sent) = sent {
                 let in_flight = self.send.sent(number, sent, w.len(), srtt);
-                self.counters.max_in_flight = self.counters.max_in_flight.max(in_flight);
+                self.counters.on_sent(in_flight);
                 self.ping_pending = false;
                 self.waiting_since.get_or_insert(now_stamp);
             } else if self.ping_pending {

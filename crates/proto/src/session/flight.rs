@@ -95,9 +95,13 @@ pub(super) struct Flight {
     /// 9002's probes): a window full of packets lost in an outage must not keep the path from
     /// being tried again.
     pub(super) probes: u8,
-    /// Whether a tail probe went out since the peer last acknowledged anything.
-    pub(super) tail_probed: bool,
+    /// Tail probes sent since the peer last acknowledged anything; `NO_TAIL_PROBES` once
+    /// the retransmission timer has fired, which then alone decides when to try again.
+    pub(super) tail_probes: u8,
 }
+
+/// What `tail_probes` holds once the retransmission timer has taken over.
+pub(super) const NO_TAIL_PROBES: u8 = u8::MAX;
 
 impl Flight {
     pub(super) fn is_drained(&self) -> bool {
@@ -225,7 +229,7 @@ impl Flight {
                 continue;
             };
             out.progress = true;
-            self.tail_probed = false;
+            self.tail_probes = 0;
             if packet.size > 0 {
                 self.bytes_in_flight = self.bytes_in_flight.saturating_sub(packet.size.into());
                 self.cc
@@ -250,6 +254,9 @@ impl Flight {
                     }
                 }
             }
+        }
+        if let Some(sample) = out.rtt_sample {
+            self.cc.on_rtt(sample);
         }
         out.loss = self.detect_lost(now, loss_delay, persistent);
         out
@@ -276,15 +283,22 @@ impl Flight {
         self.declare_lost(now, lost, persistent, None)
     }
 
-    /// When the tail probe is due: `delay` after the newest packet in flight, unless one
-    /// went out since the last acknowledgement.
-    pub(super) fn tail_deadline(&self, delay: Duration) -> Option<Instant> {
+    /// When the next tail probe is due: `delay` after the newest packet in flight, doubled
+    /// for every probe since the last acknowledgement (RFC 9002's backoff of its probe
+    /// timeout), as long as that comes before `rto`. One unanswered probe used to leave the
+    /// rest to the retransmission timer: at 10 % random loss a probe or its ack is lost one
+    /// time in five, and a 1 ms probe followed by a 60 ms timer is most of the time lost.
+    pub(super) fn tail_deadline(&self, delay: Duration, rto: Duration) -> Option<Instant> {
+        if self.tail_probes == NO_TAIL_PROBES {
+            return None;
+        }
+        let backed_off = delay.saturating_mul(1 << self.tail_probes.min(16));
         let newest = self
             .in_flight
             .values()
             .next_back()
-            .filter(|_| !self.tail_probed)?;
-        Some(newest.at + delay)
+            .filter(|_| backed_off < rto)?;
+        Some(newest.at + backed_off)
     }
 
     /// When the time threshold will declare the oldest packet in flight lost, if a later one
@@ -325,7 +339,10 @@ impl Flight {
         self.declare_lost(now, lost, persistent, unanswered)
     }
 
-    pub(super) fn requeue(&mut self, lost: Vec<u32>) {
+    /// Queues what the packets `lost` held to be sent again; returns how many fragments and
+    /// skips that was (those acknowledged meanwhile are not).
+    pub(super) fn requeue(&mut self, lost: Vec<u32>) -> u32 {
+        let mut requeued = 0u32;
         for pn in lost.into_iter().rev() {
             let Some(packet) = self.in_flight.remove(&pn) else {
                 continue;
@@ -334,6 +351,7 @@ impl Flight {
             for skip in packet.skips.into_iter().rev() {
                 if self.skips.contains(&skip) {
                     self.skip_queue.push_front(skip);
+                    requeued = requeued.saturating_add(1);
                 }
             }
             for (id, index) in packet.fragments.into_iter().rev() {
@@ -342,10 +360,12 @@ impl Flight {
                     if msg.acked & bit == 0 && msg.queued & bit == 0 {
                         msg.queued |= bit;
                         self.queue.push_front((id, index));
+                        requeued = requeued.saturating_add(1);
                     }
                 }
             }
         }
+        requeued
     }
 
     /// Gives up on messages past their deadline; their skips are queued.

@@ -18,6 +18,8 @@ pub(crate) struct LossOutcome {
     pub(crate) congestion: bool,
     /// Whether it was persistent congestion.
     pub(crate) persistent: bool,
+    /// Fragments and skips queued to be sent again.
+    pub(crate) requeued: u32,
 }
 
 /// What holds reliable data back at the moment.
@@ -120,7 +122,7 @@ impl Flight {
     ) -> LossOutcome {
         let data = |pn: &u32| self.in_flight.get(pn).filter(|p| p.size > 0).map(|p| p.at);
         let sent: Vec<Instant> = lost.iter().filter_map(data).collect();
-        self.requeue(lost);
+        let requeued = self.requeue(lost);
         let (Some(&oldest), Some(&newest)) = (sent.first(), sent.last()) else {
             return LossOutcome::default();
         };
@@ -140,6 +142,7 @@ impl Flight {
             lost: sent.len() as u32,
             congestion: self.cc.on_loss(now, newest),
             persistent: collapse && shrinks,
+            requeued,
         };
         if collapse {
             self.cc.on_persistent_congestion();
@@ -150,7 +153,7 @@ impl Flight {
 
 #[cfg(test)]
 mod tests {
-    use super::super::congestion::INITIAL_WINDOW;
+    use super::super::congestion::{Sending, INITIAL_WINDOW};
     use super::super::packet::Writer;
     use super::super::send::SendState;
     use super::super::MAX_FRAGMENT;
@@ -208,7 +211,7 @@ mod tests {
             previous = sent;
         }
         assert_eq!(
-            s.window().0,
+            s.window().window,
             INITIAL_WINDOW,
             "six packets in flight need no more"
         );
@@ -226,17 +229,19 @@ mod tests {
         let first = send(&mut s, now, &config, &mut pn);
         // Ten datagrams of window; a packet is a little shorter than a datagram.
         assert_eq!(first.len(), (INITIAL_WINDOW / DATAGRAM) as usize);
-        let (window, in_flight) = s.window();
+        let Sending {
+            window, in_flight, ..
+        } = s.window();
         assert!(in_flight <= window && in_flight + DATAGRAM > window);
         now += RTT;
         ack(&mut s, now, &config, &first);
-        assert_eq!(s.window().0, INITIAL_WINDOW + in_flight, "slow start");
+        assert_eq!(s.window().window, INITIAL_WINDOW + in_flight, "slow start");
         let second = send(&mut s, now, &config, &mut pn);
         assert!(second.len() >= 2 * first.len() - 1, "{}", second.len());
     }
 
     #[test]
-    fn an_unanswered_tail_is_probed_once_before_the_retransmission_timer() {
+    fn an_unanswered_tail_is_probed_with_backoff_until_the_retransmission_timer() {
         use super::super::congestion::Counters;
         use super::super::rtt::Rtt;
         use super::super::send::Fired;
@@ -248,8 +253,9 @@ mod tests {
         s.push(start, &config, 0, vec![4; 2 * MAX_FRAGMENT])
             .expect("fits");
         assert_eq!(send(&mut s, start, &config, &mut pn).len(), 2);
-        // Nothing is answered: two RTTs after the newest packet, a probe; then nothing more
-        // until the retransmission timer.
+        // Nothing is answered: two RTTs after the newest packet, a probe; another after twice
+        // that; the next would not come before the retransmission timer (80 ms: the 60 ms
+        // floor and the peer's 20 ms ack delay), which takes over.
         let probe = start + Duration::from_millis(20);
         assert_eq!(s.timer(&rtt, &config), Some(probe));
         let mut counters = Counters::default();
@@ -267,6 +273,12 @@ mod tests {
         assert_eq!(
             s.on_timers(probe, &rtt, &config, &mut counters),
             Fired::Nothing
+        );
+        let second = start + Duration::from_millis(40);
+        assert_eq!(s.timer(&rtt, &config), Some(second));
+        assert_eq!(
+            s.on_timers(second, &rtt, &config, &mut counters),
+            Fired::Probe
         );
         let rto = start + rtt.timeout(&config);
         assert_eq!(s.timer(&rtt, &config), Some(rto));

@@ -266,8 +266,13 @@ pub struct PathStats {
     pub max_bytes_in_flight: u32,
     /// The smoothed round-trip time, once measured.
     pub smoothed_rtt: Option<Duration>,
+    /// Packets with reliable data sent (first sendings and resends alike).
+    pub sent_packets: u32,
     /// Packets with data declared lost (and their data sent again).
     pub lost_packets: u32,
+    /// Fragments (and skips) of those lost packets queued to be sent again; fewer than they
+    /// held when some had been acknowledged by then in another packet.
+    pub retransmitted: u32,
     /// Losses that halved the window (one per recovery period).
     pub congestion_events: u16,
     /// Runs of losses long enough to collapse the window to its minimum.

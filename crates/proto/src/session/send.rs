@@ -13,8 +13,8 @@
 
 use std::time::{Duration, Instant};
 
-use super::congestion::Counters;
-use super::flight::{AckOutcome, Flight, OutMessage, SentPacket};
+use super::congestion::{Counters, Sending};
+use super::flight::{AckOutcome, Flight, OutMessage, SentPacket, NO_TAIL_PROBES};
 use super::packet::Writer;
 use super::rtt::Rtt;
 use super::{Channel, ChannelMap, Config, MessageId, MAX_FRAGMENT, MAX_MESSAGE, MAX_UNRELIABLE};
@@ -181,12 +181,14 @@ impl SendState {
 
     /// The congestion window and the bytes in flight; a quiet session would start a burst
     /// with the initial window.
-    pub(crate) fn window(&self) -> (u32, u32) {
-        self.flight
+    pub(crate) fn window(&self) -> Sending {
+        let (window, in_flight) = self
+            .flight
             .as_ref()
             .map_or((super::congestion::INITIAL_WINDOW, 0), |f| {
                 (f.cc.window(), f.bytes_in_flight)
-            })
+            });
+        Sending { window, in_flight }
     }
 
     /// A packet with only a ping still needs an ack, to measure and to keep alive.
@@ -230,11 +232,10 @@ impl SendState {
     pub(crate) fn timer(&self, rtt: &Rtt, config: &Config) -> Option<Instant> {
         let f = self.flight.as_ref()?;
         let rto = rtt.timeout(config);
-        let tail = rtt.tail_probe().filter(|&d| d < rto);
         [
             self.rto_deadline(rto),
             f.loss_deadline(rtt.loss_delay(config)),
-            tail.and_then(|d| f.tail_deadline(d)),
+            rtt.tail_probe().and_then(|d| f.tail_deadline(d, rto)),
         ]
         .into_iter()
         .flatten()
@@ -264,13 +265,15 @@ impl SendState {
             .values()
             .next()
             .is_some_and(|p| p.at + rto <= now);
-        let tail = rtt.tail_probe().filter(|&d| d < rto);
-        let probe = tail
-            .and_then(|d| f.tail_deadline(d))
+        let probe = rtt
+            .tail_probe()
+            .and_then(|d| f.tail_deadline(d, rto))
             .is_some_and(|t| t <= now);
-        if fired || probe {
-            // One probe until the peer answers: the retransmission timer covers the rest.
-            f.tail_probed = true;
+        if fired {
+            // The retransmission timer took over: its backoff decides when to try again.
+            f.tail_probes = NO_TAIL_PROBES;
+        } else if probe {
+            f.tail_probes = f.tail_probes.saturating_add(1).min(NO_TAIL_PROBES - 1);
         }
         if fired {
             counters.add(f.on_timeout(now, rto, persistent));

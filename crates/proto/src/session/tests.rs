@@ -159,9 +159,10 @@ fn an_idle_session_keeps_no_buffers_after_loss() {
 #[test]
 fn a_session_entry_stays_small() {
     // Every idle session on a server is one of these (issue 4): it was 336 bytes with its
-    // times kept as `Instant`s and an empty `Vec` for early acks.
+    // times kept as `Instant`s and an empty `Vec` for early acks; 288 until the path's
+    // summary (issue 13) counted the packets sent and the fragments sent again.
     let size = std::mem::size_of::<super::server::Session>();
-    assert!(size <= 288, "{size} bytes");
+    assert!(size <= 296, "{size} bytes");
 }
 
 #[test]
