@@ -219,6 +219,7 @@ async fn a_message_stored_but_never_answered_is_not_stored_again_when_resent() {
         req: hreq,
         with: Target::User(name("alex")),
         since: None,
+        before: None,
         limit: 50,
     })
     .await;
