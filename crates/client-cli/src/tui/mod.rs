@@ -14,6 +14,7 @@ mod commands;
 mod history;
 mod input;
 mod mark;
+mod presence;
 #[cfg(test)]
 mod tests;
 mod view;
@@ -23,7 +24,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use crossterm::event::{DisableBracketedPaste, EnableBracketedPaste, Event};
+use crossterm::event::{DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste};
+use crossterm::event::{EnableMouseCapture, Event};
 use dgram_client::{Note, Session};
 use ratatui::DefaultTerminal;
 use tokio::sync::mpsc;
@@ -34,9 +36,6 @@ use self::view::{Status, View};
 use crate::chat::render::Render;
 use crate::chat::repl::commands::COMMANDS;
 use crate::chat::{runtime, use_colour, ChatArgs};
-
-/// Rows one PageUp or PageDown moves.
-const PAGE: usize = 10;
 
 /// History lines kept between runs.
 const HISTORY_KEEP: usize = 1000;
@@ -65,9 +64,13 @@ pub(crate) fn run(a: ChatArgs) -> anyhow::Result<ExitCode> {
             colour,
         };
         let mut terminal = ratatui::try_init().context("taking over the terminal")?;
-        let _ = crossterm::execute!(std::io::stdout(), EnableBracketedPaste);
+        let _ = crossterm::execute!(std::io::stdout(), EnableBracketedPaste, EnableMouseCapture);
         let ran = tui.run(&mut terminal).await;
-        let _ = crossterm::execute!(std::io::stdout(), DisableBracketedPaste);
+        let _ = crossterm::execute!(
+            std::io::stdout(),
+            DisableBracketedPaste,
+            DisableMouseCapture
+        );
         ratatui::restore();
         if let Some(path) = &history {
             save(path, tui.input.history());
@@ -144,10 +147,11 @@ impl Tui {
             Act::Submit(line) => return self.line(&line),
             Act::Select(i) => self.buffers.select(i),
             Act::Cycle(forward) => self.buffers.cycle(forward),
-            Act::Page(up) => {
-                self.buffers.scroll(up, PAGE);
-                if let Some(with) = self.buffers.wants_history() {
-                    self.session.chat.history(with, history::HISTORY_ASK);
+            Act::Scroll { up, rows } => {
+                self.buffers.scroll(up, rows);
+                if let Some((with, before)) = self.buffers.wants_history() {
+                    let ask = history::HISTORY_ASK;
+                    self.session.chat.history_before(with, before, ask);
                 }
             }
             Act::Complete => {
