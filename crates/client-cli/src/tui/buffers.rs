@@ -227,6 +227,17 @@ impl Buffers {
         b.push(copy);
     }
 
+    /// A line of the client's own, in the buffer shown.
+    pub(crate) fn note_here(&mut self, text: String) {
+        let line = Line {
+            time: clock(None),
+            from: None,
+            text,
+            mark: Mark::None,
+        };
+        self.list[self.current].push(line);
+    }
+
     /// A line of the client's own, in the server buffer.
     pub(crate) fn tell(&mut self, text: String) {
         self.server(text);

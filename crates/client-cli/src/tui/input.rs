@@ -132,6 +132,13 @@ impl Input {
         }
     }
 
+    /// Puts `text` in the input line, the cursor at its end (a text given back).
+    pub(crate) fn set(&mut self, text: String) {
+        self.cursor = text.chars().count();
+        self.text = text;
+        self.at = None;
+    }
+
     fn insert(&mut self, s: &str) {
         let at = self.byte(self.cursor);
         self.text.insert_str(at, s);

@@ -16,12 +16,15 @@ mod input;
 mod mark;
 mod presence;
 #[cfg(test)]
+mod scroll_tests;
+#[cfg(test)]
 mod tests;
 mod view;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context;
 use crossterm::event::{DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste};
@@ -36,6 +39,9 @@ use self::view::{Status, View};
 use crate::chat::render::Render;
 use crate::chat::repl::commands::COMMANDS;
 use crate::chat::{runtime, use_colour, ChatArgs};
+
+/// How often the status line's lag is asked for.
+const LAG_EVERY: Duration = Duration::from_secs(1);
 
 /// History lines kept between runs.
 const HISTORY_KEEP: usize = 1000;
@@ -54,6 +60,7 @@ pub(crate) fn run(a: ChatArgs) -> anyhow::Result<ExitCode> {
             name: id.name.as_str().to_owned(),
             server: id.server.given.clone(),
             connected: false,
+            lag: None,
         };
         let input = Input::with_history(history.as_deref().map(load).unwrap_or_default());
         let mut tui = Tui {
@@ -62,9 +69,11 @@ pub(crate) fn run(a: ChatArgs) -> anyhow::Result<ExitCode> {
             status,
             input,
             colour,
+            offer: None,
         };
         let mut terminal = ratatui::try_init().context("taking over the terminal")?;
         let _ = crossterm::execute!(std::io::stdout(), EnableBracketedPaste, EnableMouseCapture);
+        give_back_the_mouse_on_panic();
         let ran = tui.run(&mut terminal).await;
         let _ = crossterm::execute!(
             std::io::stdout(),
@@ -89,6 +98,8 @@ pub(crate) struct Tui {
     pub(crate) status: Status,
     pub(crate) input: Input,
     colour: bool,
+    /// A text over the limit, waiting for a yes before it goes as several messages.
+    pub(crate) offer: Option<commands::Offer>,
 }
 
 impl Tui {
@@ -96,6 +107,8 @@ impl Tui {
         let mut events = key_events();
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
             .context("listening for SIGTERM")?;
+        let mut tick = tokio::time::interval(LAG_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             for note in self.session.pump().await? {
                 self.note(&note);
@@ -111,6 +124,12 @@ impl Tui {
                     }
                 }
                 _ = term.recv() => return Ok(()),
+                _ = tick.tick() => {
+                    self.status.lag = match self.status.connected {
+                        true => self.session.link.lag().await,
+                        false => None,
+                    };
+                }
             }
         }
     }
@@ -122,6 +141,7 @@ impl Tui {
             input: &self.input.text,
             cursor: self.input.cursor,
             colour: self.colour,
+            prompt: self.offer.as_ref().map(commands::Offer::prompt),
         }
     }
 
@@ -133,6 +153,7 @@ impl Tui {
         }
         if let Note::Disconnected { .. } = note {
             self.status.connected = false;
+            self.status.lag = None;
         }
         // A room's member list comes from the server when we join it.
         if let Note::Joined { room, .. } = note {
@@ -175,6 +196,20 @@ impl Tui {
         let rooms = chat.joined().map(|r| format!("#{r}"));
         commands.chain(more).chain(names).chain(rooms).collect()
     }
+}
+
+/// ratatui's panic hook gives the screen and the keyboard back; the mouse and bracketed paste
+/// are ours to give back too, before it runs.
+fn give_back_the_mouse_on_panic() {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let _ = crossterm::execute!(
+            std::io::stdout(),
+            DisableBracketedPaste,
+            DisableMouseCapture
+        );
+        hook(info);
+    }));
 }
 
 /// The terminal's events, read on a thread of their own (crossterm's read blocks).
