@@ -84,7 +84,15 @@ impl Tui {
             Cmd::Whois(name) => {
                 chat.whois(name);
             }
-            Cmd::Say(text) => self.say_here(text),
+            Cmd::Say(text) | Cmd::Me(text) => self.say_here(text),
+            Cmd::Ignore(name) => {
+                let said = self.ignored.ignore(name);
+                self.say_in_buffer(said);
+            }
+            Cmd::Unignore(name) => {
+                let said = self.ignored.unignore(&name);
+                self.say_in_buffer(said);
+            }
             Cmd::Help => self.tell(help()),
             Cmd::Quit => {}
         }

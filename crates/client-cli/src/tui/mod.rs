@@ -1,14 +1,17 @@
 //! `client-cli chat --tui`: the full-screen client (ratatui on crossterm). A server buffer and
 //! a buffer per conversation ([`buffers`]), switched with Alt-1..9, Alt-Left/Right and
 //! Ctrl-N/P or `/query NAME`, `/join ROOM`, `/close`; a list of buffers with unread counts
-//! and mentions, a status line, and per message its time, coloured sender, text wrapped at
-//! word boundaries and a delivery mark that changes in place ([`view`]); the input line with
-//! its history kept between runs ([`input`]). The same session as the line client
-//! ([`dgram_client::Session`]); the same commands ([`crate::chat::repl`]'s).
+//! and mentions, a status line with the lag, and per message its time, coloured sender, text
+//! wrapped at word boundaries and a delivery mark that changes in place ([`view`]); the input
+//! line with its history kept between runs, PageUp/PageDown and the mouse wheel ([`input`]);
+//! scroll-back loaded from the server's history ([`history`]). The same session as the line
+//! client ([`dgram_client::Session`]); the same commands ([`crate::chat::repl`]'s).
 //!
-//! The terminal is given back on every way out: leaving, an error, a panic (ratatui's hook)
-//! and SIGTERM (which ends the loop like `/quit`).
+//! The terminal is given back on every way out: leaving, an error, a panic (ratatui's hook,
+//! after ours gives back the mouse) and SIGTERM (which ends the loop like `/quit`).
 
+#[cfg(test)]
+mod app_tests;
 mod buffers;
 mod commands;
 mod history;
@@ -36,6 +39,7 @@ use tokio::sync::mpsc;
 use self::buffers::Buffers;
 use self::input::{Act, Input};
 use self::view::{Status, View};
+use crate::chat::ignore::Ignored;
 use crate::chat::render::Render;
 use crate::chat::repl::commands::COMMANDS;
 use crate::chat::{runtime, use_colour, ChatArgs};
@@ -70,6 +74,7 @@ pub(crate) fn run(a: ChatArgs) -> anyhow::Result<ExitCode> {
             input,
             colour,
             offer: None,
+            ignored: Ignored::default(),
         };
         let mut terminal = ratatui::try_init().context("taking over the terminal")?;
         let _ = crossterm::execute!(std::io::stdout(), EnableBracketedPaste, EnableMouseCapture);
@@ -100,6 +105,8 @@ pub(crate) struct Tui {
     colour: bool,
     /// A text over the limit, waiting for a yes before it goes as several messages.
     pub(crate) offer: Option<commands::Offer>,
+    /// Whom `/ignore` hides.
+    pub(crate) ignored: Ignored,
 }
 
 impl Tui {
@@ -159,7 +166,9 @@ impl Tui {
         if let Note::Joined { room, .. } = note {
             self.session.chat.who(Some(room.clone()));
         }
-        self.buffers.note(note);
+        if !self.ignored.hides(note) {
+            self.buffers.note(note);
+        }
     }
 
     /// Handles a terminal event; true to leave.

@@ -156,9 +156,17 @@ impl View<'_> {
     /// One line as rows: the time and the sender (in their colour) on the first, the text
     /// wrapped at word boundaries under itself, the mark at the end.
     fn rows(&self, line: &Line, width: usize) -> Vec<Row<'static>> {
-        let from = line.from.as_ref().map(|f| format!("{}: ", f.as_str()));
+        // An action (`/me waves`) reads `* egon waves`.
+        let action = line
+            .from
+            .as_ref()
+            .and(crate::chat::ignore::action(&line.text));
+        let from = line.from.as_ref().map(|f| match action {
+            Some(_) => format!("* {} ", f.as_str()),
+            None => format!("{}: ", f.as_str()),
+        });
         let head = format!("{} {}", line.time, from.clone().unwrap_or_default());
-        let mut text = printable(&line.text.replace('\n', " "));
+        let mut text = printable(&action.unwrap_or(&line.text).replace('\n', " "));
         if line.mark != Mark::None {
             text.push(' ');
             text.push_str(line.mark.symbol());
