@@ -1,7 +1,7 @@
 //! Who is where, in the full-screen client: a room's member list (as the server listed it,
 //! then as people join, leave and go offline) and presence news, said in the DM buffer of the
-//! person it is about when one is open (an away notice for a DM lands beside it), else in the
-//! server buffer.
+//! person it is about when one is open (an away notice for a DM lands beside it; news, not a
+//! message, so not counted unread), else in the server buffer.
 
 use dgram_proto::chat::{Presence, Target, UserInfo};
 use dgram_proto::Name;
@@ -65,6 +65,8 @@ impl Buffers {
             text,
             mark: Mark::None,
         };
-        self.add(Some(&dm), line);
+        // News, not a message: it does not count as unread.
+        let i = self.index(&dm);
+        self.list[i].push(line);
     }
 }

@@ -297,6 +297,11 @@ fn presence_news_goes_where_we_talk_with_them() {
         presence: Presence::Offline,
     };
     b.note(&gone);
+    let rows = screen(&b, 80, 12);
+    assert!(
+        has(&rows, "2 alex 1"),
+        "the message is unread, not the news: {rows:#?}"
+    );
     b.select(1);
     let rows = screen(&b, 80, 12);
     assert!(
