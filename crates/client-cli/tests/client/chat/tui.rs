@@ -82,7 +82,14 @@ fn what_is_typed_across_a_server_restart_is_sent() {
 
 #[test]
 fn the_wheel_scrolls_and_a_long_paste_waits_for_a_yes() {
-    let server = ChatServer::start();
+    // Fifty lines typed at once are over the default rate limits, which are not what is tested.
+    let unlimited = chat_server::Settings {
+        rate: None,
+        name_rate: None,
+        network_rate: None,
+        ..chat_server::Settings::default()
+    };
+    let server = ChatServer::start_with("127.0.0.1:0".parse().expect("literal"), unlimited);
     let (egon_home, alex_home) = (Home::new("egon"), Home::new("alex"));
     let tty = start(&server, &egon_home);
     tty.type_keys("/join lobby\r");
