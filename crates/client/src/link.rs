@@ -34,7 +34,7 @@ pub struct Link {
     /// Where the session client is pointed now.
     server: watch::Receiver<SocketAddr>,
     local: SocketAddr,
-    commands: mpsc::Sender<Command<ChatSession>>,
+    pub(crate) commands: mpsc::Sender<Command<ChatSession>>,
     events_tx: mpsc::UnboundedSender<LinkEvent>,
     /// What the link reports (read it promptly); a test may put a stream of its own here.
     pub(crate) events: mpsc::UnboundedReceiver<LinkEvent>,

@@ -18,7 +18,7 @@ use crate::event::{SessionEvent, SubmitError};
 /// A session client for chat.
 #[derive(Debug)]
 pub struct ChatSession {
-    client: Client,
+    pub(crate) client: Client,
 }
 
 impl ChatSession {

@@ -43,6 +43,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             req: 3,
             with: Target::Room(room),
             since: Some(9),
+            before: None,
             limit: 50,
         },
     ];

@@ -233,9 +233,9 @@ impl ChatCore {
         }
     }
 
-    /// Tells the room co-members of `key` about a presence change.
+    /// Tells the room co-members and DM partners of `key` about a presence change.
     fn presence(&self, fx: &mut Effects, key: &str, name: Name, presence: Presence) {
-        let sessions = self.state.co_member_sessions(key);
+        let sessions = self.state.presence_sessions(key);
         fx.send_each(sessions, ServerMsg::Presence { name, presence });
     }
 }

@@ -161,12 +161,17 @@ pub(crate) fn expire(log: &mut VecDeque<Posted>, cutoff_ms: u64) -> u64 {
     dropped
 }
 
-/// The newest `limit` entries after `since`, oldest first.
-pub(crate) fn tail(log: &VecDeque<Posted>, since: Option<u64>, limit: usize) -> Vec<Posted> {
+/// The newest `limit` entries after `since` and before `before`, oldest first.
+pub(crate) fn tail(
+    log: &VecDeque<Posted>,
+    (since, before): (Option<u64>, Option<u64>),
+    limit: usize,
+) -> Vec<Posted> {
     let mut budget = ANSWER_BUDGET;
     let mut newest: Vec<Posted> = log
         .iter()
         .rev()
+        .filter(|p| before.is_none_or(|b| p.id < b))
         .take_while(|p| since.is_none_or(|s| p.id > s))
         .take(limit)
         .take_while(|p| {
@@ -240,6 +245,27 @@ impl State {
     pub(crate) fn user_of(&self, session: SessionId) -> Option<&User> {
         let name = self.sessions.get(&session)?.user.as_ref()?;
         self.users.get(name.key()).map(|u| &**u)
+    }
+
+    /// Every session of every user who shares a room or a DM conversation with `key` (one
+    /// still in the history), except `key`'s own: who is told of `key`'s presence. DM partners
+    /// are found by a pass over the conversations, which is only on a presence change (a
+    /// hello, a last goodbye, an away), and an index would be one more thing to keep right.
+    pub(crate) fn presence_sessions(&self, key: &str) -> Vec<SessionId> {
+        let mut sessions = self.co_member_sessions(key);
+        let partners = self
+            .dms
+            .keys()
+            .filter_map(|(a, b)| match (a.key(), b.key()) {
+                (a, b) if a == key && b != key => Some(b),
+                (a, b) if b == key && a != key => Some(a),
+                _ => None,
+            });
+        let users = partners.filter_map(|k| self.users.get(k));
+        sessions.extend(users.flat_map(|u| u.sessions.iter().copied()));
+        sessions.sort_unstable();
+        sessions.dedup();
+        sessions
     }
 
     /// Every session of every user who shares a room with `key`, except `key`'s own.

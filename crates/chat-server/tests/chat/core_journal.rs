@@ -90,6 +90,7 @@ fn durable_mode_holds_answers_until_committed_and_takes_back_failures() {
             req: 3,
             with: Target::User(name("egon")),
             since: None,
+            before: None,
             limit: 10,
         },
     );
@@ -159,6 +160,7 @@ fn history_never_shows_a_message_whose_commit_is_pending() {
                 req: 3,
                 with: to.clone(),
                 since: None,
+                before: None,
                 limit: 10,
             },
         );

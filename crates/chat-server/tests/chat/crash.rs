@@ -130,6 +130,7 @@ async fn nothing_accepted_is_lost_when_the_server_is_killed() {
         req,
         with: Target::User(name("egon")),
         since: None,
+        before: None,
         limit: 200,
     })
     .await;

@@ -106,7 +106,8 @@ async fn run_until(
     }
 }
 
-/// The final states shown for request `req`.
+/// The final states shown for request `req`: not its sending, nor its waiting for a session
+/// (said once the client knows the session is gone).
 fn states(notes: &[Note], req: RequestId) -> Vec<(Option<ChatId>, SendState)> {
     notes
         .iter()
@@ -114,7 +115,7 @@ fn states(notes: &[Note], req: RequestId) -> Vec<(Option<ChatId>, SendState)> {
             Note::State { msg, id, state } if msg.req == req => Some((*id, state.clone())),
             _ => None,
         })
-        .filter(|(_, s)| *s != SendState::Sending)
+        .filter(|(_, s)| !matches!(s, SendState::Sending | SendState::Queued))
         .collect()
 }
 
@@ -219,6 +220,7 @@ async fn a_message_stored_but_never_answered_is_not_stored_again_when_resent() {
         req: hreq,
         with: Target::User(name("alex")),
         since: None,
+        before: None,
         limit: 50,
     })
     .await;

@@ -137,6 +137,7 @@ async fn a_room_of_three() {
             req,
             with: Target::Room(lobby()),
             since: Some(id - 1),
+            before: None,
             limit: 10,
         })
         .await;

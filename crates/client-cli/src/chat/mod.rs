@@ -7,6 +7,7 @@
 //! the scripting commands ([`script`]), and the notes shown as lines ([`render`]) or JSON
 //! objects ([`json`]).
 
+pub(crate) mod ignore;
 mod json;
 pub(crate) mod render;
 pub(crate) mod repl;

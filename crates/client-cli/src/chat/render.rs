@@ -206,6 +206,9 @@ impl Render {
             from.push_str(addr);
         }
         let text = body(&posted.text);
+        if let Some(act) = crate::chat::ignore::action(&posted.text) {
+            return format!("{time} {marker}{earlier} * {from} {}", body(act));
+        }
         match &posted.to {
             // Our own DM, seen from another of our sessions: say who it went to.
             Target::User(to) if posted.from == *me && to != me => {

@@ -7,15 +7,13 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use dgram_client::{Note, SendState};
 
+use super::history::{Back, KEEP};
 use super::mark::mentions;
 pub(crate) use super::mark::Mark;
-use dgram_proto::chat::{ChatId, Posted, Presence, Target, UserInfo};
+use dgram_proto::chat::{ChatId, Posted, Presence, Target};
 use dgram_proto::{Name, RequestId};
 
 use crate::chat::render::{clock, Render};
-
-/// Lines kept per buffer; older ones are dropped (the server keeps the history).
-const KEEP: usize = 2000;
 
 /// One line of a buffer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,8 +36,8 @@ pub(crate) struct Buffer {
     pub(super) first: i64,
     /// The server ids of the messages held, to put only older history in front.
     pub(super) ids: BTreeSet<ChatId>,
-    /// Scrolling back past what is held asked the server for the history already.
-    pub(super) asked: bool,
+    /// Scrolling back past what is held: asked the server, or reached the start.
+    pub(super) back: Back,
     pub(crate) unread: usize,
     /// A line since it was last shown names us.
     pub(crate) mentioned: bool,
@@ -59,7 +57,7 @@ impl Buffer {
             lines: VecDeque::new(),
             first: 0,
             ids: BTreeSet::new(),
-            asked: false,
+            back: Back::default(),
             unread: 0,
             mentioned: false,
             topic: String::new(),
@@ -84,8 +82,20 @@ impl Buffer {
         while self.lines.len() > KEEP {
             self.lines.pop_front();
             self.first += 1;
+            // What was dropped may be where the conversation starts.
+            self.back.started = false;
+        }
+        // The oldest ids go with the oldest lines.
+        while self.ids.len() > KEEP {
+            self.ids.pop_first();
         }
         self.first + self.lines.len() as i64 - 1
+    }
+
+    /// Puts a line in front of the oldest (history), keeping every line's number.
+    pub(super) fn put_front(&mut self, line: Line) {
+        self.lines.push_front(line);
+        self.first -= 1;
     }
 
     fn line_mut(&mut self, number: i64) -> Option<&mut Line> {
@@ -99,7 +109,7 @@ impl Buffer {
 pub(crate) struct Buffers {
     pub(crate) list: Vec<Buffer>,
     pub(crate) current: usize,
-    me: Name,
+    pub(super) me: Name,
     /// Our messages' lines: the conversation and the line's number.
     sent: HashMap<RequestId, (Target, i64)>,
     /// The server buffer's lines, in the line client's words.
@@ -179,7 +189,7 @@ impl Buffers {
 
     /// Adds a line to `target`'s buffer (the server buffer for `None`), counting it unread and
     /// noting a mention when the buffer is not shown. Returns the line's number.
-    fn add(&mut self, target: Option<&Target>, line: Line) -> i64 {
+    pub(super) fn add(&mut self, target: Option<&Target>, line: Line) -> i64 {
         let i = target.map_or(0, |t| self.index(t));
         let mention = line.from.as_ref().is_some_and(|f| f.key() != self.me.key())
             && mentions(&line.text, &self.me);
@@ -217,12 +227,23 @@ impl Buffers {
         b.push(copy);
     }
 
+    /// A line of the client's own, in the buffer shown.
+    pub(crate) fn note_here(&mut self, text: String) {
+        let line = Line {
+            time: clock(None),
+            from: None,
+            text,
+            mark: Mark::None,
+        };
+        self.list[self.current].push(line);
+    }
+
     /// A line of the client's own, in the server buffer.
     pub(crate) fn tell(&mut self, text: String) {
         self.server(text);
     }
 
-    fn server(&mut self, text: String) {
+    pub(super) fn server(&mut self, text: String) {
         let line = Line {
             time: clock(None),
             from: None,
@@ -262,22 +283,17 @@ impl Buffers {
             }
             Note::Presence {
                 name,
-                presence: Presence::Offline,
-            } => {
-                for b in &mut self.list {
-                    b.members.remove(name.key());
-                }
-                let me = self.me.clone();
-                self.server(self.render.note(note, &me));
-            }
-            Note::Presence {
-                name,
                 presence: Presence::Joined(room),
             } => self.came_or_went(name, &Target::Room(room.clone()), true),
             Note::Presence {
                 name,
                 presence: Presence::Left(room),
             } => self.came_or_went(name, &Target::Room(room.clone()), false),
+            Note::Presence { name, presence } => {
+                let me = self.me.clone();
+                let text = self.render.note(note, &me);
+                self.presence(name, presence, text);
+            }
             Note::History { with, messages } => self.history(with, messages),
             Note::Welcome { name, .. } => {
                 self.me = name.clone();
@@ -293,7 +309,6 @@ impl Buffers {
             | Note::Moved(_)
             | Note::LookupFailed(_)
             | Note::Refused { .. }
-            | Note::Presence { .. }
             | Note::Receipt { .. }
             | Note::Joined { .. }
             | Note::Parted { .. }
@@ -307,42 +322,6 @@ impl Buffers {
                 self.server(self.render.note(note, &me));
             }
         }
-    }
-
-    /// A room's members as the server listed them, and the list as a line in the room.
-    fn members(&mut self, room: &Target, users: &[UserInfo], text: String) {
-        let i = self.index(room);
-        let members = users
-            .iter()
-            .map(|u| (u.name.key().to_owned(), u.name.clone()));
-        self.list[i].members = members.collect();
-        let line = Line {
-            time: clock(None),
-            from: None,
-            text,
-            mark: Mark::None,
-        };
-        self.add(Some(room), line);
-    }
-
-    /// Someone joined (`came`) or left a room.
-    fn came_or_went(&mut self, name: &Name, room: &Target, came: bool) {
-        let i = self.index(room);
-        let members = &mut self.list[i].members;
-        let verb = if came {
-            members.insert(name.key().to_owned(), name.clone());
-            "joined"
-        } else {
-            members.remove(name.key());
-            "left"
-        };
-        let line = Line {
-            time: clock(None),
-            from: None,
-            text: format!("{name} {verb}"),
-            mark: Mark::None,
-        };
-        self.add(Some(room), line);
     }
 
     /// The conversation a message belongs to: its room, or the other party of a DM.

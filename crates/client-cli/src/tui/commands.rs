@@ -1,7 +1,8 @@
 //! What a finished line does in the full-screen client: text goes to the buffer shown (`q`
 //! and `quit` are text here, there is no picker to leave), and the line client's commands do
 //! what they do there, about the buffer shown, plus `/close` and `/why` (the reasons behind
-//! the buffer's `✗` marks). `/query NAME` and `/join ROOM` open (and show) a buffer.
+//! the buffer's `✗` marks). `/query NAME` and `/join ROOM` open (and show) a buffer. A text
+//! over the limit is offered as several messages, saying how many, and goes only on a yes.
 
 use dgram_client::split::split;
 use dgram_proto::chat::{Room, Target, MAX_TEXT};
@@ -12,6 +13,10 @@ use crate::chat::repl::commands::{self, Cmd, Line};
 impl Tui {
     /// Handles a finished line; true to leave.
     pub(crate) fn line(&mut self, line: &str) -> bool {
+        if let Some(offer) = self.offer.take() {
+            self.answer(offer, line);
+            return false;
+        }
         match line.trim() {
             "/close" => return self.close(),
             "/why" => {
@@ -79,7 +84,15 @@ impl Tui {
             Cmd::Whois(name) => {
                 chat.whois(name);
             }
-            Cmd::Say(text) => self.say_here(text),
+            Cmd::Say(text) | Cmd::Me(text) => self.say_here(text),
+            Cmd::Ignore(name) => {
+                let said = self.ignored.ignore(name);
+                self.say_in_buffer(said);
+            }
+            Cmd::Unignore(name) => {
+                let said = self.ignored.unignore(&name);
+                self.say_in_buffer(said);
+            }
             Cmd::Help => self.tell(help()),
             Cmd::Quit => {}
         }
@@ -123,21 +136,34 @@ impl Tui {
         }
     }
 
-    /// Sends a message; one over the limit goes in parts, in order, and says so.
+    /// Sends a message; one over the limit is offered in parts, and goes only on a yes.
     fn send(&mut self, to: Target, text: String) {
         if text.len() <= MAX_TEXT {
             self.session.chat.send(to, text);
             return;
         }
-        let parts = split(&text, MAX_TEXT);
-        self.tell(format!(
-            "{} bytes is over the limit of {MAX_TEXT}: sent as {} messages",
-            text.len(),
-            parts.len()
-        ));
-        for part in parts {
-            self.session.chat.send(to.clone(), part);
+        let offer = Offer::new(to, text);
+        self.say_in_buffer(offer.question());
+        self.offer = Some(offer);
+    }
+
+    /// The answer to an offer: `y` or `yes` sends the parts, in order; anything else sends
+    /// nothing and gives the text back to the input line.
+    fn answer(&mut self, offer: Offer, line: &str) {
+        let yes = matches!(line.trim().to_lowercase().as_str(), "y" | "yes");
+        if !yes {
+            self.say_in_buffer("not sent; the text is back in the input line".to_owned());
+            self.input.set(offer.text);
+            return;
         }
+        for part in split(&offer.text, MAX_TEXT) {
+            self.session.chat.send(offer.to.clone(), part);
+        }
+    }
+
+    /// A line of the client's own in the buffer shown (where the user is looking).
+    fn say_in_buffer(&mut self, text: String) {
+        self.buffers.note_here(text);
     }
 
     /// A line of the client's own in the server buffer.
@@ -156,4 +182,35 @@ fn help() -> String {
     out.push('\n');
     out.push_str(&commands::help());
     out
+}
+
+/// A text over [`MAX_TEXT`], offered as several messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Offer {
+    to: Target,
+    text: String,
+    /// How many messages it would be.
+    pub(crate) parts: usize,
+}
+
+impl Offer {
+    pub(crate) fn new(to: Target, text: String) -> Self {
+        let parts = split(&text, MAX_TEXT).len();
+        Self { to, text, parts }
+    }
+
+    /// What the user is asked, in the buffer.
+    pub(crate) fn question(&self) -> String {
+        format!(
+            "{} bytes is over the limit of {MAX_TEXT}: send it as {} messages? y sends, \
+             anything else keeps it here",
+            self.text.len(),
+            self.parts
+        )
+    }
+
+    /// The input line's prompt while the offer waits.
+    pub(crate) fn prompt(&self) -> String {
+        format!("[send as {} messages? y/n] ", self.parts)
+    }
 }

@@ -1,9 +1,16 @@
 //! The full-screen client's keys: the input line (editing, its history, a paste kept as one
-//! message with its line breaks) and the keys that switch buffers (Alt-1..9, Ctrl-N/P,
-//! Alt-Left/Right) or leave (Ctrl-D on an empty line). What a finished line means is the
+//! message with its line breaks), the keys that switch buffers (Alt-1..9, Ctrl-N/P,
+//! Alt-Left/Right), scroll (PageUp/PageDown, the mouse wheel) or leave (Ctrl-D on an empty
+//! line). What a finished line means is the
 //! loop's business.
 
-use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEventKind};
+
+/// Rows one PageUp or PageDown moves.
+pub(crate) const PAGE: usize = 10;
+
+/// Rows one turn of the mouse wheel moves.
+pub(crate) const WHEEL: usize = 3;
 
 /// What a key (or a paste) asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,8 +23,8 @@ pub(crate) enum Act {
     Select(usize),
     /// The next (true) or previous buffer.
     Cycle(bool),
-    /// Scroll back (true) or forward a page.
-    Page(bool),
+    /// Scroll back (`up`) or forward by `rows` (a page, or the wheel's few).
+    Scroll { up: bool, rows: usize },
     /// Tab: complete the word before the cursor ([`Input::complete`]).
     Complete,
     /// Leave.
@@ -54,6 +61,17 @@ impl Input {
                 self.insert(&text.replace("\r\n", "\n").replace('\r', "\n"));
                 Act::Edit
             }
+            Event::Mouse(mouse) => match mouse.kind {
+                MouseEventKind::ScrollUp => Act::Scroll {
+                    up: true,
+                    rows: WHEEL,
+                },
+                MouseEventKind::ScrollDown => Act::Scroll {
+                    up: false,
+                    rows: WHEEL,
+                },
+                _ => Act::Other,
+            },
             _ => Act::Other,
         }
     }
@@ -100,12 +118,25 @@ impl Input {
             KeyCode::Home => self.move_to(0),
             KeyCode::End => self.move_to(usize::MAX),
             KeyCode::Tab => Act::Complete,
-            KeyCode::PageUp => Act::Page(true),
-            KeyCode::PageDown => Act::Page(false),
+            KeyCode::PageUp => Act::Scroll {
+                up: true,
+                rows: PAGE,
+            },
+            KeyCode::PageDown => Act::Scroll {
+                up: false,
+                rows: PAGE,
+            },
             KeyCode::Up => self.recall(true),
             KeyCode::Down => self.recall(false),
             _ => Act::Other,
         }
+    }
+
+    /// Puts `text` in the input line, the cursor at its end (a text given back).
+    pub(crate) fn set(&mut self, text: String) {
+        self.cursor = text.chars().count();
+        self.text = text;
+        self.at = None;
     }
 
     fn insert(&mut self, s: &str) {

@@ -1,19 +1,25 @@
 //! `client-cli chat --tui`: the full-screen client (ratatui on crossterm). A server buffer and
 //! a buffer per conversation ([`buffers`]), switched with Alt-1..9, Alt-Left/Right and
 //! Ctrl-N/P or `/query NAME`, `/join ROOM`, `/close`; a list of buffers with unread counts
-//! and mentions, a status line, and per message its time, coloured sender, text wrapped at
-//! word boundaries and a delivery mark that changes in place ([`view`]); the input line with
-//! its history kept between runs ([`input`]). The same session as the line client
-//! ([`dgram_client::Session`]); the same commands ([`crate::chat::repl`]'s).
+//! and mentions, a status line with the lag, and per message its time, coloured sender, text
+//! wrapped at word boundaries and a delivery mark that changes in place ([`view`]); the input
+//! line with its history kept between runs, PageUp/PageDown and the mouse wheel ([`input`]);
+//! scroll-back loaded from the server's history ([`history`]). The same session as the line
+//! client ([`dgram_client::Session`]); the same commands ([`crate::chat::repl`]'s).
 //!
-//! The terminal is given back on every way out: leaving, an error, a panic (ratatui's hook)
-//! and SIGTERM (which ends the loop like `/quit`).
+//! The terminal is given back on every way out: leaving, an error, a panic (ratatui's hook,
+//! after ours gives back the mouse) and SIGTERM (which ends the loop like `/quit`).
 
+#[cfg(test)]
+mod app_tests;
 mod buffers;
 mod commands;
 mod history;
 mod input;
 mod mark;
+mod presence;
+#[cfg(test)]
+mod scroll_tests;
 #[cfg(test)]
 mod tests;
 mod view;
@@ -21,9 +27,11 @@ mod view;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context;
-use crossterm::event::{DisableBracketedPaste, EnableBracketedPaste, Event};
+use crossterm::event::{DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste};
+use crossterm::event::{EnableMouseCapture, Event};
 use dgram_client::{Note, Session};
 use ratatui::DefaultTerminal;
 use tokio::sync::mpsc;
@@ -31,12 +39,13 @@ use tokio::sync::mpsc;
 use self::buffers::Buffers;
 use self::input::{Act, Input};
 use self::view::{Status, View};
+use crate::chat::ignore::Ignored;
 use crate::chat::render::Render;
 use crate::chat::repl::commands::COMMANDS;
 use crate::chat::{runtime, use_colour, ChatArgs};
 
-/// Rows one PageUp or PageDown moves.
-const PAGE: usize = 10;
+/// How often the status line's lag is asked for.
+const LAG_EVERY: Duration = Duration::from_secs(1);
 
 /// History lines kept between runs.
 const HISTORY_KEEP: usize = 1000;
@@ -55,6 +64,7 @@ pub(crate) fn run(a: ChatArgs) -> anyhow::Result<ExitCode> {
             name: id.name.as_str().to_owned(),
             server: id.server.given.clone(),
             connected: false,
+            lag: None,
         };
         let input = Input::with_history(history.as_deref().map(load).unwrap_or_default());
         let mut tui = Tui {
@@ -63,11 +73,18 @@ pub(crate) fn run(a: ChatArgs) -> anyhow::Result<ExitCode> {
             status,
             input,
             colour,
+            offer: None,
+            ignored: Ignored::default(),
         };
         let mut terminal = ratatui::try_init().context("taking over the terminal")?;
-        let _ = crossterm::execute!(std::io::stdout(), EnableBracketedPaste);
+        let _ = crossterm::execute!(std::io::stdout(), EnableBracketedPaste, EnableMouseCapture);
+        give_back_the_mouse_on_panic();
         let ran = tui.run(&mut terminal).await;
-        let _ = crossterm::execute!(std::io::stdout(), DisableBracketedPaste);
+        let _ = crossterm::execute!(
+            std::io::stdout(),
+            DisableBracketedPaste,
+            DisableMouseCapture
+        );
         ratatui::restore();
         if let Some(path) = &history {
             save(path, tui.input.history());
@@ -86,6 +103,10 @@ pub(crate) struct Tui {
     pub(crate) status: Status,
     pub(crate) input: Input,
     colour: bool,
+    /// A text over the limit, waiting for a yes before it goes as several messages.
+    pub(crate) offer: Option<commands::Offer>,
+    /// Whom `/ignore` hides.
+    pub(crate) ignored: Ignored,
 }
 
 impl Tui {
@@ -93,6 +114,8 @@ impl Tui {
         let mut events = key_events();
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
             .context("listening for SIGTERM")?;
+        let mut tick = tokio::time::interval(LAG_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             for note in self.session.pump().await? {
                 self.note(&note);
@@ -108,6 +131,12 @@ impl Tui {
                     }
                 }
                 _ = term.recv() => return Ok(()),
+                _ = tick.tick() => {
+                    self.status.lag = match self.status.connected {
+                        true => self.session.link.lag().await,
+                        false => None,
+                    };
+                }
             }
         }
     }
@@ -119,6 +148,7 @@ impl Tui {
             input: &self.input.text,
             cursor: self.input.cursor,
             colour: self.colour,
+            prompt: self.offer.as_ref().map(commands::Offer::prompt),
         }
     }
 
@@ -130,12 +160,15 @@ impl Tui {
         }
         if let Note::Disconnected { .. } = note {
             self.status.connected = false;
+            self.status.lag = None;
         }
         // A room's member list comes from the server when we join it.
         if let Note::Joined { room, .. } = note {
             self.session.chat.who(Some(room.clone()));
         }
-        self.buffers.note(note);
+        if !self.ignored.hides(note) {
+            self.buffers.note(note);
+        }
     }
 
     /// Handles a terminal event; true to leave.
@@ -144,10 +177,11 @@ impl Tui {
             Act::Submit(line) => return self.line(&line),
             Act::Select(i) => self.buffers.select(i),
             Act::Cycle(forward) => self.buffers.cycle(forward),
-            Act::Page(up) => {
-                self.buffers.scroll(up, PAGE);
-                if let Some(with) = self.buffers.wants_history() {
-                    self.session.chat.history(with, history::HISTORY_ASK);
+            Act::Scroll { up, rows } => {
+                self.buffers.scroll(up, rows);
+                if let Some((with, before)) = self.buffers.wants_history() {
+                    let ask = history::HISTORY_ASK;
+                    self.session.chat.history_before(with, before, ask);
                 }
             }
             Act::Complete => {
@@ -171,6 +205,20 @@ impl Tui {
         let rooms = chat.joined().map(|r| format!("#{r}"));
         commands.chain(more).chain(names).chain(rooms).collect()
     }
+}
+
+/// ratatui's panic hook gives the screen and the keyboard back; the mouse and bracketed paste
+/// are ours to give back too, before it runs.
+fn give_back_the_mouse_on_panic() {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let _ = crossterm::execute!(
+            std::io::stdout(),
+            DisableBracketedPaste,
+            DisableMouseCapture
+        );
+        hook(info);
+    }));
 }
 
 /// The terminal's events, read on a thread of their own (crossterm's read blocks).

@@ -14,20 +14,20 @@ use super::input::{Act, Input};
 use super::view::{Status, View};
 use crate::chat::render::Render;
 
-fn name(s: &str) -> Name {
+pub(super) fn name(s: &str) -> Name {
     Name::new(s).expect("valid name")
 }
 
-fn lobby() -> Target {
+pub(super) fn lobby() -> Target {
     Target::Room(Room::new("lobby").expect("room"))
 }
 
-fn buffers() -> Buffers {
+pub(super) fn buffers() -> Buffers {
     let render = Render::new("127.0.0.1:8081".parse().expect("literal"), false);
     Buffers::new(name("egon"), render)
 }
 
-fn said(from: &str, to: Target, text: &str) -> Note {
+pub(super) fn said(from: &str, to: Target, text: &str) -> Note {
     Note::Message {
         posted: Posted {
             id: 1,
@@ -41,22 +41,39 @@ fn said(from: &str, to: Target, text: &str) -> Note {
 }
 
 /// The screen's rows, `width` by `height`.
-fn screen(buffers: &Buffers, width: u16, height: u16) -> Vec<String> {
+pub(super) fn screen(buffers: &Buffers, width: u16, height: u16) -> Vec<String> {
     let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("a test terminal");
-    let status = Status {
+    draw(&mut terminal, buffers, &status(), None)
+}
+
+/// The status line's part as a connected client has it.
+pub(super) fn status() -> Status {
+    Status {
         name: "egon".into(),
         server: "127.0.0.1:8081".into(),
         connected: true,
-    };
+        lag: None,
+    }
+}
+
+/// Draws one frame on `terminal` (at whatever size its backend has now) and reads it back.
+pub(super) fn draw(
+    terminal: &mut Terminal<TestBackend>,
+    buffers: &Buffers,
+    status: &Status,
+    prompt: Option<String>,
+) -> Vec<String> {
     let view = View {
         buffers,
-        status: &status,
+        status,
         input: "",
         cursor: 0,
         colour: false,
+        prompt,
     };
     terminal.draw(|f| view.draw(f)).expect("drawn");
     let buffer = terminal.backend().buffer();
+    let (width, height) = (buffer.area.width, buffer.area.height);
     let rows = (0..height).map(|y| {
         let mut row = String::new();
         let mut x = 0;
@@ -71,7 +88,7 @@ fn screen(buffers: &Buffers, width: u16, height: u16) -> Vec<String> {
     rows.collect()
 }
 
-fn has(rows: &[String], text: &str) -> bool {
+pub(super) fn has(rows: &[String], text: &str) -> bool {
     rows.iter().any(|r| r.contains(text))
 }
 
@@ -295,51 +312,6 @@ fn why_says_what_a_cross_stands_for() {
     let rows = screen(&b, 80, 10);
     assert!(
         has(&rows, "✗ \"into the void\": session ended: timed out"),
-        "{rows:#?}"
-    );
-}
-
-#[test]
-fn scrolling_back_past_what_is_held_loads_the_history_in_front() {
-    let mut b = buffers();
-    let posted = |id, text: &str| Posted {
-        id,
-        ts: 0,
-        from: name("alex"),
-        to: lobby(),
-        text: text.to_owned(),
-    };
-    b.open(&lobby());
-    b.note(&Note::Message {
-        posted: posted(10, "held here"),
-        replay: false,
-    });
-    assert_eq!(b.wants_history(), None, "not scrolled back yet");
-    b.scroll(true, 10);
-    assert_eq!(b.wants_history(), Some(lobby()));
-    assert_eq!(b.wants_history(), None, "asked once");
-    b.note(&Note::History {
-        with: lobby(),
-        messages: vec![
-            posted(8, "older one"),
-            posted(9, "older two"),
-            posted(10, "held here"),
-        ],
-    });
-    b.scroll(false, 100);
-    let rows = screen(&b, 80, 12);
-    let at = |text: &str| rows.iter().position(|r| r.contains(text)).expect(text);
-    assert!(
-        at("older one") < at("older two") && at("older two") < at("held here"),
-        "{rows:#?}"
-    );
-    assert_eq!(
-        rows.iter().filter(|r| r.contains("held here")).count(),
-        1,
-        "{rows:#?}"
-    );
-    assert!(
-        has(&rows, "2 earlier message(s) with #lobby loaded above"),
         "{rows:#?}"
     );
 }

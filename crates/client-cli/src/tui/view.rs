@@ -1,7 +1,8 @@
 //! Drawing the full-screen client: the topic (or the buffer's name) at the top, the list of
 //! buffers on the left with their unread counts (a mention of our name marked `!`), the
 //! buffer's lines, each `HH:MM:SS sender: text mark` wrapped at word boundaries under its
-//! text, the status line (name, server, connection, the buffer shown) and the input line.
+//! text, the status line (name, server, connection and lag, the buffer shown) and the input
+//! line.
 //! Colours only when allowed (`NO_COLOR`); everything others wrote has its control characters
 //! escaped.
 
@@ -11,6 +12,7 @@ use ratatui::text::{Line as Row, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
+use dgram_client::Lag;
 use dgram_proto::chat::Target;
 
 use super::buffers::{Buffer, Buffers, Line, Mark};
@@ -29,6 +31,8 @@ pub(crate) struct Status {
     pub(crate) name: String,
     pub(crate) server: String,
     pub(crate) connected: bool,
+    /// The link's lag, asked for every second while connected.
+    pub(crate) lag: Option<Lag>,
 }
 
 /// Everything drawn, borrowed for one frame.
@@ -39,6 +43,8 @@ pub(crate) struct View<'a> {
     /// Where the cursor is in `input`, in characters.
     pub(crate) cursor: usize,
     pub(crate) colour: bool,
+    /// The input line's prompt instead of the buffer's name (a question waiting).
+    pub(crate) prompt: Option<String>,
 }
 
 impl View<'_> {
@@ -84,7 +90,7 @@ impl View<'_> {
             frame.render_widget(Paragraph::new(rows), members);
         }
         frame.render_widget(Paragraph::new(self.status()).style(self.bar()), status);
-        let prompt = format!("[{}] ", current.title());
+        let prompt = (self.prompt.clone()).unwrap_or_else(|| format!("[{}] ", current.title()));
         let shown = format!("{prompt}{}", self.input);
         frame.render_widget(Paragraph::new(shown), input);
         let col = prompt.chars().count() + self.cursor;
@@ -150,9 +156,17 @@ impl View<'_> {
     /// One line as rows: the time and the sender (in their colour) on the first, the text
     /// wrapped at word boundaries under itself, the mark at the end.
     fn rows(&self, line: &Line, width: usize) -> Vec<Row<'static>> {
-        let from = line.from.as_ref().map(|f| format!("{}: ", f.as_str()));
+        // An action (`/me waves`) reads `* egon waves`.
+        let action = line
+            .from
+            .as_ref()
+            .and(crate::chat::ignore::action(&line.text));
+        let from = line.from.as_ref().map(|f| match action {
+            Some(_) => format!("* {} ", f.as_str()),
+            None => format!("{}: ", f.as_str()),
+        });
         let head = format!("{} {}", line.time, from.clone().unwrap_or_default());
-        let mut text = printable(&line.text.replace('\n', " "));
+        let mut text = printable(&action.unwrap_or(&line.text).replace('\n', " "));
         if line.mark != Mark::None {
             text.push(' ');
             text.push_str(line.mark.symbol());
@@ -186,10 +200,10 @@ impl View<'_> {
 
     fn status(&self) -> String {
         let s = self.status;
-        let state = if s.connected {
-            "connected"
-        } else {
-            "reconnecting…"
+        let state = match (s.connected, s.lag) {
+            (true, Some(lag)) => format!("connected · {}", lag_text(&lag)),
+            (true, None) => "connected".to_owned(),
+            (false, _) => "reconnecting…".to_owned(),
         };
         let i = self.buffers.current + 1;
         let failed = match &self.buffers.current().lines.back().map(|l| &l.mark) {
@@ -202,5 +216,17 @@ impl View<'_> {
             s.server,
             self.buffers.current().title()
         )
+    }
+}
+
+/// The lag as the status line says it: the round trip (`lag 12ms`), or, once an answer is
+/// overdue, how long it has been awaited (`lag 4.2s?`, as irssi's `(??)`: the link may be
+/// gone, and the session gives up on it after 8 s of silence).
+pub(crate) fn lag_text(lag: &Lag) -> String {
+    match (lag.stale(), lag.waiting, lag.rtt) {
+        (true, Some(waiting), _) => format!("lag {:.1}s?", waiting.as_secs_f64()),
+        (_, _, Some(rtt)) if rtt.as_millis() < 1000 => format!("lag {}ms", rtt.as_millis()),
+        (_, _, Some(rtt)) => format!("lag {:.1}s", rtt.as_secs_f64()),
+        (_, _, None) => "lag ?".to_owned(),
     }
 }

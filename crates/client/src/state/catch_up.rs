@@ -55,6 +55,7 @@ impl Chat {
             req,
             with: Target::Room(room.clone()),
             since: Some(since),
+            before: None,
             limit: CATCH_UP_LIMIT,
         };
         self.submit(req, msg, Purpose::CatchUp(room.clone()));

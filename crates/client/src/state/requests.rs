@@ -5,7 +5,7 @@
 //! A request is kept as the chat message that carries it (sent again as it is after a
 //! reconnect) and its [`Purpose`]: what its answer changes, beyond being shown.
 
-use dgram_proto::chat::{ClientMsg, Room, Target};
+use dgram_proto::chat::{ChatId, ClientMsg, Room, Target};
 use dgram_proto::session::MessageId;
 use dgram_proto::{Name, RequestId};
 
@@ -145,12 +145,24 @@ impl Chat {
 
     /// Asks for the last `limit` messages with `with`: [`Note::History`].
     pub fn history(&mut self, with: Target, limit: u32) -> RequestId {
+        self.history_before(with, None, limit)
+    }
+
+    /// Asks for the last `limit` messages with `with` older than message `before` (all of
+    /// them for `None`), to scroll back past what is held: [`Note::History`].
+    pub fn history_before(
+        &mut self,
+        with: Target,
+        before: Option<ChatId>,
+        limit: u32,
+    ) -> RequestId {
         let req = self.new_req();
         let what = format!("history with {with}");
         let msg = ClientMsg::History {
             req,
             with,
             since: None,
+            before,
             limit,
         };
         self.submit(req, msg, Purpose::Query { what })

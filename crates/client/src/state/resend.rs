@@ -1,7 +1,8 @@
 //! Messages sent again. Each message gets a client-chosen id (`txn`) when the user sends it;
 //! when the session message carrying it fails before the server's answer came (the session
 //! timed out, the server restarted and forgot the session), the message goes back to the
-//! outbox and out again, with the same request and the same `txn`, once a session is back.
+//! outbox (said as queued) and out again, with the same request and the same `txn`, once a
+//! session is back.
 //! The server stores a message once per sender and `txn` and answers a resend of a stored
 //! one with the original's id, so the user sees one final state for it and the recipient
 //! one copy, whether or not the first try was stored.
@@ -13,7 +14,9 @@
 use dgram_proto::chat::Txn;
 use dgram_proto::RequestId;
 
+use super::requests::Purpose;
 use super::{Chat, Phase};
+use crate::note::{Note, SendState};
 
 /// How many times one message is handed to a session before it is reported not delivered: a
 /// message that fails on this many sessions in a row is not going to get through by itself.
@@ -66,10 +69,22 @@ impl Chat {
         self.wait_in_order(req);
     }
 
+    /// A message put back in the outbox waits for a session now, and says so: the front end
+    /// showed it as sending, and a line that waits is followed by one when it goes out.
     fn wait_in_order(&mut self, req: RequestId) {
-        if !self.outbox.contains(&req) {
-            let at = self.outbox.partition_point(|&q| q < req);
-            self.outbox.insert(at, req);
+        if self.outbox.contains(&req) {
+            return;
+        }
+        let at = self.outbox.partition_point(|&q| q < req);
+        self.outbox.insert(at, req);
+        if let Some(Purpose::Send(msg)) = self.requests.get(&req).map(|r| &r.purpose) {
+            let msg = msg.clone();
+            let state = SendState::Queued;
+            self.show(Note::State {
+                msg,
+                id: None,
+                state,
+            });
         }
     }
 }

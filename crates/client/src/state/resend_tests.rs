@@ -61,6 +61,19 @@ fn messages_lost_with_the_session_go_again_in_order_with_their_ids() {
         )),
         "nothing is reported failed: {meanwhile:?}"
     );
+    // Each is said to wait, once: it was shown sending, and now waits for a session.
+    let queued: Vec<RequestId> = notes(&meanwhile)
+        .iter()
+        .filter_map(|n| match n {
+            Note::State {
+                msg,
+                state: SendState::Queued,
+                ..
+            } => Some(msg.req),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(queued, [a, b], "{meanwhile:?}");
     let c = chat.send(Target::User(name("egon")), "third".into());
     drain(&mut chat);
     chat.handle(session(SessionEvent::Connected { resumed: false }));

@@ -137,6 +137,8 @@ pub enum ClientMsg {
         with: Target,
         /// Only messages after this id (to fill a gap after a drop).
         since: Option<ChatId>,
+        /// Only messages before this id (to scroll back past the newest `limit`).
+        before: Option<ChatId>,
         /// At most this many.
         limit: u32,
     },

@@ -92,6 +92,13 @@ impl Client {
         self.conn.as_ref().and_then(Connection::smoothed_rtt)
     }
 
+    /// Since when the client has waited for an answer from the server that has not come
+    /// (`None` while nothing is outstanding, or with no session): how stale the link is.
+    pub fn unanswered_since(&self) -> Option<Instant> {
+        let conn = self.conn.as_ref().filter(|c| c.is_open())?;
+        conn.unanswered_since()
+    }
+
     /// The session's congestion window, RTT and loss counters; once it ended (and until a
     /// new one starts), what they were when it ended.
     pub fn path_stats(&self) -> Option<PathStats> {

@@ -1,5 +1,6 @@
-//! `History`: a conversation's messages, newest last, after an id if asked (to fill a gap),
-//! at most a limit; only what is committed, and on the conversation's own channel.
+//! `History`: a conversation's messages, newest last, after an id if asked (to fill a gap)
+//! and before one if asked (to scroll back past the newest), at most a limit; only what is
+//! committed, and on the conversation's own channel.
 
 use dgram_proto::chat::{channel_for, ChatId, ErrorKind, ServerMsg, Target};
 use dgram_proto::RequestId;
@@ -17,7 +18,7 @@ pub(super) fn run(
     at: Asker<'_>,
     req: RequestId,
     with: Target,
-    since: Option<ChatId>,
+    span: (Option<ChatId>, Option<ChatId>),
     limit: u32,
     pending: &Pending,
 ) -> Handled {
@@ -25,7 +26,7 @@ pub(super) fn run(
     let s = &core.state;
     let messages = match &with {
         Target::Room(room) => match s.rooms.get(room.key()) {
-            Some(r) if r.members.contains(at.me) => state::tail(&r.history, since, limit),
+            Some(r) if r.members.contains(at.me) => state::tail(&r.history, span, limit),
             _ => {
                 let message = format!("you are not in #{room}");
                 return Err(Refused::new(ErrorKind::NotInRoom, message));
@@ -35,7 +36,7 @@ pub(super) fn run(
             .users
             .get(at.me)
             .and_then(|u| s.dms.get(&state::pair_key(&u.name, name)))
-            .map(|log| state::tail(log, since, limit))
+            .map(|log| state::tail(log, span, limit))
             .unwrap_or_default(),
     };
     let messages = pending.committed_only(messages);

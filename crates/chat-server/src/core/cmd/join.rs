@@ -75,7 +75,7 @@ pub(super) fn run(
         .or_insert_with(|| RoomState::new(room.clone()));
     let joined = r.members.insert(at.me.to_owned());
     let (room, topic) = (r.room.clone(), r.topic.clone());
-    let replay = state::tail(&r.history, None, core.config.replay);
+    let replay = state::tail(&r.history, (None, None), core.config.replay);
     let others: Vec<SessionId> = r
         .members
         .iter()

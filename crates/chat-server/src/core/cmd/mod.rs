@@ -107,8 +107,9 @@ impl ChatCore {
                 req,
                 with,
                 since,
+                before,
                 limit,
-            } => history::run(self, at, req, with, since, limit, pending),
+            } => history::run(self, at, req, with, (since, before), limit, pending),
             ClientMsg::Whois { req, name } => whois::run(self, at, req, name),
             // Answered above; a second hello arm here keeps the match exhaustive.
             ClientMsg::Hello { .. } => Ok(self.effects()),

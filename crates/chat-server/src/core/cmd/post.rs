@@ -1,9 +1,9 @@
 //! `Send`: a message to a user or a room. It is accepted (an id and a timestamp), kept in the
 //! conversation's history, and delivered to every receiving session of its recipients; a DM to
-//! someone offline waits in their queue. Receipts follow once recipients acknowledge it. A
-//! resend (the same client-chosen `txn` again) is answered by `resend.rs` and stored no more.
+//! someone offline waits in their queue, and one to someone away gets their away message back.
+//! Receipts follow once recipients acknowledge it. A resend (the same client-chosen `txn` again) is answered by `resend.rs` and stored no more.
 
-use dgram_proto::chat::{ErrorKind, Posted, ServerMsg, Target, Txn, MAX_TEXT};
+use dgram_proto::chat::{ErrorKind, Posted, Presence, ServerMsg, Target, Txn, MAX_TEXT};
 use dgram_proto::session::SessionId;
 use dgram_proto::RequestId;
 
@@ -188,6 +188,18 @@ fn to_user(
         core.queue(fx, name.key(), posted.clone(), at.session);
     } else {
         core.deliver(fx, &recipients, &posted, true);
+        // As IRC's RPL_AWAY: a DM to someone online but away gets their away message back,
+        // so that the sender knows why no answer comes.
+        let away = core
+            .state
+            .users
+            .get(name.key())
+            .and_then(|u| u.away.clone());
+        if let (Some(away), false) = (away, to_self) {
+            let presence = Presence::Away(away);
+            let name = name.clone();
+            fx.send(at.session, ServerMsg::Presence { name, presence });
+        }
     }
     if !to_self {
         core.deliver(fx, &mine, &posted, false);

@@ -283,3 +283,18 @@ fn a_moved_server_is_named_from_then_on() {
     };
     assert_eq!(r.note(&again, &me), "connected to 172.18.0.5:8081 again");
 }
+
+#[test]
+fn an_action_reads_as_what_its_sender_does() {
+    let me = name("egon");
+    let note = Note::Message {
+        posted: posted(
+            "alex",
+            Target::Room(Room::new("lobby").expect("room")),
+            "/me waves",
+        ),
+        replay: false,
+    };
+    let line = render(false).note(&note, &me);
+    assert_eq!(untimed(&line), "[#lobby] * alex waves");
+}

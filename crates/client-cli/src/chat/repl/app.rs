@@ -10,6 +10,7 @@ use super::commands::{self, Cmd, Line};
 use super::editor::{Reply, Terminal, Words};
 use super::partners::{Found, Partners};
 use super::quiet::Quiet;
+use crate::chat::ignore::Ignored;
 use crate::chat::render::Render;
 use dgram_client::split::split;
 use dgram_client::Note;
@@ -38,6 +39,7 @@ pub(super) struct App {
     pub(super) terminal: Terminal,
     words: Arc<Mutex<Words>>,
     quiet: Quiet,
+    ignored: Ignored,
     partners: Partners,
     /// Whether lines show where their sender is (`来自[…]`).
     addresses: bool,
@@ -65,6 +67,7 @@ impl App {
             terminal,
             words,
             quiet: Quiet::default(),
+            ignored: Ignored::default(),
             partners: Partners::default(),
             addresses,
             held: None,
@@ -120,7 +123,7 @@ impl App {
                     continue;
                 }
             }
-            if !self.quiet.shows(note) {
+            if self.ignored.hides(note) || !self.quiet.shows(note) {
                 continue;
             }
             let text = self.render.note(note, self.session.chat.me());
@@ -312,7 +315,15 @@ impl App {
                         .into(),
                 ),
             },
-            Cmd::Say(text) => match self.mode.clone() {
+            Cmd::Ignore(name) => {
+                let said = self.ignored.ignore(name);
+                self.say(said);
+            }
+            Cmd::Unignore(name) => {
+                let said = self.ignored.unignore(&name);
+                self.say(said);
+            }
+            Cmd::Say(text) | Cmd::Me(text) => match self.mode.clone() {
                 Mode::Talking(to) => self.send(to, text),
                 Mode::Choosing => {
                     self.say("/say sends to whoever you talk to: choose someone first".into())

@@ -8,7 +8,7 @@ use dgram_proto::Name;
 use crate::chat::{room, target};
 
 /// The commands, their arguments and what they do: for `/help` and for completion.
-pub(crate) const COMMANDS: [(&str, &str, &str); 14] = [
+pub(crate) const COMMANDS: [(&str, &str, &str); 17] = [
     (
         "/msg",
         "NAME|#ROOM TEXT",
@@ -45,6 +45,13 @@ pub(crate) const COMMANDS: [(&str, &str, &str); 14] = [
         "TEXT",
         "send TEXT as it is, even q, quit or a /command",
     ),
+    ("/me", "TEXT", "say what you do: * you TEXT"),
+    (
+        "/ignore",
+        "[NAME]",
+        "hide NAME's messages and presence (for this run); list",
+    ),
+    ("/unignore", "NAME", "show NAME again"),
     ("/help", "", "this list"),
     ("/quit", "", "leave (as do q and Ctrl-D)"),
 ];
@@ -56,7 +63,10 @@ const HISTORY_MAX: u32 = 200;
 /// A slash command.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Cmd {
-    Msg { to: Target, text: String },
+    Msg {
+        to: Target,
+        text: String,
+    },
     To(Target),
     Join(Room),
     Part(Option<Room>),
@@ -68,6 +78,10 @@ pub(crate) enum Cmd {
     Away(Option<String>),
     History(u32),
     Whois(Name),
+    /// An action: sent as `/me TEXT`.
+    Me(String),
+    Ignore(Option<Name>),
+    Unignore(Name),
     Help,
     Quit,
 }
@@ -154,6 +168,18 @@ pub(crate) fn parse(line: &str) -> Line {
             "" => Err("usage: /whois NAME".to_owned()),
             n => crate::args::name(n).map(Cmd::Whois),
         },
+        "/me" => match rest {
+            "" => Err("usage: /me TEXT".to_owned()),
+            text => Ok(Cmd::Me(format!("/me {text}"))),
+        },
+        "/ignore" => match rest {
+            "" => Ok(Cmd::Ignore(None)),
+            n => crate::args::name(n).map(|n| Cmd::Ignore(Some(n))),
+        },
+        "/unignore" => match rest {
+            "" => Err("usage: /unignore NAME".to_owned()),
+            n => crate::args::name(n).map(Cmd::Unignore),
+        },
         "/help" | "/?" => Ok(Cmd::Help),
         "/quit" | "/exit" => Ok(Cmd::Quit),
         other => Err(format!(
@@ -235,7 +261,11 @@ mod tests {
         assert_eq!(cmd("/away"), Cmd::Away(None));
         assert_eq!(cmd("/history"), Cmd::History(HISTORY_DEFAULT));
         assert_eq!(cmd("/history 5"), Cmd::History(5));
-        assert_eq!(cmd("/whois alex"), Cmd::Whois(alex));
+        assert_eq!(cmd("/whois alex"), Cmd::Whois(alex.clone()));
+        assert_eq!(cmd("/me waves  hello"), Cmd::Me("/me waves  hello".into()));
+        assert_eq!(cmd("/ignore"), Cmd::Ignore(None));
+        assert_eq!(cmd("/ignore alex"), Cmd::Ignore(Some(alex.clone())));
+        assert_eq!(cmd("/unignore alex"), Cmd::Unignore(alex));
         assert_eq!(cmd("/quit"), Cmd::Quit);
         assert_eq!(cmd("/help"), Cmd::Help);
     }
@@ -247,6 +277,8 @@ mod tests {
             "/join",
             "/whois",
             "/say",
+            "/me",
+            "/unignore",
             "/history 0",
             "/history x",
             "/to two words",

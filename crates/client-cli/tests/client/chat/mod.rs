@@ -4,6 +4,7 @@
 //!
 //! Every wait is bounded; each test has its own server and its own key directories.
 
+mod crash;
 mod resume;
 mod scripting;
 mod status;

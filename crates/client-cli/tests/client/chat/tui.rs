@@ -1,6 +1,6 @@
 //! `client-cli chat --tui` in a pseudo-terminal against a real chat server: buffers opened by
 //! commands and by incoming messages, a message's mark, and the terminal given back on `/quit`
-//! and on SIGTERM.
+//! and on SIGTERM; the mouse wheel, and a long paste that waits for a yes.
 
 use super::tty::Tty;
 use super::{send, ChatServer, Home, Listener};
@@ -78,4 +78,58 @@ fn what_is_typed_across_a_server_restart_is_sent() {
     tty.wait_for("the terminal given back", |_, _| !tty.alternate_screen());
     assert_eq!(tty.exit_code(), 0);
     alex.stop();
+}
+
+#[test]
+fn the_wheel_scrolls_and_a_long_paste_waits_for_a_yes() {
+    // Fifty lines typed at once are over the default rate limits, which are not what is tested.
+    let unlimited = chat_server::Settings {
+        rate: None,
+        name_rate: None,
+        network_rate: None,
+        ..chat_server::Settings::default()
+    };
+    let server = ChatServer::start_with("127.0.0.1:0".parse().expect("literal"), unlimited);
+    let (egon_home, alex_home) = (Home::new("egon"), Home::new("alex"));
+    let tty = start(&server, &egon_home);
+    tty.type_keys("/join lobby\r");
+    tty.wait_for_text("2 #lobby");
+    let lines: String = (0..50).map(|i| format!("line {i:02}\r")).collect();
+    tty.type_keys(&lines);
+    tty.wait_for_text("egon: line 49 ✓");
+    // The wheel as an xterm reports it (SGR mouse): five turns up, twelve rows back.
+    tty.type_keys(&"\x1b[<64;40;10M".repeat(5));
+    tty.wait_for("line 49 scrolled away", |rows, _| {
+        !rows.iter().any(|r| r.contains("line 49")) && rows.iter().any(|r| r.contains("line 30"))
+    });
+    tty.type_keys(&"\x1b[<65;40;10M".repeat(5));
+    tty.wait_for_text("egon: line 49 ✓");
+
+    // A bracketed paste over the limit: the count first, and nothing sent before the yes.
+    let text = "paste ".repeat(1000);
+    tty.type_keys(&format!("\x1b[200~{text}\x1b[201~\r"));
+    tty.wait_for_text("[send as 2 messages? y/n]");
+    tty.wait_for_text("6000 bytes is over the limit of 4096");
+    let mut alex = Listener::start(
+        server.addr(),
+        "alex",
+        &alex_home,
+        &["--json", "--join", "lobby"],
+    );
+    alex.wait_json("its join", |v| v["event"] == "joined");
+    tty.type_keys("y\r");
+    let mut words = 0;
+    for part in 1..=2 {
+        let got = alex.wait_json(&format!("part {part}"), |v| {
+            v["event"] == "message" && v["text"].as_str().is_some_and(|t| t.contains("paste"))
+        });
+        let text = got["text"].as_str().unwrap_or_default();
+        assert!(text.len() <= 4096, "part {part}: {} bytes", text.len());
+        words += text.split_whitespace().count();
+    }
+    assert_eq!(words, 1000, "every word of the paste, once");
+    alex.stop();
+    tty.type_keys("/quit\r");
+    tty.wait_for("the terminal given back", |_, _| !tty.alternate_screen());
+    assert_eq!(tty.exit_code(), 0);
 }

@@ -1,7 +1,8 @@
 //! What the user types at `client-cli chat`, in a pseudo-terminal: lines typed faster than the
 //! prompt comes back, and a paste of several lines without bracketed paste, are all sent, in
 //! order; `/say` sends the origin's words as text; the input history outlives the run; Ctrl-C
-//! says how to leave; an unknown name at the picker is said at once.
+//! says how to leave; an unknown name at the picker is said at once; a DM to someone away
+//! gets their away message back, and DM partners hear each other go offline.
 
 use super::tty::{Tty, CHOOSE};
 use super::{ChatServer, Home, Listener};
@@ -126,4 +127,28 @@ fn the_input_history_outlives_the_run_and_ctrl_c_says_how_to_leave() {
     tty.wait_for_input_line(&format!("{CHOOSE}remember me"));
     tty.type_keys("\x15q\r");
     assert_eq!(tty.exit_code(), 0);
+}
+
+#[test]
+fn dm_partners_see_away_notices_and_each_other_leave() {
+    let server = ChatServer::start();
+    let (egon_home, alex_home) = (Home::new("egon"), Home::new("alex"));
+    let egon = Tty::start(server.addr(), "egon", &egon_home);
+    egon.wait_for_input_line(CHOOSE);
+    let alex = Tty::start(server.addr(), "alex", &alex_home);
+    alex.wait_for_input_line(CHOOSE);
+    alex.type_keys("/away lunch\r");
+    alex.wait_for_text("you are away: lunch");
+    egon.type_keys("alex\r");
+    egon.wait_for_input_line("to alex> ");
+    egon.type_keys("are you there\r");
+    // As IRC's RPL_AWAY: the DM goes, and its answer says why none will come soon.
+    egon.wait_for_text("* alex is away: lunch");
+    alex.wait_for_text("are you there");
+    // No room in common, only the DM: egon still hears alex go.
+    alex.type_keys("q\r");
+    assert_eq!(alex.exit_code(), 0);
+    egon.wait_for_text("* alex went offline");
+    egon.type_keys("q\r");
+    assert_eq!(egon.exit_code(), 0);
 }

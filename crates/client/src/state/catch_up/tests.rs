@@ -59,6 +59,7 @@ fn reconnected(chat: &mut Chat) -> u64 {
             req,
             with,
             since: Some(2),
+            before: None,
             limit,
         }] => {
             assert_eq!(
