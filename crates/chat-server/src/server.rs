@@ -91,10 +91,10 @@ fn system_seed() -> Result<[u8; 32], Error> {
     Ok(seed)
 }
 
-/// Two independent seeds from one: the session layer's and the chat core's.
-fn split(seed: [u8; 32]) -> ([u8; 32], [u8; 32]) {
-    let derive = |label: &str| *blake3::keyed_hash(&seed, label.as_bytes()).as_bytes();
-    (derive("sessions"), derive("chat"))
+/// The session layer's seed, derived from the server's (the chat core draws no randomness:
+/// names belong to keys, so it makes no claim keys).
+fn session_seed(seed: [u8; 32]) -> [u8; 32] {
+    *blake3::keyed_hash(&seed, b"sessions").as_bytes()
 }
 
 /// Opens the database under `dir`, loads the chat state from it, and starts the writer thread,
@@ -102,7 +102,6 @@ fn split(seed: [u8; 32]) -> ([u8; 32], [u8; 32]) {
 fn durable(
     dir: &Path,
     settings: &Settings,
-    seed: [u8; 32],
     reports: mpsc::Sender<Command<ChatEndpoint<Limits>>>,
 ) -> Result<(AnyChat, WriterThread), Error> {
     let store = Store::open(dir)?;
@@ -125,7 +124,7 @@ fn durable(
     })
     .map_err(Error::Socket)?;
     let store: Box<dyn ChangeStore + Send> = Box::new(writer);
-    let mut chat = Chat::new(settings.chat.clone(), seed, store);
+    let mut chat = Chat::new(settings.chat.clone(), store);
     chat.restore(snapshot);
     Ok((chat, thread))
 }
@@ -141,15 +140,15 @@ pub async fn run(
         Some(seed) => seed,
         None => system_seed()?,
     };
-    let (session_seed, chat_seed) = split(seed);
+    let session_seed = session_seed(seed);
     let (commands, rx) = mpsc::channel::<Command<_>>(1024);
     let (chat, thread) = match &settings.data_dir {
         None => {
             let store: Box<dyn ChangeStore + Send> = Box::new(MemoryStore);
-            (Chat::new(settings.chat.clone(), chat_seed, store), None)
+            (Chat::new(settings.chat.clone(), store), None)
         }
         Some(dir) => {
-            let (chat, thread) = durable(dir, &settings, chat_seed, commands.clone())?;
+            let (chat, thread) = durable(dir, &settings, commands.clone())?;
             (chat, Some(thread))
         }
     };

@@ -34,7 +34,7 @@ impl ChangeStore for Held {
 
 fn chat() -> AnyChat {
     let store: Box<dyn ChangeStore + Send> = Box::new(Held::default());
-    Chat::new(ChatConfig::default(), [3; 32], store)
+    Chat::new(ChatConfig::default(), store)
 }
 
 fn peer() -> SocketAddr {
@@ -47,6 +47,7 @@ fn client(knock: Knock) -> ClientRequest {
         peer: peer(),
         now: Instant::now(),
         name: None,
+        key: Some([1; 32]),
         knock,
     }
 }
