@@ -204,11 +204,7 @@ impl<S: ChangeStore> Chat<S> {
 }
 
 /// What becomes of one held output when its commit failed: `None` when it is not sent.
-fn failed_output(
-    out: Output,
-    why: &str,
-    request_only: bool,
-) -> Option<Output> {
+fn failed_output(out: Output, why: &str, request_only: bool) -> Option<Output> {
     let msg = match &*out.msg {
         ServerMsg::Accepted { req, .. } => ServerMsg::Error {
             req: Some(*req),
@@ -216,15 +212,11 @@ fn failed_output(
             message: format!("the server could not store this ({why}); it was not sent"),
         },
         // A claim (or an old claim's proof) was the request: its undo forgot it.
-        ServerMsg::Welcome { name, .. } if request_only => {
-            ServerMsg::Error {
-                req: None,
-                kind: ErrorKind::Unavailable,
-                message: format!(
-                    "the server could not store your claim on {name} ({why}); try again"
-                ),
-            }
-        }
+        ServerMsg::Welcome { name, .. } if request_only => ServerMsg::Error {
+            req: None,
+            kind: ErrorKind::Unavailable,
+            message: format!("the server could not store your claim on {name} ({why}); try again"),
+        },
         ServerMsg::Done { req } if request_only => ServerMsg::Error {
             req: Some(*req),
             kind: ErrorKind::Unavailable,

@@ -188,7 +188,9 @@ impl ChatCore {
     /// A session opened from `peer`, by the client whose long-term key is `key` (`None`: the
     /// session layer proved none, and the session cannot speak as a name).
     fn open(&mut self, session: SessionId, peer: SocketAddr, key: Option<PeerKey>) {
-        self.state.sessions.insert(session, SessionInfo::new(peer, key));
+        self.state
+            .sessions
+            .insert(session, SessionInfo::new(peer, key));
     }
 
     /// A session moved to a new address.

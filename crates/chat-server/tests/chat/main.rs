@@ -7,6 +7,7 @@ mod binary;
 mod claims;
 mod core_abuse;
 mod core_journal;
+mod core_keys;
 mod core_rules;
 mod core_support;
 mod crash;

@@ -240,7 +240,14 @@ fn welcome(
         .collect();
     let name = spelled.clone();
     // Names belong to keys: there is no claim key to hand out.
-    fx.send(session, ServerMsg::Welcome { name, key: None, online });
+    fx.send(
+        session,
+        ServerMsg::Welcome {
+            name,
+            key: None,
+            online,
+        },
+    );
     if came_online {
         core.presence(fx, k, spelled, Presence::Online);
     }
