@@ -67,7 +67,7 @@ where
                     self.spans.insert(session, span);
                 }
                 // The key the client proved in the handshake: the one its names bind to.
-                let key = peer_key(&self.sessions, session);
+                let key = self.sessions.peer_key(session);
                 self.client(now, session, peer, key, Knock::Open, &mut out);
             }
             Event::Migrated { to, .. } => {
@@ -96,7 +96,8 @@ where
                 let peer = self.sessions.peer(session).unwrap_or_else(unknown_peer);
                 self.client(now, session, peer, None, Knock::Close, &mut out);
             }
-            Event::Connected { .. } => {}
+            // Client-side events: a server never reports them.
+            Event::Connected { .. } | Event::HandshakeFailed { .. } => {}
         }
         self.apply(now, out);
     }
@@ -252,12 +253,6 @@ where
             "chat rules summary"
         );
     }
-}
-
-/// The client's long-term public key, as `session`'s handshake proved it.
-// TODO(noise merge): `sessions.peer_key(session)` once the session layer authenticates keys.
-fn peer_key(_sessions: &Server, _session: SessionId) -> Option<PeerKey> {
-    None
 }
 
 /// A session the session layer no longer knows is nowhere.

@@ -172,7 +172,9 @@ pub async fn run(
         max_sessions_per_ip: settings.max_sessions_per_ip.saturating_add(1),
         ..settings.session.clone()
     };
-    let sessions = session::Server::new(session_config, session_seed, now());
+    // TODO(noise): the server's long-term key from its data directory; a key per run until then.
+    let identity = session::Keypair::from_seed(*blake3::keyed_hash(&seed, b"identity").as_bytes());
+    let sessions = session::Server::new(session_config, session_seed, now(), identity);
     let endpoint = ChatEndpoint::new(sessions, limits, chat);
 
     let ticker = tokio::spawn({

@@ -13,19 +13,22 @@ use crate::error::{chain, DriverFailed};
 use crate::event::LinkEvent;
 use crate::follow::{Follow, ServerTarget};
 use crate::keys::KeyFile;
-use crate::link::Link;
+use crate::link::{Link, LinkKeys};
 use crate::note::Note;
 use crate::state::{Action, Chat};
 use crate::Error;
 
-/// Who we are, where, and where our key lives.
+/// Who we are, where, and with which keys.
 #[derive(Debug, Clone)]
 pub struct Identity {
     /// The chat server as given, and where it pointed at start.
     pub server: ServerTarget,
     /// The name to chat as.
     pub name: Name,
-    /// Where the name's claim key is kept.
+    /// The client's long-term key (its names belong to it), and the server keys it accepts.
+    pub link: LinkKeys,
+    /// Where an older release kept the name's claim key for this server: read once, to prove
+    /// a name claimed before names belonged to keys (the server then binds it to `link`'s key).
     pub keys: KeyFile,
 }
 
@@ -48,7 +51,7 @@ impl Session {
     /// [`Session::open`], with the server's name looked up again by `follow`.
     pub async fn open_with(id: &Identity, follow: Follow) -> Result<Self, Error> {
         let key = id.keys.load()?;
-        let link = Link::open(id.server.clone(), follow).await?;
+        let link = Link::open(id.server.clone(), follow, id.link.clone()).await?;
         Ok(Self {
             chat: Chat::new(id.name.clone(), key),
             link,
@@ -131,6 +134,7 @@ mod tests {
         let id = Identity {
             server: ServerTarget::new("127.0.0.1:9", addr),
             keys: KeyFile::new(home.path(), "127.0.0.1:9", &name),
+            link: LinkKeys::ephemeral(),
             name,
         };
         let mut session = Session::open(&id).await.expect("open");

@@ -11,7 +11,9 @@ use std::time::{Instant, SystemTime};
 
 use dgram_net::session::Endpoint;
 use dgram_proto::chat::{ClientMsg, ServerMsg};
-use dgram_proto::session::{Client, Config, Delivery, Event, MessageId, Transmit};
+use dgram_proto::session::{
+    Client, Config, Delivery, Event, Keypair, MessageId, ServerPin, Transmit,
+};
 
 use crate::event::{SessionEvent, SubmitError};
 
@@ -22,11 +24,18 @@ pub struct ChatSession {
 }
 
 impl ChatSession {
-    /// A session client that will handshake with `server`; `seed` is its randomness (its
-    /// handshake nonces: [`seed`] gives a fresh one).
-    pub fn new(seed: [u8; 32], server: SocketAddr, now: Instant) -> Self {
+    /// A session client that will handshake with `server` as `identity` (the client's
+    /// long-term key, which its names belong to), accepting the server keys `pin` allows;
+    /// `seed` is its randomness (its handshake nonces: [`seed`] gives a fresh one).
+    pub fn new(
+        seed: [u8; 32],
+        server: SocketAddr,
+        now: Instant,
+        identity: Keypair,
+        pin: ServerPin,
+    ) -> Self {
         Self {
-            client: Client::new(Config::default(), seed, server, now),
+            client: Client::new(Config::default(), seed, server, now, identity, pin),
         }
     }
 
@@ -97,6 +106,10 @@ fn translate(event: Event) -> Option<SessionEvent> {
             Ok(msg) => SessionEvent::Message(msg),
             Err(e) => SessionEvent::Undecodable(e.to_string()),
         },
+        // TODO(noise): a failed handshake (a changed server key) deserves its own event.
+        Event::HandshakeFailed { error } => SessionEvent::Closed {
+            reason: error.to_string(),
+        },
         Event::Failed { id, reason } => SessionEvent::Failed {
             id,
             reason: reason.to_string(),
@@ -130,7 +143,16 @@ mod tests {
     fn session() -> (ChatSession, Instant) {
         let now = Instant::now();
         let server: SocketAddr = "127.0.0.1:8081".parse().expect("literal");
-        (ChatSession::new(seed(), server, now), now)
+        (
+            ChatSession::new(
+                seed(),
+                server,
+                now,
+                Keypair::from_seed(seed()),
+                ServerPin::Any,
+            ),
+            now,
+        )
     }
 
     #[test]

@@ -83,7 +83,8 @@ fn traced(event: &Event, progress: bool) -> Option<bool> {
         Event::Connected { .. }
         | Event::Accepted { .. }
         | Event::Migrated { .. }
-        | Event::Message { .. } => None,
+        | Event::Message { .. }
+        | Event::HandshakeFailed { .. } => None,
     }
 }
 

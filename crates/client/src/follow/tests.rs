@@ -162,7 +162,8 @@ async fn the_new_address_is_current_before_the_moved_note_arrives() {
         .expect("a retarget in time")
         .expect("the follower runs");
     let now = dgram_net::session::now();
-    let mut session = ChatSession::new([7; 32], a, now);
+    let keys = crate::LinkKeys::ephemeral();
+    let mut session = ChatSession::new([7; 32], a, now, keys.identity, keys.pin);
     command(&mut session, now);
     // No await between running the command and these: what the follower task would do once
     // it runs again is not seen here.
@@ -222,7 +223,12 @@ impl ChatServer {
             .expect("bind the chat server");
         let addr = socket.local_addr().expect("local address");
         let stop = CancellationToken::new();
-        let settings = chat_server::Settings::default();
+        // One seed, so one server key: the server that comes back elsewhere is the same
+        // server (a client pins the key it first saw).
+        let settings = chat_server::Settings {
+            seed: Some([9; 32]),
+            ..chat_server::Settings::default()
+        };
         let task = tokio::spawn(chat_server::run(socket, stop.clone(), settings));
         Self { addr, stop, task }
     }
@@ -252,7 +258,13 @@ impl Home {
     fn identity(&self, server: ServerTarget) -> Identity {
         let name = Name::new("alex").expect("valid name");
         let keys = KeyFile::new(self.0.path(), &server.given, &name);
-        Identity { server, name, keys }
+        let link = crate::LinkKeys::ephemeral();
+        Identity {
+            server,
+            name,
+            link,
+            keys,
+        }
     }
 }
 
