@@ -307,7 +307,14 @@ pub(crate) async fn spawn(
     let local = socket.local_addr()?;
     let seed = *blake3::hash(format!("{local} {idx} {:?}", shared.base).as_bytes()).as_bytes();
     let client = BenchClient {
-        session: ChatSession::new(seed, server, now()),
+        // Each bench client its own identity (its name binds to it), any server key.
+        session: ChatSession::new(
+            seed,
+            server,
+            now(),
+            dgram_proto::session::Keypair::from_seed(*blake3::hash(&seed).as_bytes()),
+            dgram_proto::session::ServerPin::Any,
+        ),
         idx,
         shared: Arc::clone(shared),
         key: None,

@@ -17,8 +17,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
-use dgram_client::{keys, Identity, KeyFile, ServerTarget};
+use dgram_client::{keys, Identity, IdentityFile, KeyFile, LinkKeys, ServerTarget};
 use dgram_proto::chat::{Room, Target};
+use dgram_proto::session::ServerPin;
 use dgram_proto::Name;
 
 use crate::args;
@@ -35,8 +36,8 @@ pub(crate) struct Common {
     /// The name to chat as [default: your login name, or "guest"].
     #[arg(long, env = "DGRAM_NAME", value_parser = args::name)]
     pub(crate) name: Option<Name>,
-    /// Where claim keys (and `chat`'s input history) are kept [default: $XDG_CONFIG_HOME/dgram,
-    /// else ~/.config/dgram].
+    /// Where this client's identity (and `chat`'s input history) is kept [default:
+    /// $XDG_CONFIG_HOME/dgram, else ~/.config/dgram].
     #[arg(long, value_name = "DIR")]
     pub(crate) home: Option<PathBuf>,
 }
@@ -135,9 +136,17 @@ impl Common {
         };
         let home = self.home()?;
         let keys = KeyFile::new(&home, &self.server.0, &name);
+        // One identity per home, whatever the server is called: names belong to it.
+        let identity = IdentityFile::new(&home).load_or_create()?;
+        // TODO(noise): the pin from known_hosts or --server-key.
+        let link = LinkKeys {
+            identity,
+            pin: ServerPin::Any,
+        };
         Ok(Identity {
             server: ServerTarget::new(&self.server.0, self.server.1),
             name,
+            link,
             keys,
         })
     }
