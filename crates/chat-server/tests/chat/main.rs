@@ -12,6 +12,7 @@ mod core_rules;
 mod core_support;
 mod crash;
 mod durable;
+mod keys;
 mod layers;
 mod limits;
 mod qq;
