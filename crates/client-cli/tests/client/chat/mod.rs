@@ -1,9 +1,11 @@
 //! `client-cli chat`, `send` and `listen` against the real chat server, run in-process on a
 //! free loopback port: scripting round trips, name claims, offline delivery, receipts and
-//! reconnects ([`scripting`]), and the interactive client in a pseudo-terminal ([`tty`]).
+//! reconnects ([`scripting`]), the identity and its export to another device ([`identity`]),
+//! and the interactive client in a pseudo-terminal ([`tty`]).
 //!
 //! Every wait is bounded; each test has its own server and its own key directories.
 
+mod identity;
 mod resume;
 mod scripting;
 mod status;
@@ -37,15 +39,21 @@ impl ChatServer {
         Self::start_on("127.0.0.1:0".parse().expect("literal"))
     }
 
-    /// On `addr` (to come back on the port of one that stopped).
+    /// On `addr` (to come back on the port of one that stopped). Every test server has one
+    /// seed, so one server key: one that comes back is the same server to its pinned clients.
     pub(crate) fn start_on(addr: SocketAddr) -> Self {
-        Self::start_with(addr, chat_server::Settings::default())
+        let settings = chat_server::Settings {
+            seed: Some([5; 32]),
+            ..chat_server::Settings::default()
+        };
+        Self::start_with(addr, settings)
     }
 
     /// On `addr`, keeping its state in `dir` (to come back with it after a restart).
     pub(crate) fn start_durable(addr: SocketAddr, dir: &Path) -> Self {
         let settings = chat_server::Settings {
             data_dir: Some(dir.to_owned()),
+            seed: Some([5; 32]),
             ..chat_server::Settings::default()
         };
         Self::start_with(addr, settings)
