@@ -94,7 +94,7 @@ where
                 let peer = self.sessions.peer(session).unwrap_or_else(unknown_peer);
                 self.client(now, session, peer, Knock::Close, &mut out);
             }
-            Event::Connected { .. } => {}
+            Event::Connected { .. } | Event::HandshakeFailed { .. } => {}
         }
         self.apply(now, out);
     }

@@ -173,7 +173,20 @@ pub async fn run(
         max_sessions_per_ip: settings.max_sessions_per_ip.saturating_add(1),
         ..settings.session.clone()
     };
-    let sessions = session::Server::new(session_config, session_seed, now());
+    let identity = match &settings.data_dir {
+        Some(dir) => {
+            let (key, made) = crate::server_key::load_or_create(dir)?;
+            let path = crate::server_key::path(dir);
+            tracing::info!(fingerprint = %session::fingerprint(&key.public), path = %path.display(), made, "server key");
+            key
+        }
+        None => {
+            let key = crate::server_key::generate()?;
+            tracing::info!(fingerprint = %session::fingerprint(&key.public), "server key (in memory, new this run)");
+            key
+        }
+    };
+    let sessions = session::Server::new(session_config, session_seed, now(), identity);
     let endpoint = ChatEndpoint::new(sessions, limits, chat);
 
     let ticker = tokio::spawn({

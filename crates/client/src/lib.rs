@@ -53,4 +53,4 @@ pub use link::Link;
 pub use note::{Elsewhere, Note, Outgoing, SendState};
 pub use session::{Identity, Session};
 pub use state::{Action, Chat};
-pub use wire::{seed, ChatSession};
+pub use wire::{process_identity, seed, ChatSession};

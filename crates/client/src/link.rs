@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::event::{LinkEvent, SessionEvent, SubmitError};
 use crate::follow::{Follow, Follower, ServerTarget};
-use crate::wire::{seed, ChatSession};
+use crate::wire::{process_identity, seed, ChatSession};
 use crate::Error;
 
 /// Commands waiting for the driver; a full queue makes the sender wait, which is the
@@ -60,7 +60,13 @@ impl Link {
             local: unspecified_like(target.addr),
             source,
         })?;
-        let session = ChatSession::new(seed(), target.addr, dgram_net::session::now());
+        let session = ChatSession::new(
+            seed(),
+            target.addr,
+            dgram_net::session::now(),
+            process_identity(),
+            target.pin,
+        );
         let (commands, commands_rx) = mpsc::channel(COMMAND_QUEUE);
         // Unbounded because the driver's callback cannot wait; what flows through it is bounded
         // by the session's own receive window and the server's rate limits, and the front ends
@@ -75,7 +81,7 @@ impl Link {
                 SessionEvent::Connected { .. } => {
                     up_tx.send_replace(true);
                 }
-                SessionEvent::Closed { .. } => {
+                SessionEvent::Closed { .. } | SessionEvent::Refused { .. } => {
                     up_tx.send_replace(false);
                 }
                 SessionEvent::Message(_)
@@ -218,7 +224,13 @@ mod tests {
     async fn a_driver_that_ends_well_says_nothing() {
         let (tx, mut rx) = mpsc::unbounded_channel();
         let addr: SocketAddr = "127.0.0.1:8081".parse().expect("literal");
-        let session = ChatSession::new([1; 32], addr, dgram_net::session::now());
+        let session = ChatSession::new(
+            [1; 32],
+            addr,
+            dgram_net::session::now(),
+            process_identity(),
+            dgram_proto::session::ServerPin::Any,
+        );
         assert!(reported(async { Ok(session) }, tx).await.is_ok());
         assert!(rx.try_recv().is_err());
     }

@@ -10,7 +10,7 @@ use std::path::Path;
 use dgram_proto::Name;
 
 use crate::error::{chain, DriverFailed};
-use crate::event::LinkEvent;
+use crate::event::{LinkEvent, SessionEvent};
 use crate::follow::{Follow, ServerTarget};
 use crate::keys::KeyFile;
 use crate::link::Link;
@@ -86,6 +86,10 @@ impl Session {
             return Err(Error::SessionEnded { server });
         };
         match event {
+            LinkEvent::Session(SessionEvent::Refused { reason }) => Err(Error::ServerRefused {
+                server: self.link.server(),
+                reason,
+            }),
             LinkEvent::Stopped(why) => Err(Error::SessionStopped {
                 server: self.link.server(),
                 source: DriverFailed(why),

@@ -44,7 +44,14 @@ async fn chat_hello(server: SocketAddr, who: &str) -> ServerMsg {
     let socket = tokio::net::UdpSocket::bind("127.0.0.1:0")
         .await
         .expect("bind");
-    let client = Client::new(session::Config::default(), [7; 32], server, now());
+    let client = Client::new(
+        session::Config::default(),
+        [7; 32],
+        server,
+        now(),
+        session::Keypair::from_seed([8; 32]),
+        session::ServerPin::Any,
+    );
     let (commands, rx) = tokio::sync::mpsc::channel(16);
     let (tx, mut events) = tokio::sync::mpsc::unbounded_channel();
     let shutdown = CancellationToken::new();

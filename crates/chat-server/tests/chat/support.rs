@@ -79,6 +79,7 @@ fn message(event: LinkEvent) -> Result<Option<ServerMsg>, String> {
         | LinkEvent::Moved(_)
         | LinkEvent::LookupFailed(_) => Ok(None),
         LinkEvent::Stopped(why) => panic!("the driver stopped: {why}"),
+        LinkEvent::Session(SessionEvent::Refused { reason }) => panic!("refused: {reason}"),
     }
 }
 

@@ -162,7 +162,13 @@ async fn the_new_address_is_current_before_the_moved_note_arrives() {
         .expect("a retarget in time")
         .expect("the follower runs");
     let now = dgram_net::session::now();
-    let mut session = ChatSession::new([7; 32], a, now);
+    let mut session = ChatSession::new(
+        [7; 32],
+        a,
+        now,
+        crate::process_identity(),
+        dgram_proto::session::ServerPin::Any,
+    );
     command(&mut session, now);
     // No await between running the command and these: what the follower task would do once
     // it runs again is not seen here.

@@ -6,7 +6,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use dgram_proto::session::{CloseReason, Config, Delivery, Event, FailReason, Server};
+use dgram_proto::session::{CloseReason, Config, Delivery, Event, FailReason};
 
 use crate::sim::{LinkSpec, Sim};
 
@@ -250,7 +250,7 @@ fn a_client_notices_a_restarted_server_and_joins_again() {
     let (mut sim, c) = connected();
     let session = sim.session_of(c).expect("connected");
     let now = sim.now;
-    sim.server = Server::new(Config::default(), [9; 32], now);
+    sim.restart_server([9; 32]);
     let id = sim.clients[c]
         .client
         .send(now, 0, b"into the void".to_vec(), Delivery::Reliable)
@@ -282,7 +282,7 @@ fn a_client_is_pointed_at_a_server_that_moved_only_while_it_has_no_session() {
     // the old address reaches nobody from now on.
     let moved = addr("10.0.0.7:8081");
     sim.server_addr = moved;
-    sim.server = Server::new(Config::default(), [5; 32], sim.now);
+    sim.restart_server([5; 32]);
     let now = sim.now;
     assert!(
         !sim.clients[c].client.set_server(now, moved),
