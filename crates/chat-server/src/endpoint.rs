@@ -96,7 +96,6 @@ where
                 let peer = self.sessions.peer(session).unwrap_or_else(unknown_peer);
                 self.client(now, session, peer, None, Knock::Close, &mut out);
             }
-            // Client-side events: a server never reports them.
             Event::Connected { .. } | Event::HandshakeFailed { .. } => {}
         }
         self.apply(now, out);

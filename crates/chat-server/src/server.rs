@@ -172,8 +172,19 @@ pub async fn run(
         max_sessions_per_ip: settings.max_sessions_per_ip.saturating_add(1),
         ..settings.session.clone()
     };
-    // TODO(noise): the server's long-term key from its data directory; a key per run until then.
-    let identity = session::Keypair::from_seed(*blake3::keyed_hash(&seed, b"identity").as_bytes());
+    let identity = match &settings.data_dir {
+        Some(dir) => {
+            let (key, made) = crate::server_key::load_or_create(dir)?;
+            let path = crate::server_key::path(dir);
+            tracing::info!(fingerprint = %session::fingerprint(&key.public), path = %path.display(), made, "server key");
+            key
+        }
+        None => {
+            let key = crate::server_key::generate()?;
+            tracing::info!(fingerprint = %session::fingerprint(&key.public), "server key (in memory, new this run)");
+            key
+        }
+    };
     let sessions = session::Server::new(session_config, session_seed, now(), identity);
     let endpoint = ChatEndpoint::new(sessions, limits, chat);
 

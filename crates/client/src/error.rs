@@ -106,6 +106,15 @@ pub enum Error {
         /// What the driver reported.
         source: DriverFailed,
     },
+    /// The session client gave up on the server for good: its key is not the pinned one, or
+    /// it speaks another protocol version.
+    #[error("refusing {server}: {reason}")]
+    ServerRefused {
+        /// Where the session client was pointed.
+        server: SocketAddr,
+        /// What changed and what to do.
+        reason: String,
+    },
     /// The session's events ended without a word.
     #[error("the session with {server} stopped")]
     SessionEnded {

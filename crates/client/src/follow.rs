@@ -8,6 +8,7 @@
 //! the driver, so that the news of it reaches the front ends in order with the session's own.
 //! The resolver is injectable: the tests move a server without touching DNS.
 
+use dgram_proto::session::ServerPin;
 use std::fmt;
 use std::future::Future;
 use std::io;
@@ -39,6 +40,8 @@ pub struct ServerTarget {
     pub addr: SocketAddr,
     /// Given as `IP:PORT`: there is nothing to look up again.
     pub literal: bool,
+    /// What server key the session accepts (`--server-key`, or a recorded one).
+    pub pin: ServerPin,
 }
 
 impl ServerTarget {
@@ -49,7 +52,13 @@ impl ServerTarget {
             given: given.to_owned(),
             addr,
             literal: given.parse::<SocketAddr>().is_ok(),
+            pin: ServerPin::Any,
         }
+    }
+
+    /// The same target, accepting only a server key that `pin` accepts.
+    pub fn with_pin(self, pin: ServerPin) -> Self {
+        Self { pin, ..self }
     }
 }
 

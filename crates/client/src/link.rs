@@ -10,7 +10,7 @@ use std::time::Duration;
 use dgram_net::session::{drive, Command};
 use dgram_net::unspecified_like;
 use dgram_proto::chat::ClientMsg;
-use dgram_proto::session::{Keypair, ServerPin};
+use dgram_proto::session::Keypair;
 use dgram_proto::RequestId;
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, watch};
@@ -28,26 +28,6 @@ const COMMAND_QUEUE: usize = 256;
 
 /// How long closing waits for the goodbye to leave before giving up on the driver.
 const CLOSE_WAIT: Duration = Duration::from_secs(1);
-
-/// The keys a link's session handshakes with.
-#[derive(Debug, Clone)]
-pub struct LinkKeys {
-    /// The client's long-term key pair (its names belong to it): [`crate::IdentityFile`].
-    pub identity: Keypair,
-    /// Which server keys to accept.
-    pub pin: ServerPin,
-}
-
-impl LinkKeys {
-    /// A throwaway identity that accepts any server key: for probes and tests that claim no
-    /// name worth keeping.
-    pub fn ephemeral() -> Self {
-        Self {
-            identity: Keypair::from_seed(seed()),
-            pin: ServerPin::Any,
-        }
-    }
-}
 
 /// A running session with the chat server.
 #[derive(Debug)]
@@ -67,13 +47,18 @@ impl Link {
     /// Binds a socket and starts handshaking with `target`. Succeeds with no server up: UDP
     /// is connectionless, and the session client keeps trying until one answers. A target
     /// given by name is looked up again with `follow` whenever there is no session.
-    /// The session proves `keys.identity`, and accepts the server keys `keys.pin` allows.
-    pub async fn open(target: ServerTarget, follow: Follow, keys: LinkKeys) -> Result<Self, Error> {
+    /// The session proves `identity` (the client's long-term key, which its names belong to:
+    /// [`crate::IdentityFile`]), and accepts the server keys `target.pin` allows.
+    pub async fn open(
+        target: ServerTarget,
+        follow: Follow,
+        identity: Keypair,
+    ) -> Result<Self, Error> {
         let local = unspecified_like(target.addr);
         let socket = UdpSocket::bind(local)
             .await
             .map_err(|source| Error::Bind { local, source })?;
-        Self::open_on(socket, target, follow, keys)
+        Self::open_on(socket, target, follow, identity)
     }
 
     /// [`Link::open`] on a socket the caller bound (a test that needs a given source address).
@@ -81,14 +66,19 @@ impl Link {
         socket: UdpSocket,
         target: ServerTarget,
         follow: Follow,
-        keys: LinkKeys,
+        identity: Keypair,
     ) -> Result<Self, Error> {
         let local = socket.local_addr().map_err(|source| Error::Bind {
             local: unspecified_like(target.addr),
             source,
         })?;
-        let now = dgram_net::session::now();
-        let session = ChatSession::new(seed(), target.addr, now, keys.identity, keys.pin);
+        let session = ChatSession::new(
+            seed(),
+            target.addr,
+            dgram_net::session::now(),
+            identity,
+            target.pin,
+        );
         let (commands, commands_rx) = mpsc::channel(COMMAND_QUEUE);
         // Unbounded because the driver's callback cannot wait; what flows through it is bounded
         // by the session's own receive window and the server's rate limits, and the front ends
@@ -103,7 +93,7 @@ impl Link {
                 SessionEvent::Connected { .. } => {
                     up_tx.send_replace(true);
                 }
-                SessionEvent::Closed { .. } => {
+                SessionEvent::Closed { .. } | SessionEvent::Refused { .. } => {
                     up_tx.send_replace(false);
                 }
                 SessionEvent::Message(_)
@@ -230,6 +220,7 @@ async fn reported(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::process_identity;
 
     #[tokio::test]
     async fn a_driver_that_fails_says_so() {
@@ -246,9 +237,13 @@ mod tests {
     async fn a_driver_that_ends_well_says_nothing() {
         let (tx, mut rx) = mpsc::unbounded_channel();
         let addr: SocketAddr = "127.0.0.1:8081".parse().expect("literal");
-        let keys = LinkKeys::ephemeral();
-        let now = dgram_net::session::now();
-        let session = ChatSession::new([1; 32], addr, now, keys.identity, keys.pin);
+        let session = ChatSession::new(
+            [1; 32],
+            addr,
+            dgram_net::session::now(),
+            process_identity(),
+            dgram_proto::session::ServerPin::Any,
+        );
         assert!(reported(async { Ok(session) }, tx).await.is_ok());
         assert!(rx.try_recv().is_err());
     }

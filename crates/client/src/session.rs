@@ -7,13 +7,14 @@
 use std::net::SocketAddr;
 use std::path::Path;
 
+use dgram_proto::session::Keypair;
 use dgram_proto::Name;
 
 use crate::error::{chain, DriverFailed};
-use crate::event::LinkEvent;
+use crate::event::{LinkEvent, SessionEvent};
 use crate::follow::{Follow, ServerTarget};
 use crate::keys::KeyFile;
-use crate::link::{Link, LinkKeys};
+use crate::link::Link;
 use crate::note::Note;
 use crate::state::{Action, Chat};
 use crate::Error;
@@ -25,10 +26,11 @@ pub struct Identity {
     pub server: ServerTarget,
     /// The name to chat as.
     pub name: Name,
-    /// The client's long-term key (its names belong to it), and the server keys it accepts.
-    pub link: LinkKeys,
+    /// The client's long-term key, which its names belong to ([`crate::IdentityFile`]: one per
+    /// client home, whatever the server is called).
+    pub key: Keypair,
     /// Where an older release kept the name's claim key for this server: read once, to prove
-    /// a name claimed before names belonged to keys (the server then binds it to `link`'s key).
+    /// a name claimed before names belonged to keys (the server then binds it to `key`).
     pub keys: KeyFile,
 }
 
@@ -51,7 +53,7 @@ impl Session {
     /// [`Session::open`], with the server's name looked up again by `follow`.
     pub async fn open_with(id: &Identity, follow: Follow) -> Result<Self, Error> {
         let key = id.keys.load()?;
-        let link = Link::open(id.server.clone(), follow, id.link.clone()).await?;
+        let link = Link::open(id.server.clone(), follow, id.key.clone()).await?;
         Ok(Self {
             chat: Chat::new(id.name.clone(), key),
             link,
@@ -89,6 +91,10 @@ impl Session {
             return Err(Error::SessionEnded { server });
         };
         match event {
+            LinkEvent::Session(SessionEvent::Refused { reason }) => Err(Error::ServerRefused {
+                server: self.link.server(),
+                reason,
+            }),
             LinkEvent::Stopped(why) => Err(Error::SessionStopped {
                 server: self.link.server(),
                 source: DriverFailed(why),
@@ -134,7 +140,7 @@ mod tests {
         let id = Identity {
             server: ServerTarget::new("127.0.0.1:9", addr),
             keys: KeyFile::new(home.path(), "127.0.0.1:9", &name),
-            link: LinkKeys::ephemeral(),
+            key: crate::process_identity(),
             name,
         };
         let mut session = Session::open(&id).await.expect("open");

@@ -12,7 +12,7 @@ use std::time::{Instant, SystemTime};
 use dgram_net::session::Endpoint;
 use dgram_proto::chat::{ClientMsg, ServerMsg};
 use dgram_proto::session::{
-    Client, Config, Delivery, Event, Keypair, MessageId, ServerPin, Transmit,
+    Client, Config, Delivery, Event, Keypair, MessageId, ServerPin, Transmit, KEY_LEN,
 };
 
 use crate::event::{SessionEvent, SubmitError};
@@ -24,9 +24,9 @@ pub struct ChatSession {
 }
 
 impl ChatSession {
-    /// A session client that will handshake with `server` as `identity` (the client's
-    /// long-term key, which its names belong to), accepting the server keys `pin` allows;
-    /// `seed` is its randomness (its handshake nonces: [`seed`] gives a fresh one).
+    /// A session client that will handshake with `server`; `seed` is its randomness (its
+    /// handshake nonces: [`seed`] gives a fresh one), `identity` its long-term key, and `pin`
+    /// the server keys it accepts.
     pub fn new(
         seed: [u8; 32],
         server: SocketAddr,
@@ -37,6 +37,11 @@ impl ChatSession {
         Self {
             client: Client::new(Config::default(), seed, server, now, identity, pin),
         }
+    }
+
+    /// The server's key, once a handshake proved it (what a first use records).
+    pub fn server_key(&self) -> Option<[u8; KEY_LEN]> {
+        self.client.server_key()
     }
 
     /// Hands `msg` to the session as one reliable message: its session message id, which a
@@ -106,18 +111,23 @@ fn translate(event: Event) -> Option<SessionEvent> {
             Ok(msg) => SessionEvent::Message(msg),
             Err(e) => SessionEvent::Undecodable(e.to_string()),
         },
-        // TODO(noise): a failed handshake (a changed server key) deserves its own event.
-        Event::HandshakeFailed { error } => SessionEvent::Closed {
-            reason: error.to_string(),
-        },
         Event::Failed { id, reason } => SessionEvent::Failed {
             id,
             reason: reason.to_string(),
         },
         // Our messages' transport acks say only that the server has them; what matters is its
         // answer. Accepted and Migrated are server-side events.
+        Event::HandshakeFailed { error } => SessionEvent::Refused {
+            reason: error.to_string(),
+        },
         Event::Delivered { .. } | Event::Accepted { .. } | Event::Migrated { .. } => return None,
     })
+}
+
+/// This process's client key until the client has an identity file: made once per process.
+pub fn process_identity() -> Keypair {
+    static KEY: std::sync::OnceLock<Keypair> = std::sync::OnceLock::new();
+    KEY.get_or_init(|| Keypair::from_seed(seed())).clone()
 }
 
 /// Fresh randomness for a session client: std's per-process random hasher keys, mixed with the
@@ -144,13 +154,7 @@ mod tests {
         let now = Instant::now();
         let server: SocketAddr = "127.0.0.1:8081".parse().expect("literal");
         (
-            ChatSession::new(
-                seed(),
-                server,
-                now,
-                Keypair::from_seed(seed()),
-                ServerPin::Any,
-            ),
+            ChatSession::new(seed(), server, now, process_identity(), ServerPin::Any),
             now,
         )
     }

@@ -78,13 +78,12 @@ pub trait Endpoint {
 /// `progress`), and whether it ends the session.
 fn traced(event: &Event, progress: bool) -> Option<bool> {
     match event {
-        Event::Closed { .. } => Some(true),
+        Event::Closed { .. } | Event::HandshakeFailed { .. } => Some(true),
         Event::Delivered { .. } | Event::Failed { .. } => progress.then_some(false),
         Event::Connected { .. }
         | Event::Accepted { .. }
         | Event::Migrated { .. }
-        | Event::Message { .. }
-        | Event::HandshakeFailed { .. } => None,
+        | Event::Message { .. } => None,
     }
 }
 

@@ -93,7 +93,7 @@ impl BenchClient {
                 self.unanswered.retain(|u| u.msg != id);
                 self.done(now);
             }
-            SessionEvent::Closed { .. } => {
+            SessionEvent::Closed { .. } | SessionEvent::Refused { .. } => {
                 self.shared.sessions_closed.fetch_add(1, Relaxed);
                 // Its answers are lost too (a delivered request gets no `Failed`); see Welcome.
                 self.unanswered.clear();
@@ -307,12 +307,11 @@ pub(crate) async fn spawn(
     let local = socket.local_addr()?;
     let seed = *blake3::hash(format!("{local} {idx} {:?}", shared.base).as_bytes()).as_bytes();
     let client = BenchClient {
-        // Each bench client its own identity (its name binds to it), any server key.
         session: ChatSession::new(
             seed,
             server,
             now(),
-            dgram_proto::session::Keypair::from_seed(*blake3::hash(&seed).as_bytes()),
+            dgram_client::process_identity(),
             dgram_proto::session::ServerPin::Any,
         ),
         idx,

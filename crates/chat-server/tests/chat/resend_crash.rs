@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dgram_client::{
-    Follow, Identity, IdentityFile, KeyFile, LinkKeys, Note, SendState, ServerTarget, Session,
+    Follow, Identity, IdentityFile, KeyFile, Note, SendState, ServerTarget, Session,
 };
 use dgram_proto::chat::{ChatId, ClientMsg, ServerMsg, Target};
 use dgram_proto::RequestId;
@@ -76,10 +76,7 @@ async fn alex(server: SocketAddr, home: &std::path::Path) -> Session {
     let id = Identity {
         server: ServerTarget::new(&server.to_string(), server),
         keys: KeyFile::new(home, &server.to_string(), &me),
-        link: LinkKeys {
-            identity,
-            pin: dgram_proto::session::ServerPin::Any,
-        },
+        key: identity,
         name: me,
     };
     let mut session = Session::open_with(&id, Follow::system())

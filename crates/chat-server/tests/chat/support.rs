@@ -5,9 +5,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use chat_server::Settings;
-use dgram_client::{Follow, Link, LinkEvent, LinkKeys, ServerTarget, SessionEvent};
+use dgram_client::{Follow, Link, LinkEvent, ServerTarget, SessionEvent};
 use dgram_proto::chat::{ClaimKey, ClientMsg, ServerMsg, Target};
-use dgram_proto::session::{Keypair, ServerPin};
+use dgram_proto::session::Keypair;
 use dgram_proto::Name;
 use dgram_testkit::InProcess;
 use tokio::net::UdpSocket;
@@ -92,6 +92,7 @@ fn message(event: LinkEvent) -> Result<Option<ServerMsg>, String> {
         | LinkEvent::Moved(_)
         | LinkEvent::LookupFailed(_) => Ok(None),
         LinkEvent::Stopped(why) => panic!("the driver stopped: {why}"),
+        LinkEvent::Session(SessionEvent::Refused { reason }) => panic!("refused: {reason}"),
     }
 }
 
@@ -105,11 +106,8 @@ impl Chat {
     pub(crate) async fn connect_as(server: SocketAddr, bind: &str, identity: Keypair) -> Chat {
         let socket = UdpSocket::bind(bind).await.expect("bind");
         let target = ServerTarget::new(&server.to_string(), server);
-        let keys = LinkKeys {
-            identity: identity.clone(),
-            pin: ServerPin::Any,
-        };
-        let link = Link::open_on(socket, target, Follow::system(), keys).expect("a link");
+        let link =
+            Link::open_on(socket, target, Follow::system(), identity.clone()).expect("a link");
         let mut chat = Chat {
             addr: link.local_addr(),
             link,

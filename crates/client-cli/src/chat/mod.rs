@@ -17,9 +17,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
-use dgram_client::{keys, Identity, IdentityFile, KeyFile, LinkKeys, ServerTarget};
+use dgram_client::{keys, Identity, IdentityFile, KeyFile, ServerTarget};
 use dgram_proto::chat::{Room, Target};
-use dgram_proto::session::ServerPin;
 use dgram_proto::Name;
 
 use crate::args;
@@ -137,16 +136,11 @@ impl Common {
         let home = self.home()?;
         let keys = KeyFile::new(&home, &self.server.0, &name);
         // One identity per home, whatever the server is called: names belong to it.
-        let identity = IdentityFile::new(&home).load_or_create()?;
-        // TODO(noise): the pin from known_hosts or --server-key.
-        let link = LinkKeys {
-            identity,
-            pin: ServerPin::Any,
-        };
+        let key = IdentityFile::new(&home).load_or_create()?;
         Ok(Identity {
             server: ServerTarget::new(&self.server.0, self.server.1),
             name,
-            link,
+            key,
             keys,
         })
     }

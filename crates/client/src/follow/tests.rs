@@ -162,8 +162,13 @@ async fn the_new_address_is_current_before_the_moved_note_arrives() {
         .expect("a retarget in time")
         .expect("the follower runs");
     let now = dgram_net::session::now();
-    let keys = crate::LinkKeys::ephemeral();
-    let mut session = ChatSession::new([7; 32], a, now, keys.identity, keys.pin);
+    let mut session = ChatSession::new(
+        [7; 32],
+        a,
+        now,
+        crate::process_identity(),
+        dgram_proto::session::ServerPin::Any,
+    );
     command(&mut session, now);
     // No await between running the command and these: what the follower task would do once
     // it runs again is not seen here.
@@ -258,11 +263,10 @@ impl Home {
     fn identity(&self, server: ServerTarget) -> Identity {
         let name = Name::new("alex").expect("valid name");
         let keys = KeyFile::new(self.0.path(), &server.given, &name);
-        let link = crate::LinkKeys::ephemeral();
         Identity {
             server,
             name,
-            link,
+            key: crate::process_identity(),
             keys,
         }
     }

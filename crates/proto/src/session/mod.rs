@@ -27,7 +27,7 @@ mod crypto;
 mod flight;
 mod gate;
 mod keys;
-mod noise;
+pub(crate) mod noise;
 mod pacing;
 pub mod packet;
 mod per_ip;

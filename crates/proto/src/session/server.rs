@@ -39,6 +39,17 @@ pub(super) struct Session {
     nonce: Nonce,
     token: Secret,
     resume_counter: u32,
+    /// One allocation, so that the session entry itself stays small (see `tests`).
+    crypto: Box<Crypto>,
+    /// The deadline this session has on the timer heap; other entries for it there are stale.
+    timer: Option<Stamp>,
+    /// Whether it is on the queue of sessions that may have something to send.
+    dirty: bool,
+}
+
+/// A session's keys and what its handshake proved.
+#[derive(Debug)]
+pub(super) struct Crypto {
     keys: PacketKeys,
     /// The client's static key, proven by the handshake.
     peer_key: [u8; KEY_LEN],
@@ -46,10 +57,6 @@ pub(super) struct Session {
     /// the answer sent to it: a repeat of that message gets the same answer, without DH.
     join_e: [u8; KEY_LEN],
     welcome: Box<[u8]>,
-    /// The deadline this session has on the timer heap; other entries for it there are stale.
-    timer: Option<Stamp>,
-    /// Whether it is on the queue of sessions that may have something to send.
-    dirty: bool,
 }
 
 /// The server side of the session protocol.
@@ -138,7 +145,7 @@ impl Server {
 
     /// The client's static public key on an established session, as its handshake proved it.
     pub fn peer_key(&self, session: SessionId) -> Option<[u8; KEY_LEN]> {
-        self.sessions.get(&session).map(|s| s.peer_key)
+        self.sessions.get(&session).map(|s| s.crypto.peer_key)
     }
 
     /// The client address a session runs from.
@@ -181,7 +188,11 @@ impl Server {
                     return;
                 }
                 let mut plain = [0u8; MAX_DATAGRAM];
-                let Some(frames) = session.keys.open(datagram, header.number, &mut plain) else {
+                let Some(frames) = session
+                    .crypto
+                    .keys
+                    .open(datagram, header.number, &mut plain)
+                else {
                     self.stats.forged += 1;
                     return;
                 };
@@ -258,7 +269,8 @@ impl Server {
                 if sent.is_none() {
                     s.dirty = false;
                 }
-                let sealed = sent.and_then(|len| s.keys.seal(buf, len, packet::number_of(buf)?));
+                let sealed =
+                    sent.and_then(|len| s.crypto.keys.seal(buf, len, packet::number_of(buf)?));
                 self.collect(id);
                 if let Some(len) = sealed {
                     return Some(Transmit { destination, len });

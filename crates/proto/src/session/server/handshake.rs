@@ -12,7 +12,7 @@ use super::super::keys::KEY_LEN;
 use super::super::noise::{prologue, PacketKeys, Responder};
 use super::super::packet::{self, Nonce, Resume, Secret};
 use super::super::{CloseReason, Event, RejectReason};
-use super::Server;
+use super::{Crypto, Server};
 
 impl Server {
     pub(super) fn join(
@@ -35,9 +35,9 @@ impl Server {
             return;
         };
         if let Some(s) = self.by_addr.get(&from).and_then(|id| self.sessions.get(id)) {
-            if s.nonce == nonce && s.join_e == join_e {
+            if s.nonce == nonce && s.crypto.join_e == join_e {
                 // Our welcome was lost and the client asks again: same answer, no new state.
-                let (id, welcome) = (s.conn.id, s.welcome.clone());
+                let (id, welcome) = (s.conn.id, s.crypto.welcome.clone());
                 self.reply(from, |w| packet::write_welcome(w, &nonce, id, &welcome));
                 return;
             }
@@ -122,7 +122,8 @@ impl Server {
         let expected = resume_proof(&s.token, resume.session, resume.counter);
         // The same client key, the token's proof, and a counter newer than any seen: only
         // then does the session move (a replayed first message fails the counter).
-        let proven = crypto::same(&expected, &resume.proof) && s.peer_key == responder.client_key;
+        let proven =
+            crypto::same(&expected, &resume.proof) && s.crypto.peer_key == responder.client_key;
         if !proven || resume.counter <= s.resume_counter {
             self.stats.rejected += 1;
             self.reply(from, |w| {
@@ -135,11 +136,14 @@ impl Server {
             return;
         };
         // A resume is a new handshake, so the session rekeys as it moves.
-        s.keys = keys;
+        s.crypto = Box::new(Crypto {
+            keys,
+            peer_key: s.crypto.peer_key,
+            join_e,
+            welcome: msg2.clone().into_boxed_slice(),
+        });
         s.resume_counter = resume.counter;
         s.nonce = nonce;
-        s.join_e = join_e;
-        s.welcome = msg2.clone().into_boxed_slice();
         let old = s.conn.peer;
         s.conn.migrate(from, now, &mut self.conn_events);
         // Its Migrated is its own: collected before a displaced session's end collects
@@ -176,10 +180,12 @@ fn session(
         nonce,
         token,
         resume_counter: 0,
-        keys,
-        peer_key,
-        join_e,
-        welcome: welcome.into(),
+        crypto: Box::new(Crypto {
+            keys,
+            peer_key,
+            join_e,
+            welcome: welcome.into(),
+        }),
         timer: None,
         dirty: false,
     }
