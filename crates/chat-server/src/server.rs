@@ -45,6 +45,9 @@ pub struct Settings {
     pub max_sessions_per_ip: usize,
     /// The seed of every secret the server makes; `None` draws one from the system.
     pub seed: Option<[u8; 32]>,
+    /// The server's long-term key; `None`: the one in the data directory (made there at first
+    /// start), or a fresh one per run in memory. Tests set it to keep one key across restarts.
+    pub identity: Option<session::Keypair>,
     /// How often old messages are dropped and a summary is logged.
     pub summary_every: Duration,
     /// Where the chat state is kept (SQLite); `None` keeps it in memory only.
@@ -73,6 +76,7 @@ impl Default for Settings {
             }),
             max_sessions_per_ip: 16,
             seed: None,
+            identity: None,
             summary_every: Duration::from_secs(60),
             data_dir: None,
             max_db_bytes: None,
@@ -172,14 +176,15 @@ pub async fn run(
         max_sessions_per_ip: settings.max_sessions_per_ip.saturating_add(1),
         ..settings.session.clone()
     };
-    let identity = match &settings.data_dir {
-        Some(dir) => {
+    let identity = match (&settings.identity, &settings.data_dir) {
+        (Some(key), _) => key.clone(),
+        (None, Some(dir)) => {
             let (key, made) = crate::server_key::load_or_create(dir)?;
             let path = crate::server_key::path(dir);
             tracing::info!(fingerprint = %session::fingerprint(&key.public), path = %path.display(), made, "server key");
             key
         }
-        None => {
+        (None, None) => {
             let key = crate::server_key::generate()?;
             tracing::info!(fingerprint = %session::fingerprint(&key.public), "server key (in memory, new this run)");
             key

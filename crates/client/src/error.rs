@@ -115,6 +115,14 @@ pub enum Error {
         /// What changed and what to do.
         reason: String,
     },
+    /// The known-hosts file cannot be read or written, or holds a broken line.
+    #[error("known hosts {}: {problem}", path.display())]
+    KnownHosts {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong.
+        problem: String,
+    },
     /// The session's events ended without a word.
     #[error("the session with {server} stopped")]
     SessionEnded {

@@ -34,6 +34,8 @@ const CLOSE_WAIT: Duration = Duration::from_secs(1);
 pub struct Link {
     /// Where the session client is pointed now.
     server: watch::Receiver<SocketAddr>,
+    /// The server's key, once a handshake proved it.
+    server_key: watch::Receiver<Option<[u8; 32]>>,
     local: SocketAddr,
     commands: mpsc::Sender<Command<ChatSession>>,
     events_tx: mpsc::UnboundedSender<LinkEvent>,
@@ -87,10 +89,12 @@ impl Link {
         let shutdown = CancellationToken::new();
         let tx = events_tx.clone();
         let (up_tx, up) = watch::channel(false);
-        let on_event = move |_: &mut ChatSession, _, event: SessionEvent| {
+        let (key_tx, server_key) = watch::channel(None);
+        let on_event = move |session: &mut ChatSession, _, event: SessionEvent| {
             // The follower looks the name up again only while there is no session.
             match &event {
                 SessionEvent::Connected { .. } => {
+                    key_tx.send_replace(session.server_key());
                     up_tx.send_replace(true);
                 }
                 SessionEvent::Closed { .. } | SessionEvent::Refused { .. } => {
@@ -126,6 +130,7 @@ impl Link {
         let task = tokio::spawn(reported(driving, events_tx.clone()));
         Ok(Self {
             server: server_rx,
+            server_key,
             local,
             commands,
             events_tx,
@@ -138,6 +143,11 @@ impl Link {
     /// The server's address: where the session client is pointed now.
     pub fn server(&self) -> SocketAddr {
         *self.server.borrow()
+    }
+
+    /// The server's static key, once a handshake proved it.
+    pub fn server_key(&self) -> Option<[u8; 32]> {
+        *self.server_key.borrow()
     }
 
     /// The address the link's socket is bound to.

@@ -7,13 +7,14 @@
 use std::net::SocketAddr;
 use std::path::Path;
 
-use dgram_proto::session::Keypair;
+use dgram_proto::session::{Keypair, ServerPin};
 use dgram_proto::Name;
 
 use crate::error::{chain, DriverFailed};
 use crate::event::{LinkEvent, SessionEvent};
 use crate::follow::{Follow, ServerTarget};
 use crate::keys::KeyFile;
+use crate::known_hosts::KnownHosts;
 use crate::link::Link;
 use crate::note::Note;
 use crate::state::{Action, Chat};
@@ -42,6 +43,10 @@ pub struct Session {
     /// The session link to the server.
     pub link: Link,
     keys: KeyFile,
+    /// Where the server's key is recorded on first use, until it is (and the server as given).
+    record: Option<(KnownHosts, String)>,
+    /// Where the pin came from, for the help when the server shows another key.
+    pinned_by: Option<(KnownHosts, String)>,
 }
 
 impl Session {
@@ -54,10 +59,18 @@ impl Session {
     pub async fn open_with(id: &Identity, follow: Follow) -> Result<Self, Error> {
         let key = id.keys.load()?;
         let link = Link::open(id.server.clone(), follow, id.key.clone()).await?;
+        let hosts = id.server.known_hosts.clone();
+        let given = id.server.given.clone();
+        let first_use = id.server.pin == ServerPin::Any;
         Ok(Self {
             chat: Chat::new(id.name.clone(), key),
             link,
             keys: id.keys.clone(),
+            record: hosts
+                .clone()
+                .filter(|_| first_use)
+                .map(|h| (h, given.clone())),
+            pinned_by: hosts.filter(|_| !first_use).map(|h| (h, given)),
         })
     }
 
@@ -91,10 +104,24 @@ impl Session {
             return Err(Error::SessionEnded { server });
         };
         match event {
-            LinkEvent::Session(SessionEvent::Refused { reason }) => Err(Error::ServerRefused {
-                server: self.link.server(),
-                reason,
-            }),
+            LinkEvent::Session(SessionEvent::Refused { reason }) => {
+                let help = self
+                    .pinned_by
+                    .as_ref()
+                    .map(|(h, given)| h.changed_help(given));
+                Err(Error::ServerRefused {
+                    server: self.link.server(),
+                    reason: match help {
+                        Some(help) if reason.contains("key changed") => format!("{reason}\n{help}"),
+                        _ => reason,
+                    },
+                })
+            }
+            LinkEvent::Session(event @ SessionEvent::Connected { .. }) => {
+                self.record_key()?;
+                self.chat.handle(LinkEvent::Session(event));
+                Ok(())
+            }
             LinkEvent::Stopped(why) => Err(Error::SessionStopped {
                 server: self.link.server(),
                 source: DriverFailed(why),
@@ -104,6 +131,18 @@ impl Session {
                 Ok(())
             }
         }
+    }
+
+    /// On the first connection to a server not in known_hosts: records the key it proved.
+    fn record_key(&mut self) -> Result<(), Error> {
+        let Some(key) = self.link.server_key() else {
+            return Ok(());
+        };
+        if let Some((hosts, given)) = self.record.take() {
+            hosts.record(&given, &key)?;
+            self.pinned_by = Some((hosts, given));
+        }
+        Ok(())
     }
 
     /// Where the claim key is kept.

@@ -228,10 +228,9 @@ impl ChatServer {
             .expect("bind the chat server");
         let addr = socket.local_addr().expect("local address");
         let stop = CancellationToken::new();
-        // One seed, so one server key: the server that comes back elsewhere is the same
-        // server (a client pins the key it first saw).
+        // One key for every server here: the same server, come back at a new address.
         let settings = chat_server::Settings {
-            seed: Some([9; 32]),
+            identity: Some(dgram_proto::session::Keypair::from_seed([0x5E; 32])),
             ..chat_server::Settings::default()
         };
         let task = tokio::spawn(chat_server::run(socket, stop.clone(), settings));

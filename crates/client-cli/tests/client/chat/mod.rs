@@ -39,21 +39,15 @@ impl ChatServer {
         Self::start_on("127.0.0.1:0".parse().expect("literal"))
     }
 
-    /// On `addr` (to come back on the port of one that stopped). Every test server has one
-    /// seed, so one server key: one that comes back is the same server to its pinned clients.
+    /// On `addr` (to come back on the port of one that stopped).
     pub(crate) fn start_on(addr: SocketAddr) -> Self {
-        let settings = chat_server::Settings {
-            seed: Some([5; 32]),
-            ..chat_server::Settings::default()
-        };
-        Self::start_with(addr, settings)
+        Self::start_with(addr, chat_server::Settings::default())
     }
 
     /// On `addr`, keeping its state in `dir` (to come back with it after a restart).
     pub(crate) fn start_durable(addr: SocketAddr, dir: &Path) -> Self {
         let settings = chat_server::Settings {
             data_dir: Some(dir.to_owned()),
-            seed: Some([5; 32]),
             ..chat_server::Settings::default()
         };
         Self::start_with(addr, settings)

@@ -136,12 +136,12 @@ impl Server {
             return;
         };
         // A resume is a new handshake, so the session rekeys as it moves.
-        s.crypto = Box::new(Crypto {
+        *s.crypto = Crypto {
             keys,
             peer_key: s.crypto.peer_key,
             join_e,
             welcome: msg2.clone().into_boxed_slice(),
-        });
+        };
         s.resume_counter = resume.counter;
         s.nonce = nonce;
         let old = s.conn.peer;
