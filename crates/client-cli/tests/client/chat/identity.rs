@@ -96,3 +96,53 @@ fn export_with_no_identity_says_so() {
     assert!(text(&out.stderr).contains("no identity yet"), "{out:?}");
     assert_eq!(text(&out.stdout), "");
 }
+
+#[test]
+fn a_client_and_database_from_before_keys_keep_their_names() {
+    // The first release's database (alex claimed with the claim key 05…05) and alex's home as
+    // that release left it: the claim key filed under the server as it was given.
+    let data = tempfile::tempdir().expect("a data directory");
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../chat-server/tests/chat/fixtures/v1.sqlite3");
+    std::fs::copy(&fixture, data.path().join(chat_server::store::DB_FILE)).expect("copy");
+    let server = ChatServer::start_durable("127.0.0.1:0".parse().expect("literal"), data.path());
+    let port = server.addr().port();
+    let laptop = Home::new("old-laptop");
+    let old_key = laptop
+        .path()
+        .join(format!("keys/127.0.0.1_{port}/alex.key"));
+    std::fs::create_dir_all(old_key.parent().expect("dir")).expect("mkdir");
+    std::fs::write(&old_key, format!("{}\n", "05".repeat(16))).expect("the old key");
+    // A copy of the old key file elsewhere: it proves the name only until it has been used.
+    let copy = Home::new("copy");
+    let copied = copy.path().join(format!("keys/127.0.0.1_{port}/alex.key"));
+    std::fs::create_dir_all(copied.parent().expect("dir")).expect("mkdir");
+    std::fs::copy(&old_key, &copied).expect("copy the old key");
+
+    let out = send(
+        server.addr(),
+        "alex",
+        &laptop,
+        &["--to", "egon", "upgraded"],
+    );
+    assert!(
+        out.status.success(),
+        "the old key proves alex once: {out:?}"
+    );
+    // From now on the laptop's identity is the proof: the old key file is not needed ...
+    std::fs::remove_file(&old_key).expect("remove the old key");
+    let out = send(
+        server.addr(),
+        "alex",
+        &laptop,
+        &["--to", "egon", "still me"],
+    );
+    assert!(out.status.success(), "{out:?}");
+    // ... and proves nothing for anyone else.
+    let out = send(server.addr(), "alex", &copy, &["--to", "egon", "me too?"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        text(&out.stderr).contains("belongs to another key"),
+        "{out:?}"
+    );
+}
