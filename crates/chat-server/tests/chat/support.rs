@@ -18,6 +18,8 @@ pub(crate) type Server = InProcess<(), chat_server::Error>;
 pub(crate) fn settings() -> Settings {
     Settings {
         seed: Some([3; 32]),
+        // One server key across the restarts a test does, as a data directory keeps it.
+        identity: Some(dgram_proto::session::Keypair::from_seed([4; 32])),
         ..Settings::default()
     }
 }
