@@ -1,58 +1,15 @@
-//! Names belong to keys, over real sessions: a client that records everything the name's
-//! owner sent (the whole handshake and its Hello, through a relay on the path) and replays it
-//! from another socket gets no session and no name; with its own key it is refused in words;
+//! Names belong to keys, over real sessions: a client that records everything on the path
+//! between the name's owner and the server (the whole handshake and its Hello, through the
+//! capture test's relay) and replays it from another socket gets no session and no name; with its own key it is refused in words;
 //! the owner's key, from any session, gets back in.
 
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use dgram_proto::chat::{ClientMsg, ErrorKind, ServerMsg};
 use tokio::net::UdpSocket;
 
+use crate::capture::Relay;
 use crate::support::{name, server, settings, Chat};
-
-/// A relay in front of the server that records every datagram its client sends.
-struct Recorder {
-    addr: SocketAddr,
-    sent: Arc<Mutex<Vec<Vec<u8>>>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Recorder {
-    async fn to(server: SocketAddr) -> Recorder {
-        let front = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
-        let back = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
-        let addr = front.local_addr().expect("addr");
-        let sent = Arc::new(Mutex::new(Vec::new()));
-        let log = Arc::clone(&sent);
-        let task = tokio::spawn(async move {
-            let (mut a, mut b) = (vec![0; 2048], vec![0; 2048]);
-            let mut client = None;
-            loop {
-                tokio::select! {
-                    Ok((n, from)) = front.recv_from(&mut a) => {
-                        client = Some(from);
-                        log.lock().expect("the log").push(a[..n].to_vec());
-                        let _ = back.send_to(&a[..n], server).await;
-                    }
-                    Ok((n, _)) = back.recv_from(&mut b) => {
-                        if let Some(to) = client {
-                            let _ = front.send_to(&b[..n], to).await;
-                        }
-                    }
-                }
-            }
-        });
-        Recorder { addr, sent, task }
-    }
-}
-
-impl Drop for Recorder {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
 
 /// Where the server sees `who`'s sessions, as `asker` learns with a whois.
 async fn sessions_of(asker: &mut Chat, who: &str) -> Vec<String> {
@@ -73,9 +30,9 @@ async fn sessions_of(asker: &mut Chat, who: &str) -> Vec<String> {
 }
 
 #[tokio::test]
-async fn a_client_that_replays_everything_the_owner_sent_cannot_join_as_the_name() {
+async fn a_client_that_replays_everything_seen_on_the_path_cannot_join_as_the_name() {
     let srv = server(settings()).await;
-    let relay = Recorder::to(srv.addr).await;
+    let relay = Relay::start(srv.addr).await;
     let mut alex = Chat::connect(relay.addr, "127.0.0.1:0").await;
     let welcome = alex.hello("alex", None).await;
     assert!(matches!(welcome, ServerMsg::Welcome { .. }), "{welcome:?}");
@@ -84,13 +41,15 @@ async fn a_client_that_replays_everything_the_owner_sent_cannot_join_as_the_name
     let (mut egon, _) = Chat::join(srv.addr, "egon", None).await;
     egon.until_gone("alex").await;
 
-    let recorded: Vec<Vec<u8>> = relay.sent.lock().expect("the log").clone();
+    relay.stop.cancel();
+    // Everything seen on the path, both ways.
+    let recorded: Vec<Vec<u8>> = relay.seen.lock().expect("the log").clone();
     assert!(
         recorded.len() >= 3,
         "a handshake and a hello: {}",
         recorded.len()
     );
-    // Nothing alex sent shows its name in clear, let alone a secret.
+    // Nothing on the path shows alex's name in clear, let alone a secret.
     assert!(
         !recorded.iter().any(|d| d.windows(4).any(|w| w == b"alex")),
         "the hello travels encrypted"

@@ -4,6 +4,7 @@
 
 mod abuse;
 mod binary;
+mod capture;
 mod claims;
 mod core_abuse;
 mod core_journal;
