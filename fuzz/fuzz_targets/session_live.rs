@@ -13,7 +13,7 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use dgram_proto::session::{Client, Config, Delivery, Server};
+use dgram_proto::session::{Client, Config, Delivery, Keypair, Server, ServerPin};
 use dgram_proto::MAX_DATAGRAM;
 use libfuzzer_sys::fuzz_target;
 
@@ -57,8 +57,15 @@ impl World {
         let server_addr: SocketAddr = ([10, 0, 0, 1], 8081).into();
         Self {
             now,
-            server: Server::new(config.clone(), [seed; 32], now),
-            client: Client::new(config.clone(), [seed ^ 0x5A; 32], server_addr, now),
+            server: Server::new(config.clone(), [seed; 32], now, Keypair::from_seed([1; 32])),
+            client: Client::new(
+                config.clone(),
+                [seed ^ 0x5A; 32],
+                server_addr,
+                now,
+                Keypair::from_seed([2; 32]),
+                ServerPin::Any,
+            ),
             server_addr,
             client_addr: ([10, 0, 0, 2], 40000).into(),
             stranger: ([10, 0, 0, 3], 40001).into(),

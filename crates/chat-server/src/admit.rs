@@ -25,6 +25,7 @@ use dgram_proto::session::SessionId;
 use dgram_proto::{Name, RequestId};
 use tower::{BoxError, Service};
 
+use crate::core::PeerKey;
 use crate::send_limits::Spends;
 use crate::session_cap::SessionKeyed;
 use crate::Error;
@@ -51,6 +52,8 @@ pub struct ClientRequest {
     pub now: Instant,
     /// The name the session speaks as, once it has said (the per-name sending limit's key).
     pub name: Option<Name>,
+    /// On opening, the client's long-term public key as the session's handshake proved it.
+    pub key: Option<PeerKey>,
     /// What it did.
     pub knock: Knock,
 }

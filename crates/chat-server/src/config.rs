@@ -16,7 +16,9 @@ const DAY: u64 = 24 * HOUR;
 /// dgram's chat service: names, direct messages, rooms and presence over reliable UDP sessions.
 ///
 /// Clients (`client-cli chat`, `send`, `listen`) join with a name; the first join of a free
-/// name claims it and hands the client a key that later joins must show.
+/// name claims it and hands the client a key that later joins must show. Sessions are
+/// encrypted; `chat-server key [--public]` prints the server key's fingerprint, which clients
+/// pin (`client-cli --server-key`).
 #[derive(Debug, Parser)]
 #[command(name = "chat-server", version, about, long_about)]
 pub struct Cli {
@@ -107,6 +109,19 @@ pub struct Cli {
     /// probe's own names are in [`crate::healthcheck`]).
     #[command(flatten)]
     pub common: ServerArgs<SessionProbe>,
+}
+
+/// `chat-server key`: prints the fingerprint of the server's key in the data directory (made
+/// there first if the server never ran), for clients to pin with `--server-key`.
+#[derive(Debug, Parser)]
+#[command(name = "chat-server key")]
+pub struct KeyCli {
+    /// The server's data directory (where `server.key` is).
+    #[arg(long, env = "CHAT_DATA_DIR", default_value = "./data")]
+    pub data_dir: String,
+    /// Print the public key too (64 hex digits; `--server-key` takes either).
+    #[arg(long)]
+    pub public: bool,
 }
 
 impl Cli {

@@ -14,7 +14,7 @@ use dgram_proto::session::{Delivery, Event, MessageId, Server, SessionId, Transm
 use tower::{BoxError, Service};
 
 use crate::admit::{ClientRequest, Knock};
-use crate::core::Output;
+use crate::core::{Output, PeerKey};
 use crate::requests::{now_ms, AnyChat, Requests};
 use crate::store::writer::Report;
 
@@ -66,7 +66,9 @@ where
                 if !span.is_disabled() {
                     self.spans.insert(session, span);
                 }
-                self.client(now, session, peer, Knock::Open, &mut out);
+                // The key the client proved in the handshake: the one its names bind to.
+                let key = self.sessions.peer_key(session);
+                self.client(now, session, peer, key, Knock::Open, &mut out);
             }
             Event::Migrated { to, .. } => {
                 if let Some(span) = self.spans.get(&session) {
@@ -105,9 +107,9 @@ where
                 }
                 // The cap counts sessions by id: it needs no address to let one go.
                 let peer = self.sessions.peer(session).unwrap_or_else(unknown_peer);
-                self.client(now, session, peer, Knock::Close, &mut out);
+                self.client(now, session, peer, None, Knock::Close, &mut out);
             }
-            Event::Connected { .. } => {}
+            Event::Connected { .. } | Event::HandshakeFailed { .. } => {}
         }
         self.apply(now, out);
     }
@@ -117,6 +119,7 @@ where
         now: Instant,
         session: SessionId,
         peer: SocketAddr,
+        key: Option<PeerKey>,
         knock: Knock,
         out: &mut Vec<Output>,
     ) {
@@ -125,6 +128,7 @@ where
             peer,
             now,
             name: None,
+            key,
             knock,
         };
         self.requests.client(req, out);

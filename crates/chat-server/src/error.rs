@@ -33,6 +33,14 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The server's key file cannot be made, read, or is not private.
+    #[error("server key {}: {problem}", path.display())]
+    ServerKey {
+        /// The key file.
+        path: PathBuf,
+        /// What is wrong.
+        problem: String,
+    },
     /// The database failed.
     #[error("database {path}")]
     Database {

@@ -14,6 +14,7 @@ pub mod healthcheck;
 mod requests;
 pub mod send_limits;
 mod server;
+pub mod server_key;
 pub mod session_cap;
 pub mod store;
 

@@ -134,6 +134,7 @@ where
                 peer,
                 now,
                 name,
+                key: None,
                 knock,
             },
             out,
@@ -153,7 +154,7 @@ where
     fn admitted(&mut self, req: ClientRequest, out: &mut Vec<Output>) {
         let session = req.session;
         match req.knock {
-            Knock::Open => self.chat.open(session, req.peer),
+            Knock::Open => self.chat.open(session, req.peer, req.key),
             Knock::Request(msg) => match self.refused.get(&session) {
                 // A refused session is told why, whatever it asks.
                 Some(why) => {

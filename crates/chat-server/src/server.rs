@@ -45,6 +45,9 @@ pub struct Settings {
     pub max_sessions_per_ip: usize,
     /// The seed of every secret the server makes; `None` draws one from the system.
     pub seed: Option<[u8; 32]>,
+    /// The server's long-term key; `None`: the one in the data directory (made there at first
+    /// start), or a fresh one per run in memory. Tests set it to keep one key across restarts.
+    pub identity: Option<session::Keypair>,
     /// How often old messages are dropped and a summary is logged.
     pub summary_every: Duration,
     /// Where the chat state is kept (SQLite); `None` keeps it in memory only.
@@ -73,6 +76,7 @@ impl Default for Settings {
             }),
             max_sessions_per_ip: 16,
             seed: None,
+            identity: None,
             summary_every: Duration::from_secs(60),
             data_dir: None,
             max_db_bytes: None,
@@ -91,10 +95,10 @@ fn system_seed() -> Result<[u8; 32], Error> {
     Ok(seed)
 }
 
-/// Two independent seeds from one: the session layer's and the chat core's.
-fn split(seed: [u8; 32]) -> ([u8; 32], [u8; 32]) {
-    let derive = |label: &str| *blake3::keyed_hash(&seed, label.as_bytes()).as_bytes();
-    (derive("sessions"), derive("chat"))
+/// The session layer's seed, derived from the server's (the chat core draws no randomness:
+/// names belong to keys, so it makes no claim keys).
+fn session_seed(seed: [u8; 32]) -> [u8; 32] {
+    *blake3::keyed_hash(&seed, b"sessions").as_bytes()
 }
 
 /// Opens the database under `dir`, loads the chat state from it, and starts the writer thread,
@@ -102,7 +106,6 @@ fn split(seed: [u8; 32]) -> ([u8; 32], [u8; 32]) {
 fn durable(
     dir: &Path,
     settings: &Settings,
-    seed: [u8; 32],
     reports: mpsc::Sender<Command<ChatEndpoint<Limits>>>,
 ) -> Result<(AnyChat, WriterThread), Error> {
     let store = Store::open(dir)?;
@@ -125,7 +128,7 @@ fn durable(
     })
     .map_err(Error::Socket)?;
     let store: Box<dyn ChangeStore + Send> = Box::new(writer);
-    let mut chat = Chat::new(settings.chat.clone(), seed, store);
+    let mut chat = Chat::new(settings.chat.clone(), store);
     chat.restore(snapshot);
     Ok((chat, thread))
 }
@@ -141,15 +144,15 @@ pub async fn run(
         Some(seed) => seed,
         None => system_seed()?,
     };
-    let (session_seed, chat_seed) = split(seed);
+    let session_seed = session_seed(seed);
     let (commands, rx) = mpsc::channel::<Command<_>>(1024);
     let (chat, thread) = match &settings.data_dir {
         None => {
             let store: Box<dyn ChangeStore + Send> = Box::new(MemoryStore);
-            (Chat::new(settings.chat.clone(), chat_seed, store), None)
+            (Chat::new(settings.chat.clone(), store), None)
         }
         Some(dir) => {
-            let (chat, thread) = durable(dir, &settings, chat_seed, commands.clone())?;
+            let (chat, thread) = durable(dir, &settings, commands.clone())?;
             (chat, Some(thread))
         }
     };
@@ -173,7 +176,21 @@ pub async fn run(
         max_sessions_per_ip: settings.max_sessions_per_ip.saturating_add(1),
         ..settings.session.clone()
     };
-    let sessions = session::Server::new(session_config, session_seed, now());
+    let identity = match (&settings.identity, &settings.data_dir) {
+        (Some(key), _) => key.clone(),
+        (None, Some(dir)) => {
+            let (key, made) = crate::server_key::load_or_create(dir)?;
+            let path = crate::server_key::path(dir);
+            tracing::info!(fingerprint = %session::fingerprint(&key.public), path = %path.display(), made, "server key");
+            key
+        }
+        (None, None) => {
+            let key = crate::server_key::generate()?;
+            tracing::info!(fingerprint = %session::fingerprint(&key.public), "server key (in memory, new this run)");
+            key
+        }
+    };
+    let sessions = session::Server::new(session_config, session_seed, now(), identity);
     let endpoint = ChatEndpoint::new(sessions, limits, chat);
 
     let ticker = tokio::spawn({

@@ -10,6 +10,7 @@ mod args;
 mod bench;
 mod chat;
 mod echo;
+mod key;
 mod lines;
 mod output;
 mod proxy;
@@ -39,7 +40,8 @@ enum Command {
     /// With nobody chosen, the prompt asks who to chat with and lists who is online; type a
     /// name, or #room to join a room. Then each line goes to them; `quit` goes back to
     /// choosing, `q` or Ctrl-D leaves. /help lists the commands (/msg, /join, /who, /whois,
-    /// ...). The first use of a name claims it on that server; its key is kept under --home.
+    /// ...). The first use of a name claims it on that server for this client's key (kept under
+    /// --home; `client-cli key` shows it).
     Chat(chat::ChatArgs),
     /// Send one message from a script.
     ///
@@ -72,6 +74,13 @@ enum Command {
     /// Example: client-cli proxy --listen 127.0.0.1:9000 --to 127.0.0.1:8080 --loss 0.2
     ///          client-cli proxy --listen 127.0.0.1:9001 --to 127.0.0.1:8081 --rate 2000 --queue 50
     Proxy(proxy::ProxyArgs),
+    /// This client's identity: the key pair its names belong to, one per client home.
+    ///
+    /// A name belongs to the key that first used it on a server. To use your names from
+    /// another device, copy the identity there: `client-cli key export | ssh phone client-cli
+    /// key import`, or `key export --out FILE` and `key import FILE`.
+    #[command(subcommand)]
+    Key(key::KeyCommand),
 }
 
 #[derive(Debug, clap::Args)]
@@ -205,6 +214,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })
         }
         Command::Proxy(a) => proxy::run(a),
+        Command::Key(k) => key::run(k),
     }
 }
 

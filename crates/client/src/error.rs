@@ -50,6 +50,40 @@ pub enum Error {
         /// Why.
         source: io::Error,
     },
+    /// The identity file could not be read.
+    #[error("reading this client's identity {}", path.display())]
+    ReadIdentity {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// The identity file exists but does not hold an identity: making a new one would give up
+    /// every name of the old, so this is an error.
+    #[error("{} does not hold a dgram identity ({why}); restore it from a backup or another device (`client-cli key import`)", path.display())]
+    DamagedIdentity {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        why: String,
+    },
+    /// The identity file may be read by others, who could then speak as its names.
+    #[error("{} may be read by others (mode {mode:03o}): anyone who reads it can use your names; `chmod 600` it (and consider it exposed)", path.display())]
+    SharedIdentity {
+        /// The file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// An identity is already installed where another was to go.
+    #[error("{} already holds an identity (its names go with it); pass --force to replace it, after saving it with `client-cli key export` if it holds names", path.display())]
+    IdentityExists {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The system's randomness could not be read to make an identity.
+    #[error("reading the system's randomness: {0}")]
+    Randomness(String),
     /// The link's socket could not be bound.
     #[error("binding a UDP socket on {local}")]
     Bind {
@@ -71,6 +105,23 @@ pub enum Error {
         server: SocketAddr,
         /// What the driver reported.
         source: DriverFailed,
+    },
+    /// The session client gave up on the server for good: its key is not the pinned one, or
+    /// it speaks another protocol version.
+    #[error("refusing {server}: {reason}")]
+    ServerRefused {
+        /// Where the session client was pointed.
+        server: SocketAddr,
+        /// What changed and what to do.
+        reason: String,
+    },
+    /// The known-hosts file cannot be read or written, or holds a broken line.
+    #[error("known hosts {}: {problem}", path.display())]
+    KnownHosts {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong.
+        problem: String,
     },
     /// The session's events ended without a word.
     #[error("the session with {server} stopped")]

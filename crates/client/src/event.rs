@@ -24,6 +24,12 @@ pub enum SessionEvent {
         /// Why, for people.
         reason: String,
     },
+    /// The session client gave up on this server for good (its key is not the pinned one,
+    /// or it speaks another protocol version); it will not try again.
+    Refused {
+        /// Why, for people: what changed and what to do.
+        reason: String,
+    },
     /// A chat message from the server.
     Message(ServerMsg),
     /// A message from the server that does not decode as chat; why.

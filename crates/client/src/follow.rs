@@ -17,9 +17,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dgram_net::session::Command;
+use dgram_proto::session::ServerPin;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::event::{LinkEvent, LookupFailed, Moved};
+use crate::known_hosts::KnownHosts;
 use crate::wire::ChatSession;
 
 /// How often a name is looked up again while there is still no session: soon enough that a
@@ -39,6 +41,10 @@ pub struct ServerTarget {
     pub addr: SocketAddr,
     /// Given as `IP:PORT`: there is nothing to look up again.
     pub literal: bool,
+    /// What server key the session accepts (`--server-key`, or a recorded one).
+    pub pin: ServerPin,
+    /// Where the key is recorded on first use, and was looked up (none: nothing recorded).
+    pub known_hosts: Option<KnownHosts>,
 }
 
 impl ServerTarget {
@@ -49,7 +55,32 @@ impl ServerTarget {
             given: given.to_owned(),
             addr,
             literal: given.parse::<SocketAddr>().is_ok(),
+            pin: ServerPin::Any,
+            known_hosts: None,
         }
+    }
+
+    /// The same target, pinned to the key `hosts` recorded for it; with none recorded, it
+    /// trusts the first key and records it there. A pin given already (`--server-key`) wins,
+    /// and nothing is recorded.
+    pub fn trusting(self, hosts: KnownHosts) -> Result<Self, crate::Error> {
+        if self.pin != ServerPin::Any {
+            return Ok(self);
+        }
+        let pin = match hosts.lookup(&self.given)? {
+            Some(key) => ServerPin::Key(key),
+            None => ServerPin::Any,
+        };
+        Ok(Self {
+            pin,
+            known_hosts: Some(hosts),
+            ..self
+        })
+    }
+
+    /// The same target, accepting only a server key that `pin` accepts.
+    pub fn with_pin(self, pin: ServerPin) -> Self {
+        Self { pin, ..self }
     }
 }
 

@@ -117,7 +117,7 @@ fn read_key(path: &Path) -> Result<Option<ClaimKey>, Error> {
 /// One spelling for each server, so that one server is one key directory however it is
 /// written: an address (`[0:0:0:0:0:0:0:1]:8081`, `127.0.0.1:08081`) as std prints it, else
 /// the host in lower case (DNS names are case-insensitive) with a numeric port printed plainly.
-fn canonical(server: &str) -> String {
+pub(crate) fn canonical(server: &str) -> String {
     let server = server.trim();
     if let Ok(addr) = server.parse::<SocketAddr>() {
         return addr.to_string();
@@ -134,7 +134,7 @@ fn canonical(server: &str) -> String {
 }
 
 #[cfg(unix)]
-fn create_private_dir(dir: &Path) -> io::Result<()> {
+pub(crate) fn create_private_dir(dir: &Path) -> io::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
     fs::DirBuilder::new()
         .recursive(true)
@@ -143,11 +143,11 @@ fn create_private_dir(dir: &Path) -> io::Result<()> {
 }
 
 #[cfg(not(unix))]
-fn create_private_dir(dir: &Path) -> io::Result<()> {
+pub(crate) fn create_private_dir(dir: &Path) -> io::Result<()> {
     fs::create_dir_all(dir)
 }
 
-fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let mut options = fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]

@@ -96,7 +96,9 @@ mod tests {
             chat_server::Settings::default(),
         ));
         let target = ServerTarget::new(&addr.to_string(), addr);
-        let mut link = Link::open(target, Follow::system()).await.expect("open");
+        let mut link = Link::open(target, Follow::system(), crate::process_identity())
+            .await
+            .expect("open");
         let within = Duration::from_secs(10);
         let up = tokio::time::timeout(within, async {
             while let Some(event) = link.recv().await {

@@ -14,7 +14,9 @@
 //!   [`Action`]s out ([`Chat::poll_action`]): chat messages to transmit, a claim key to save,
 //!   and [`Note`]s to show. It says Hello (with the claim key), tracks every request to its
 //!   fate, rejoins rooms after a reconnect and queues what is asked while disconnected.
-//! - [`KeyFile`]: the claim key on disk.
+//! - [`IdentityFile`]: the client's long-term key pair on disk, one per client home: the
+//!   session layer proves it in every handshake, and names belong to it.
+//! - [`KeyFile`]: a claim key an older release kept, read to upgrade its name to the key.
 //! - [`Session`]: the link, the state machine and the key file run together, which is what
 //!   `client-cli chat`, `send` and `listen` run, each showing the notes its own way.
 //!
@@ -37,7 +39,9 @@
 mod error;
 mod event;
 pub mod follow;
+pub mod identity;
 pub mod keys;
+pub mod known_hosts;
 mod lag;
 mod link;
 mod note;
@@ -49,10 +53,12 @@ mod wire;
 pub use error::{DriverFailed, Error};
 pub use event::{LinkEvent, LookupFailed, Moved, SessionEvent, SubmitError};
 pub use follow::{Follow, ServerTarget};
+pub use identity::IdentityFile;
 pub use keys::KeyFile;
+pub use known_hosts::KnownHosts;
 pub use lag::Lag;
 pub use link::Link;
 pub use note::{Elsewhere, Note, Outgoing, SendState};
 pub use session::{Identity, Session};
 pub use state::{Action, Chat};
-pub use wire::{seed, ChatSession};
+pub use wire::{process_identity, seed, ChatSession};

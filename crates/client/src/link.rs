@@ -10,6 +10,7 @@ use std::time::Duration;
 use dgram_net::session::{drive, Command};
 use dgram_net::unspecified_like;
 use dgram_proto::chat::ClientMsg;
+use dgram_proto::session::Keypair;
 use dgram_proto::RequestId;
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, watch};
@@ -33,6 +34,8 @@ const CLOSE_WAIT: Duration = Duration::from_secs(1);
 pub struct Link {
     /// Where the session client is pointed now.
     server: watch::Receiver<SocketAddr>,
+    /// The server's key, once a handshake proved it.
+    server_key: watch::Receiver<Option<[u8; 32]>>,
     local: SocketAddr,
     pub(crate) commands: mpsc::Sender<Command<ChatSession>>,
     events_tx: mpsc::UnboundedSender<LinkEvent>,
@@ -46,21 +49,38 @@ impl Link {
     /// Binds a socket and starts handshaking with `target`. Succeeds with no server up: UDP
     /// is connectionless, and the session client keeps trying until one answers. A target
     /// given by name is looked up again with `follow` whenever there is no session.
-    pub async fn open(target: ServerTarget, follow: Follow) -> Result<Self, Error> {
+    /// The session proves `identity` (the client's long-term key, which its names belong to:
+    /// [`crate::IdentityFile`]), and accepts the server keys `target.pin` allows.
+    pub async fn open(
+        target: ServerTarget,
+        follow: Follow,
+        identity: Keypair,
+    ) -> Result<Self, Error> {
         let local = unspecified_like(target.addr);
         let socket = UdpSocket::bind(local)
             .await
             .map_err(|source| Error::Bind { local, source })?;
-        Self::open_on(socket, target, follow)
+        Self::open_on(socket, target, follow, identity)
     }
 
     /// [`Link::open`] on a socket the caller bound (a test that needs a given source address).
-    pub fn open_on(socket: UdpSocket, target: ServerTarget, follow: Follow) -> Result<Self, Error> {
+    pub fn open_on(
+        socket: UdpSocket,
+        target: ServerTarget,
+        follow: Follow,
+        identity: Keypair,
+    ) -> Result<Self, Error> {
         let local = socket.local_addr().map_err(|source| Error::Bind {
             local: unspecified_like(target.addr),
             source,
         })?;
-        let session = ChatSession::new(seed(), target.addr, dgram_net::session::now());
+        let session = ChatSession::new(
+            seed(),
+            target.addr,
+            dgram_net::session::now(),
+            identity,
+            target.pin,
+        );
         let (commands, commands_rx) = mpsc::channel(COMMAND_QUEUE);
         // Unbounded because the driver's callback cannot wait; what flows through it is bounded
         // by the session's own receive window and the server's rate limits, and the front ends
@@ -69,13 +89,15 @@ impl Link {
         let shutdown = CancellationToken::new();
         let tx = events_tx.clone();
         let (up_tx, up) = watch::channel(false);
-        let on_event = move |_: &mut ChatSession, _, event: SessionEvent| {
+        let (key_tx, server_key) = watch::channel(None);
+        let on_event = move |session: &mut ChatSession, _, event: SessionEvent| {
             // The follower looks the name up again only while there is no session.
             match &event {
                 SessionEvent::Connected { .. } => {
+                    key_tx.send_replace(session.server_key());
                     up_tx.send_replace(true);
                 }
-                SessionEvent::Closed { .. } => {
+                SessionEvent::Closed { .. } | SessionEvent::Refused { .. } => {
                     up_tx.send_replace(false);
                 }
                 SessionEvent::Message(_)
@@ -108,6 +130,7 @@ impl Link {
         let task = tokio::spawn(reported(driving, events_tx.clone()));
         Ok(Self {
             server: server_rx,
+            server_key,
             local,
             commands,
             events_tx,
@@ -120,6 +143,11 @@ impl Link {
     /// The server's address: where the session client is pointed now.
     pub fn server(&self) -> SocketAddr {
         *self.server.borrow()
+    }
+
+    /// The server's static key, once a handshake proved it.
+    pub fn server_key(&self) -> Option<[u8; 32]> {
+        *self.server_key.borrow()
     }
 
     /// The address the link's socket is bound to.
@@ -202,6 +230,7 @@ async fn reported(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::process_identity;
 
     #[tokio::test]
     async fn a_driver_that_fails_says_so() {
@@ -218,7 +247,13 @@ mod tests {
     async fn a_driver_that_ends_well_says_nothing() {
         let (tx, mut rx) = mpsc::unbounded_channel();
         let addr: SocketAddr = "127.0.0.1:8081".parse().expect("literal");
-        let session = ChatSession::new([1; 32], addr, dgram_net::session::now());
+        let session = ChatSession::new(
+            [1; 32],
+            addr,
+            dgram_net::session::now(),
+            process_identity(),
+            dgram_proto::session::ServerPin::Any,
+        );
         assert!(reported(async { Ok(session) }, tx).await.is_ok());
         assert!(rx.try_recv().is_err());
     }

@@ -7,25 +7,31 @@
 use std::net::SocketAddr;
 use std::path::Path;
 
+use dgram_proto::session::{Keypair, ServerPin};
 use dgram_proto::Name;
 
 use crate::error::{chain, DriverFailed};
-use crate::event::LinkEvent;
+use crate::event::{LinkEvent, SessionEvent};
 use crate::follow::{Follow, ServerTarget};
 use crate::keys::KeyFile;
+use crate::known_hosts::KnownHosts;
 use crate::link::Link;
 use crate::note::Note;
 use crate::state::{Action, Chat};
 use crate::Error;
 
-/// Who we are, where, and where our key lives.
+/// Who we are, where, and with which keys.
 #[derive(Debug, Clone)]
 pub struct Identity {
     /// The chat server as given, and where it pointed at start.
     pub server: ServerTarget,
     /// The name to chat as.
     pub name: Name,
-    /// Where the name's claim key is kept.
+    /// The client's long-term key, which its names belong to ([`crate::IdentityFile`]: one per
+    /// client home, whatever the server is called).
+    pub key: Keypair,
+    /// Where an older release kept the name's claim key for this server: read once, to prove
+    /// a name claimed before names belonged to keys (the server then binds it to `key`).
     pub keys: KeyFile,
 }
 
@@ -37,6 +43,10 @@ pub struct Session {
     /// The session link to the server.
     pub link: Link,
     keys: KeyFile,
+    /// Where the server's key is recorded on first use, until it is (and the server as given).
+    record: Option<(KnownHosts, String)>,
+    /// Where the pin came from, for the help when the server shows another key.
+    pinned_by: Option<(KnownHosts, String)>,
 }
 
 impl Session {
@@ -48,11 +58,19 @@ impl Session {
     /// [`Session::open`], with the server's name looked up again by `follow`.
     pub async fn open_with(id: &Identity, follow: Follow) -> Result<Self, Error> {
         let key = id.keys.load()?;
-        let link = Link::open(id.server.clone(), follow).await?;
+        let link = Link::open(id.server.clone(), follow, id.key.clone()).await?;
+        let hosts = id.server.known_hosts.clone();
+        let given = id.server.given.clone();
+        let first_use = id.server.pin == ServerPin::Any;
         Ok(Self {
             chat: Chat::new(id.name.clone(), key),
             link,
             keys: id.keys.clone(),
+            record: hosts
+                .clone()
+                .filter(|_| first_use)
+                .map(|h| (h, given.clone())),
+            pinned_by: hosts.filter(|_| !first_use).map(|h| (h, given)),
         })
     }
 
@@ -86,6 +104,24 @@ impl Session {
             return Err(Error::SessionEnded { server });
         };
         match event {
+            LinkEvent::Session(SessionEvent::Refused { reason }) => {
+                let help = self
+                    .pinned_by
+                    .as_ref()
+                    .map(|(h, given)| h.changed_help(given));
+                Err(Error::ServerRefused {
+                    server: self.link.server(),
+                    reason: match help {
+                        Some(help) if reason.contains("key changed") => format!("{reason}\n{help}"),
+                        _ => reason,
+                    },
+                })
+            }
+            LinkEvent::Session(event @ SessionEvent::Connected { .. }) => {
+                self.record_key()?;
+                self.chat.handle(LinkEvent::Session(event));
+                Ok(())
+            }
             LinkEvent::Stopped(why) => Err(Error::SessionStopped {
                 server: self.link.server(),
                 source: DriverFailed(why),
@@ -95,6 +131,18 @@ impl Session {
                 Ok(())
             }
         }
+    }
+
+    /// On the first connection to a server not in known_hosts: records the key it proved.
+    fn record_key(&mut self) -> Result<(), Error> {
+        let Some(key) = self.link.server_key() else {
+            return Ok(());
+        };
+        if let Some((hosts, given)) = self.record.take() {
+            hosts.record(&given, &key)?;
+            self.pinned_by = Some((hosts, given));
+        }
+        Ok(())
     }
 
     /// Where the claim key is kept.
@@ -131,6 +179,7 @@ mod tests {
         let id = Identity {
             server: ServerTarget::new("127.0.0.1:9", addr),
             keys: KeyFile::new(home.path(), "127.0.0.1:9", &name),
+            key: crate::process_identity(),
             name,
         };
         let mut session = Session::open(&id).await.expect("open");

@@ -11,7 +11,9 @@ use std::time::{Instant, SystemTime};
 
 use dgram_net::session::Endpoint;
 use dgram_proto::chat::{ClientMsg, ServerMsg};
-use dgram_proto::session::{Client, Config, Delivery, Event, MessageId, Transmit};
+use dgram_proto::session::{
+    Client, Config, Delivery, Event, Keypair, MessageId, ServerPin, Transmit, KEY_LEN,
+};
 
 use crate::event::{SessionEvent, SubmitError};
 
@@ -23,11 +25,23 @@ pub struct ChatSession {
 
 impl ChatSession {
     /// A session client that will handshake with `server`; `seed` is its randomness (its
-    /// handshake nonces: [`seed`] gives a fresh one).
-    pub fn new(seed: [u8; 32], server: SocketAddr, now: Instant) -> Self {
+    /// handshake nonces: [`seed`] gives a fresh one), `identity` its long-term key, and `pin`
+    /// the server keys it accepts.
+    pub fn new(
+        seed: [u8; 32],
+        server: SocketAddr,
+        now: Instant,
+        identity: Keypair,
+        pin: ServerPin,
+    ) -> Self {
         Self {
-            client: Client::new(Config::default(), seed, server, now),
+            client: Client::new(Config::default(), seed, server, now, identity, pin),
         }
+    }
+
+    /// The server's key, once a handshake proved it (what a first use records).
+    pub fn server_key(&self) -> Option<[u8; KEY_LEN]> {
+        self.client.server_key()
     }
 
     /// Hands `msg` to the session as one reliable message: its session message id, which a
@@ -103,8 +117,17 @@ fn translate(event: Event) -> Option<SessionEvent> {
         },
         // Our messages' transport acks say only that the server has them; what matters is its
         // answer. Accepted and Migrated are server-side events.
+        Event::HandshakeFailed { error } => SessionEvent::Refused {
+            reason: error.to_string(),
+        },
         Event::Delivered { .. } | Event::Accepted { .. } | Event::Migrated { .. } => return None,
     })
+}
+
+/// This process's client key until the client has an identity file: made once per process.
+pub fn process_identity() -> Keypair {
+    static KEY: std::sync::OnceLock<Keypair> = std::sync::OnceLock::new();
+    KEY.get_or_init(|| Keypair::from_seed(seed())).clone()
 }
 
 /// Fresh randomness for a session client: std's per-process random hasher keys, mixed with the
@@ -130,7 +153,10 @@ mod tests {
     fn session() -> (ChatSession, Instant) {
         let now = Instant::now();
         let server: SocketAddr = "127.0.0.1:8081".parse().expect("literal");
-        (ChatSession::new(seed(), server, now), now)
+        (
+            ChatSession::new(seed(), server, now, process_identity(), ServerPin::Any),
+            now,
+        )
     }
 
     #[test]

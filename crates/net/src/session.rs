@@ -78,7 +78,7 @@ pub trait Endpoint {
 /// `progress`), and whether it ends the session.
 fn traced(event: &Event, progress: bool) -> Option<bool> {
     match event {
-        Event::Closed { .. } => Some(true),
+        Event::Closed { .. } | Event::HandshakeFailed { .. } => Some(true),
         Event::Delivered { .. } | Event::Failed { .. } => progress.then_some(false),
         Event::Connected { .. }
         | Event::Accepted { .. }

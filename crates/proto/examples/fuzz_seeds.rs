@@ -21,6 +21,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     for (name, bytes) in dgram_proto::fuzzing::session_seeds() {
         write("session_packet", name, &bytes)?;
+        // The handshake target reads a Join's or Welcome's Noise message; a data packet whole.
+        let noise = match name {
+            "join" | "join-resume" => bytes.get(37..).unwrap_or_default(),
+            "welcome" => bytes.get(25..).unwrap_or_default(),
+            _ => &bytes,
+        };
+        write("session_handshake", name, noise)?;
     }
     let (alex, room) = (Name::new("alex")?, Room::new("rust")?);
     let client = [

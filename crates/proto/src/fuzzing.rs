@@ -2,59 +2,106 @@
 //! the session packet parser, which is not public API, and check what must hold of whatever it
 //! accepts. Each panics on a broken invariant, which is what a fuzzer looks for.
 
+use crate::session::noise::{prologue, Initiator, Responder};
 use crate::session::packet::{self, frame, parse, parse_frames, Frame, Header, Packet, Writer};
+use crate::session::Keypair;
 use crate::MAX_DATAGRAM;
 
-/// Parses `datagram` as a session packet, and a data packet's frames too. Whatever parses must
-/// write back (with the packet writers) to bytes that parse to the same packet, and a data
-/// packet's frames must account for every byte after its header.
+/// Parses `datagram` as a session packet. Whatever parses must write back (with the packet
+/// writers) to bytes that parse to the same packet; a data packet's sealed body is carried
+/// over as it was.
 pub fn session_packet(datagram: &[u8]) {
     let Some(packet) = parse(datagram) else {
         return;
     };
     let mut buf = [0u8; MAX_DATAGRAM];
     let mut w = Writer::new(&mut buf);
-    let frames = match &packet {
-        Packet::Hello { nonce } => {
-            packet::write_hello(&mut w, nonce);
-            None
-        }
-        Packet::Cookie { nonce, cookie } => {
-            packet::write_cookie(&mut w, nonce, cookie);
-            None
-        }
+    match &packet {
+        Packet::Hello { nonce } => packet::write_hello(&mut w, nonce),
+        Packet::Cookie {
+            nonce,
+            cookie,
+            server_key,
+        } => packet::write_cookie(&mut w, nonce, cookie, server_key),
         Packet::Join {
             nonce,
             cookie,
-            resume,
-        } => {
-            packet::write_join(&mut w, nonce, cookie, *resume);
-            None
-        }
+            msg1,
+        } => packet::write_join(&mut w, nonce, cookie, msg1),
         Packet::Welcome {
             nonce,
             session,
-            token,
-        } => {
-            packet::write_welcome(&mut w, nonce, *session, token);
-            None
-        }
-        Packet::Reject { nonce, reason } => {
-            packet::write_reject(&mut w, nonce, *reason);
-            None
-        }
-        Packet::Data { header, frames } => {
+            msg2,
+        } => packet::write_welcome(&mut w, nonce, *session, msg2),
+        Packet::Reject {
+            nonce,
+            reason,
+            version,
+        } if *version == packet::VERSION => packet::write_reject(&mut w, nonce, *reason),
+        // Another version's packets: only parsed, never written by this version.
+        Packet::Reject { .. } | Packet::OtherVersion { .. } => return,
+        Packet::Data { header } => {
             packet::write_header(&mut w, header);
-            assert!(w.put(frames), "the frames fit where they came from");
-            Some(*frames)
+            let body = &datagram[packet::HEADER_LEN..];
+            assert!(w.put(body), "the sealed body fits where it came from");
         }
-    };
+    }
     let len = w.len();
     let again = parse(&buf[..len]).expect("a written packet parses");
     assert_eq!(again, packet, "parse, write, parse is not the identity");
-    if let Some(frames) = frames {
-        check_frames(frames);
+}
+
+/// Feeds `bytes` to the handshake's decoders: as a Join's first Noise message to a server, as
+/// a Welcome's second message to a client mid-handshake, and as the join request inside the
+/// first message. None may panic, and none may accept bytes that are not an answer to this
+/// very handshake (a fuzzer cannot forge a Noise message).
+pub fn handshake(bytes: &[u8]) {
+    let server = Keypair::from_seed([1; 32]);
+    let client = Keypair::from_seed([2; 32]);
+    let prologue = prologue(&[3; 16], &[4; 16]);
+    assert!(
+        Responder::read(&server, &prologue, [5; 32], bytes).is_none(),
+        "a made-up first message was accepted"
+    );
+    if let Some(init) = Initiator::start(&client, &server.public, &prologue, [8; 32], &[0]) {
+        assert!(
+            init.finish(bytes).is_none(),
+            "a made-up answer was accepted"
+        );
     }
+    if let Some(request) = packet::parse_join_payload(bytes) {
+        assert_eq!(
+            packet::join_payload(request),
+            bytes,
+            "join request round trip"
+        );
+    }
+}
+
+/// Opens `bytes` as a sealed data packet with a session's keys: never panics, and only the
+/// packet those keys sealed opens (here: none, as the fuzzer does not hold the keys).
+pub fn sealed_packet(bytes: &[u8]) {
+    let Some(Packet::Data { header }) = parse(bytes) else {
+        return;
+    };
+    let server = Keypair::from_seed([1; 32]);
+    let client = Keypair::from_seed([2; 32]);
+    let prologue = prologue(&[3; 16], &[4; 16]);
+    let payload = packet::join_payload(None);
+    let Some(init) = Initiator::start(&client, &server.public, &prologue, [8; 32], &payload) else {
+        return;
+    };
+    let Some(responder) = Responder::read(&server, &prologue, [9; 32], &init.msg1) else {
+        panic!("a real first message was refused");
+    };
+    let Some((_, keys)) = responder.reply(&[7; 16]) else {
+        panic!("no answer");
+    };
+    let mut out = [0u8; MAX_DATAGRAM];
+    assert!(
+        keys.open(bytes, header.number, &mut out).is_none(),
+        "a made-up packet opened"
+    );
 }
 
 /// Parses `bytes` as the frames of a data packet; if they parse, they must cover every byte.
@@ -87,14 +134,27 @@ fn check_frames(bytes: &[u8]) {
 /// Writes one packet.
 type WriteFn<'a> = dyn Fn(&mut Writer<'_>) + 'a;
 
-/// Valid session packets of every type, by name, to start the fuzzer's corpus from.
+/// Valid session packets of every type, by name, to start the fuzzer's corpus from: a real
+/// handshake's messages, and a data packet that a session's keys sealed.
 pub fn session_seeds() -> Vec<(&'static str, Vec<u8>)> {
-    let (nonce, secret) = ([0x11; packet::NONCE_LEN], [0x22; packet::SECRET_LEN]);
+    let (nonce, cookie) = ([0x11; packet::NONCE_LEN], [0x22; packet::SECRET_LEN]);
+    let server = Keypair::from_seed([1; 32]);
+    let client = Keypair::from_seed([2; 32]);
+    let prologue = prologue(&nonce, &cookie);
     let resume = packet::Resume {
         session: 7,
         counter: 1,
-        proof: secret,
+        proof: [0x33; 16],
     };
+    let new = packet::join_payload(None);
+    let again = packet::join_payload(Some(resume));
+    let first = |payload: &[u8]| {
+        Initiator::start(&client, &server.public, &prologue, [6; 32], payload)
+            .expect("a first message")
+    };
+    let (join, join_resume) = (first(&new), first(&again));
+    let responder = Responder::read(&server, &prologue, [5; 32], &join.msg1).expect("read");
+    let (msg2, keys) = responder.reply(&[0x44; 16]).expect("answer");
     let header = Header {
         session: 7,
         number: 3,
@@ -107,12 +167,16 @@ pub fn session_seeds() -> Vec<(&'static str, Vec<u8>)> {
     frames.extend_from_slice(&[frame::SKIP, 1, 0, 9, 0, 0, 0, frame::CLOSE, 0]);
     let writers: [(&str, &WriteFn<'_>); 7] = [
         ("hello", &|w| packet::write_hello(w, &nonce)),
-        ("cookie", &|w| packet::write_cookie(w, &nonce, &secret)),
-        ("join", &|w| packet::write_join(w, &nonce, &secret, None)),
-        ("join-resume", &|w| {
-            packet::write_join(w, &nonce, &secret, Some(resume))
+        ("cookie", &|w| {
+            packet::write_cookie(w, &nonce, &cookie, &server.public)
         }),
-        ("welcome", &|w| packet::write_welcome(w, &nonce, 7, &secret)),
+        ("join", &|w| {
+            packet::write_join(w, &nonce, &cookie, &join.msg1)
+        }),
+        ("join-resume", &|w| {
+            packet::write_join(w, &nonce, &cookie, &join_resume.msg1)
+        }),
+        ("welcome", &|w| packet::write_welcome(w, &nonce, 7, &msg2)),
         ("reject", &|w| {
             packet::write_reject(w, &nonce, packet::RejectReason::Busy)
         }),
@@ -127,7 +191,12 @@ pub fn session_seeds() -> Vec<(&'static str, Vec<u8>)> {
             let mut buf = [0u8; MAX_DATAGRAM];
             let mut w = Writer::new(&mut buf);
             write(&mut w);
-            let len = w.len();
+            let mut len = w.len();
+            if *name == "data" {
+                len = keys
+                    .seal(&mut buf, len, header.number)
+                    .expect("room for the tag");
+            }
             (*name, buf[..len].to_vec())
         })
         .collect()
@@ -139,15 +208,21 @@ mod tests {
 
     #[test]
     fn golden_and_hand_made_packets_pass_the_checks() {
-        let mut join = vec![0xFF, b'S', 0x12];
+        let mut join = vec![0xFF, b'S', 0x22];
         join.resize(MAX_DATAGRAM, 7);
         session_packet(&join);
-        let mut data = vec![0xFF, b'S', 0x15];
+        handshake(&join[3..]);
+        let mut old = vec![0xFF, b'S', 0x10];
+        old.resize(MAX_DATAGRAM, 0);
+        assert!(matches!(parse(&old), Some(Packet::OtherVersion { .. })));
+        session_packet(&old);
+        let mut data = vec![0xFF, b'S', 0x25];
         data.extend_from_slice(&[1; 17]);
         data.extend_from_slice(&[frame::PING, frame::CLOSE, 9, frame::UNRELIABLE, 1, 0, 2, 0]);
-        data.extend_from_slice(b"hi");
+        data.extend_from_slice(&[0; 16]);
         assert!(matches!(parse(&data), Some(Packet::Data { .. })));
         session_packet(&data);
+        sealed_packet(&data);
         data_frames(&[frame::SKIP, 1, 0, 2, 0, 0, 0]);
         data_frames(&[frame::RELIABLE, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0]);
         data_frames(b"\x07 not a frame");
@@ -158,6 +233,7 @@ mod tests {
         for (name, seed) in session_seeds() {
             assert!(parse(&seed).is_some(), "{name}");
             session_packet(&seed);
+            sealed_packet(&seed);
         }
     }
 }

@@ -93,7 +93,7 @@ impl BenchClient {
                 self.unanswered.retain(|u| u.msg != id);
                 self.done(now);
             }
-            SessionEvent::Closed { .. } => {
+            SessionEvent::Closed { .. } | SessionEvent::Refused { .. } => {
                 self.shared.sessions_closed.fetch_add(1, Relaxed);
                 // Its answers are lost too (a delivered request gets no `Failed`); see Welcome.
                 self.unanswered.clear();
@@ -307,7 +307,13 @@ pub(crate) async fn spawn(
     let local = socket.local_addr()?;
     let seed = *blake3::hash(format!("{local} {idx} {:?}", shared.base).as_bytes()).as_bytes();
     let client = BenchClient {
-        session: ChatSession::new(seed, server, now()),
+        session: ChatSession::new(
+            seed,
+            server,
+            now(),
+            dgram_client::process_identity(),
+            dgram_proto::session::ServerPin::Any,
+        ),
         idx,
         shared: Arc::clone(shared),
         key: None,

@@ -18,7 +18,7 @@ use super::op::Ticket;
 use super::pending::{Held, Pending};
 use super::snapshot::Snapshot;
 use super::store::{ChangeStore, Submitted};
-use super::{ChatConfig, ChatCore, ChatStats};
+use super::{ChatConfig, ChatCore, ChatStats, PeerKey};
 
 /// The chat server's rules over a store.
 #[derive(Debug)]
@@ -30,11 +30,11 @@ pub struct Chat<S> {
 }
 
 impl<S: ChangeStore> Chat<S> {
-    /// A chat server whose changes go to `store`; `seed` is its only randomness (claim keys).
-    pub fn new(config: ChatConfig, seed: [u8; 32], store: S) -> Self {
+    /// A chat server whose changes go to `store`.
+    pub fn new(config: ChatConfig, store: S) -> Self {
         let keep = store.keeps();
         Self {
-            core: ChatCore::new(config, seed, keep),
+            core: ChatCore::new(config, keep),
             store,
             pending: Pending::default(),
             next: 0,
@@ -71,9 +71,10 @@ impl<S: ChangeStore> Chat<S> {
         self.pending.len()
     }
 
-    /// A session opened from `peer`.
-    pub fn open(&mut self, session: SessionId, peer: SocketAddr) {
-        self.core.open(session, peer);
+    /// A session opened from `peer` by the client whose long-term key (proved in the
+    /// session's handshake) is `key`; names bind to it.
+    pub fn open(&mut self, session: SessionId, peer: SocketAddr, key: Option<PeerKey>) {
+        self.core.open(session, peer, key);
     }
 
     /// A session moved to a new address.
@@ -191,11 +192,11 @@ impl<S: ChangeStore> Chat<S> {
         let mut out = Vec::new();
         for h in failed {
             state.forget_posts(&h.posts);
-            // A join, part or topic was one request: its answer becomes the error, and the
-            // notices it would have sent others (presence, topic, the joiner's replay) go.
+            // A claim, join, part or topic was one request: its answer becomes the error, and
+            // the notices it would have sent others (presence, topic, the joiner's replay) go.
             let request_only = !h.undo.is_empty();
             for held in h.outputs {
-                out.extend(failed_output(state, held, why, request_only));
+                out.extend(failed_output(held, why, request_only));
             }
         }
         out
@@ -203,30 +204,19 @@ impl<S: ChangeStore> Chat<S> {
 }
 
 /// What becomes of one held output when its commit failed: `None` when it is not sent.
-fn failed_output(
-    state: &mut super::state::State,
-    out: Output,
-    why: &str,
-    request_only: bool,
-) -> Option<Output> {
+fn failed_output(out: Output, why: &str, request_only: bool) -> Option<Output> {
     let msg = match &*out.msg {
         ServerMsg::Accepted { req, .. } => ServerMsg::Error {
             req: Some(*req),
             kind: ErrorKind::Unavailable,
             message: format!("the server could not store this ({why}); it was not sent"),
         },
-        ServerMsg::Welcome {
-            name, key: Some(_), ..
-        } => {
-            state.forget_claim(out.session, name.key());
-            ServerMsg::Error {
-                req: None,
-                kind: ErrorKind::Unavailable,
-                message: format!(
-                    "the server could not store your claim on {name} ({why}); try again"
-                ),
-            }
-        }
+        // A claim (or an old claim's proof) was the request: its undo forgot it.
+        ServerMsg::Welcome { name, .. } if request_only => ServerMsg::Error {
+            req: None,
+            kind: ErrorKind::Unavailable,
+            message: format!("the server could not store your claim on {name} ({why}); try again"),
+        },
         ServerMsg::Done { req } if request_only => ServerMsg::Error {
             req: Some(*req),
             kind: ErrorKind::Unavailable,

@@ -26,7 +26,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use dgram_proto::chat::{ChatId, Presence, ServerMsg};
-use dgram_proto::session::{MessageId, Rng, SessionId};
+use dgram_proto::session::{MessageId, SessionId};
 use dgram_proto::token_bucket::Rate;
 use dgram_proto::Name;
 
@@ -34,6 +34,7 @@ pub use self::chat::Chat;
 pub use self::effects::Output;
 pub use self::op::{Op, Ticket};
 pub use self::snapshot::{SavedRoom, SavedSent, SavedUser, Snapshot};
+pub use self::state::{Owner, PeerKey};
 pub use self::store::{ChangeStore, MemoryStore, Submitted};
 
 use self::effects::Effects;
@@ -146,7 +147,6 @@ struct Pending {
 #[derive(Debug)]
 pub(crate) struct ChatCore {
     config: ChatConfig,
-    rng: Rng,
     state: State,
     next_id: ChatId,
     receipts: HashMap<ChatId, Pending>,
@@ -165,12 +165,11 @@ pub(crate) struct ChatCore {
 }
 
 impl ChatCore {
-    /// A server; `seed` is its only randomness (claim keys); `keep` records changes.
-    fn new(config: ChatConfig, seed: [u8; 32], keep: bool) -> Self {
+    /// A server; `keep` records changes.
+    fn new(config: ChatConfig, keep: bool) -> Self {
         Self {
             quotas: Quotas::new(&config),
             config,
-            rng: Rng::from_seed(seed),
             state: State::default(),
             next_id: 1,
             receipts: HashMap::new(),
@@ -186,9 +185,12 @@ impl ChatCore {
         Effects::new(self.keep)
     }
 
-    /// A session opened from `peer`.
-    fn open(&mut self, session: SessionId, peer: SocketAddr) {
-        self.state.sessions.insert(session, SessionInfo::new(peer));
+    /// A session opened from `peer`, by the client whose long-term key is `key` (`None`: the
+    /// session layer proved none, and the session cannot speak as a name).
+    fn open(&mut self, session: SessionId, peer: SocketAddr, key: Option<PeerKey>) {
+        self.state
+            .sessions
+            .insert(session, SessionInfo::new(peer, key));
     }
 
     /// A session moved to a new address.

@@ -5,20 +5,30 @@
 use dgram_proto::chat::{ChatId, Posted, Room, Txn};
 use dgram_proto::Name;
 
+use super::state::PeerKey;
+
 /// Orders commits: every batch of ops (all that one event caused) gets the next ticket.
 pub type Ticket = u64;
 
 /// One change to the chat state, to be made durable.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Op {
-    /// A name was claimed.
+    /// A free name was claimed: it belongs to `owner` from now on.
     Claim {
         /// The name.
         name: Name,
-        /// The BLAKE3 hash of its key.
-        key_hash: [u8; 32],
+        /// The public key of the client that claimed it.
+        owner: PeerKey,
         /// When.
         at_ms: u64,
+    },
+    /// A name claimed by an older release was proved with its old claim key: it belongs to
+    /// `owner` from now on, and the old key proves nothing any more.
+    Bind {
+        /// The name.
+        user: Name,
+        /// The public key of the client that proved it.
+        owner: PeerKey,
     },
     /// A name was used.
     Touch {

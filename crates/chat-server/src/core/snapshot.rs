@@ -5,7 +5,7 @@ use std::collections::{BTreeSet, HashSet, VecDeque};
 use dgram_proto::chat::{ChatId, Posted, Room, Target, Txn};
 use dgram_proto::Name;
 
-use super::state::{pair_key, push_capped, RoomState, Sent, User, UserKey};
+use super::state::{pair_key, push_capped, Owner, RoomState, Sent, User, UserKey};
 use super::ChatCore;
 
 /// A claimed name as stored.
@@ -13,8 +13,8 @@ use super::ChatCore;
 pub struct SavedUser {
     /// The name.
     pub name: Name,
-    /// The BLAKE3 hash of its key.
-    pub key_hash: [u8; 32],
+    /// Who may speak as it.
+    pub owner: Owner,
     /// When it was last used.
     pub last_used_ms: u64,
     /// Whether a session after the claiming one has used it (a new claim lapses sooner).
@@ -72,7 +72,7 @@ impl ChatCore {
                 UserKey(u.name.clone()),
                 Box::new(User {
                     name: u.name,
-                    key_hash: u.key_hash,
+                    owner: u.owner,
                     last_used_ms: u.last_used_ms,
                     established: u.established,
                     sessions: Vec::new(),

@@ -9,11 +9,25 @@ use dgram_proto::chat::{ChatId, Posted, Room, Txn};
 use dgram_proto::session::SessionId;
 use dgram_proto::Name;
 
+/// A client's long-term public key, as its session proved it in the handshake.
+pub type PeerKey = [u8; 32];
+
+/// Who may speak as a name: the key it is bound to, or (for a claim made before names
+/// belonged to keys) the hash of the old claim key, which proves the name once and then binds
+/// it to the proving session's key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner {
+    /// Bound to this public key.
+    Key(PeerKey),
+    /// Claimed by an older release: the BLAKE3 hash of its claim key.
+    Legacy([u8; 32]),
+}
+
 /// A claimed name.
 #[derive(Debug)]
 pub(crate) struct User {
     pub(crate) name: Name,
-    pub(crate) key_hash: [u8; 32],
+    pub(crate) owner: Owner,
     pub(crate) last_used_ms: u64,
     /// Used by a session after the one that claimed it: the claim lives its full lifetime.
     /// Until then it is new, and lapses after a day unused.
@@ -94,15 +108,18 @@ pub(crate) struct SessionInfo {
     pub(crate) user: Option<Name>,
     /// Gets answers and receipts but no messages.
     pub(crate) send_only: bool,
+    /// The client's long-term key, proved in the session's handshake: what names bind to.
+    pub(crate) key: Option<PeerKey>,
 }
 
 impl SessionInfo {
-    pub(crate) fn new(peer: SocketAddr) -> Self {
+    pub(crate) fn new(peer: SocketAddr, key: Option<PeerKey>) -> Self {
         Self {
             ip: peer.ip(),
             port: peer.port(),
             user: None,
             send_only: false,
+            key,
         }
     }
 

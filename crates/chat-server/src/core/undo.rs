@@ -7,12 +7,21 @@
 use dgram_proto::chat::{ChatId, Posted, Room};
 use dgram_proto::session::SessionId;
 
-use super::state::{RoomState, State};
+use super::state::{Owner, RoomState, State};
 
-/// How to take back one in-memory change that is not a message or a claim (those are found
-/// from the held outputs).
+/// How to take back one in-memory change that is not a message (those are found from the
+/// held outputs).
 #[derive(Debug)]
 pub(crate) enum Undo {
+    /// `session` claimed the free name `user` (a name's key).
+    Claim { session: SessionId, user: String },
+    /// `session` proved the name `user` with its old claim key (whose hash is `legacy`) and
+    /// bound it to its own key.
+    Bind {
+        session: SessionId,
+        user: String,
+        legacy: [u8; 32],
+    },
     /// A join made `user` (a name's key) a member of `room` (a room's key).
     Join { user: String, room: String },
     /// A part took `user` out of `room`, and forgot the room if nothing else was in it.
@@ -29,6 +38,20 @@ impl State {
     /// Takes back one change.
     pub(crate) fn take_back(&mut self, undo: &Undo) {
         match undo {
+            Undo::Claim { session, user } => self.forget_claim(*session, user),
+            Undo::Bind {
+                session,
+                user,
+                legacy,
+            } => {
+                if let Some(u) = self.users.get_mut(user.as_str()) {
+                    u.owner = Owner::Legacy(*legacy);
+                    u.detach(*session);
+                }
+                if let Some(s) = self.sessions.get_mut(session) {
+                    s.user = None;
+                }
+            }
             Undo::Join { user, room } => {
                 if let Some(r) = self.rooms.get_mut(room.as_str()) {
                     r.members.remove(user.as_str());
@@ -65,7 +88,7 @@ impl State {
 
     /// Takes back a claim whose commit failed: the name is free again and the session that
     /// tried to claim it speaks as nobody.
-    pub(crate) fn forget_claim(&mut self, session: SessionId, key: &str) {
+    fn forget_claim(&mut self, session: SessionId, key: &str) {
         self.users.remove(key);
         if let Some(s) = self.sessions.get_mut(&session) {
             s.user = None;

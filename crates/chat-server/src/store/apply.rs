@@ -18,11 +18,8 @@ pub(super) fn apply(conn: &mut Connection, ops: &[Op]) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
     for op in ops {
         match op {
-            Op::Claim {
-                name,
-                key_hash,
-                at_ms,
-            } => claim(&tx, name, key_hash, *at_ms)?,
+            Op::Claim { name, owner, at_ms } => claim(&tx, name, owner, *at_ms)?,
+            Op::Bind { user, owner } => bind(&tx, user, owner)?,
             Op::Touch { user, at_ms } => touch(&tx, user, *at_ms)?,
             Op::Established { user } => establish(&tx, user)?,
             Op::Lapse { user } => lapse(&tx, user)?,
@@ -43,17 +40,23 @@ pub(super) fn apply(conn: &mut Connection, ops: &[Op]) -> rusqlite::Result<()> {
     tx.commit()
 }
 
-fn claim(
-    tx: &Transaction<'_>,
-    name: &Name,
-    key_hash: &[u8; 32],
-    at_ms: u64,
-) -> rusqlite::Result<()> {
+fn claim(tx: &Transaction<'_>, name: &Name, owner: &[u8; 32], at_ms: u64) -> rusqlite::Result<()> {
     exec(
         tx,
-        "INSERT OR REPLACE INTO users (key, name, key_hash, last_used_ms, established)
-         VALUES (?1, ?2, ?3, ?4, 0)",
-        params![name.key(), name.as_str(), &key_hash[..], at_ms as i64],
+        "INSERT OR REPLACE INTO users (key, name, owner, key_hash, last_used_ms, established)
+         VALUES (?1, ?2, ?3, NULL, ?4, 0)",
+        params![name.key(), name.as_str(), &owner[..], at_ms as i64],
+    )?;
+    Ok(())
+}
+
+/// The old claim key proved the name: it is bound to `owner`, and the old key's hash goes, so
+/// that the old key (a bearer secret that crossed the network in clear) proves nothing more.
+fn bind(tx: &Transaction<'_>, user: &Name, owner: &[u8; 32]) -> rusqlite::Result<()> {
+    exec(
+        tx,
+        "UPDATE users SET owner = ?2, key_hash = NULL WHERE key = ?1",
+        params![user.key(), &owner[..]],
     )?;
     Ok(())
 }

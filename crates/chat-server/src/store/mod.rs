@@ -14,7 +14,7 @@ use dgram_proto::chat::{Posted, Room, Target};
 use dgram_proto::Name;
 use rusqlite::{params, Connection, OpenFlags};
 
-use crate::core::{ChatConfig, Op, SavedRoom, SavedSent, SavedUser, Snapshot};
+use crate::core::{ChatConfig, Op, Owner, SavedRoom, SavedSent, SavedUser, Snapshot};
 use crate::Error;
 use schema::Found;
 
@@ -105,20 +105,29 @@ impl Store {
     fn read(&self, config: &ChatConfig, now_ms: u64) -> rusqlite::Result<Snapshot> {
         let c = &self.conn;
         let mut snap = Snapshot::default();
-        let mut users = c.prepare("SELECT name, key_hash, last_used_ms, established FROM users")?;
+        let mut users =
+            c.prepare("SELECT name, owner, key_hash, last_used_ms, established FROM users")?;
         snap.users = users
             .query_map([], |r| {
                 let name: String = r.get(0)?;
-                let hash: Vec<u8> = r.get(1)?;
-                let last: i64 = r.get(2)?;
-                let established: bool = r.get(3)?;
-                Ok((name, hash, last, established))
+                let owner: Option<Vec<u8>> = r.get(1)?;
+                let hash: Option<Vec<u8>> = r.get(2)?;
+                let last: i64 = r.get(3)?;
+                let established: bool = r.get(4)?;
+                Ok((name, owner, hash, last, established))
             })?
             .filter_map(Result::ok)
-            .filter_map(|(name, hash, last, established)| {
+            .filter_map(|(name, owner, hash, last, established)| {
+                // A bound key wins; a row with neither (impossible by the schema's check) is
+                // skipped rather than made a name anyone could take over.
+                let owner = match (owner, hash) {
+                    (Some(key), _) => Owner::Key(key.try_into().ok()?),
+                    (None, Some(hash)) => Owner::Legacy(hash.try_into().ok()?),
+                    (None, None) => return None,
+                };
                 Some(SavedUser {
                     name: Name::new(&name).ok()?,
-                    key_hash: hash.try_into().ok()?,
+                    owner,
                     last_used_ms: last.max(0) as u64,
                     established,
                 })

@@ -56,6 +56,23 @@ const MIGRATIONS: &[&str] = &[
     // 4: whether a claim was used again after the session that made it (a new one lapses
     // sooner); the claims of older releases count as established.
     "ALTER TABLE users ADD COLUMN established INTEGER NOT NULL DEFAULT 1;",
+    // 5: names belong to keys. `owner` is the public key a name is bound to; `key_hash`, the
+    // hash of an older release's claim key, is kept only for names not yet bound (it proves
+    // the name once, and is cleared as the name binds). SQLite cannot relax `NOT NULL` in
+    // place, so the table is rebuilt; every claim so far is a legacy one.
+    "CREATE TABLE users_v5 (
+        key TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        owner BLOB,
+        key_hash BLOB,
+        last_used_ms INTEGER NOT NULL,
+        established INTEGER NOT NULL DEFAULT 1,
+        CHECK (owner IS NOT NULL OR key_hash IS NOT NULL)
+    );
+    INSERT INTO users_v5 (key, name, owner, key_hash, last_used_ms, established)
+        SELECT key, name, NULL, key_hash, last_used_ms, established FROM users;
+    DROP TABLE users;
+    ALTER TABLE users_v5 RENAME TO users;",
 ];
 
 /// The schema version this build writes.

@@ -8,15 +8,18 @@ use std::time::{Duration, Instant};
 
 use chat_server::core::ChatConfig;
 use chat_server::Settings;
-use dgram_proto::chat::{ClaimKey, ClientMsg, ErrorKind, Room, ServerMsg};
+use dgram_proto::chat::{ClientMsg, ErrorKind, Room, ServerMsg};
+use dgram_proto::session::Keypair;
 use dgram_proto::token_bucket::Rate;
 
 use crate::support::{dm, name, server, settings, Chat};
 
-/// A session from `ip` that says hello as `who` (with `key`); panics unless welcomed.
-async fn from(server: std::net::SocketAddr, ip: &str, who: &str, key: Option<ClaimKey>) -> Chat {
-    let mut c = Chat::connect(server, &format!("{ip}:0")).await;
-    let answer = c.hello(who, key).await;
+/// A session from `ip` as `key` (a new identity if `None`) that says hello as `who`; panics
+/// unless welcomed.
+async fn from(server: std::net::SocketAddr, ip: &str, who: &str, key: Option<Keypair>) -> Chat {
+    let key = key.unwrap_or_else(crate::support::identity);
+    let mut c = Chat::connect_as(server, &format!("{ip}:0"), key).await;
+    let answer = c.hello(who, None).await;
     assert!(
         matches!(answer, ServerMsg::Welcome { .. }),
         "{who} from {ip}: {answer:?}"
@@ -55,7 +58,7 @@ async fn a_flood_cannot_erase_an_offline_users_inbox() {
     })
     .await;
     let (egon, _) = Chat::join(srv.addr, "egon", None).await;
-    let egon_key = egon.key.expect("claimed");
+    let egon_key = egon.key.clone().expect("claimed");
     egon.leave();
     let (mut alex, _) = Chat::join(srv.addr, "alex", None).await;
     alex.until_gone("egon").await;
@@ -110,7 +113,7 @@ async fn the_sender_of_a_queued_dm_that_expires_is_told_now_or_on_return() {
     let (egon, _) = Chat::join(srv.addr, "egon", None).await;
     egon.leave();
     let (mut bob, _) = Chat::join(srv.addr, "bob", None).await;
-    let bob_key = bob.key.expect("claimed");
+    let bob_key = bob.key.clone().expect("claimed");
     bob.until_gone("egon").await;
     let req = bob.req();
     bob.send(dm(req, "egon", "from bob")).await;
@@ -201,12 +204,12 @@ async fn more_sessions_or_more_addresses_buy_no_more_sending() {
 
     // One name from six addresses, each far within its network's share.
     let mallory = from(srv.addr, "127.0.0.3", "mallory", None).await;
-    let key = mallory.key;
+    let key = mallory.key.clone();
     let started = Instant::now();
     let (mut accepted, mut refused) = (0, Vec::new());
     let mut sessions = vec![mallory];
     for ip in 4..=8 {
-        sessions.push(from(srv.addr, &format!("127.0.0.{ip}"), "mallory", key).await);
+        sessions.push(from(srv.addr, &format!("127.0.0.{ip}"), "mallory", key.clone()).await);
     }
     for s in &mut sessions {
         let (a, errors) = flood(s, "sink", 9).await;
@@ -270,7 +273,7 @@ async fn one_network_cannot_use_up_the_rooms_or_the_names() {
         let mut m = Chat::connect(srv.addr, "127.0.0.3:0").await;
         for n in 0..9 {
             match m.hello(&format!("squat-{i}-{n}"), None).await {
-                ServerMsg::Welcome { key: Some(_), .. } => claimed += 1,
+                ServerMsg::Welcome { .. } => claimed += 1,
                 other => refused.push(other),
             }
         }
@@ -283,7 +286,7 @@ async fn one_network_cannot_use_up_the_rooms_or_the_names() {
 
     // The legitimate user claims a name and creates a room.
     let (mut alex, welcome) = Chat::join(srv.addr, "alex", None).await;
-    assert!(matches!(welcome, ServerMsg::Welcome { key: Some(_), .. }));
+    assert!(matches!(welcome, ServerMsg::Welcome { .. }));
     let req = alex.req();
     let room = Room::new("lobby").expect("room");
     alex.send(ClientMsg::Join { req, room }).await;
@@ -323,7 +326,7 @@ async fn squatted_names_and_abandoned_rooms_come_back() {
     squatter.leave();
     // A name used again by a second session is established: it stays.
     let keeper = from(srv.addr, "127.0.0.3", "keeper", None).await;
-    let again = from(srv.addr, "127.0.0.3", "keeper", keeper.key).await;
+    let again = from(srv.addr, "127.0.0.3", "keeper", keeper.key.clone()).await;
     keeper.leave();
     again.leave();
 
@@ -332,7 +335,7 @@ async fn squatted_names_and_abandoned_rooms_come_back() {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         match alex.hello("alex", None).await {
-            ServerMsg::Welcome { key: Some(_), .. } => break,
+            ServerMsg::Welcome { .. } => break,
             refused => assert!(Instant::now() < deadline, "never free: {refused:?}"),
         }
         tokio::time::sleep(Duration::from_millis(100)).await;

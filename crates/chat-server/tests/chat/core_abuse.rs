@@ -3,11 +3,12 @@
 //! read; what one network may create (rooms, claims) has a quota per hour; a claim used once
 //! lapses in a day; rooms nobody uses are reclaimed.
 
+use chat_server::core::PeerKey;
 use chat_server::core::{ChatConfig, Op};
 use chat_server::store::Store;
-use dgram_proto::chat::{ClaimKey, ClientMsg, ErrorKind, Room, ServerMsg};
+use dgram_proto::chat::{ClientMsg, ErrorKind, Room, ServerMsg};
 
-use crate::core_support::{addr, drain, hello, hello_from, name, ChatCore};
+use crate::core_support::{addr, device, drain, hello, hello_from, name, ChatCore};
 use crate::support::dm;
 
 const HOUR: u64 = 60 * 60 * 1000;
@@ -16,10 +17,11 @@ const T0: u64 = 1_700_000_000_000;
 
 /// Claims `who` and uses it again from a second session, so that the claim is established;
 /// both sessions close at `now`. Returns the key.
-fn established(core: &mut ChatCore, session: u32, who: &str, now: u64) -> ClaimKey {
-    let ServerMsg::Welcome { key: Some(key), .. } = hello(core, session, who, None, now) else {
+fn established(core: &mut ChatCore, session: u32, who: &str, now: u64) -> PeerKey {
+    let ServerMsg::Welcome { .. } = hello(core, session, who, None, now) else {
         panic!("{who} claimed");
     };
+    let key = device(session);
     hello(core, session + 1, who, Some(key), now);
     core.close(session, now);
     core.close(session + 1, now);
@@ -60,7 +62,7 @@ fn limit_message(out: &[(u32, ServerMsg)]) -> Option<String> {
 
 #[test]
 fn senders_of_queued_dms_that_expire_are_told_at_once_or_when_they_return() {
-    let mut core = ChatCore::new(ChatConfig::default(), [11; 32]);
+    let mut core = ChatCore::new(ChatConfig::default());
     established(&mut core, 1, "egon", T0);
     let bob_key = established(&mut core, 3, "bob", T0);
     hello(&mut core, 5, "alex", None, T0);
@@ -104,12 +106,13 @@ fn senders_of_queued_dms_that_expire_are_told_at_once_or_when_they_return() {
 
 #[test]
 fn a_claim_used_once_lapses_in_a_day_one_used_again_lasts_its_days() {
-    let mut core = ChatCore::new(ChatConfig::default(), [12; 32]);
+    let mut core = ChatCore::new(ChatConfig::default());
     hello(&mut core, 1, "once", None, T0);
     core.close(1, T0);
-    let ServerMsg::Welcome { key: Some(key), .. } = hello(&mut core, 2, "twice", None, T0) else {
+    let ServerMsg::Welcome { .. } = hello(&mut core, 2, "twice", None, T0) else {
         panic!("claimed");
     };
+    let key = device(2);
     core.close(2, T0);
     // A second session within the day establishes "twice".
     hello(&mut core, 3, "twice", Some(key), T0 + 20 * HOUR);
@@ -128,7 +131,7 @@ fn a_claim_used_once_lapses_in_a_day_one_used_again_lasts_its_days() {
     assert_eq!(told, [(4, id, "once's claim lapsed".to_owned())]);
     assert!(matches!(
         hello(&mut core, 5, "once", None, T0 + 26 * HOUR),
-        ServerMsg::Welcome { key: Some(_), .. }
+        ServerMsg::Welcome { .. }
     ));
     // "twice" is established: still claimed 89 days after its last use, free after 90.
     let refused = hello(&mut core, 6, "twice", None, T0 + 20 * HOUR + 89 * DAY);
@@ -145,7 +148,7 @@ fn a_claim_used_once_lapses_in_a_day_one_used_again_lasts_its_days() {
 
 #[test]
 fn a_network_creates_its_quota_of_rooms_an_hour_and_others_are_unaffected() {
-    let mut core = ChatCore::new(ChatConfig::default(), [13; 32]);
+    let mut core = ChatCore::new(ChatConfig::default());
     hello_from(&mut core, 1, "127.0.0.2", "mallory", None, T0);
     let join = |core: &mut ChatCore, session, room: &str, now| {
         let room = Room::new(room).expect("room");
@@ -179,18 +182,18 @@ fn a_network_creates_its_quota_of_rooms_an_hour_and_others_are_unaffected() {
 
 #[test]
 fn a_network_claims_its_quota_of_names_an_hour_and_keys_still_work() {
-    let mut core = ChatCore::new(ChatConfig::default(), [14; 32]);
+    let mut core = ChatCore::new(ChatConfig::default());
     let mut keys = Vec::new();
     let mut refused = 0;
     for i in 0..30u32 {
         // Every address of one IPv6 /64 is the same network.
         let ip = format!("2001:db8::{:x}", i + 1);
         let out = hello_from(&mut core, i, &ip, &format!("n{i}"), None, T0);
-        match out.iter().find_map(|(_, m)| match m {
-            ServerMsg::Welcome { key, .. } => Some(*key),
-            _ => None,
-        }) {
-            Some(key) => keys.push(key.expect("a new claim")),
+        match out
+            .iter()
+            .find(|(_, m)| matches!(m, ServerMsg::Welcome { .. }))
+        {
+            Some(_) => keys.push(device(i)),
             None => {
                 refused += 1;
                 assert!(
@@ -205,12 +208,12 @@ fn a_network_claims_its_quota_of_names_an_hour_and_keys_still_work() {
     let back = hello_from(&mut core, 100, "2001:db8::99", "n0", Some(keys[0]), T0);
     assert!(back
         .iter()
-        .any(|(_, m)| matches!(m, ServerMsg::Welcome { key: None, .. })));
+        .any(|(_, m)| matches!(m, ServerMsg::Welcome { .. })));
     // Another /64 claims freely.
     let other = hello_from(&mut core, 101, "2001:db8:0:1::1", "alex", None, T0);
     assert!(other
         .iter()
-        .any(|(_, m)| matches!(m, ServerMsg::Welcome { key: Some(_), .. })));
+        .any(|(_, m)| matches!(m, ServerMsg::Welcome { .. })));
 }
 
 #[test]
@@ -220,7 +223,7 @@ fn rooms_nobody_uses_are_reclaimed_and_dropped_in_the_store() {
         new_claim_ttl_ms: 90 * DAY,
         ..ChatConfig::default()
     };
-    let mut core = ChatCore::durable(config, [15; 32]);
+    let mut core = ChatCore::durable(config);
     let commit_all = |core: &mut ChatCore| {
         let mut ops = Vec::new();
         while let Some((t, op)) = core.poll_op() {
@@ -309,7 +312,7 @@ fn whether_a_claim_is_established_survives_a_restart() {
     let config = ChatConfig::default();
     let claim = |who: &str| Op::Claim {
         name: name(who),
-        key_hash: [7; 32],
+        owner: [7; 32],
         at_ms: T0,
     };
     {
@@ -342,11 +345,12 @@ fn dms_that_come_back_from_a_failed_delivery_are_kept_past_the_cap() {
         queue: 2,
         ..ChatConfig::default()
     };
-    let mut core = ChatCore::new(config, [16; 32]);
+    let mut core = ChatCore::new(config);
     hello(&mut core, 1, "alex", None, T0);
-    let ServerMsg::Welcome { key: Some(key), .. } = hello(&mut core, 2, "bob", None, T0) else {
+    let ServerMsg::Welcome { .. } = hello(&mut core, 2, "bob", None, T0) else {
         panic!("claimed");
     };
+    let key = device(2);
     drain(&mut core);
     // Three DMs on their way to bob's session, which goes before any reaches it.
     let mut receipts = Vec::new();

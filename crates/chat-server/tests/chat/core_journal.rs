@@ -10,7 +10,7 @@ use crate::core_support::{addr, drain, name, ChatCore};
 #[test]
 fn durable_mode_holds_answers_until_committed_and_takes_back_failures() {
     use chat_server::core::Op;
-    let mut core = ChatCore::durable(ChatConfig::default(), [4; 32]);
+    let mut core = ChatCore::durable(ChatConfig::default());
     let now = 1_700_000_000_000;
     core.open(1, addr(1));
     core.handle(
@@ -31,7 +31,7 @@ fn durable_mode_holds_answers_until_committed_and_takes_back_failures() {
     core.committed(0);
     assert!(matches!(
         &drain(&mut core)[..],
-        [(1, ServerMsg::Welcome { key: Some(_), .. })]
+        [(1, ServerMsg::Welcome { .. })]
     ));
 
     core.open(2, addr(2));
@@ -111,7 +111,7 @@ fn durable_mode_holds_answers_until_committed_and_takes_back_failures() {
 
 #[test]
 fn history_never_shows_a_message_whose_commit_is_pending() {
-    let mut core = ChatCore::durable(ChatConfig::default(), [6; 32]);
+    let mut core = ChatCore::durable(ChatConfig::default());
     let now = 1_700_000_000_000;
     let commit_all = |core: &mut ChatCore| {
         while let Some((t, _)) = core.poll_op() {
@@ -200,7 +200,7 @@ fn ask(core: &mut ChatCore, session: u32, msg: ClientMsg) -> ServerMsg {
 
 #[test]
 fn a_join_part_or_topic_whose_commit_fails_is_taken_back_and_nobody_else_hears_of_it() {
-    let mut core = ChatCore::durable(ChatConfig::default(), [8; 32]);
+    let mut core = ChatCore::durable(ChatConfig::default());
     let now = 1_700_000_000_000;
     let lobby = Room::new("lobby").expect("room");
     for (session, who) in [(1, "alex"), (2, "bob")] {

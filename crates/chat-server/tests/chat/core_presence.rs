@@ -26,7 +26,7 @@ fn presences(out: &[(u32, ServerMsg)]) -> Vec<(u32, String, Presence)> {
 /// alex (session 1) and egon (session 2) have exchanged a DM; 黎诗 (session 3) shares nothing
 /// with either.
 fn dm_partners() -> ChatCore {
-    let mut core = ChatCore::new(ChatConfig::default(), [7; 32]);
+    let mut core = ChatCore::new(ChatConfig::default());
     hello(&mut core, 1, "alex", None, NOW);
     hello(&mut core, 2, "egon", None, NOW);
     hello(&mut core, 3, "黎诗", None, NOW);
@@ -53,19 +53,20 @@ fn dm_partners_see_each_other_go_away_and_offline() {
 
 #[test]
 fn a_dm_partner_coming_online_is_told() {
-    let mut core = ChatCore::new(ChatConfig::default(), [8; 32]);
-    let ServerMsg::Welcome { key: Some(key), .. } = hello(&mut core, 1, "alex", None, NOW) else {
-        panic!("claimed");
-    };
+    let mut core = ChatCore::new(ChatConfig::default());
+    let welcome = hello(&mut core, 1, "alex", None, NOW);
+    assert!(matches!(welcome, ServerMsg::Welcome { .. }), "{welcome:?}");
     hello(&mut core, 2, "egon", None, NOW);
     core.handle(2, NOW, dm(1, "alex", "are you there"));
     core.close(1, NOW);
     drain(&mut core);
     // hello() drains what it caused, so open and greet by hand to see who is told.
-    core.open(5, crate::core_support::addr(40_005));
+    // The same device as session 1: the name belongs to its key.
+    let alex = crate::core_support::device(1);
+    core.open_as(5, crate::core_support::addr(40_005), alex);
     let greet = ClientMsg::Hello {
         name: name("alex"),
-        key: Some(key),
+        key: None,
         send_only: false,
     };
     core.handle(5, NOW + 1, greet);

@@ -4,17 +4,18 @@
 use chat_server::core::ChatConfig;
 use dgram_proto::chat::{ClientMsg, ErrorKind, Room, ServerMsg, Target};
 
-use crate::core_support::{addr, drain, hello, name, ChatCore};
+use crate::core_support::{addr, device, drain, hello, name, ChatCore};
 
 const DAY: u64 = 24 * 60 * 60 * 1000;
 
 #[test]
 fn unused_claims_lapse_and_old_messages_expire() {
-    let mut core = ChatCore::new(ChatConfig::default(), [1; 32]);
+    let mut core = ChatCore::new(ChatConfig::default());
     let t0 = 1_700_000_000_000;
-    let ServerMsg::Welcome { key: Some(key), .. } = hello(&mut core, 1, "alex", None, t0) else {
+    let ServerMsg::Welcome { .. } = hello(&mut core, 1, "alex", None, t0) else {
         panic!("claimed");
     };
+    let key = device(1);
     // A second session shows the key: the claim is established, and lives 90 days unused.
     hello(&mut core, 9, "alex", Some(key), t0);
     core.close(9, t0);
@@ -54,7 +55,7 @@ fn unused_claims_lapse_and_old_messages_expire() {
     ));
     // ... after that it lapses and can be claimed again.
     let again = hello(&mut core, 3, "alex", None, t0 + 91 * DAY);
-    assert!(matches!(again, ServerMsg::Welcome { key: Some(_), .. }));
+    assert!(matches!(again, ServerMsg::Welcome { .. }));
     assert_eq!(core.stats().claims_lapsed, 1);
 }
 
@@ -65,16 +66,13 @@ fn a_full_queue_refuses_new_dms_and_history_caps_drop_the_oldest() {
         queue: 2,
         ..ChatConfig::default()
     };
-    let mut core = ChatCore::new(config, [2; 32]);
+    let mut core = ChatCore::new(config);
     let now = 1_700_000_000_000;
     hello(&mut core, 1, "alex", None, now);
-    let ServerMsg::Welcome {
-        key: Some(egon_key),
-        ..
-    } = hello(&mut core, 2, "egon", None, now)
-    else {
+    let ServerMsg::Welcome { .. } = hello(&mut core, 2, "egon", None, now) else {
         panic!("claimed");
     };
+    let egon_key = device(2);
     core.close(2, now);
     for i in 0..5 {
         let text = format!("dm {i}");
@@ -149,15 +147,13 @@ fn a_full_queue_refuses_new_dms_and_history_caps_drop_the_oldest() {
 
 #[test]
 fn a_dm_that_cannot_reach_its_recipients_session_waits_in_their_queue() {
-    let mut core = ChatCore::new(ChatConfig::default(), [5; 32]);
+    let mut core = ChatCore::new(ChatConfig::default());
     let now = 1_700_000_000_000;
     hello(&mut core, 1, "alex", None, now);
-    let ServerMsg::Welcome {
-        key: Some(bob_key), ..
-    } = hello(&mut core, 2, "bob", None, now)
-    else {
+    let ServerMsg::Welcome { .. } = hello(&mut core, 2, "bob", None, now) else {
         panic!("claimed");
     };
+    let bob_key = device(2);
     drain(&mut core);
     core.handle(
         1,
@@ -185,13 +181,13 @@ fn a_dm_that_cannot_reach_its_recipients_session_waits_in_their_queue() {
     );
     core.close(2, now);
     drain(&mut core);
-    core.open(3, addr(3));
+    core.open_as(3, addr(3), bob_key);
     core.handle(
         3,
         now,
         ClientMsg::Hello {
             name: name("bob"),
-            key: Some(bob_key),
+            key: None,
             send_only: false,
         },
     );
@@ -206,7 +202,7 @@ fn a_dm_that_cannot_reach_its_recipients_session_waits_in_their_queue() {
 
 #[test]
 fn a_room_left_empty_and_silent_is_forgotten_but_one_with_history_stays() {
-    let mut core = ChatCore::new(ChatConfig::default(), [7; 32]);
+    let mut core = ChatCore::new(ChatConfig::default());
     let now = 1_700_000_000_000;
     hello(&mut core, 1, "alex", None, now);
     let rooms = |core: &mut ChatCore| {

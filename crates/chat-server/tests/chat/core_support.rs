@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 
 use chat_server::core::{ChangeStore, Chat, ChatConfig, ChatStats, MemoryStore, Op, Output};
-use chat_server::core::{Submitted, Ticket};
+use chat_server::core::{PeerKey, Submitted, Ticket};
 use dgram_proto::chat::{ChatId, ClaimKey, ClientMsg, ServerMsg};
 use dgram_proto::Name;
 
@@ -24,49 +24,75 @@ pub(crate) fn drain(core: &mut ChatCore) -> Vec<(u32, ServerMsg)> {
         .collect()
 }
 
+/// The long-term key of the device that opens `session` unless a test says otherwise: each
+/// session its own device, as many clients are.
+pub(crate) fn device(session: u32) -> PeerKey {
+    *blake3::hash(&session.to_le_bytes()).as_bytes()
+}
+
+/// Opens `session` by the device `key` (its own, [`device`], when `None`) and says hello as
+/// `who`; the server's answer.
 pub(crate) fn hello(
     core: &mut ChatCore,
     session: u32,
     who: &str,
-    key: Option<[u8; 16]>,
+    key: Option<PeerKey>,
     now: u64,
 ) -> ServerMsg {
-    hello_at(core, session, addr(40000 + session as u16), who, key, now)
-        .into_iter()
+    let peer = addr(40000 + session as u16);
+    let key = key.unwrap_or_else(|| device(session));
+    answer(hello_at(core, session, peer, key, who, None, now))
+}
+
+/// The welcome or error among what the server sent.
+pub(crate) fn answer(sent: Vec<(u32, ServerMsg)>) -> ServerMsg {
+    sent.into_iter()
         .map(|(_, m)| m)
         .find(|m| matches!(m, ServerMsg::Welcome { .. } | ServerMsg::Error { .. }))
         .expect("an answer to hello")
 }
 
-/// Opens `session` from `ip` and says hello as `who`; everything the server answered.
+/// Opens `session` from `ip` by the device `key` (its own when `None`) and says hello as `who`;
+/// everything the server answered.
 pub(crate) fn hello_from(
     core: &mut ChatCore,
     session: u32,
     ip: &str,
     who: &str,
-    key: Option<ClaimKey>,
+    key: Option<PeerKey>,
     now: u64,
 ) -> Vec<(u32, ServerMsg)> {
     let ip: IpAddr = ip.parse().expect("an address");
-    hello_at(core, session, SocketAddr::new(ip, 40_000), who, key, now)
+    let key = key.unwrap_or_else(|| device(session));
+    hello_at(
+        core,
+        session,
+        SocketAddr::new(ip, 40_000),
+        key,
+        who,
+        None,
+        now,
+    )
 }
 
-/// Opens `session` from `peer` and says hello as `who`; everything the server answered.
-fn hello_at(
+/// Opens `session` from `peer` by the device `key` and says hello as `who`, with an older
+/// release's claim key if `legacy`; everything the server answered.
+pub(crate) fn hello_at(
     core: &mut ChatCore,
     session: u32,
     peer: SocketAddr,
+    key: PeerKey,
     who: &str,
-    key: Option<ClaimKey>,
+    legacy: Option<ClaimKey>,
     now: u64,
 ) -> Vec<(u32, ServerMsg)> {
-    core.open(session, peer);
+    core.open_as(session, peer, key);
     core.handle(
         session,
         now,
         ClientMsg::Hello {
             name: name(who),
-            key,
+            key: legacy,
             send_only: false,
         },
     );
@@ -115,8 +141,8 @@ pub(crate) struct ChatCore {
 
 impl ChatCore {
     /// In memory.
-    pub(crate) fn new(config: ChatConfig, seed: [u8; 32]) -> Self {
-        let chat = Chat::new(config, seed, TestStore::Memory(MemoryStore));
+    pub(crate) fn new(config: ChatConfig) -> Self {
+        let chat = Chat::new(config, TestStore::Memory(MemoryStore));
         Self {
             chat,
             out: VecDeque::new(),
@@ -124,16 +150,27 @@ impl ChatCore {
     }
 
     /// Over a store that commits only when the test says so.
-    pub(crate) fn durable(config: ChatConfig, seed: [u8; 32]) -> Self {
-        let chat = Chat::new(config, seed, TestStore::Held(VecDeque::new()));
+    pub(crate) fn durable(config: ChatConfig) -> Self {
+        let chat = Chat::new(config, TestStore::Held(VecDeque::new()));
         Self {
             chat,
             out: VecDeque::new(),
         }
     }
 
+    /// Opens `session` from `peer` as its own device ([`device`]).
     pub(crate) fn open(&mut self, session: u32, peer: SocketAddr) {
-        self.chat.open(session, peer);
+        self.open_as(session, peer, device(session));
+    }
+
+    /// Opens `session` from `peer` with no key proved (a session layer without one).
+    pub(crate) fn open_keyless(&mut self, session: u32, peer: SocketAddr) {
+        self.chat.open(session, peer, None);
+    }
+
+    /// Opens `session` from `peer` by the client whose key is `key`.
+    pub(crate) fn open_as(&mut self, session: u32, peer: SocketAddr, key: PeerKey) {
+        self.chat.open(session, peer, Some(key));
     }
 
     pub(crate) fn handle(&mut self, session: u32, now_ms: u64, msg: ClientMsg) {

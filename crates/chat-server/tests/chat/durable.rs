@@ -45,7 +45,10 @@ async fn claims_rooms_history_and_queues_survive_a_restart() {
     let srv = server_on(socket, durable(dir.path()));
     let (mut alex, _) = Chat::join(addr, "alex", None).await;
     let (egon, _) = Chat::join(addr, "egon", None).await;
-    let (alex_key, egon_key) = (alex.key.expect("claimed"), egon.key.expect("claimed"));
+    let (alex_key, egon_key) = (
+        alex.key.clone().expect("claimed"),
+        egon.key.clone().expect("claimed"),
+    );
     egon.leave();
     // Let the server see egon's goodbye, so that the DM below is queued for him.
     alex.until_gone("egon").await;
@@ -95,13 +98,17 @@ async fn a_database_from_the_first_release_opens_after_an_upgrade() {
         .expect("bind");
     let addr = socket.local_addr().expect("addr");
     let srv = server_on(socket, durable(dir.path()));
-    let (mut alex, welcome) = Chat::join(addr, "alex", Some([5; 16])).await;
+    // Alex's client still has its old claim key: it proves the name once, binding it to
+    // this client's key.
+    let mut alex = Chat::connect(addr, "127.0.0.1:0").await;
+    let welcome = alex.hello("alex", Some([5; 16])).await;
     assert!(
         matches!(welcome, ServerMsg::Welcome { ref name, key: None, .. } if name.as_str() == "Alex"),
         "{welcome:?}"
     );
     assert_eq!(join_room(&mut alex, "lobby").await, ["hello from v1"]);
-    let (mut egon, _) = Chat::join(addr, "egon", Some([6; 16])).await;
+    let mut egon = Chat::connect(addr, "127.0.0.1:0").await;
+    egon.hello("egon", Some([6; 16])).await;
     let got = egon.until(|m| matches!(m, ServerMsg::Message(_))).await;
     assert!(matches!(got, ServerMsg::Message(p) if p.text == "queued in v1" && p.id == 2));
     // New messages continue the old numbering.
@@ -126,7 +133,16 @@ async fn a_database_from_the_first_release_opens_after_an_upgrade() {
     let version: i64 = db
         .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
         .expect("version");
-    assert_eq!(version, 4, "migrated forward");
+    assert_eq!(version, 5, "migrated forward");
+    // The old claim keys bound the names to the clients' keys, and their hashes are gone.
+    let owner: (Option<Vec<u8>>, Option<Vec<u8>>) = db
+        .query_row(
+            "SELECT owner, key_hash FROM users WHERE key = 'alex'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .expect("alex");
+    assert_eq!(owner, (Some(alex.identity.public.to_vec()), None));
     // The new message is kept by its client's id too (the table the migration added).
     let kept: (i64, i64) = db
         .query_row("SELECT txn, id FROM sent WHERE user = 'alex'", [], |r| {

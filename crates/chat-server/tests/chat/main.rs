@@ -4,14 +4,17 @@
 
 mod abuse;
 mod binary;
+mod capture;
 mod claims;
 mod core_abuse;
 mod core_journal;
+mod core_keys;
 mod core_presence;
 mod core_rules;
 mod core_support;
 mod crash;
 mod durable;
+mod keys;
 mod layers;
 mod limits;
 mod qq;

@@ -42,7 +42,7 @@ fn received(out: &[(u32, ServerMsg)], session: u32) -> Vec<u64> {
 
 #[test]
 fn a_resend_is_answered_with_the_original_and_not_delivered_again() {
-    let mut core = ChatCore::new(ChatConfig::default(), [1; 32]);
+    let mut core = ChatCore::new(ChatConfig::default());
     hello(&mut core, 1, "alex", None, NOW);
     hello(&mut core, 2, "egon", None, NOW);
     hello(&mut core, 3, "黎诗", None, NOW);
@@ -86,7 +86,7 @@ fn ids_are_remembered_up_to_a_cap_per_user_and_until_the_expiry() {
         ..ChatConfig::default()
     };
     let expiry = config.expiry_ms;
-    let mut core = ChatCore::new(config, [2; 32]);
+    let mut core = ChatCore::new(config);
     hello(&mut core, 1, "alex", None, NOW);
     hello(&mut core, 2, "egon", None, NOW);
     for txn in 1..=3 {
@@ -115,7 +115,7 @@ fn ids_are_remembered_up_to_a_cap_per_user_and_until_the_expiry() {
 
 #[test]
 fn the_answer_to_a_resend_waits_for_the_originals_commit() {
-    let mut core = ChatCore::durable(ChatConfig::default(), [3; 32]);
+    let mut core = ChatCore::durable(ChatConfig::default());
     for (session, who) in [(1, "alex"), (2, "egon")] {
         core.open(session, crate::core_support::addr(session as u16));
         core.handle(
@@ -161,14 +161,9 @@ fn after_a_restart_a_resend_of_a_stored_message_is_answered_from_the_store() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut store = Store::open(dir.path()).expect("open");
     let config = ChatConfig::default();
-    let mut core = ChatCore::durable(config.clone(), [5; 32]);
-    let mut keys = Vec::new();
+    let mut core = ChatCore::durable(config.clone());
     for (session, who) in [(1, "alex"), (2, "egon")] {
-        let welcome = hello_stored(&mut core, &mut store, session, who, None, NOW);
-        keys.extend(welcome.into_iter().find_map(|(_, m)| match m {
-            ServerMsg::Welcome { key, .. } => key,
-            _ => None,
-        }));
+        hello_stored(&mut core, &mut store, session, who, NOW);
     }
     core.close(2, NOW);
     commit_all(&mut core, &mut store);
@@ -178,9 +173,10 @@ fn after_a_restart_a_resend_of_a_stored_message_is_answered_from_the_store() {
     drop(core);
 
     // A new process: the state as the store has it; alex never saw the answer and sends again.
-    let mut core = ChatCore::durable(config.clone(), [6; 32]);
+    let mut core = ChatCore::durable(config.clone());
     core.restore(store.load(&config, NOW + 1_000).expect("load"));
-    hello_stored(&mut core, &mut store, 1, "alex", Some(keys[0]), NOW + 1_000);
+    // Session ids are devices here: session 1 is alex's device again.
+    hello_stored(&mut core, &mut store, 1, "alex", NOW + 1_000);
     core.handle(
         1,
         NOW + 1_000,
@@ -190,7 +186,7 @@ fn after_a_restart_a_resend_of_a_stored_message_is_answered_from_the_store() {
     let out = drain(&mut core);
     assert_eq!(accepted(&out, 1), [(1, id, ts)], "{out:?}");
     // Egon gets it once, from his queue.
-    let got = hello_stored(&mut core, &mut store, 2, "egon", Some(keys[1]), NOW + 2_000);
+    let got = hello_stored(&mut core, &mut store, 2, "egon", NOW + 2_000);
     assert_eq!(received(&got, 2), [id], "{got:?}");
     assert_eq!(core.stats().accepted, 0, "nothing new was stored");
 }
@@ -206,20 +202,20 @@ fn commit_all(core: &mut ChatCore, store: &mut Store) {
     core.committed(last);
 }
 
-/// A hello with its changes committed to `store`: what the session was told.
+/// A hello from the session's own device, with its changes committed to `store`: what the
+/// session was told.
 fn hello_stored(
     core: &mut ChatCore,
     store: &mut Store,
     session: u32,
     who: &str,
-    key: Option<[u8; 16]>,
     now: u64,
 ) -> Vec<(u32, ServerMsg)> {
     core.open(session, crate::core_support::addr(session as u16));
     let name = name(who);
     let hello = ClientMsg::Hello {
         name,
-        key,
+        key: None,
         send_only: false,
     };
     core.handle(session, now, hello);

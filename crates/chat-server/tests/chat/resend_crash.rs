@@ -9,7 +9,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use dgram_client::{Follow, Identity, KeyFile, Note, SendState, ServerTarget, Session};
+use dgram_client::{
+    Follow, Identity, IdentityFile, KeyFile, Note, SendState, ServerTarget, Session,
+};
 use dgram_proto::chat::{ChatId, ClientMsg, ServerMsg, Target};
 use dgram_proto::RequestId;
 use tokio::net::UdpSocket;
@@ -69,9 +71,12 @@ impl Drop for Relay {
 /// Alex, as a front end runs the client library.
 async fn alex(server: SocketAddr, home: &std::path::Path) -> Session {
     let me = name("alex");
+    // The home's identity, as the client-cli makes it: the same key after the restart.
+    let identity = IdentityFile::new(home).load_or_create().expect("identity");
     let id = Identity {
         server: ServerTarget::new(&server.to_string(), server),
         keys: KeyFile::new(home, &server.to_string(), &me),
+        key: identity,
         name: me,
     };
     let mut session = Session::open_with(&id, Follow::system())
@@ -124,9 +129,9 @@ fn accepted_for(req: RequestId) -> impl Fn(&Note) -> bool {
 }
 
 /// The ids egon holds messages with `text` under, after reconnecting to the new process.
-async fn egon_after_restart(egon: &mut Chat, key: [u8; 16], text: &str) -> Vec<ChatId> {
+async fn egon_after_restart(egon: &mut Chat, text: &str) -> Vec<ChatId> {
     let mut seen = egon.reconnected().await;
-    let welcome = egon.hello("egon", Some(key)).await;
+    let welcome = egon.hello("egon", None).await;
     assert!(matches!(welcome, ServerMsg::Welcome { .. }), "{welcome:?}");
     seen.extend(egon.drain(Duration::from_millis(1500)).await);
     let mut ids: Vec<ChatId> = seen
@@ -147,7 +152,6 @@ async fn a_line_typed_while_the_server_is_down_is_sent_once_it_is_back() {
     let home = tempfile::tempdir().expect("tempdir");
     let (mut server, addr) = spawn(data.path(), "127.0.0.1:0", &["--rate", "0"]);
     let (mut egon, _) = Chat::join(addr, "egon", None).await;
-    let egon_key = egon.key.expect("claimed");
     let mut alex = alex(addr, home.path()).await;
 
     server.kill().expect("SIGKILL");
@@ -171,7 +175,7 @@ async fn a_line_typed_while_the_server_is_down_is_sent_once_it_is_back() {
         matches!(&shown[..], [(Some(_), SendState::Accepted)]),
         "one final state, accepted: {shown:?} in {notes:#?}"
     );
-    let ids = egon_after_restart(&mut egon, egon_key, text).await;
+    let ids = egon_after_restart(&mut egon, text).await;
     assert_eq!(ids.len(), 1, "egon has it once: {ids:?}");
     assert_eq!(Some(ids[0]), shown[0].0);
     let _ = restarted.kill();
@@ -184,7 +188,6 @@ async fn a_message_stored_but_never_answered_is_not_stored_again_when_resent() {
     let home = tempfile::tempdir().expect("tempdir");
     let (mut server, addr) = spawn(data.path(), "127.0.0.1:0", &["--rate", "0"]);
     let (mut egon, _) = Chat::join(addr, "egon", None).await;
-    let egon_key = egon.key.expect("claimed");
     let relay = Relay::to(addr).await;
     let mut alex = alex(relay.addr, home.path()).await;
 
@@ -211,7 +214,7 @@ async fn a_message_stored_but_never_answered_is_not_stored_again_when_resent() {
         [(Some(original.id), SendState::Accepted)],
         "accepted once, as the message it was: {notes:#?}"
     );
-    let ids = egon_after_restart(&mut egon, egon_key, text).await;
+    let ids = egon_after_restart(&mut egon, text).await;
     assert!(ids.iter().all(|&id| id == original.id), "{ids:?}");
 
     // The history holds it once.

@@ -14,7 +14,7 @@ use dgram_proto::Name;
 use tokio_util::sync::CancellationToken;
 
 /// The answer to one raw handshake (Hello, then Join with the cookie) from a fresh port on
-/// `ip`: the packet type of the answer to the Join (0x13 welcome, 0x14 reject) and its bytes,
+/// `ip`: the packet type of the answer to the Join (0x23 welcome, 0x24 reject) and its bytes,
 /// and the socket, which the caller keeps so that no later handshake gets the same port (a
 /// Join from an address that has a session replaces that session).
 fn handshake(server: SocketAddr, ip: &str, nonce: u8) -> (u8, Vec<u8>, UdpSocket) {
@@ -22,17 +22,31 @@ fn handshake(server: SocketAddr, ip: &str, nonce: u8) -> (u8, Vec<u8>, UdpSocket
     socket
         .set_read_timeout(Some(Duration::from_secs(2)))
         .expect("timeout");
-    let mut hello = vec![0xFF, b'S', 0x10];
+    let mut hello = vec![0xFF, b'S', 0x20];
     hello.extend([nonce; 16]);
     hello.resize(1200, 0);
     socket.send_to(&hello, server).expect("send hello");
     let mut buf = [0u8; 1500];
     let (n, _) = socket.recv_from(&mut buf).expect("a cookie");
-    assert_eq!((n, buf[2]), (35, 0x11), "a cookie");
-    let mut join = vec![0xFF, b'S', 0x12];
+    assert_eq!((n, buf[2]), (67, 0x21), "a cookie with the server's key");
+    // The Noise IK first message, made with snow directly, from a key of this handshake's own.
+    let me = session::Keypair::from_seed([nonce; 32]);
+    let mut prologue = b"dgram session v2".to_vec();
+    prologue.extend([nonce; 16]);
+    prologue.extend_from_slice(&buf[19..35]);
+    let mut noise = snow::Builder::new(session::NOISE_PARAMS.parse().expect("params"))
+        .local_private_key(&me.private)
+        .and_then(|b| b.remote_public_key(&buf[35..67]))
+        .and_then(|b| b.prologue(&prologue))
+        .and_then(|b| b.build_initiator())
+        .expect("an initiator");
+    let mut msg1 = [0u8; 256];
+    let len = noise.write_message(&[0], &mut msg1).expect("msg1");
+    let mut join = vec![0xFF, b'S', 0x22];
     join.extend([nonce; 16]);
     join.extend_from_slice(&buf[19..35]);
-    join.push(0);
+    join.extend((len as u16).to_le_bytes());
+    join.extend_from_slice(&msg1[..len]);
     join.resize(1200, 0);
     socket.send_to(&join, server).expect("send join");
     let (n, _) = socket.recv_from(&mut buf).expect("an answer to the join");
@@ -44,7 +58,14 @@ async fn chat_hello(server: SocketAddr, who: &str) -> ServerMsg {
     let socket = tokio::net::UdpSocket::bind("127.0.0.1:0")
         .await
         .expect("bind");
-    let client = Client::new(session::Config::default(), [7; 32], server, now());
+    let client = Client::new(
+        session::Config::default(),
+        [7; 32],
+        server,
+        now(),
+        session::Keypair::from_seed([8; 32]),
+        session::ServerPin::Any,
+    );
     let (commands, rx) = tokio::sync::mpsc::channel(16);
     let (tx, mut events) = tokio::sync::mpsc::unbounded_channel();
     let shutdown = CancellationToken::new();
@@ -118,10 +139,10 @@ async fn one_address_cannot_fill_the_server_and_a_legitimate_client_still_joins(
     .await
     .expect("attacker");
     for (ip, answers) in ["127.0.0.2", "127.0.0.3"].iter().zip(&answers) {
-        let welcomed = answers.iter().filter(|(ty, ..)| *ty == 0x13).count();
+        let welcomed = answers.iter().filter(|(ty, ..)| *ty == 0x23).count();
         let busy = answers
             .iter()
-            .filter(|(ty, b, _)| *ty == 0x14 && b.get(19) == Some(&3))
+            .filter(|(ty, b, _)| *ty == 0x24 && b.get(19) == Some(&3))
             .count();
         println!("{ip}: {attempts} handshakes, {welcomed} sessions, {busy} refused busy");
         // One session past the chat cap, whose hello is told "too many sessions"; the rest

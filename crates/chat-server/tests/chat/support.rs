@@ -7,6 +7,7 @@ use std::time::Duration;
 use chat_server::Settings;
 use dgram_client::{Follow, Link, LinkEvent, ServerTarget, SessionEvent};
 use dgram_proto::chat::{ClaimKey, ClientMsg, ServerMsg, Target};
+use dgram_proto::session::Keypair;
 use dgram_proto::Name;
 use dgram_testkit::InProcess;
 use tokio::net::UdpSocket;
@@ -18,6 +19,8 @@ pub(crate) type Server = InProcess<(), chat_server::Error>;
 pub(crate) fn settings() -> Settings {
     Settings {
         seed: Some([3; 32]),
+        // One server key across the restarts a test does, as a data directory keeps it.
+        identity: Some(Keypair::from_seed([4; 32])),
         ..Settings::default()
     }
 }
@@ -56,12 +59,24 @@ pub(crate) fn name(s: &str) -> Name {
 
 /// A chat client that speaks the protocol as the test says, message by message: the client
 /// library's session link, without its state machine (the tests choose when to say Hello, and
-/// with which key).
+/// with which old claim key). Each connects as an identity (a key pair) of its own unless the
+/// test gives one: names belong to keys.
 pub(crate) struct Chat {
     pub(crate) addr: SocketAddr,
     link: Link,
-    pub(crate) key: Option<ClaimKey>,
+    /// The key pair the session proved.
+    pub(crate) identity: Keypair,
+    /// Its identity, once a hello was welcomed: what another session needs to be the same
+    /// user.
+    pub(crate) key: Option<Keypair>,
     next_req: u64,
+}
+
+/// A new identity, as a new client home makes.
+pub(crate) fn identity() -> Keypair {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    Keypair::from_seed(*blake3::hash(&n.to_le_bytes()).as_bytes())
 }
 
 /// A chat message from the server, `Err` for what the server sent that is not chat, `Ok(None)`
@@ -79,18 +94,26 @@ fn message(event: LinkEvent) -> Result<Option<ServerMsg>, String> {
         | LinkEvent::Moved(_)
         | LinkEvent::LookupFailed(_) => Ok(None),
         LinkEvent::Stopped(why) => panic!("the driver stopped: {why}"),
+        LinkEvent::Session(SessionEvent::Refused { reason }) => panic!("refused: {reason}"),
     }
 }
 
 impl Chat {
-    /// Connects a session; does not say hello yet.
+    /// Connects a session as a new identity; does not say hello yet.
     pub(crate) async fn connect(server: SocketAddr, bind: &str) -> Chat {
+        Chat::connect_as(server, bind, identity()).await
+    }
+
+    /// Connects a session as `identity`; does not say hello yet.
+    pub(crate) async fn connect_as(server: SocketAddr, bind: &str, identity: Keypair) -> Chat {
         let socket = UdpSocket::bind(bind).await.expect("bind");
         let target = ServerTarget::new(&server.to_string(), server);
-        let link = Link::open_on(socket, target, Follow::system()).expect("a link");
+        let link =
+            Link::open_on(socket, target, Follow::system(), identity.clone()).expect("a link");
         let mut chat = Chat {
             addr: link.local_addr(),
             link,
+            identity,
             key: None,
             next_req: 1,
         };
@@ -103,19 +126,22 @@ impl Chat {
         chat
     }
 
-    /// Connects and joins as `who` with `key`; returns the welcome or the error.
+    /// Connects as `key` (a new identity if `None`) and joins as `who`; returns the welcome
+    /// or the error.
     pub(crate) async fn join(
         server: SocketAddr,
         who: &str,
-        key: Option<ClaimKey>,
+        key: Option<Keypair>,
     ) -> (Chat, ServerMsg) {
-        let mut chat = Chat::connect(server, "127.0.0.1:0").await;
-        let answer = chat.hello(who, key).await;
+        let identity = key.unwrap_or_else(identity);
+        let mut chat = Chat::connect_as(server, "127.0.0.1:0", identity).await;
+        let answer = chat.hello(who, None).await;
         (chat, answer)
     }
 
-    pub(crate) async fn hello(&mut self, who: &str, key: Option<ClaimKey>) -> ServerMsg {
-        self.hello_as(who, key, false).await
+    /// Says hello as `who`, with an older release's claim key if `legacy`.
+    pub(crate) async fn hello(&mut self, who: &str, legacy: Option<ClaimKey>) -> ServerMsg {
+        self.hello_as(who, legacy, false).await
     }
 
     /// Says hello; a `send_only` session gets answers and receipts but no messages.
@@ -134,8 +160,8 @@ impl Chat {
         let answer = self
             .until(|m| matches!(m, ServerMsg::Welcome { .. } | ServerMsg::Error { .. }))
             .await;
-        if let ServerMsg::Welcome { key: Some(k), .. } = &answer {
-            self.key = Some(*k);
+        if let ServerMsg::Welcome { .. } = &answer {
+            self.key = Some(self.identity.clone());
         }
         answer
     }

@@ -18,8 +18,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
-use dgram_client::{keys, Identity, KeyFile, ServerTarget};
+use dgram_client::{keys, Identity, IdentityFile, KeyFile, KnownHosts, ServerTarget};
 use dgram_proto::chat::{Room, Target};
+use dgram_proto::session::ServerPin;
 use dgram_proto::Name;
 
 use crate::args;
@@ -36,10 +37,19 @@ pub(crate) struct Common {
     /// The name to chat as [default: your login name, or "guest"].
     #[arg(long, env = "DGRAM_NAME", value_parser = args::name)]
     pub(crate) name: Option<Name>,
-    /// Where claim keys (and `chat`'s input history) are kept [default: $XDG_CONFIG_HOME/dgram,
-    /// else ~/.config/dgram].
+    /// Where this client's identity (and `chat`'s input history) is kept [default:
+    /// $XDG_CONFIG_HOME/dgram, else ~/.config/dgram].
     #[arg(long, value_name = "DIR")]
     pub(crate) home: Option<PathBuf>,
+    /// The server key to accept, as `chat-server key` prints it (a BLAKE3: fingerprint, or the
+    /// 64-hex-digit public key with --public). Without it the first connection to a server
+    /// records its key in DIR/known_hosts and later ones must show the same.
+    #[arg(long, env = "DGRAM_SERVER_KEY", value_name = "FINGERPRINT", value_parser = server_key)]
+    pub(crate) server_key: Option<ServerPin>,
+}
+
+fn server_key(s: &str) -> Result<ServerPin, String> {
+    ServerPin::parse(s).map_err(|e| e.to_string())
 }
 
 /// `client-cli chat`.
@@ -136,9 +146,15 @@ impl Common {
         };
         let home = self.home()?;
         let keys = KeyFile::new(&home, &self.server.0, &name);
+        // One identity per home, whatever the server is called: names belong to it.
+        let key = IdentityFile::new(&home).load_or_create()?;
+        let target = ServerTarget::new(&self.server.0, self.server.1)
+            .with_pin(self.server_key.unwrap_or(ServerPin::Any))
+            .trusting(KnownHosts::in_home(&home))?;
         Ok(Identity {
-            server: ServerTarget::new(&self.server.0, self.server.1),
+            server: target,
             name,
+            key,
             keys,
         })
     }

@@ -18,6 +18,7 @@ async fn tui(home: &std::path::Path) -> super::Tui {
         server: ServerTarget::new("127.0.0.1:9", addr),
         keys: KeyFile::new(home, "127.0.0.1:9", &name("egon")),
         name: name("egon"),
+        key: dgram_client::process_identity(),
     };
     let session = Session::open(&id).await.expect("a session");
     let render = crate::chat::render::Render::new(addr, false);

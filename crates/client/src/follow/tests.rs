@@ -162,7 +162,13 @@ async fn the_new_address_is_current_before_the_moved_note_arrives() {
         .expect("a retarget in time")
         .expect("the follower runs");
     let now = dgram_net::session::now();
-    let mut session = ChatSession::new([7; 32], a, now);
+    let mut session = ChatSession::new(
+        [7; 32],
+        a,
+        now,
+        crate::process_identity(),
+        dgram_proto::session::ServerPin::Any,
+    );
     command(&mut session, now);
     // No await between running the command and these: what the follower task would do once
     // it runs again is not seen here.
@@ -222,7 +228,11 @@ impl ChatServer {
             .expect("bind the chat server");
         let addr = socket.local_addr().expect("local address");
         let stop = CancellationToken::new();
-        let settings = chat_server::Settings::default();
+        // One key for every server here: the same server, come back at a new address.
+        let settings = chat_server::Settings {
+            identity: Some(dgram_proto::session::Keypair::from_seed([0x5E; 32])),
+            ..chat_server::Settings::default()
+        };
         let task = tokio::spawn(chat_server::run(socket, stop.clone(), settings));
         Self { addr, stop, task }
     }
@@ -252,7 +262,12 @@ impl Home {
     fn identity(&self, server: ServerTarget) -> Identity {
         let name = Name::new("alex").expect("valid name");
         let keys = KeyFile::new(self.0.path(), &server.given, &name);
-        Identity { server, name, keys }
+        Identity {
+            server,
+            name,
+            key: crate::process_identity(),
+            keys,
+        }
     }
 }
 

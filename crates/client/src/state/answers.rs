@@ -81,9 +81,14 @@ impl Chat {
 
     fn welcome(&mut self, name: Name, key: Option<ClaimKey>, online: Vec<UserInfo>) {
         let claimed = key.is_some();
-        if let Some(key) = key {
-            self.key = Some(key);
-            self.actions.push_back(Action::SaveKey(key));
+        match key {
+            Some(key) => {
+                self.key = Some(key);
+                self.actions.push_back(Action::SaveKey(key));
+            }
+            // Welcomed without a claim key: the name belongs to this client's identity now
+            // (an old claim key, if one was sent, bound it), so the old key is not sent again.
+            None => self.key = None,
         }
         self.me = name.clone();
         self.online = by_key(&online);

@@ -196,6 +196,10 @@ impl Chat {
                 }
                 self.show(Note::Disconnected { reason });
             }
+            SessionEvent::Refused { reason } => {
+                self.phase = Phase::Refused;
+                self.show(Note::Error { message: reason });
+            }
             SessionEvent::Message(msg) => self.answer(msg),
             SessionEvent::Undecodable(why) => self.show(Note::Error {
                 message: format!("the server sent something this client cannot read: {why}"),

@@ -120,6 +120,26 @@ fn hello_first_then_the_key_is_saved() {
 }
 
 #[test]
+fn an_old_claim_key_is_sent_until_the_name_is_welcomed_then_never_again() {
+    let mut chat = Chat::new(name("alex"), Some([5; 16]));
+    let hello = |key| ClientMsg::Hello {
+        name: name("alex"),
+        key,
+        send_only: false,
+    };
+    chat.handle(session(SessionEvent::Connected { resumed: false }));
+    assert_eq!(sent(&drain(&mut chat)), [hello(Some([5; 16]))]);
+    // The server bound the name to this client's key: the old key has done its work.
+    chat.handle(welcome(None));
+    drain(&mut chat);
+    chat.handle(session(SessionEvent::Closed {
+        reason: "gone".into(),
+    }));
+    chat.handle(session(SessionEvent::Connected { resumed: false }));
+    assert_eq!(sent(&drain(&mut chat)), [hello(None)]);
+}
+
+#[test]
 fn a_refused_name_stops_everything() {
     let mut chat = Chat::new(name("alex"), None);
     chat.handle(session(SessionEvent::Connected { resumed: false }));

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use dgram_net::session::{drive, now, Command, Endpoint};
 use dgram_proto::session::{
-    Client, Config, Delivery, Event, PathStats, Server, SessionId, Transmit,
+    Client, Config, Delivery, Event, Keypair, PathStats, Server, ServerPin, SessionId, Transmit,
 };
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
@@ -86,7 +86,7 @@ pub(crate) async fn sessions(run: Run) -> Outcome {
         .await;
     let (client_wire, server_wire) = (Arc::new(Wire::default()), Arc::new(Wire::default()));
     let shutdown = CancellationToken::new();
-    let server = Server::new(config.clone(), [1; 32], now());
+    let server = Server::new(config.clone(), [1; 32], now(), Keypair::from_seed([3; 32]));
     let server = Lossy::new(server, run.loss, 0x5EED, server_wire.clone());
     let (_keep, no_commands) = mpsc::channel::<Command<Lossy<Server>>>(1);
     let received = Arc::new(AtomicUsize::new(0));
@@ -102,7 +102,14 @@ pub(crate) async fn sessions(run: Run) -> Outcome {
             drive(&server_socket, server, no_commands, on_event, shutdown).await
         }
     });
-    let client = Client::new(config, [2; 32], route.addr, now());
+    let client = Client::new(
+        config,
+        [2; 32],
+        route.addr,
+        now(),
+        Keypair::from_seed([4; 32]),
+        ServerPin::Any,
+    );
     let client = Lossy::new(client, run.loss, 0xFACE, client_wire.clone());
     let (commands, command_rx) = mpsc::channel::<Command<Lossy<Client>>>(4);
     let (done_tx, done) = oneshot::channel::<usize>();

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use dgram_net::session::{drive, now, Command};
-use dgram_proto::session::{Client, Config, Event, Server, SessionId};
+use dgram_proto::session::{Client, Config, Event, Keypair, Server, ServerPin, SessionId};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -30,14 +30,21 @@ impl<E, V> Peer<E, V> {
 pub(crate) async fn server(config: Config) -> Peer<Server, (SessionId, Event)> {
     let socket = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
     let addr = socket.local_addr().expect("addr");
-    let endpoint = Server::new(config, [7; 32], now());
+    let endpoint = Server::new(config, [7; 32], now(), Keypair::from_seed([8; 32]));
     spawn(socket, addr, endpoint)
 }
 
 pub(crate) async fn client(config: Config, server: SocketAddr, seed: u8) -> Peer<Client, Event> {
     let socket = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
     let addr = socket.local_addr().expect("addr");
-    let endpoint = Client::new(config, [seed; 32], server, now());
+    let endpoint = Client::new(
+        config,
+        [seed; 32],
+        server,
+        now(),
+        Keypair::from_seed([seed ^ 0x55; 32]),
+        ServerPin::Any,
+    );
     spawn(socket, addr, endpoint)
 }
 

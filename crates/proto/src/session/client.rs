@@ -1,33 +1,27 @@
-//! The client endpoint: the handshake (Hello, cookie, Join, welcome), keeping the session
-//! alive, resuming it from a new address when the server stops answering, and starting over on
-//! its own when the server has forgotten it.
+//! The client endpoint: the handshake (Hello, cookie, Join, welcome: `handshake`), keeping
+//! the session alive, resuming it from a new address when the server stops answering, and
+//! starting over on its own when the server has forgotten it. Data packets are sealed and
+//! opened with the session's keys here, around the connection.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use super::conn::{Connection, Role};
-use super::crypto::resume_proof;
+use super::conn::Connection;
 use super::crypto::Rng;
-use super::packet::{self, Nonce, Packet, Resume, Secret, Writer};
+use super::keys::{Keypair, ServerPin, KEY_LEN};
+use super::noise::{PacketKeys, TAG_LEN};
+use super::packet::{self, Packet, Secret};
+use super::recv::Seen;
 use super::{
-    Channel, CloseReason, Config, Delivery, Event, MessageId, PathStats, RejectReason, SessionId,
+    Channel, ClientStats, CloseReason, Config, Delivery, Event, MessageId, PathStats, SessionId,
     Transmit,
 };
-use crate::Error;
+use crate::{Error, MAX_DATAGRAM};
 
-/// Joins with the same cookie before asking for a fresh one.
-const JOINS_PER_COOKIE: u32 = 3;
+mod handshake;
 
-#[derive(Debug)]
-struct Handshake {
-    nonce: Nonce,
-    cookie: Option<Secret>,
-    joins: u32,
-    resume: bool,
-    next_send: Instant,
-    interval: Duration,
-}
+use handshake::Handshake;
 
 /// The client side of the session protocol: one session with one server.
 #[derive(Debug)]
@@ -35,8 +29,15 @@ pub struct Client {
     config: Config,
     rng: Rng,
     server: SocketAddr,
+    identity: Keypair,
+    pin: ServerPin,
+    /// The server's static key, once a handshake proved the server holds it; every later
+    /// handshake of this client must show the same.
+    server_key: Option<[u8; KEY_LEN]>,
     handshake: Option<Handshake>,
     conn: Option<Connection>,
+    keys: Option<PacketKeys>,
+    stats: ClientStats,
     token: Option<(SessionId, Secret)>,
     resume_counter: u32,
     closed_for_good: bool,
@@ -51,14 +52,26 @@ pub struct Client {
 
 impl Client {
     /// A client that starts its handshake with `server` at once; `seed` is its only source
-    /// of randomness.
-    pub fn new(config: Config, seed: [u8; 32], server: SocketAddr, now: Instant) -> Self {
+    /// of randomness, `identity` its long-term key, and `pin` what server key it accepts.
+    pub fn new(
+        config: Config,
+        seed: [u8; 32],
+        server: SocketAddr,
+        now: Instant,
+        identity: Keypair,
+        pin: ServerPin,
+    ) -> Self {
         let mut client = Self {
             config,
             rng: Rng::from_seed(seed),
             server,
+            identity,
+            pin,
+            server_key: None,
             handshake: None,
             conn: None,
+            keys: None,
+            stats: ClientStats::default(),
             token: None,
             resume_counter: 0,
             closed_for_good: false,
@@ -108,6 +121,17 @@ impl Client {
         }
     }
 
+    /// The server's static public key, once a handshake showed that the server holds it (for
+    /// [`ServerPin::Any`], what the caller records).
+    pub fn server_key(&self) -> Option<[u8; KEY_LEN]> {
+        self.server_key
+    }
+
+    /// What this client dropped.
+    pub fn stats(&self) -> ClientStats {
+        self.stats
+    }
+
     /// The server this client handshakes with and sends to.
     pub fn server(&self) -> SocketAddr {
         self.server
@@ -133,19 +157,6 @@ impl Client {
             self.start_handshake(now, false);
         }
         true
-    }
-
-    fn start_handshake(&mut self, now: Instant, resume: bool) {
-        let mut nonce = [0u8; packet::NONCE_LEN];
-        self.rng.fill(&mut nonce);
-        self.handshake = Some(Handshake {
-            nonce,
-            cookie: None,
-            joins: 0,
-            resume,
-            next_send: now,
-            interval: self.config.handshake_retry,
-        });
     }
 
     /// Queues a message. Reliable ones get an id for their delivery report. While a resume is
@@ -183,108 +194,62 @@ impl Client {
             self.heard_at = Some(now);
         }
         match packet {
-            Some(Packet::Cookie { nonce, cookie }) => {
-                if let Some(h) = self.handshake.as_mut().filter(|h| h.nonce == nonce) {
-                    h.cookie = Some(cookie);
-                    h.joins = 0;
-                    h.next_send = now;
-                    h.interval = self.config.handshake_retry;
-                }
-            }
+            Some(Packet::Cookie {
+                nonce,
+                cookie,
+                server_key,
+            }) => self.cookie(now, nonce, cookie, server_key),
             Some(Packet::Welcome {
                 nonce,
                 session,
-                token,
-            }) => self.welcome(now, nonce, session, token),
-            Some(Packet::Reject { nonce, reason }) => {
-                if self.handshake.as_ref().is_none_or(|h| h.nonce != nonce) {
+                msg2,
+            }) => self.welcome(now, nonce, session, msg2),
+            Some(Packet::Reject {
+                nonce,
+                reason,
+                version,
+            }) => self.reject(now, nonce, reason, version),
+            Some(Packet::Data { header }) => {
+                let Some(conn) = self.conn.as_mut().filter(|c| c.id == header.session) else {
                     return;
+                };
+                let Some(keys) = self.keys.as_ref() else {
+                    return;
+                };
+                let mut plain = [0u8; MAX_DATAGRAM];
+                let Some(frames) = keys.open(datagram, header.number, &mut plain) else {
+                    self.stats.forged += 1;
+                    return;
+                };
+                if conn.recv.seen(header.number) != Seen::New {
+                    self.stats.replayed += 1;
                 }
-                match reason {
-                    RejectReason::Busy => {}
-                    RejectReason::UnknownSession | RejectReason::BadProof => {
-                        // The server forgot us: what was unacknowledged failed; start over.
-                        if let Some(conn) = self.conn.as_mut() {
-                            conn.finish(CloseReason::Lost, 0, &mut self.conn_events);
-                        }
-                        self.collect();
-                        self.conn = None;
-                        self.token = None;
-                        self.start_handshake(now, false);
-                    }
-                }
-            }
-            Some(Packet::Data { header, frames }) => {
-                if let Some(conn) = self.conn.as_mut().filter(|c| c.id == header.session) {
-                    conn.handle(now, &self.config, &header, frames, &mut self.conn_events);
-                }
+                conn.handle(now, &self.config, &header, frames, &mut self.conn_events);
             }
             _ => {}
         }
         self.maintain(now);
     }
 
-    fn welcome(&mut self, now: Instant, nonce: Nonce, session: SessionId, token: Secret) {
-        let Some(h) = self.handshake.as_ref().filter(|h| h.nonce == nonce) else {
-            return;
-        };
-        let resumed = h.resume && self.conn.as_ref().is_some_and(|c| c.id == session);
-        self.handshake = None;
-        if resumed {
-            if let Some(conn) = self.conn.as_mut() {
-                conn.migrate(self.server, now, &mut self.conn_events);
-            }
-        } else {
-            self.conn = Some(Connection::new(session, self.server, Role::Client, now));
-            self.token = Some((session, token));
-        }
-        self.events.push_back(Event::Connected { session, resumed });
-    }
-
     /// Writes the next datagram to send into `buf` (of [`crate::MAX_DATAGRAM`] bytes).
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
-        if let Some(h) = self.handshake.as_mut() {
-            if h.next_send > now {
-                return None;
-            }
-            h.next_send = now + h.interval;
-            // Back off, but not far: a client waiting for its server should notice it soon.
-            h.interval = (h.interval * 2).min(self.config.handshake_retry * 4);
-            let mut w = Writer::new(buf);
-            match h.cookie {
-                Some(cookie) if h.joins < JOINS_PER_COOKIE => {
-                    h.joins += 1;
-                    let resume = match (h.resume, self.token) {
-                        (true, Some((session, token))) => {
-                            self.resume_counter += 1;
-                            Some(Resume {
-                                session,
-                                counter: self.resume_counter,
-                                proof: resume_proof(&token, session, self.resume_counter),
-                            })
-                        }
-                        _ => None,
-                    };
-                    packet::write_join(&mut w, &h.nonce, &cookie, resume);
-                }
-                _ => {
-                    h.cookie = None;
-                    packet::write_hello(&mut w, &h.nonce);
-                }
-            }
-            return Some(Transmit {
-                destination: self.server,
-                len: w.len(),
-            });
+        if self.handshake.is_some() {
+            return self.poll_handshake(now, buf);
         }
         let conn = self.conn.as_mut()?;
-        let len = conn.poll_transmit(now, &self.config, buf, &mut self.conn_events);
+        let limit = buf.len().min(MAX_DATAGRAM).saturating_sub(TAG_LEN);
+        let len = conn.poll_transmit(now, &self.config, &mut buf[..limit], &mut self.conn_events);
         // Sending can end the session (its packet numbers ran out): pass that on and start
         // over now, as no timer is left to do it later.
         self.maintain(now);
+        let len = len?;
+        let sealed = self
+            .keys
+            .as_ref()
+            .and_then(|k| k.seal(buf, len, packet::number_of(buf)?))?;
         Some(Transmit {
             destination: self.server,
-            len: len?,
+            len: sealed,
         })
     }
 
@@ -363,6 +328,7 @@ impl Client {
             .is_some_and(|c| !c.is_open() && c.is_closed());
         if ended && !self.closed_for_good {
             self.conn = None;
+            self.keys = None;
             self.token = None;
             self.start_handshake(now, false);
         }

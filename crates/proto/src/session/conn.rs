@@ -35,7 +35,7 @@ pub(crate) struct Connection {
     pub(crate) peer: SocketAddr,
     role: Role,
     send: SendState,
-    recv: RecvState,
+    pub(crate) recv: RecvState,
     rtt: Rtt,
     /// What congestion control counted (the controller lives with the packets in flight).
     counters: Counters,

@@ -7,9 +7,13 @@
 //! the sender resends, and UDP is not. This module adds exactly that, per message: every
 //! reliable message arrives once and in order on its channel, or its sender is told it failed.
 //!
-//! - [`Server`] handshakes with a stateless cookie before it keeps any state for a peer, and
-//!   demultiplexes sessions by (address, session id).
-//! - [`Client`] handshakes, keeps its session alive, and resumes it from a new address.
+//! - [`Server`] handshakes with a stateless cookie before it keeps any state for a peer (or
+//!   does any Diffie-Hellman), then runs a Noise IK handshake (`noise`) that authenticates
+//!   both sides' static keys ([`Keypair`]) and keys the session; every data packet after it is
+//!   sealed (ChaCha20-Poly1305, header as associated data). It demultiplexes sessions by
+//!   (address, session id).
+//! - [`Client`] handshakes, checks the server's key against its [`ServerPin`], keeps its
+//!   session alive, and resumes it from a new address.
 //! - Both run a connection: acks with a 32-bit bitfield, RFC 6298 retransmission timers, fast
 //!   retransmit, duplicate suppression, fragmentation of messages up to 64 KiB, per-channel
 //!   ordering, bounded memory and backpressure, and NewReno congestion control with pacing
@@ -22,6 +26,8 @@ mod conn;
 mod crypto;
 mod flight;
 mod gate;
+mod keys;
+pub(crate) mod noise;
 mod pacing;
 pub mod packet;
 mod per_ip;
@@ -41,6 +47,11 @@ use std::time::Duration;
 pub(crate) use channel_map::ChannelMap;
 pub use client::Client;
 pub use crypto::Rng;
+pub use keys::{
+    fingerprint, parse_fingerprint, public_key_hex, BadKeyText, Fingerprint, Keypair, ServerPin,
+    KEY_LEN,
+};
+pub use noise::{NOISE_PARAMS, TAG_LEN};
 pub use packet::RejectReason;
 pub use server::Server;
 
@@ -60,11 +71,12 @@ pub type Channel = u16;
 pub const MAX_MESSAGE: usize = 64 * 1024;
 
 /// The most bytes of a message one data packet carries.
-pub const MAX_FRAGMENT: usize = MAX_DATAGRAM - packet::HEADER_LEN - packet::frame::RELIABLE_HEADER;
+pub const MAX_FRAGMENT: usize =
+    MAX_DATAGRAM - packet::HEADER_LEN - TAG_LEN - packet::frame::RELIABLE_HEADER;
 
 /// The largest unreliable message (it must fit one datagram).
 pub const MAX_UNRELIABLE: usize =
-    MAX_DATAGRAM - packet::HEADER_LEN - packet::frame::UNRELIABLE_HEADER;
+    MAX_DATAGRAM - packet::HEADER_LEN - TAG_LEN - packet::frame::UNRELIABLE_HEADER;
 
 /// How a message travels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -239,6 +251,46 @@ pub enum Event {
         /// Why.
         reason: CloseReason,
     },
+    /// The client gave up on this server for good: it cannot safely or usefully talk to it.
+    HandshakeFailed {
+        /// Why.
+        error: HandshakeError,
+    },
+}
+
+/// Why a client stopped handshaking with its server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum HandshakeError {
+    /// The server showed another static key than the one pinned: someone may be in the
+    /// middle, or the server's key was replaced.
+    #[error(
+        "the server's key changed: expected {expected}, the server showed {}",
+        Fingerprint::of(seen)
+    )]
+    KeyMismatch {
+        /// What the client was pinned to.
+        expected: ServerPin,
+        /// The key the server showed.
+        seen: [u8; KEY_LEN],
+    },
+    /// The server speaks a newer protocol version.
+    #[error(
+        "the server speaks session protocol v{server}, this client v{client}: upgrade the client"
+    )]
+    UpgradeClient {
+        /// The server's version.
+        server: u8,
+        /// Ours.
+        client: u8,
+    },
+    /// The server speaks an older protocol version.
+    #[error("the server speaks session protocol v{server}, this client v{client}: the server must be upgraded")]
+    UpgradeServer {
+        /// The server's version.
+        server: u8,
+        /// Ours.
+        client: u8,
+    },
 }
 
 /// Counters of what the server turned away.
@@ -253,6 +305,25 @@ pub struct ServerStats {
     /// Joins refused (unknown session to resume, bad proof, server full, or too many sessions
     /// from the client's network).
     pub rejected: u64,
+    /// Joins whose Noise message did not check out (a wrong or garbled handshake).
+    pub bad_handshake: u64,
+    /// Handshake packets of another protocol version (answered with a version Reject).
+    pub other_version: u64,
+    /// Data packets that failed authentication (tampered, forged, or under old keys).
+    pub forged: u64,
+    /// Authentic data packets whose number was already seen or is too old (replays).
+    pub replayed: u64,
+}
+
+/// Counters of what a client dropped.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ClientStats {
+    /// Data packets that failed authentication.
+    pub forged: u64,
+    /// Authentic data packets whose number was already seen or is too old.
+    pub replayed: u64,
+    /// Welcomes whose Noise message did not check out.
+    pub bad_handshake: u64,
 }
 
 /// A session's path as its sender sees it: the congestion window and what it counted.

@@ -1,5 +1,5 @@
 //! The session protocol's bytes: handshake packets, the 20-byte data header, and the frames
-//! that follow it. Laid out by hand (little-endian, fixed widths) because every field's size is
+//! that follow it (sealed: see `noise`). Laid out by hand (little-endian, fixed widths) because every field's size is
 //! part of the overhead budget; the README documents it field by field.
 //!
 //! Every session packet starts with `0xFF 'S'` and a byte holding the version (high nibble) and
@@ -15,8 +15,10 @@ pub(crate) use frames::{frame, parse_frames, Frame};
 
 /// The session protocol's magic bytes.
 pub const MAGIC: [u8; 2] = [0xFF, b'S'];
-/// The session protocol version.
-pub const VERSION: u8 = 1;
+/// The session protocol version: 2 is the encrypted one (Noise IK handshake, sealed data
+/// packets); 1 was plaintext. A Reject keeps one layout in every version, so that a peer of
+/// another version can be told to upgrade.
+pub const VERSION: u8 = 2;
 /// Bytes in a data packet's header.
 pub const HEADER_LEN: usize = 20;
 /// Client handshake packets are padded to this size, so that no server answer before a session
@@ -26,6 +28,8 @@ pub const CLIENT_HELLO_LEN: usize = MAX_DATAGRAM;
 pub const NONCE_LEN: usize = 16;
 /// Bytes of a cookie, a resume token and a resume proof.
 pub const SECRET_LEN: usize = 16;
+/// The longest Noise handshake message a Join or Welcome carries.
+pub(crate) const MAX_NOISE_MSG: usize = 256;
 
 pub(crate) type Nonce = [u8; NONCE_LEN];
 pub(crate) type Secret = [u8; SECRET_LEN];
@@ -64,6 +68,8 @@ pub enum RejectReason {
     BadProof,
     /// The server holds as many sessions as it may.
     Busy,
+    /// The peer speaks another protocol version (the Reject's own version says which).
+    Version,
 }
 
 impl RejectReason {
@@ -72,6 +78,7 @@ impl RejectReason {
             RejectReason::UnknownSession => 1,
             RejectReason::BadProof => 2,
             RejectReason::Busy => 3,
+            RejectReason::Version => 4,
         }
     }
 
@@ -80,12 +87,14 @@ impl RejectReason {
             1 => RejectReason::UnknownSession,
             2 => RejectReason::BadProof,
             3 => RejectReason::Busy,
+            4 => RejectReason::Version,
             _ => return None,
         })
     }
 }
 
-/// A client's proof that it holds a session's resume token.
+/// A client's proof that it holds a session's resume token; it travels inside the Noise
+/// handshake's first message, encrypted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Resume {
     pub(crate) session: u32,
@@ -102,24 +111,34 @@ pub(crate) enum Packet<'a> {
     Cookie {
         nonce: Nonce,
         cookie: Secret,
+        server_key: [u8; 32],
     },
     Join {
         nonce: Nonce,
         cookie: Secret,
-        resume: Option<Resume>,
+        /// The Noise IK first message; its payload is the join or resume request.
+        msg1: &'a [u8],
     },
     Welcome {
         nonce: Nonce,
         session: u32,
-        token: Secret,
+        /// The Noise IK second message; its payload is the resume token.
+        msg2: &'a [u8],
     },
     Reject {
         nonce: Nonce,
         reason: RejectReason,
+        /// The version of the peer that sent it.
+        version: u8,
     },
+    /// A padded client packet of another version: answered with a version Reject.
+    OtherVersion {
+        nonce: Nonce,
+    },
+    /// A data packet: its header, parsed; the frames and tag stay sealed until the session's
+    /// keys open the whole datagram.
     Data {
         header: Header,
-        frames: &'a [u8],
     },
 }
 
@@ -177,37 +196,41 @@ pub(crate) fn parse(datagram: &[u8]) -> Option<Packet<'_>> {
     }
     let mut r = Reader(&datagram[MAGIC.len()..]);
     let vt = r.u8()?;
+    let client_sized = datagram.len() >= CLIENT_HELLO_LEN;
     if vt >> 4 != VERSION {
-        return None;
+        // Only the layouts every version shares: a padded client packet's nonce, and Reject.
+        return match vt & 0x0F {
+            _ if client_sized => Some(Packet::OtherVersion { nonce: r.array()? }),
+            n if n == Type::Reject as u8 => Some(Packet::Reject {
+                nonce: r.array()?,
+                reason: RejectReason::from_code(r.u8()?)?,
+                version: vt >> 4,
+            }),
+            _ => None,
+        };
     }
     let ty = Type::from_nibble(vt & 0x0F)?;
-    let client_sized = datagram.len() >= CLIENT_HELLO_LEN;
     Some(match ty {
         Type::Hello if client_sized => Packet::Hello { nonce: r.array()? },
         Type::Cookie => Packet::Cookie {
             nonce: r.array()?,
             cookie: r.array()?,
+            server_key: r.array()?,
         },
         Type::Join if client_sized => Packet::Join {
             nonce: r.array()?,
             cookie: r.array()?,
-            resume: match r.u8()? {
-                0 => None,
-                _ => Some(Resume {
-                    session: r.u32()?,
-                    counter: r.u32()?,
-                    proof: r.array()?,
-                }),
-            },
+            msg1: noise_msg(&mut r)?,
         },
         Type::Welcome => Packet::Welcome {
             nonce: r.array()?,
             session: r.u32()?,
-            token: r.array()?,
+            msg2: noise_msg(&mut r)?,
         },
         Type::Reject => Packet::Reject {
             nonce: r.array()?,
             reason: RejectReason::from_code(r.u8()?)?,
+            version: VERSION,
         },
         Type::Data => {
             let header = Header {
@@ -217,14 +240,58 @@ pub(crate) fn parse(datagram: &[u8]) -> Option<Packet<'_>> {
                 ack_bits: r.u32()?,
                 ack_delay: r.u8()?,
             };
-            Packet::Data {
-                header,
-                frames: r.0,
-            }
+            Packet::Data { header }
         }
         // Unpadded client handshakes are dropped: answering them could amplify.
         Type::Hello | Type::Join => return None,
     })
+}
+
+/// A Noise message: a u16 length, then its bytes.
+fn noise_msg<'a>(r: &mut Reader<'a>) -> Option<&'a [u8]> {
+    let len = usize::from(r.u16()?);
+    if len > MAX_NOISE_MSG {
+        return None;
+    }
+    r.take(len)
+}
+
+/// The join request inside a Join's first Noise message: `0` for a new session, or `1`, the
+/// session id, the resume counter and the proof.
+pub(crate) fn join_payload(resume: Option<Resume>) -> Vec<u8> {
+    match resume {
+        None => vec![0],
+        Some(r) => {
+            let mut out = vec![1];
+            out.extend_from_slice(&r.session.to_le_bytes());
+            out.extend_from_slice(&r.counter.to_le_bytes());
+            out.extend_from_slice(&r.proof);
+            out
+        }
+    }
+}
+
+/// Reads [`join_payload`] back; `None` if malformed, `Some(None)` for a new session.
+pub(crate) fn parse_join_payload(bytes: &[u8]) -> Option<Option<Resume>> {
+    let mut r = Reader(bytes);
+    let resume = match r.u8()? {
+        0 => None,
+        1 => Some(Resume {
+            session: r.u32()?,
+            counter: r.u32()?,
+            proof: r.array()?,
+        }),
+        _ => return None,
+    };
+    r.0.is_empty().then_some(resume)
+}
+
+/// The packet number of a data packet this side wrote (its header at the start of `bytes`).
+pub(crate) fn number_of(bytes: &[u8]) -> Option<u32> {
+    bytes
+        .get(7..11)
+        .and_then(|b| b.try_into().ok())
+        .map(u32::from_le_bytes)
 }
 
 /// Appends to a buffer; the caller sizes packets so that nothing passes [`MAX_DATAGRAM`].
@@ -276,40 +343,32 @@ pub(crate) fn write_hello(w: &mut Writer<'_>, nonce: &Nonce) {
     w.pad_to(CLIENT_HELLO_LEN);
 }
 
-pub(crate) fn write_cookie(w: &mut Writer<'_>, nonce: &Nonce, cookie: &Secret) {
+pub(crate) fn write_cookie(w: &mut Writer<'_>, nonce: &Nonce, cookie: &Secret, key: &[u8; 32]) {
     w.start(Type::Cookie);
     w.put(nonce);
     w.put(cookie);
+    w.put(key);
 }
 
-pub(crate) fn write_join(
-    w: &mut Writer<'_>,
-    nonce: &Nonce,
-    cookie: &Secret,
-    resume: Option<Resume>,
-) {
+fn put_noise(w: &mut Writer<'_>, msg: &[u8]) {
+    let len = msg.len().min(MAX_NOISE_MSG);
+    w.put(&(len as u16).to_le_bytes());
+    w.put(&msg[..len]);
+}
+
+pub(crate) fn write_join(w: &mut Writer<'_>, nonce: &Nonce, cookie: &Secret, msg1: &[u8]) {
     w.start(Type::Join);
     w.put(nonce);
     w.put(cookie);
-    match resume {
-        None => {
-            w.put(&[0]);
-        }
-        Some(r) => {
-            w.put(&[1]);
-            w.put(&r.session.to_le_bytes());
-            w.put(&r.counter.to_le_bytes());
-            w.put(&r.proof);
-        }
-    }
+    put_noise(w, msg1);
     w.pad_to(CLIENT_HELLO_LEN);
 }
 
-pub(crate) fn write_welcome(w: &mut Writer<'_>, nonce: &Nonce, session: u32, token: &Secret) {
+pub(crate) fn write_welcome(w: &mut Writer<'_>, nonce: &Nonce, session: u32, msg2: &[u8]) {
     w.start(Type::Welcome);
     w.put(nonce);
     w.put(&session.to_le_bytes());
-    w.put(token);
+    put_noise(w, msg2);
 }
 
 pub(crate) fn write_reject(w: &mut Writer<'_>, nonce: &Nonce, reason: RejectReason) {

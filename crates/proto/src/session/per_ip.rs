@@ -51,7 +51,7 @@ mod tests {
     use std::time::Instant;
 
     use super::super::packet::{self, Writer};
-    use super::super::{Config, RejectReason, Server};
+    use super::super::{noise, Config, Keypair, RejectReason, Server};
     use super::*;
     use crate::MAX_DATAGRAM;
 
@@ -90,12 +90,20 @@ mod tests {
         let len = w.len();
         server.handle_datagram(now, from, &buf[..len]);
         let t = server.poll_transmit(now, &mut buf).expect("a cookie");
-        let Some(packet::Packet::Cookie { cookie, .. }) = packet::parse(&buf[..t.len]) else {
+        let Some(packet::Packet::Cookie {
+            cookie, server_key, ..
+        }) = packet::parse(&buf[..t.len])
+        else {
             panic!("expected a cookie");
         };
+        let me = Keypair::from_seed([from.port() as u8; 32]);
+        let prologue = noise::prologue(&nonce, &cookie);
+        let payload = packet::join_payload(None);
+        let init = noise::Initiator::start(&me, &server_key, &prologue, [1; 32], &payload)
+            .expect("a first message");
         let mut join = [0u8; MAX_DATAGRAM];
         let mut w = Writer::new(&mut join);
-        packet::write_join(&mut w, &nonce, &cookie, None);
+        packet::write_join(&mut w, &nonce, &cookie, &init.msg1);
         let len = w.len();
         server.handle_datagram(now, from, &join[..len]);
         let t = server.poll_transmit(now, &mut buf).expect("an answer");
@@ -114,7 +122,7 @@ mod tests {
             max_sessions_per_ip: 4,
             ..Config::default()
         };
-        let mut server = Server::new(config, [9; 32], now);
+        let mut server = Server::new(config, [9; 32], now, Keypair::from_seed([3; 32]));
         let from = |ip: &str, port: u16| SocketAddr::new(ip.parse().expect("literal"), port);
         // One IPv4 address, many ports: four sessions, then refused before a session exists.
         let attacker: Vec<_> = (0..50)

@@ -3,9 +3,10 @@
 //! `poll_timeout` cheap with many sessions.
 //!
 //! Before a session exists the server keeps nothing per peer and never answers with more bytes
-//! than it was sent: a Hello (padded to 1200 bytes) gets a 35-byte cookie, a valid Join (also
-//! padded) gets a 39-byte welcome. Only a Join that echoes a cookie minted for its source
-//! address proves the client receives there, and only then is a session made.
+//! than it was sent: a Hello (padded to 1200 bytes) gets a 67-byte cookie (with the server's
+//! static key), a valid Join (also padded) gets an 89-byte welcome. Only a Join that echoes a
+//! cookie minted for its source address proves the client receives there, and only then does
+//! the server run Diffie-Hellman (the Noise IK handshake) and make a session.
 //!
 //! A server may hold a hundred thousand sessions, most of them quiet, so a session's
 //! bookkeeping (its timer, whether it waits to send) lives in its own boxed entry rather than
@@ -18,14 +19,17 @@ use std::time::Instant;
 use super::congestion::ClosedPaths;
 use super::conn::Connection;
 use super::crypto::{Cookies, Rng};
+use super::keys::{Keypair, KEY_LEN};
+use super::noise::{PacketKeys, TAG_LEN};
 use super::packet::{self, Nonce, Packet, Secret, Writer};
 use super::per_ip::PerIp;
+use super::recv::Seen;
 use super::time::Stamp;
 use super::timers::Timers;
 use super::{
     Channel, Config, Delivery, Event, MessageId, PathStats, ServerStats, SessionId, Transmit,
 };
-use crate::Error;
+use crate::{Error, MAX_DATAGRAM};
 
 mod handshake;
 
@@ -35,10 +39,24 @@ pub(super) struct Session {
     nonce: Nonce,
     token: Secret,
     resume_counter: u32,
+    /// One allocation, so that the session entry itself stays small (see `tests`).
+    crypto: Box<Crypto>,
     /// The deadline this session has on the timer heap; other entries for it there are stale.
     timer: Option<Stamp>,
     /// Whether it is on the queue of sessions that may have something to send.
     dirty: bool,
+}
+
+/// A session's keys and what its handshake proved.
+#[derive(Debug)]
+pub(super) struct Crypto {
+    keys: PacketKeys,
+    /// The client's static key, proven by the handshake.
+    peer_key: [u8; KEY_LEN],
+    /// The ephemeral key of the first message that made (or last resumed) the session, and
+    /// the answer sent to it: a repeat of that message gets the same answer, without DH.
+    join_e: [u8; KEY_LEN],
+    welcome: Box<[u8]>,
 }
 
 /// The server side of the session protocol.
@@ -46,6 +64,7 @@ pub(super) struct Session {
 pub struct Server {
     config: Config,
     rng: Rng,
+    identity: Keypair,
     cookies: Cookies,
     sessions: HashMap<SessionId, Box<Session>>,
     by_addr: HashMap<SocketAddr, SessionId>,
@@ -61,13 +80,15 @@ pub struct Server {
 }
 
 impl Server {
-    /// A server; `seed` is its only source of randomness (session ids, tokens, keys).
-    pub fn new(config: Config, seed: [u8; 32], now: Instant) -> Self {
+    /// A server; `seed` is its only source of randomness (session ids, tokens, keys), and
+    /// `identity` its long-term static key, which clients pin.
+    pub fn new(config: Config, seed: [u8; 32], now: Instant, identity: Keypair) -> Self {
         let mut rng = Rng::from_seed(seed);
         let cookies = Cookies::new(&mut rng, now, config.cookie_window);
         Self {
             config,
             rng,
+            identity,
             cookies,
             sessions: HashMap::new(),
             by_addr: HashMap::new(),
@@ -117,6 +138,16 @@ impl Server {
         }
     }
 
+    /// The server's static public key (what clients pin).
+    pub fn public_key(&self) -> [u8; KEY_LEN] {
+        self.identity.public
+    }
+
+    /// The client's static public key on an established session, as its handshake proved it.
+    pub fn peer_key(&self, session: SessionId) -> Option<[u8; KEY_LEN]> {
+        self.sessions.get(&session).map(|s| s.crypto.peer_key)
+    }
+
     /// The client address a session runs from.
     pub fn peer(&self, session: SessionId) -> Option<SocketAddr> {
         self.sessions.get(&session).map(|s| s.conn.peer)
@@ -129,17 +160,25 @@ impl Server {
                 // Only handshakes use the cookie keys, so only they need them current.
                 self.cookies.rotate(now, &mut self.rng);
                 let cookie = self.cookies.mint(from, &nonce, now);
-                self.reply(from, |w| packet::write_cookie(w, &nonce, &cookie));
+                let key = self.identity.public;
+                self.reply(from, |w| packet::write_cookie(w, &nonce, &cookie, &key));
             }
             Some(Packet::Join {
                 nonce,
                 cookie,
-                resume,
+                msg1,
             }) => {
                 self.cookies.rotate(now, &mut self.rng);
-                self.join(now, from, nonce, cookie, resume);
+                self.join(now, from, nonce, cookie, msg1);
             }
-            Some(Packet::Data { header, frames }) => {
+            Some(Packet::OtherVersion { nonce }) => {
+                // Padded, so the answer is smaller: tell the peer to upgrade, not time out.
+                self.stats.other_version += 1;
+                self.reply(from, |w| {
+                    packet::write_reject(w, &nonce, packet::RejectReason::Version)
+                });
+            }
+            Some(Packet::Data { header }) => {
                 let Some(session) = self.sessions.get_mut(&header.session) else {
                     self.stats.unmatched += 1;
                     return;
@@ -147,6 +186,18 @@ impl Server {
                 if session.conn.peer != from {
                     self.stats.unmatched += 1;
                     return;
+                }
+                let mut plain = [0u8; MAX_DATAGRAM];
+                let Some(frames) = session
+                    .crypto
+                    .keys
+                    .open(datagram, header.number, &mut plain)
+                else {
+                    self.stats.forged += 1;
+                    return;
+                };
+                if session.conn.recv.seen(header.number) != Seen::New {
+                    self.stats.replayed += 1;
                 }
                 session
                     .conn
@@ -207,15 +258,21 @@ impl Server {
         }
         while let Some(&id) = self.dirty.front() {
             if let Some(s) = self.sessions.get_mut(&id) {
-                let sent = s
-                    .conn
-                    .poll_transmit(now, &self.config, buf, &mut self.conn_events);
+                let limit = buf.len().min(MAX_DATAGRAM).saturating_sub(TAG_LEN);
+                let sent = s.conn.poll_transmit(
+                    now,
+                    &self.config,
+                    &mut buf[..limit],
+                    &mut self.conn_events,
+                );
                 let destination = s.conn.peer;
                 if sent.is_none() {
                     s.dirty = false;
                 }
+                let sealed =
+                    sent.and_then(|len| s.crypto.keys.seal(buf, len, packet::number_of(buf)?));
                 self.collect(id);
-                if let Some(len) = sent {
+                if let Some(len) = sealed {
                     return Some(Transmit { destination, len });
                 }
             }
@@ -312,7 +369,7 @@ impl Server {
     }
 
     fn reply(&mut self, to: SocketAddr, write: impl FnOnce(&mut Writer<'_>)) {
-        let mut buf = [0u8; 64];
+        let mut buf = [0u8; 3 * packet::MAX_NOISE_MSG];
         let mut w = Writer::new(&mut buf);
         write(&mut w);
         let len = w.len();

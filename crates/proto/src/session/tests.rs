@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use super::{Client, Config, Delivery, Event, Server, SessionId, MAX_FRAGMENT};
+use super::{Client, Config, Delivery, Event, Keypair, Server, ServerPin, SessionId, MAX_FRAGMENT};
 use crate::MAX_DATAGRAM;
 
 const STEP: Duration = Duration::from_millis(5);
@@ -33,8 +33,15 @@ impl Pair {
         let server_addr: SocketAddr = ([127, 0, 0, 1], 8081).into();
         let config = Config::default();
         Self {
-            server: Server::new(config.clone(), [1; 32], now),
-            client: Client::new(config, [2; 32], server_addr, now),
+            server: Server::new(config.clone(), [1; 32], now, Keypair::from_seed([3; 32])),
+            client: Client::new(
+                config,
+                [2; 32],
+                server_addr,
+                now,
+                Keypair::from_seed([4; 32]),
+                ServerPin::Any,
+            ),
             server_addr,
             client_addr: ([127, 0, 0, 1], 40000).into(),
             now,
@@ -163,6 +170,10 @@ fn a_session_entry_stays_small() {
     // summary (issue 13) counted the packets sent and the fragments sent again.
     let size = std::mem::size_of::<super::server::Session>();
     assert!(size <= 296, "{size} bytes");
+    // Issue 12 added the session's keys and handshake proof, boxed once beside the entry: two
+    // AEAD keys, the client's key, and the answer to a repeated first message.
+    let crypto = std::mem::size_of::<super::server::Crypto>();
+    assert!(crypto <= 160, "{crypto} bytes");
 }
 
 #[test]

@@ -308,7 +308,7 @@ fn a_64_kib_message_is_split_and_reassembled() {
 }
 
 #[test]
-fn headers_cost_twenty_bytes() {
+fn headers_cost_twenty_bytes_and_the_tag_sixteen() {
     assert_eq!(packet::HEADER_LEN, 20);
     let mut sim = Sim::new(5, Config::default(), LinkSpec::PERFECT);
     let c = sim.add_client("10.0.0.2:40000", Config::default());
@@ -321,7 +321,12 @@ fn headers_cost_twenty_bytes() {
         .expect("sent");
     sim.run_for(Duration::from_millis(100));
     let (_, _, first) = &sim.sent[0];
-    assert_eq!(first.len(), 20 + packet::frame_overhead_reliable() + 5);
+    let tag = dgram_proto::session::TAG_LEN;
+    assert_eq!(tag, 16);
+    assert_eq!(
+        first.len(),
+        20 + packet::frame_overhead_reliable() + 5 + tag
+    );
 }
 
 #[test]

@@ -3,62 +3,14 @@
 //! recoveries that use them: NAT rebinding, a server that forgot its sessions, and a server
 //! that moved to a new address (the client is pointed there with `set_server`).
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use dgram_proto::session::{CloseReason, Config, Delivery, Event, FailReason, Server};
+use dgram_proto::session::{CloseReason, Config, Delivery, Event, FailReason};
 
+use crate::handshake_support::{
+    addr, connected, cookie_sent_to, hello, join, server_key_sent_to, ATTACKER, CLIENT, VICTIM,
+};
 use crate::sim::{LinkSpec, Sim};
-
-const CLIENT: &str = "10.0.0.2:40000";
-const VICTIM: &str = "10.0.0.9:5000";
-const ATTACKER: &str = "10.6.6.6:6666";
-
-fn addr(s: &str) -> SocketAddr {
-    s.parse().expect("addr")
-}
-
-fn hello(nonce: u8) -> Vec<u8> {
-    let mut p = vec![0xFF, b'S', 0x10];
-    p.extend([nonce; 16]);
-    p.resize(1200, 0);
-    p
-}
-
-fn join(nonce: u8, cookie: [u8; 16], resume: Option<(u32, u32, [u8; 16])>) -> Vec<u8> {
-    let mut p = vec![0xFF, b'S', 0x12];
-    p.extend([nonce; 16]);
-    p.extend(cookie);
-    match resume {
-        None => p.push(0),
-        Some((session, counter, proof)) => {
-            p.push(1);
-            p.extend(session.to_le_bytes());
-            p.extend(counter.to_le_bytes());
-            p.extend(proof);
-        }
-    }
-    p.resize(1200, 0);
-    p
-}
-
-/// The cookie the server sent to `to` (recorded), if any.
-fn cookie_sent_to(sim: &Sim, to: SocketAddr) -> Option<[u8; 16]> {
-    sim.sent
-        .iter()
-        .rev()
-        .find(|(from, dest, b)| *from == sim.server_addr && *dest == to && b[2] == 0x11)
-        .map(|(_, _, b)| b[19..35].try_into().expect("16 bytes"))
-}
-
-fn connected() -> (Sim, usize) {
-    let mut sim = Sim::new(21, Config::default(), LinkSpec::PERFECT);
-    sim.record = true;
-    let c = sim.add_client(CLIENT, Config::default());
-    sim.run_for(Duration::from_secs(1));
-    assert!(sim.session_of(c).is_some());
-    (sim, c)
-}
 
 #[test]
 fn a_spoofed_source_cannot_create_a_session() {
@@ -70,13 +22,14 @@ fn a_spoofed_source_cannot_create_a_session() {
     sim.inject(addr(ATTACKER), server, hello(1));
     sim.run_for(Duration::from_millis(50));
     let attackers = cookie_sent_to(&sim, addr(ATTACKER)).expect("attacker got its own cookie");
-    sim.inject(addr(VICTIM), server, join(1, [0; 16], None));
-    sim.inject(addr(VICTIM), server, join(1, attackers, None));
+    let key = server_key_sent_to(&sim, addr(ATTACKER)).expect("the server's key");
+    sim.inject(addr(VICTIM), server, join(1, [0; 16], key, None));
+    sim.inject(addr(VICTIM), server, join(1, attackers, key, None));
     sim.run_for(Duration::from_millis(50));
     assert_eq!(sim.server.sessions(), 1, "only the real client's");
     assert_eq!(sim.server.stats().bad_cookie, 2);
     // The attacker's own address does get a session with its own cookie: it proved it.
-    sim.inject(addr(ATTACKER), server, join(1, attackers, None));
+    sim.inject(addr(ATTACKER), server, join(1, attackers, key, None));
     sim.run_for(Duration::from_millis(50));
     assert_eq!(sim.server.sessions(), 2);
 }
@@ -96,12 +49,13 @@ fn handshake_replies_are_never_larger_than_their_requests() {
     let handshake_replies: Vec<_> = sim
         .sent
         .iter()
-        .filter(|(from, _, b)| *from == server && b[2] != 0x15)
+        .filter(|(from, _, b)| *from == server && b[2] != 0x25)
         .collect();
     assert!(!handshake_replies.is_empty());
     for (_, _, reply) in handshake_replies {
+        // The largest is the Welcome: 89 bytes, with the Noise second message.
         assert!(
-            reply.len() <= 64,
+            reply.len() <= 96,
             "a reply of {} bytes to a 1200-byte request",
             reply.len()
         );
@@ -109,7 +63,7 @@ fn handshake_replies_are_never_larger_than_their_requests() {
     let client_handshakes = sim
         .sent
         .iter()
-        .filter(|(from, _, b)| *from == addr(CLIENT) && b[2] != 0x15);
+        .filter(|(from, _, b)| *from == addr(CLIENT) && b[2] != 0x25);
     for (_, _, request) in client_handshakes {
         assert_eq!(request.len(), 1200);
     }
@@ -119,7 +73,7 @@ fn handshake_replies_are_never_larger_than_their_requests() {
 fn a_forged_session_id_from_another_address_is_dropped() {
     let (mut sim, c) = connected();
     let session = sim.session_of(c).expect("connected");
-    let mut forged = vec![0xFF, b'S', 0x15];
+    let mut forged = vec![0xFF, b'S', 0x25];
     forged.extend(session.to_le_bytes());
     forged.extend(1000u32.to_le_bytes());
     forged.extend([0u8; 9]);
@@ -139,10 +93,12 @@ fn a_resume_with_a_wrong_token_is_refused() {
     sim.inject(addr(ATTACKER), server, hello(3));
     sim.run_for(Duration::from_millis(50));
     let cookie = cookie_sent_to(&sim, addr(ATTACKER)).expect("cookie");
+    let key = server_key_sent_to(&sim, addr(ATTACKER)).expect("key");
+    // A well-formed Noise handshake from the attacker's own key, naming the victim's session.
     sim.inject(
         addr(ATTACKER),
         server,
-        join(3, cookie, Some((session, 99, [7; 16]))),
+        join(3, cookie, key, Some((session, 99, [7; 16]))),
     );
     sim.run_for(Duration::from_millis(50));
     assert_eq!(sim.server.stats().rejected, 1);
@@ -151,7 +107,7 @@ fn a_resume_with_a_wrong_token_is_refused() {
         .sent
         .iter()
         .rev()
-        .find(|(_, to, b)| *to == addr(ATTACKER) && b[2] == 0x14)
+        .find(|(_, to, b)| *to == addr(ATTACKER) && b[2] == 0x24)
         .expect("a reject");
     assert_eq!(reject.2[19], 2, "bad proof");
 }
@@ -186,7 +142,7 @@ fn a_client_whose_address_changed_resumes_its_session() {
     assert_eq!(sim.server.peer(session), Some(new_addr));
     // The old address is not served any more.
     let unmatched = sim.server.stats().unmatched;
-    let mut stale = vec![0xFF, b'S', 0x15];
+    let mut stale = vec![0xFF, b'S', 0x25];
     stale.extend(session.to_le_bytes());
     stale.extend(5000u32.to_le_bytes());
     stale.extend([0u8; 9]);
@@ -250,7 +206,7 @@ fn a_client_notices_a_restarted_server_and_joins_again() {
     let (mut sim, c) = connected();
     let session = sim.session_of(c).expect("connected");
     let now = sim.now;
-    sim.server = Server::new(Config::default(), [9; 32], now);
+    sim.restart_server([9; 32]);
     let id = sim.clients[c]
         .client
         .send(now, 0, b"into the void".to_vec(), Delivery::Reliable)
@@ -282,7 +238,7 @@ fn a_client_is_pointed_at_a_server_that_moved_only_while_it_has_no_session() {
     // the old address reaches nobody from now on.
     let moved = addr("10.0.0.7:8081");
     sim.server_addr = moved;
-    sim.server = Server::new(Config::default(), [5; 32], sim.now);
+    sim.restart_server([5; 32]);
     let now = sim.now;
     assert!(
         !sim.clients[c].client.set_server(now, moved),
@@ -323,7 +279,7 @@ fn a_client_is_pointed_at_a_server_that_moved_only_while_it_has_no_session() {
         .iter()
         .find(|(from, ..)| *from == addr(CLIENT))
         .expect("a packet right away");
-    assert_eq!((first.1, first.2[2], first.2.len()), (moved, 0x10, 1200));
+    assert_eq!((first.1, first.2[2], first.2.len()), (moved, 0x20, 1200));
     sim.run_for(Duration::from_secs(1));
     let joined = sim.session_of(c).expect("joined the moved server");
     assert!(sim.clients[c].events.contains(&Event::Connected {

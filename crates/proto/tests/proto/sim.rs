@@ -6,7 +6,7 @@ use std::collections::BinaryHeap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use dgram_proto::session::{Client, Config, Event, Server, SessionId};
+use dgram_proto::session::{Client, Config, Event, Keypair, Server, ServerPin, SessionId};
 use dgram_proto::MAX_DATAGRAM;
 
 use crate::bottleneck::Bottleneck;
@@ -103,6 +103,8 @@ pub(crate) struct Sim {
     pub(crate) bottleneck: Option<Bottleneck>,
     pub(crate) server_addr: SocketAddr,
     pub(crate) server: Server,
+    /// The server's long-term key (a restarted server keeps it, as a real one does).
+    pub(crate) server_identity: Keypair,
     pub(crate) server_events: Vec<(SessionId, Event)>,
     pub(crate) clients: Vec<SimClient>,
     wire: BinaryHeap<Reverse<InFlight>>,
@@ -116,8 +118,10 @@ impl Sim {
     pub(crate) fn new(seed: u64, config: Config, link: LinkSpec) -> Self {
         let now = Instant::now();
         let mut rng = Rng::new(seed);
-        let server = Server::new(config, rng.seed(), now);
+        let server_identity = Keypair::from_seed(rng.seed());
+        let server = Server::new(config, rng.seed(), now, server_identity.clone());
         Self {
+            server_identity,
             now,
             rng,
             link,
@@ -135,13 +139,36 @@ impl Sim {
     }
 
     pub(crate) fn add_client(&mut self, addr: &str, config: Config) -> usize {
-        let client = Client::new(config, self.rng.seed(), self.server_addr, self.now);
+        let identity = Keypair::from_seed(self.rng.seed());
+        self.add_client_with(addr, config, identity, ServerPin::Any)
+    }
+
+    /// A client with its own key and pin.
+    pub(crate) fn add_client_with(
+        &mut self,
+        addr: &str,
+        config: Config,
+        identity: Keypair,
+        pin: ServerPin,
+    ) -> usize {
+        let seed = self.rng.seed();
+        let client = Client::new(config, seed, self.server_addr, self.now, identity, pin);
         self.clients.push(SimClient {
             addr: addr.parse().expect("addr"),
             client,
             events: Vec::new(),
         });
         self.clients.len() - 1
+    }
+
+    /// A server restarted in place with the same long-term key.
+    pub(crate) fn restart_server(&mut self, seed: [u8; 32]) {
+        self.server = Server::new(
+            Config::default(),
+            seed,
+            self.now,
+            self.server_identity.clone(),
+        );
     }
 
     /// Puts a datagram on the wire as `from`, as an attacker or a test would.

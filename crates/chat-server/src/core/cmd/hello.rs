@@ -1,9 +1,13 @@
-//! `Hello`: the session speaks as a name. A free name is claimed (the client gets a new key to
-//! keep), within its network's quota of claims; a claimed one needs its key, and once a later
-//! session shows it the claim is established (a new claim lapses after a day unused, an
-//! established one after `claim_ttl`); a claim unused past its lifetime lapses first. What
-//! waited for the name is delivered (and the news of what it sent that expired unread), and its
-//! room co-members see it come online.
+//! `Hello`: the session speaks as a name. A name belongs to a key: the first session to say a
+//! free name binds it to the client's long-term public key (which the session layer proved in
+//! its handshake), within its network's quota of claims, and only sessions of that key may
+//! speak as it later; nothing a session sends, and nothing stored, lets another client in. A
+//! name claimed by an older release (with a claim key, kept as its hash) is proved once with
+//! that key and bound to the proving client's key from then on. Once a later session uses a
+//! claim it is established (a new claim lapses after a day unused, an established one after
+//! `claim_ttl`); a claim unused past its lifetime lapses first. What waited for the name is
+//! delivered (and the news of what it sent that expired unread), and its room co-members see
+//! it come online.
 
 use std::collections::{BTreeSet, VecDeque};
 
@@ -14,7 +18,8 @@ use dgram_proto::Name;
 use super::super::effects::Effects;
 use super::super::op::Op;
 use super::super::quota;
-use super::super::state::{User, UserKey};
+use super::super::state::{Owner, PeerKey, User, UserKey};
+use super::super::undo::Undo;
 use super::super::ChatCore;
 use super::{info, Handled, Refused};
 
@@ -27,12 +32,21 @@ pub(super) fn run(
     session: SessionId,
     now_ms: u64,
     name: Name,
-    key: Option<ClaimKey>,
+    legacy: Option<ClaimKey>,
     send_only: bool,
 ) -> Handled {
-    if let Some(s) = core.state.sessions.get_mut(&session) {
+    let Some(me) = core.state.sessions.get_mut(&session).map(|s| {
         s.send_only = send_only;
-    }
+        s.key
+    }) else {
+        return Ok(core.effects());
+    };
+    let Some(me) = me else {
+        let message = "this session proved no key, and names belong to keys; \
+                       upgrade the client"
+            .to_owned();
+        return Err(Refused::new(ErrorKind::Claimed, message));
+    };
     if reserved(&name) {
         let message = format!("the name {name} is reserved; pick another");
         return Err(Refused::new(ErrorKind::Reserved, message));
@@ -53,19 +67,22 @@ pub(super) fn run(
     if lapsed == Some(true) {
         core.lapse(&mut fx, &k);
     }
-    let new_key = match core.state.users.get_mut(k.as_str()) {
+    let claimed = match core.state.users.get_mut(k.as_str()) {
         Some(user) => {
-            prove(user, key)?;
+            prove(&mut fx, session, user, me, legacy)?;
             establish(&mut fx, user);
-            None
+            false
         }
-        None => Some(claim(core, &mut fx, &name, now_ms)),
+        None => {
+            claim(core, &mut fx, session, &name, me, now_ms);
+            true
+        }
     };
     core.detach(&mut fx, session, now_ms);
     if let Some(s) = core.state.sessions.get_mut(&session) {
         s.user = Some(name);
     }
-    welcome(core, &mut fx, session, now_ms, &k, new_key);
+    welcome(core, &mut fx, session, now_ms, &k, claimed);
     Ok(fx)
 }
 
@@ -78,16 +95,43 @@ fn key_hash(key: &ClaimKey) -> [u8; 32] {
     *blake3::hash(key).as_bytes()
 }
 
-/// A claimed name needs the key its claim handed out.
-fn prove(user: &User, key: Option<ClaimKey>) -> Result<(), Refused> {
-    if key.is_some_and(|key| key_hash(&key) == user.key_hash) {
-        return Ok(());
-    }
-    let message = format!(
-        "the name {} is claimed, and this client does not hold its key \
-         (it is kept on the device that claimed it); pick another name",
-        user.name
-    );
+/// A claimed name needs its owner's key, or (claimed by an older release) the old claim key,
+/// which binds it to this session's key.
+fn prove(
+    fx: &mut Effects,
+    session: SessionId,
+    user: &mut User,
+    me: PeerKey,
+    legacy: Option<ClaimKey>,
+) -> Result<(), Refused> {
+    let message = match user.owner {
+        Owner::Key(owner) if owner == me => return Ok(()),
+        Owner::Legacy(hash) if legacy.is_some_and(|key| key_hash(&key) == hash) => {
+            user.owner = Owner::Key(me);
+            fx.log(Op::Bind {
+                user: user.name.clone(),
+                owner: me,
+            });
+            let user = user.name.key().to_owned();
+            fx.undo_on_failure(|| Undo::Bind {
+                session,
+                user,
+                legacy: hash,
+            });
+            return Ok(());
+        }
+        Owner::Key(_) => format!(
+            "the name {} belongs to another key; this device's identity is not the one \
+             that claimed it (copy that one here with `client-cli key export` and \
+             `key import`), or pick another name",
+            user.name
+        ),
+        Owner::Legacy(_) => format!(
+            "the name {} was claimed by an older client, and this one does not hold its old \
+             claim key (it is kept on the device that claimed it); pick another name",
+            user.name
+        ),
+    };
     Err(Refused::new(ErrorKind::Claimed, message))
 }
 
@@ -112,26 +156,35 @@ fn within_quota(core: &mut ChatCore, session: SessionId, now_ms: u64) -> Result<
     core.stats.over_quota += 1;
     let message = format!(
         "too many names were claimed from your network ({} at most); \
-         try again later, or use a name you hold the key of",
+         try again later, or use a name your key already holds",
         quota::describe(core.config.claims_per_network)
     );
     Err(Refused::new(ErrorKind::Limit, message))
 }
 
-/// Claims a free name; returns its new key.
-fn claim(core: &mut ChatCore, fx: &mut Effects, name: &Name, now_ms: u64) -> ClaimKey {
-    let mut key = [0u8; 16];
-    core.rng.fill(&mut key);
+/// Claims a free name for the key `owner`.
+fn claim(
+    core: &mut ChatCore,
+    fx: &mut Effects,
+    session: SessionId,
+    name: &Name,
+    owner: PeerKey,
+    now_ms: u64,
+) {
     fx.log(Op::Claim {
         name: name.clone(),
-        key_hash: key_hash(&key),
+        owner,
         at_ms: now_ms,
+    });
+    fx.undo_on_failure(|| Undo::Claim {
+        session,
+        user: name.key().to_owned(),
     });
     core.state.users.insert(
         UserKey(name.clone()),
         Box::new(User {
             name: name.clone(),
-            key_hash: key_hash(&key),
+            owner: Owner::Key(owner),
             last_used_ms: now_ms,
             established: false,
             sessions: Vec::new(),
@@ -141,7 +194,6 @@ fn claim(core: &mut ChatCore, fx: &mut Effects, name: &Name, now_ms: u64) -> Cla
             rooms: BTreeSet::new(),
         }),
     );
-    key
 }
 
 /// Attaches the session to the user `k`, welcomes it, tells co-members, and delivers what
@@ -152,7 +204,7 @@ fn welcome(
     session: SessionId,
     now_ms: u64,
     k: &str,
-    new_key: Option<ClaimKey>,
+    claimed: bool,
 ) {
     let send_only = core
         .state
@@ -172,7 +224,7 @@ fn welcome(
     } else {
         user.queue.drain(..).collect()
     };
-    if new_key.is_none() {
+    if !claimed {
         fx.log(Op::Touch {
             user: spelled.clone(),
             at_ms: now_ms,
@@ -187,8 +239,15 @@ fn welcome(
         .map(|u| info(u))
         .collect();
     let name = spelled.clone();
-    let key = new_key;
-    fx.send(session, ServerMsg::Welcome { name, key, online });
+    // Names belong to keys: there is no claim key to hand out.
+    fx.send(
+        session,
+        ServerMsg::Welcome {
+            name,
+            key: None,
+            online,
+        },
+    );
     if came_online {
         core.presence(fx, k, spelled, Presence::Online);
     }

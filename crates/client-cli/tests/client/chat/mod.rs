@@ -1,10 +1,12 @@
 //! `client-cli chat`, `send` and `listen` against the real chat server, run in-process on a
 //! free loopback port: scripting round trips, name claims, offline delivery, receipts and
-//! reconnects ([`scripting`]), and the interactive client in a pseudo-terminal ([`tty`]).
+//! reconnects ([`scripting`]), the identity and its export to another device ([`identity`]),
+//! and the interactive client in a pseudo-terminal ([`tty`]).
 //!
 //! Every wait is bounded; each test has its own server and its own key directories.
 
 mod crash;
+mod identity;
 mod resume;
 mod scripting;
 mod status;
@@ -38,9 +40,14 @@ impl ChatServer {
         Self::start_on("127.0.0.1:0".parse().expect("literal"))
     }
 
-    /// On `addr` (to come back on the port of one that stopped).
+    /// On `addr` (to come back on the port of one that stopped). Every test server has one
+    /// key: one that comes back is the same server to the clients that pinned it.
     pub(crate) fn start_on(addr: SocketAddr) -> Self {
-        Self::start_with(addr, chat_server::Settings::default())
+        let settings = chat_server::Settings {
+            identity: Some(dgram_proto::session::Keypair::from_seed([5; 32])),
+            ..chat_server::Settings::default()
+        };
+        Self::start_with(addr, settings)
     }
 
     /// On `addr`, keeping its state in `dir` (to come back with it after a restart).

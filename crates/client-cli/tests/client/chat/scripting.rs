@@ -15,7 +15,8 @@ fn dm_round_trip_between_alex_and_黎诗() {
     let mut li = Listener::start(server.addr(), "黎诗", &li_home, &["--json"]);
     let welcome = li.wait_json("its welcome", |v| v["event"] == "welcome");
     assert_eq!(welcome["name"], "黎诗");
-    assert_eq!(welcome["claimed"], true);
+    // Names belong to keys: the server hands out no claim key to save.
+    assert_eq!(welcome["claimed"], false);
 
     let out = send(
         server.addr(),
@@ -25,10 +26,6 @@ fn dm_round_trip_between_alex_and_黎诗() {
     );
     assert!(out.status.success(), "{out:?}");
     assert!(text(&out.stdout).starts_with("accepted #"), "{out:?}");
-    assert!(
-        text(&out.stderr).contains("claimed the name alex"),
-        "{out:?}"
-    );
     let dm = li.wait_json("alex's DM", |v| v["event"] == "message");
     assert_eq!(dm["from"], "alex");
     assert_eq!(dm["to"], "黎诗");
@@ -68,14 +65,50 @@ fn a_claimed_name_stays_with_its_key() {
         &["--to", "alex", "note to self"],
     );
     assert!(out.status.success(), "{out:?}");
-    let key_dir = mine.path().join("keys");
-    assert!(key_dir.exists(), "the key is saved under --home");
+    let identity = mine.path().join("identity.key");
+    assert!(identity.exists(), "the identity is kept under --home");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&identity)
+            .expect("stat")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
 
     let out = send(server.addr(), "alex", &theirs, &["--to", "alex", "it's me"]);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let err = text(&out.stderr);
-    assert!(err.contains("the name alex is claimed"), "{err}");
+    assert!(
+        err.contains("the name alex belongs to another key"),
+        "{err}"
+    );
     assert_eq!(text(&out.stdout), "");
+
+    // However the server is written, one home is one user: no spelling locks it out.
+    let port = server.addr().port();
+    for spelled in [format!("localhost:{port}"), format!("LOCALHOST:0{port}")] {
+        let home = mine.arg();
+        let out = command(&[
+            "send",
+            "--server",
+            &spelled,
+            "--name",
+            "alex",
+            "--home",
+            &home,
+            "--timeout",
+            "5s",
+            "--to",
+            "alex",
+            "same me",
+        ])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run client-cli send");
+        assert!(out.status.success(), "{spelled}: {out:?}");
+    }
 
     // Case does not make another name, and the owner still gets in.
     let out = send(server.addr(), "ALEX", &theirs, &["--to", "alex", "x"]);

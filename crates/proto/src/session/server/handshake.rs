@@ -1,14 +1,18 @@
-//! The server's handshake half: a Join that echoes a valid cookie creates a session, and a
-//! resume proves its token to move one to a new address. Split from `server.rs` by what it does.
+//! The server's handshake half: a Join that echoes a valid cookie (checked before any
+//! Diffie-Hellman) carries the Noise IK first message; its encrypted payload asks for a new
+//! session or proves a resume, and the Welcome's second message answers with the resume
+//! token and keys the session. Split from `server.rs` by what it does.
 
 use std::net::SocketAddr;
 use std::time::Instant;
 
 use super::super::conn::{Connection, Role};
 use super::super::crypto::{self, resume_proof};
+use super::super::keys::KEY_LEN;
+use super::super::noise::{prologue, PacketKeys, Responder};
 use super::super::packet::{self, Nonce, Resume, Secret};
-use super::super::{Event, RejectReason};
-use super::Server;
+use super::super::{CloseReason, Event, RejectReason};
+use super::{Crypto, Server};
 
 impl Server {
     pub(super) fn join(
@@ -17,26 +21,54 @@ impl Server {
         from: SocketAddr,
         nonce: Nonce,
         cookie: Secret,
-        resume: Option<Resume>,
+        msg1: &[u8],
     ) {
         if !self.cookies.check(from, &nonce, &cookie, now) {
             self.stats.bad_cookie += 1;
             return;
         }
-        if let Some(resume) = resume {
-            return self.resume(now, from, nonce, resume);
-        }
-        if let Some(&id) = self.by_addr.get(&from) {
-            if let Some(s) = self.sessions.get(&id) {
-                if s.nonce == nonce {
-                    // Our welcome was lost and the client asks again: same answer, no new state.
-                    let token = s.token;
-                    self.reply(from, |w| packet::write_welcome(w, &nonce, id, &token));
-                    return;
-                }
+        let Some(join_e) = msg1
+            .get(..KEY_LEN)
+            .and_then(|e| <[u8; KEY_LEN]>::try_from(e).ok())
+        else {
+            self.stats.bad_handshake += 1;
+            return;
+        };
+        if let Some(s) = self.by_addr.get(&from).and_then(|id| self.sessions.get(id)) {
+            if s.nonce == nonce && s.crypto.join_e == join_e {
+                // Our welcome was lost and the client asks again: same answer, no new state.
+                let (id, welcome) = (s.conn.id, s.crypto.welcome.clone());
+                self.reply(from, |w| packet::write_welcome(w, &nonce, id, &welcome));
+                return;
             }
+        }
+        // The cookie proved the address: only now the Diffie-Hellman.
+        let seed = self.rng.key();
+        let prologue = prologue(&nonce, &cookie);
+        let read = Responder::read(&self.identity, &prologue, seed, msg1);
+        let Some((responder, request)) =
+            read.and_then(|r| packet::parse_join_payload(&r.payload).map(|q| (r, q)))
+        else {
+            self.stats.bad_handshake += 1;
+            return;
+        };
+        match request {
+            Some(resume) => self.resume(now, from, nonce, join_e, responder, resume),
+            None => self.create(now, from, nonce, join_e, responder),
+        }
+    }
+
+    fn create(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        nonce: Nonce,
+        join_e: [u8; KEY_LEN],
+        responder: Responder,
+    ) {
+        if let Some(&id) = self.by_addr.get(&from) {
             // The same address starts over (a restarted client): the old session is done.
-            self.end(id, super::super::CloseReason::Replaced);
+            self.end(id, CloseReason::Replaced);
             self.per_ip.remove(id);
         }
         let crowded = self.per_ip.count(from.ip()) >= self.config.max_sessions_per_ip;
@@ -54,26 +86,32 @@ impl Server {
             }
         };
         let token = self.rng.secret();
+        let peer_key = responder.client_key;
+        let Some((msg2, keys)) = responder.reply(&token) else {
+            self.stats.bad_handshake += 1;
+            return;
+        };
         let conn = Connection::new(id, from, Role::Server, now);
         self.sessions.insert(
             id,
-            Box::new(super::Session {
-                conn,
-                nonce,
-                token,
-                resume_counter: 0,
-                timer: None,
-                dirty: false,
-            }),
+            Box::new(session(conn, nonce, token, keys, peer_key, join_e, &msg2)),
         );
         self.by_addr.insert(from, id);
         self.per_ip.insert(id, from.ip());
         self.events.push_back((id, Event::Accepted { peer: from }));
-        self.reply(from, |w| packet::write_welcome(w, &nonce, id, &token));
+        self.reply(from, |w| packet::write_welcome(w, &nonce, id, &msg2));
         self.touch(id);
     }
 
-    pub(super) fn resume(&mut self, now: Instant, from: SocketAddr, nonce: Nonce, resume: Resume) {
+    fn resume(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        nonce: Nonce,
+        join_e: [u8; KEY_LEN],
+        responder: Responder,
+        resume: Resume,
+    ) {
         let Some(s) = self.sessions.get_mut(&resume.session) else {
             self.stats.rejected += 1;
             self.reply(from, |w| {
@@ -82,15 +120,10 @@ impl Server {
             return;
         };
         let expected = resume_proof(&s.token, resume.session, resume.counter);
-        let proven = crypto::same(&expected, &resume.proof);
-        if proven && resume.counter <= s.resume_counter && s.nonce == nonce {
-            // A duplicate of the resume already accepted: answer it again, harmlessly.
-            let token = s.token;
-            self.reply(from, |w| {
-                packet::write_welcome(w, &nonce, resume.session, &token)
-            });
-            return;
-        }
+        // The same client key, the token's proof, and a counter newer than any seen: only
+        // then does the session move (a replayed first message fails the counter).
+        let proven =
+            crypto::same(&expected, &resume.proof) && s.crypto.peer_key == responder.client_key;
         if !proven || resume.counter <= s.resume_counter {
             self.stats.rejected += 1;
             self.reply(from, |w| {
@@ -98,11 +131,21 @@ impl Server {
             });
             return;
         }
+        let Some((msg2, keys)) = responder.reply(&s.token) else {
+            self.stats.bad_handshake += 1;
+            return;
+        };
+        // A resume is a new handshake, so the session rekeys as it moves.
+        *s.crypto = Crypto {
+            keys,
+            peer_key: s.crypto.peer_key,
+            join_e,
+            welcome: msg2.clone().into_boxed_slice(),
+        };
         s.resume_counter = resume.counter;
         s.nonce = nonce;
         let old = s.conn.peer;
         s.conn.migrate(from, now, &mut self.conn_events);
-        let token = s.token;
         // Its Migrated is its own: collected before a displaced session's end collects
         // whatever is pending as that session's.
         self.collect(resume.session);
@@ -111,14 +154,39 @@ impl Server {
             self.by_addr.remove(&old);
             if let Some(displaced) = self.by_addr.insert(from, resume.session) {
                 if displaced != resume.session {
-                    self.end(displaced, super::super::CloseReason::Replaced);
+                    self.end(displaced, CloseReason::Replaced);
                     self.by_addr.insert(from, resume.session);
                 }
             }
         }
         self.reply(from, |w| {
-            packet::write_welcome(w, &nonce, resume.session, &token)
+            packet::write_welcome(w, &nonce, resume.session, &msg2)
         });
         self.touch(resume.session);
+    }
+}
+
+fn session(
+    conn: Connection,
+    nonce: Nonce,
+    token: Secret,
+    keys: PacketKeys,
+    peer_key: [u8; KEY_LEN],
+    join_e: [u8; KEY_LEN],
+    welcome: &[u8],
+) -> super::Session {
+    super::Session {
+        conn,
+        nonce,
+        token,
+        resume_counter: 0,
+        crypto: Box::new(Crypto {
+            keys,
+            peer_key,
+            join_e,
+            welcome: welcome.into(),
+        }),
+        timer: None,
+        dirty: false,
     }
 }
