@@ -3,7 +3,6 @@
 //! events for the core; the core's outputs become session messages. Nothing is dropped without
 //! a counter and a log line.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
@@ -11,6 +10,7 @@ use std::time::Instant;
 use dgram_net::session::{Endpoint, PathReport};
 use dgram_proto::chat::{ClientMsg, ServerMsg};
 use dgram_proto::session::{Delivery, Event, MessageId, Server, SessionId, Transmit};
+use foldhash::{HashMap, HashMapExt};
 use tower::{BoxError, Service};
 
 use crate::admit::{ClientRequest, Knock};

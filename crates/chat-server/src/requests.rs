@@ -3,7 +3,6 @@
 //! directly. Whatever a limit or a full queue turns away is answered, counted and logged,
 //! never dropped without a word.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -11,6 +10,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use dgram_proto::chat::{ClientMsg, ErrorKind, ServerMsg};
 use dgram_proto::session::SessionId;
 use dgram_proto::RequestId;
+use foldhash::{HashMap, HashMapExt};
 use tower::{BoxError, Service};
 
 use crate::admit::{ClientRequest, Gate, Knock, Passed, Turned};

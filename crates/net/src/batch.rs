@@ -160,7 +160,9 @@ impl Default for Sender {
 
 /// Asks for `bytes` of kernel buffer each way on `socket`. A burst from many peers must not
 /// overflow the default (about 200 KiB) before the task drains it; the kernel caps the request
-/// at its configured maximum, and a refusal only leaves the default.
+/// at its configured maximum (`net.core.rmem_max`, `net.core.wmem_max` on Linux), and a refusal
+/// only leaves the default. A cap below the request is logged once per socket, with the limit
+/// to raise: datagrams lost to a full buffer come back only after a retransmission timeout.
 pub fn grow_buffers(socket: &UdpSocket, state: &UdpSocketState, bytes: usize) {
     for (what, result) in [
         ("receive", state.set_recv_buffer_size(socket.into(), bytes)),
@@ -168,6 +170,31 @@ pub fn grow_buffers(socket: &UdpSocket, state: &UdpSocketState, bytes: usize) {
     ] {
         if let Err(err) = result {
             tracing::debug!(%err, what, "cannot grow the socket buffer");
+        }
+    }
+    let granted = [
+        (
+            "receive",
+            "net.core.rmem_max",
+            state.recv_buffer_size(socket.into()),
+        ),
+        (
+            "send",
+            "net.core.wmem_max",
+            state.send_buffer_size(socket.into()),
+        ),
+    ];
+    for (what, sysctl, got) in granted {
+        // Linux reports twice what it grants (the doubling covers its bookkeeping).
+        let got = got.map(|b| if cfg!(target_os = "linux") { b / 2 } else { b });
+        if let Some(got) = got.ok().filter(|got| *got < bytes) {
+            tracing::info!(
+                what,
+                asked = bytes,
+                got,
+                sysctl,
+                "the kernel capped the socket buffer; raise the sysctl for a busy server"
+            );
         }
     }
 }

@@ -271,7 +271,14 @@ async fn settle<E, F>(
         let now = now();
         while let Some(t) = endpoint.poll_transmit(now, out) {
             busy = true;
-            if let Err(err) = socket.send_to(&out[..t.len], t.destination).await {
+            // Straight to the socket; only a full one costs a wait (and the future with it).
+            let sent = match socket.try_send_to(&out[..t.len], t.destination) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    socket.send_to(&out[..t.len], t.destination).await
+                }
+                other => other,
+            };
+            if let Err(err) = sent {
                 // The protocol resends what matters; a failed send is a lost datagram.
                 tracing::debug!(%err, to = %t.destination, "send failed");
             }

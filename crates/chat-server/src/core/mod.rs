@@ -22,8 +22,9 @@ mod state;
 mod store;
 mod undo;
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
+
+use foldhash::{HashMap, HashMapExt};
 
 use dgram_proto::chat::{ChatId, Presence, ServerMsg};
 use dgram_proto::session::{MessageId, SessionId};

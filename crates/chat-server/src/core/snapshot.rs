@@ -1,6 +1,8 @@
 //! What a store hands the chat core at start ([`Snapshot`]), and how the core restores it.
 
-use std::collections::{BTreeSet, HashSet, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
+
+use foldhash::{HashSet, HashSetExt};
 
 use dgram_proto::chat::{ChatId, Posted, Room, Target, Txn};
 use dgram_proto::Name;

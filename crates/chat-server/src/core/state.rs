@@ -2,8 +2,10 @@
 //! offline queues. Only the bookkeeping lives here; the rules are the handlers' (`cmd/`).
 
 use std::borrow::Borrow;
-use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
+
+use foldhash::{HashMap, HashSet, HashSetExt};
 
 use dgram_proto::chat::{ChatId, Posted, Room, Txn};
 use dgram_proto::session::SessionId;
@@ -311,7 +313,7 @@ mod tests {
 
     #[test]
     fn users_are_found_by_their_folded_key_whatever_the_spelling() {
-        let mut users = HashMap::new();
+        let mut users = std::collections::HashMap::new();
         for raw in ["Alex", "黎诗", "ǅemal"] {
             let name = Name::new(raw).expect("a valid name");
             let key = name.key().to_owned();

@@ -12,9 +12,11 @@
 //! bookkeeping (its timer, whether it waits to send) lives in its own boxed entry rather than
 //! in tables beside it, and the table of sessions holds only a pointer each.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::Instant;
+
+use foldhash::{HashMap, HashMapExt};
 
 use super::congestion::ClosedPaths;
 use super::conn::Connection;
@@ -320,8 +322,12 @@ impl Server {
 
     /// Passes on what a session just reported, tagged with its id.
     fn collect(&mut self, id: SessionId) {
-        let session = self.sessions.get(&id);
-        let path = || session.map(|s| s.conn.path_stats());
+        // Most calls (after each datagram sent) find nothing: no lookup, no scan then.
+        if self.conn_events.is_empty() {
+            return;
+        }
+        let sessions = &self.sessions;
+        let path = || sessions.get(&id).map(|s| s.conn.path_stats());
         self.closed_paths.collect(&self.conn_events, path);
         self.events
             .extend(self.conn_events.drain(..).map(|e| (id, e)));
