@@ -114,6 +114,10 @@ fn the_input_history_outlives_the_run_and_ctrl_c_says_how_to_leave() {
     tty.type_keys("#lobby\r");
     tty.wait_for_input_line("to #lobby> ");
     tty.type_keys("remember me\r");
+    // Wait for the next prompt: a Ctrl-C that lands between two prompts meets the terminal in
+    // cooked mode, where the kernel turns it into SIGINT and flushes what was typed ahead.
+    tty.wait_for_text("remember me");
+    tty.wait_for_input_line("to #lobby> ");
     tty.type_keys("half typed\x03");
     tty.wait_for_text("(Ctrl-C clears the line; q or Ctrl-D leaves, quit goes back to choosing)");
     tty.wait_for_input_line("to #lobby> ");
