@@ -161,7 +161,10 @@ async fn an_eavesdropper_sees_no_text_and_no_key() {
     relay.stop.cancel();
     let seen = relay.seen.lock().expect("lock").clone();
     assert!(seen.len() > 20, "{} datagrams", seen.len());
-    assert!(seen[before..].iter().any(|d| d[2] == 0x22), "no resume Join after the move");
+    assert!(
+        seen[before..].iter().any(|d| d[2] == 0x22),
+        "no resume Join after the move"
+    );
     let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
     for d in &seen {
         for text in texts {

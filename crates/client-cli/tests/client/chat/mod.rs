@@ -38,8 +38,14 @@ impl ChatServer {
     }
 
     /// On `addr` (to come back on the port of one that stopped).
+    /// Every in-memory server here has the same key: one that comes back is the same server
+    /// to a client that pinned it (a real one keeps its key in its data directory).
     pub(crate) fn start_on(addr: SocketAddr) -> Self {
-        Self::start_with(addr, chat_server::Settings::default())
+        let settings = chat_server::Settings {
+            identity: Some(dgram_proto::session::Keypair::from_seed([0xC1; 32])),
+            ..chat_server::Settings::default()
+        };
+        Self::start_with(addr, settings)
     }
 
     /// On `addr`, keeping its state in `dir` (to come back with it after a restart).
