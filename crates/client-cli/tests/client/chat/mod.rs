@@ -4,6 +4,7 @@
 //!
 //! Every wait is bounded; each test has its own server and its own key directories.
 
+mod pinning;
 mod resume;
 mod scripting;
 mod status;
@@ -43,6 +44,15 @@ impl ChatServer {
     pub(crate) fn start_on(addr: SocketAddr) -> Self {
         let settings = chat_server::Settings {
             identity: Some(dgram_proto::session::Keypair::from_seed([0xC1; 32])),
+            ..chat_server::Settings::default()
+        };
+        Self::start_with(addr, settings)
+    }
+
+    /// On `addr`, in memory, with the long-term key `identity`.
+    pub(crate) fn start_keyed(addr: SocketAddr, identity: dgram_proto::session::Keypair) -> Self {
+        let settings = chat_server::Settings {
+            identity: Some(identity),
             ..chat_server::Settings::default()
         };
         Self::start_with(addr, settings)
