@@ -7,6 +7,7 @@
 
 mod crash;
 mod identity;
+mod pinning;
 mod resume;
 mod scripting;
 mod status;
@@ -40,11 +41,21 @@ impl ChatServer {
         Self::start_on("127.0.0.1:0".parse().expect("literal"))
     }
 
-    /// On `addr` (to come back on the port of one that stopped). Every test server has one
-    /// key: one that comes back is the same server to the clients that pinned it.
+    /// On `addr` (to come back on the port of one that stopped).
+    /// Every in-memory server here has the same key: one that comes back is the same server
+    /// to a client that pinned it (a real one keeps its key in its data directory).
     pub(crate) fn start_on(addr: SocketAddr) -> Self {
         let settings = chat_server::Settings {
-            identity: Some(dgram_proto::session::Keypair::from_seed([5; 32])),
+            identity: Some(dgram_proto::session::Keypair::from_seed([0xC1; 32])),
+            ..chat_server::Settings::default()
+        };
+        Self::start_with(addr, settings)
+    }
+
+    /// On `addr`, in memory, with the long-term key `identity`.
+    pub(crate) fn start_keyed(addr: SocketAddr, identity: dgram_proto::session::Keypair) -> Self {
+        let settings = chat_server::Settings {
+            identity: Some(identity),
             ..chat_server::Settings::default()
         };
         Self::start_with(addr, settings)
