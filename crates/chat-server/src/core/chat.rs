@@ -14,10 +14,10 @@ use dgram_proto::session::{MessageId, SessionId};
 use dgram_proto::Name;
 
 use super::effects::{Effects, Output};
-use super::op::Ticket;
+use super::op::{Op, Ticket};
 use super::pending::{Held, Pending};
 use super::snapshot::Snapshot;
-use super::store::{ChangeStore, Submitted};
+use super::store::{ChangeStore, Submitted, NAME_TAKEN};
 use super::{ChatConfig, ChatCore, ChatStats};
 
 /// The chat server's rules over a store.
@@ -44,6 +44,17 @@ impl<S: ChangeStore> Chat<S> {
     /// Restores the state a store saved.
     pub fn restore(&mut self, snapshot: Snapshot) {
         self.core.restore(snapshot);
+    }
+
+    /// In a cluster: ids from here on are `offset` modulo `step` (each instance its own).
+    pub fn id_space(&mut self, step: u64, offset: u64) {
+        self.core.id_space(step, offset);
+    }
+
+    /// In a cluster: applies one event's changes made by another instance (already in the
+    /// replicated log, so nothing is held); returns what to tell the sessions here.
+    pub fn replicate(&mut self, ops: Vec<Op>) -> Vec<Output> {
+        self.core.replicate(ops).out
     }
 
     /// Counters for the logs.
@@ -215,6 +226,16 @@ fn failed_output(
             kind: ErrorKind::Unavailable,
             message: format!("the server could not store this ({why}); it was not sent"),
         },
+        ServerMsg::Welcome {
+            name, key: Some(_), ..
+        } if why == NAME_TAKEN => {
+            state.forget_claim(out.session, name.key());
+            ServerMsg::Error {
+                req: None,
+                kind: ErrorKind::Claimed,
+                message: format!("the name {name} is claimed (just now); pick another name"),
+            }
+        }
         ServerMsg::Welcome {
             name, key: Some(_), ..
         } => {

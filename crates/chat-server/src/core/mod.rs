@@ -16,6 +16,7 @@ mod op;
 mod pending;
 mod quota;
 mod receipts;
+mod replica;
 mod resend;
 mod snapshot;
 mod state;
@@ -34,7 +35,7 @@ pub use self::chat::Chat;
 pub use self::effects::Output;
 pub use self::op::{Op, Ticket};
 pub use self::snapshot::{SavedRoom, SavedSent, SavedUser, Snapshot};
-pub use self::store::{ChangeStore, MemoryStore, Submitted};
+pub use self::store::{ChangeStore, MemoryStore, Submitted, NAME_TAKEN};
 
 use self::effects::Effects;
 use self::quota::Quotas;
@@ -149,6 +150,9 @@ pub(crate) struct ChatCore {
     rng: Rng,
     state: State,
     next_id: ChatId,
+    /// Ids go up by this much: in a cluster each instance has its own residue, so that ids
+    /// made on two instances at once never collide (1 on a single server).
+    id_step: u64,
     receipts: HashMap<ChatId, Pending>,
     /// Per session, so that a closing session drops its own entries without a walk over
     /// everyone's; a session with nothing in transit has no entry.
@@ -173,6 +177,7 @@ impl ChatCore {
             rng: Rng::from_seed(seed),
             state: State::default(),
             next_id: 1,
+            id_step: 1,
             receipts: HashMap::new(),
             in_transit: HashMap::new(),
             stats: ChatStats::default(),

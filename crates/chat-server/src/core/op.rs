@@ -8,8 +8,9 @@ use dgram_proto::Name;
 /// Orders commits: every batch of ops (all that one event caused) gets the next ticket.
 pub type Ticket = u64;
 
-/// One change to the chat state, to be made durable.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One change to the chat state, to be made durable (and, in a cluster, the replicated log's
+/// entry, hence serde).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Op {
     /// A name was claimed.
     Claim {
