@@ -5,6 +5,7 @@
 mod abuse;
 mod binary;
 mod claims;
+mod cluster;
 mod core_abuse;
 mod core_journal;
 mod core_rules;
@@ -13,6 +14,7 @@ mod crash;
 mod durable;
 mod layers;
 mod limits;
+mod nats_support;
 mod qq;
 mod resend;
 mod resend_crash;
