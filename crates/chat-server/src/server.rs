@@ -87,7 +87,8 @@ impl Default for Settings {
 
 /// The limits on client requests: the per-IP session cap, then the per-session rate limit
 /// (absent when turned off), then the sending limits per name and per network.
-pub(crate) type Limits = SessionCap<Either<RateLimit<SendLimit<Admit>, SessionId>, SendLimit<Admit>>>;
+pub(crate) type Limits =
+    SessionCap<Either<RateLimit<SendLimit<Admit>, SessionId>, SendLimit<Admit>>>;
 
 /// A seed from the operating system's randomness.
 fn system_seed() -> Result<[u8; 32], Error> {

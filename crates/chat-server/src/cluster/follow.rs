@@ -7,6 +7,8 @@
 use async_nats::jetstream::consumer::pull::{Ordered, OrderedConfig};
 use async_nats::jetstream::consumer::DeliverPolicy;
 use async_nats::jetstream::stream::Stream;
+use std::time::Duration;
+
 use futures_util::StreamExt;
 
 use super::{decode, Commands, INSTANCE};
@@ -15,57 +17,111 @@ use crate::endpoint::ChatEndpoint;
 use crate::requests::AnyChat;
 use crate::server::Limits;
 
-/// Replays the stream up to its last entry at start into `chat`; returns how many entries it
-/// applied and the consumer, to follow on from there.
-pub(super) async fn catch_up(
-    stream: &Stream,
-    chat: &mut AnyChat,
-) -> Result<(u64, Ordered), String> {
-    let info = stream.get_info().await.map_err(|e| e.to_string())?;
-    let last = info.state.last_sequence;
-    let consumer = stream
+/// How often an idle follower asks whether the log has moved on without it (its consumer
+/// lost when the NATS servers went away): then it starts again after the last entry it saw.
+const CHECK_EVERY: Duration = Duration::from_secs(1);
+
+/// An ordered consumer of the log from stream sequence `from` on.
+async fn consumer(stream: &Stream, from: u64) -> Result<Ordered, String> {
+    let deliver_policy = match from {
+        0 | 1 => DeliverPolicy::All,
+        seq => DeliverPolicy::ByStartSequence {
+            start_sequence: seq,
+        },
+    };
+    stream
         .create_consumer(OrderedConfig {
-            deliver_policy: DeliverPolicy::All,
+            deliver_policy,
             ..Default::default()
         })
         .await
-        .map_err(|e| format!("cannot follow the chat log: {e}"))?;
-    let mut messages = consumer
+        .map_err(|e| format!("cannot follow the chat log: {e}"))?
         .messages()
         .await
-        .map_err(|e| format!("cannot follow the chat log: {e}"))?;
+        .map_err(|e| format!("cannot follow the chat log: {e}"))
+}
+
+/// Where following the log stands: the consumer and the last stream sequence applied.
+pub(super) struct Following {
+    stream: Stream,
+    messages: Option<Ordered>,
+    seen: u64,
+}
+
+/// Replays the stream up to its last entry at start into `chat`; returns how many entries it
+/// applied and where following stands, to go on from there.
+pub(super) async fn catch_up(
+    stream: Stream,
+    chat: &mut AnyChat,
+) -> Result<(u64, Following), String> {
+    let last = stream
+        .get_info()
+        .await
+        .map_err(|e| e.to_string())?
+        .state
+        .last_sequence;
+    let mut messages = consumer(&stream, 0).await?;
+    let mut seen = 0;
     let mut applied = 0;
-    while applied < last {
+    while seen < last {
         let Some(next) = messages.next().await else {
             return Err("the chat log ended during catch-up".into());
         };
         let msg = next.map_err(|e| format!("cannot read the chat log: {e}"))?;
-        let seq = msg.info().map(|i| i.stream_sequence).unwrap_or(last);
+        seen = msg.info().map(|i| i.stream_sequence).unwrap_or(last);
         if let Some(ops) = entry(&msg) {
             // No session is open yet: there is nobody to tell.
             let _ = chat.replicate(ops);
         }
         applied += 1;
-        if seq >= last {
-            break;
-        }
     }
-    Ok((applied, messages))
+    let messages = Some(messages);
+    Ok((
+        applied,
+        Following {
+            stream,
+            messages,
+            seen,
+        },
+    ))
 }
 
 /// Applies every entry that another instance publishes, until the server stops.
-pub(super) async fn follow(mut messages: Ordered, instance: String, commands: Commands) {
-    while let Some(next) = messages.next().await {
-        let msg = match next {
-            Ok(msg) => msg,
-            Err(e) => {
-                tracing::warn!(error = %e, "reading the chat log failed; going on");
-                // Not in a tight loop: the consumer recovers on its own, given time.
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+pub(super) async fn follow(mut f: Following, instance: String, commands: Commands) {
+    loop {
+        let Some(messages) = f.messages.as_mut() else {
+            tokio::time::sleep(CHECK_EVERY).await;
+            match consumer(&f.stream, f.seen + 1).await {
+                Ok(m) => f.messages = Some(m),
+                Err(e) => tracing::debug!(error = %e, "cannot follow the chat log yet"),
+            }
+            continue;
+        };
+        let next = match tokio::time::timeout(CHECK_EVERY, messages.next()).await {
+            Ok(Some(Ok(msg))) => msg,
+            Ok(Some(Err(e))) => {
+                tracing::warn!(error = %e, "reading the chat log failed; following again");
+                f.messages = None;
+                continue;
+            }
+            Ok(None) => {
+                f.messages = None;
+                continue;
+            }
+            Err(_) => {
+                if behind(&f.stream, f.seen).await {
+                    tracing::info!(seen = f.seen, "the chat log moved on; following again");
+                    f.messages = None;
+                }
                 continue;
             }
         };
-        let own = msg
+        let seq = next.info().map(|i| i.stream_sequence).unwrap_or(f.seen + 1);
+        if seq <= f.seen {
+            continue;
+        }
+        f.seen = seq;
+        let own = next
             .headers
             .as_ref()
             .and_then(|h| h.get(INSTANCE))
@@ -73,14 +129,21 @@ pub(super) async fn follow(mut messages: Ordered, instance: String, commands: Co
         if own {
             continue;
         }
-        let Some(ops) = entry(&msg) else { continue };
+        let Some(ops) = entry(&next) else { continue };
         let command: dgram_net::session::Command<ChatEndpoint<Limits>> =
             Box::new(move |ep: &mut ChatEndpoint<Limits>, now| ep.replicated(now, ops));
         if commands.send(command).await.is_err() {
             break;
         }
     }
-    tracing::warn!("stopped following the chat log");
+}
+
+/// Whether the log holds entries past the last one seen (while none came).
+async fn behind(stream: &Stream, seen: u64) -> bool {
+    match stream.get_info().await {
+        Ok(info) => info.state.last_sequence > seen,
+        Err(_) => false,
+    }
 }
 
 /// One entry's ops; `None` (counted in the log) for one this build cannot read.

@@ -25,7 +25,6 @@ use crate::requests::AnyChat;
 use crate::server::Limits;
 use crate::Error;
 
-
 /// The stream every instance publishes its ops to and follows.
 const STREAM: &str = "CHAT_OPS";
 /// Its one subject.
@@ -86,9 +85,11 @@ pub(crate) async fn join(
     let js = jetstream::new(client.clone());
     let replicas = replicas(&client, urls.len());
     let deadline = Instant::now() + JOIN_WAIT;
-    let stream = retry(deadline, || js.get_or_create_stream(stream_config(config, replicas)))
-        .await
-        .map_err(|e| fail(format!("cannot make the stream {STREAM}: {e}")))?;
+    let stream = retry(deadline, || {
+        js.get_or_create_stream(stream_config(config, replicas))
+    })
+    .await
+    .map_err(|e| fail(format!("cannot make the stream {STREAM}: {e}")))?;
     let names = retry(deadline, || bucket(&js, NAMES, replicas))
         .await
         .map_err(|e| fail(format!("cannot make the bucket {NAMES}: {e}")))?;
@@ -101,13 +102,14 @@ pub(crate) async fn join(
     retry(deadline, || writable(&js, &names, &instance))
         .await
         .map_err(fail)?;
-    let (store, publisher, acks) = log::start(js, client, names, instance.clone(), commands.clone());
+    let (store, publisher, acks) =
+        log::start(js, client, names, instance.clone(), commands.clone());
     let store: Box<dyn crate::core::ChangeStore + Send> = Box::new(store);
     let mut chat = Chat::new(config.clone(), seed, store);
-    let (replayed, messages) = follow::catch_up(&stream, &mut chat).await.map_err(fail)?;
+    let (replayed, following) = follow::catch_up(stream, &mut chat).await.map_err(fail)?;
     chat.id_space(ID_STEP, number % ID_STEP);
     tracing::info!(%instance, replicas, replayed, "joined the chat cluster");
-    let follower = tokio::spawn(follow::follow(messages, instance, commands));
+    let follower = tokio::spawn(follow::follow(following, instance, commands));
     let tasks = vec![publisher, acks, follower];
     Ok((chat, ClusterTasks { tasks }))
 }
@@ -115,7 +117,11 @@ pub(crate) async fn join(
 /// Whether the log and the names bucket take writes: an empty entry on the log (which
 /// changes nothing where it is applied), and this instance's mark in the bucket (a key no
 /// name has: names' keys are hex).
-async fn writable(js: &jetstream::Context, names: &kv::Store, instance: &str) -> Result<(), String> {
+async fn writable(
+    js: &jetstream::Context,
+    names: &kv::Store,
+    instance: &str,
+) -> Result<(), String> {
     let mut headers = async_nats::HeaderMap::new();
     headers.insert(INSTANCE, instance);
     let empty = encode(&[])?;
@@ -138,7 +144,12 @@ async fn connect(urls: &[String]) -> Result<async_nats::Client, String> {
     loop {
         let options = async_nats::ConnectOptions::new()
             .name("chat-server")
-            .connection_timeout(Duration::from_secs(2));
+            .connection_timeout(Duration::from_secs(2))
+            // Back soon after the servers are: at most a second between tries, not the
+            // client's default of up to several.
+            .reconnect_delay_callback(|attempts| {
+                Duration::from_millis((attempts as u64 * 100).min(1000))
+            });
         match options.connect(urls).await {
             Ok(client) => return Ok(client),
             Err(e) if Instant::now() > deadline => return Err(e.to_string()),

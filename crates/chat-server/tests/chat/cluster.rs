@@ -37,16 +37,26 @@ async fn with_key(srv: &Server, who: &str, key: ClaimKey) -> Chat {
     }
 }
 
-/// Sends a DM and returns its id once accepted.
+/// Sends a DM and returns its id once accepted; a recipient whose claim has not reached the
+/// sender's instance yet (the log's lag, milliseconds) is tried again.
 async fn send_dm(from: &mut Chat, to: &str, text: &str) -> u64 {
-    let req = from.req();
-    from.send(dm(req, to, text)).await;
-    match from
-        .until(|m| matches!(m, ServerMsg::Accepted { req: r, .. } | ServerMsg::Error { req: Some(r), .. } if *r == req))
-        .await
-    {
-        ServerMsg::Accepted { id, .. } => id,
-        other => panic!("not accepted: {other:?}"),
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let req = from.req();
+        from.send(dm(req, to, text)).await;
+        match from
+            .until(|m| matches!(m, ServerMsg::Accepted { req: r, .. } | ServerMsg::Error { req: Some(r), .. } if *r == req))
+            .await
+        {
+            ServerMsg::Accepted { id, .. } => return id,
+            ServerMsg::Error {
+                kind: ErrorKind::UnknownUser,
+                ..
+            } if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            other => panic!("not accepted: {other:?}"),
+        }
     }
 }
 
@@ -68,7 +78,10 @@ async fn delivered(c: &mut Chat, id: u64) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dm_crosses_instances_both_ways_with_receipts() {
     let nats = NatsCluster::start(3).await;
-    let (a, b) = (instance(&nats.urls(), 1).await, instance(&nats.urls(), 2).await);
+    let (a, b) = (
+        instance(&nats.urls(), 1).await,
+        instance(&nats.urls(), 2).await,
+    );
     let (mut alex, _) = claim(&a, "alex").await;
     let (mut bea, _) = claim(&b, "bea").await;
 
@@ -98,7 +111,10 @@ async fn a_dm_crosses_instances_both_ways_with_receipts() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_room_spans_instances_and_its_history_is_the_same_from_both() {
     let nats = NatsCluster::start(3).await;
-    let (a, b) = (instance(&nats.urls(), 1).await, instance(&nats.urls(), 2).await);
+    let (a, b) = (
+        instance(&nats.urls(), 1).await,
+        instance(&nats.urls(), 2).await,
+    );
     let (mut alex, _) = claim(&a, "alex").await;
     let (mut bea, _) = claim(&b, "bea").await;
     let room = Room::new("ops").expect("a room");
@@ -144,9 +160,7 @@ async fn a_room_spans_instances_and_its_history_is_the_same_from_both() {
             room: room.clone(),
         })
         .await;
-        let h = cleo
-            .until(|m| matches!(m, ServerMsg::History { .. }))
-            .await;
+        let h = cleo.until(|m| matches!(m, ServerMsg::History { .. })).await;
         let ServerMsg::History { messages, .. } = h else {
             unreachable!()
         };
@@ -160,7 +174,10 @@ async fn a_room_spans_instances_and_its_history_is_the_same_from_both() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_name_claimed_through_both_instances_at_once_has_one_owner() {
     let nats = NatsCluster::start(3).await;
-    let (a, b) = (instance(&nats.urls(), 1).await, instance(&nats.urls(), 2).await);
+    let (a, b) = (
+        instance(&nats.urls(), 1).await,
+        instance(&nats.urls(), 2).await,
+    );
     for round in 0..5 {
         let who = format!("racer{round}");
         let (mut on_a, mut on_b) = (
@@ -190,7 +207,10 @@ async fn a_name_claimed_through_both_instances_at_once_has_one_owner() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_offline_queue_is_delivered_through_the_other_instance() {
     let nats = NatsCluster::start(3).await;
-    let (a, b) = (instance(&nats.urls(), 1).await, instance(&nats.urls(), 2).await);
+    let (a, b) = (
+        instance(&nats.urls(), 1).await,
+        instance(&nats.urls(), 2).await,
+    );
     let (dana, key) = claim(&b, "dana").await;
     let (mut alex, _) = claim(&a, "alex").await;
     dana.leave();
@@ -217,7 +237,10 @@ async fn the_offline_queue_is_delivered_through_the_other_instance() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_nats_gone_messages_are_refused_then_accepted_once_it_is_back() {
     let mut nats = NatsCluster::start(3).await;
-    let (a, b) = (instance(&nats.urls(), 1).await, instance(&nats.urls(), 2).await);
+    let (a, b) = (
+        instance(&nats.urls(), 1).await,
+        instance(&nats.urls(), 2).await,
+    );
     let (mut alex, _) = claim(&a, "alex").await;
     let (mut bea, _) = claim(&b, "bea").await;
     let id = send_dm(&mut alex, "bea", "before").await;
@@ -258,7 +281,10 @@ async fn with_nats_gone_messages_are_refused_then_accepted_once_it_is_back() {
         if let ServerMsg::Accepted { id, .. } = answer {
             break id;
         }
-        assert!(Instant::now() < deadline, "never accepted again: {answer:?}");
+        assert!(
+            Instant::now() < deadline,
+            "never accepted again: {answer:?}"
+        );
         tokio::time::sleep(Duration::from_millis(250)).await;
     };
     assert_eq!(got_message(&mut bea, "after").await, id);

@@ -129,8 +129,9 @@ impl NatsCluster {
         let deadline = Instant::now() + READY_WITHIN;
         for node in self.nodes.iter().filter(|n| n.child.is_some()) {
             let url = format!("nats://127.0.0.1:{}", node.client_port);
+            let replicas = self.nodes.len();
             loop {
-                if js_answers(&url).await {
+                if js_answers(&url, replicas).await {
                     break;
                 }
                 assert!(Instant::now() < deadline, "the NATS cluster is not ready");
@@ -148,7 +149,8 @@ impl Drop for NatsCluster {
     }
 }
 
-async fn js_answers(url: &str) -> bool {
+/// Whether a stream replicated to `replicas` nodes takes a write through `url`.
+async fn js_answers(url: &str, replicas: usize) -> bool {
     let connect = async_nats::ConnectOptions::new()
         .connection_timeout(Duration::from_millis(500))
         .connect(url);
@@ -160,10 +162,17 @@ async fn js_answers(url: &str) -> bool {
         name: "PROBE".into(),
         subjects: vec!["probe".into()],
         storage: async_nats::jetstream::stream::StorageType::Memory,
+        num_replicas: replicas,
         ..Default::default()
     };
-    let r = tokio::time::timeout(Duration::from_secs(2), js.get_or_create_stream(probe)).await.map(|r| r.map(|_| ()));
-    matches!(r, Ok(Ok(_)))
+    let write = async {
+        js.get_or_create_stream(probe).await.ok()?;
+        js.publish("probe", "ready".into()).await.ok()?.await.ok()
+    };
+    matches!(
+        tokio::time::timeout(Duration::from_secs(2), write).await,
+        Ok(Some(_))
+    )
 }
 
 fn write_conf(dir: &Path, i: usize, port: u16, cluster_port: u16, routes: &[String]) -> PathBuf {
@@ -180,8 +189,42 @@ fn write_conf(dir: &Path, i: usize, port: u16, cluster_port: u16, routes: &[Stri
     path
 }
 
-/// A chat-server instance that joins the cluster at `urls`; `seed` tells instances apart.
+/// A chat-server instance that joins the cluster at `urls`, once it serves (it catches up
+/// with the log first, and a new cluster's streams elect their leaders); `seed` tells
+/// instances apart.
 pub(crate) async fn instance(urls: &[String], seed: u8) -> Server {
+    let srv = spawn_instance(urls, seed).await;
+    let deadline = Instant::now() + READY_WITHIN;
+    while !serves(srv.addr).await {
+        assert!(Instant::now() < deadline, "the instance never served");
+    }
+    srv
+}
+
+/// Whether a session to `addr` opens within a second.
+async fn serves(addr: std::net::SocketAddr) -> bool {
+    use dgram_client::{Follow, Link, LinkEvent, ServerTarget, SessionEvent};
+    let socket = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    let target = ServerTarget::new(&addr.to_string(), addr);
+    let Ok(mut link) = Link::open_on(socket, target, Follow::system()) else {
+        return false;
+    };
+    let connected = async {
+        while let Some(event) = link.recv().await {
+            if let LinkEvent::Session(SessionEvent::Connected { .. }) = event {
+                return true;
+            }
+        }
+        false
+    };
+    let up = tokio::time::timeout(Duration::from_secs(1), connected)
+        .await
+        .unwrap_or(false);
+    link.leave();
+    up
+}
+
+async fn spawn_instance(urls: &[String], seed: u8) -> Server {
     let socket = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
     let s = chat_server::Settings {
         seed: Some([seed; 32]),
