@@ -56,7 +56,7 @@ where
     /// In a cluster: another instance's changes, applied here; their news goes to the sessions
     /// here (never past a limit: they were admitted where they were made).
     pub(crate) fn replicated(&mut self, now: Instant, ops: Vec<crate::core::Op>) {
-        let out = self.requests.chat.replicate(ops);
+        let out = self.requests.chat.replicate(ops, true);
         self.apply(now, out);
     }
 

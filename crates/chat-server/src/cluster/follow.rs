@@ -71,7 +71,7 @@ pub(super) async fn catch_up(
         seen = msg.info().map(|i| i.stream_sequence).unwrap_or(last);
         if let Some(ops) = entry(&msg) {
             // No session is open yet: there is nobody to tell.
-            let _ = chat.replicate(ops);
+            let _ = chat.replicate(ops, false);
         }
         applied += 1;
     }

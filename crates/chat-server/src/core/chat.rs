@@ -46,15 +46,17 @@ impl<S: ChangeStore> Chat<S> {
         self.core.restore(snapshot);
     }
 
-    /// In a cluster: ids from here on are `offset` modulo `step` (each instance its own).
+    /// Makes this core one instance of a cluster: ids from here on are `offset` modulo `step`
+    /// (each instance its own), and who comes and goes here is logged for the others.
     pub fn id_space(&mut self, step: u64, offset: u64) {
         self.core.id_space(step, offset);
     }
 
     /// In a cluster: applies one event's changes made by another instance (already in the
     /// replicated log, so nothing is held); returns what to tell the sessions here.
-    pub fn replicate(&mut self, ops: Vec<Op>) -> Vec<Output> {
-        self.core.replicate(ops).out
+    /// `live` is false while the log is replayed at start.
+    pub fn replicate(&mut self, ops: Vec<Op>, live: bool) -> Vec<Output> {
+        self.core.replicate(ops, live).out
     }
 
     /// Counters for the logs.

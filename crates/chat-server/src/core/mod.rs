@@ -166,6 +166,8 @@ pub(crate) struct ChatCore {
     notices: HashMap<UserKey, Vec<(ChatId, String)>>,
     /// Whether changes are recorded for a store.
     keep: bool,
+    /// One instance of a cluster: who comes and goes is recorded too, for the others.
+    clustered: bool,
 }
 
 impl ChatCore {
@@ -183,6 +185,7 @@ impl ChatCore {
             stats: ChatStats::default(),
             notices: HashMap::new(),
             keep,
+            clustered: false,
         }
     }
 
@@ -229,10 +232,18 @@ impl ChatCore {
         user.detach(session);
         user.last_used_ms = now_ms;
         let (name, online) = (user.name.clone(), user.online());
+        let gone_here = user.sessions.is_empty();
         fx.log(Op::Touch {
             user: name.clone(),
             at_ms: now_ms,
         });
+        if self.clustered && gone_here {
+            let user = name.clone();
+            fx.log(Op::Presence {
+                user,
+                online: false,
+            });
+        }
         if !online {
             self.presence(fx, key, name, Presence::Offline);
         }

@@ -91,6 +91,14 @@ pub enum Op {
         /// The topic.
         topic: String,
     },
+    /// In a cluster only: a name's first session on this instance opened (`online`), or its
+    /// last one here closed, so that the other instances show it online while it is here.
+    Presence {
+        /// The name.
+        user: Name,
+        /// Whether it is online here now.
+        online: bool,
+    },
     /// Messages older than `before_ms` go, and rooms keep at most `room_history` messages.
     Expire {
         /// Message cutoff.

@@ -21,6 +21,7 @@ use super::ChatCore;
 impl ChatCore {
     /// Ids from here on are `offset` modulo `step`, above every id seen so far.
     pub(super) fn id_space(&mut self, step: u64, offset: u64) {
+        self.clustered = true;
         let step = step.max(1);
         self.id_step = step;
         self.next_id = (self.next_id / step + 1) * step + offset % step;
@@ -38,7 +39,7 @@ impl ChatCore {
 
     /// Applies one event's changes, made by another instance; returns what to tell sessions
     /// here (nothing in it needs a commit).
-    pub(super) fn replicate(&mut self, ops: Vec<Op>) -> Effects {
+    pub(super) fn replicate(&mut self, ops: Vec<Op>, live: bool) -> Effects {
         // Nothing applied is recorded again: it is in the log already.
         let mut fx = Effects::new(false);
         let mut posted: Vec<Posted> = Vec::new();
@@ -91,11 +92,39 @@ impl ChatCore {
                     }
                 }
                 Op::Topic { room, topic } => self.remote_topic(&mut fx, room, topic),
+                // Replayed at start, who came and went long ago says nothing of who is on
+                // now: only live news counts (a name shows online once it comes again).
+                Op::Presence { user, online } if live => {
+                    self.remote_presence(&mut fx, &user, online)
+                }
+                Op::Presence { .. } => {}
                 // Every instance runs its own expiry on the same clock and caps.
                 Op::Expire { .. } => {}
             }
         }
         fx
+    }
+
+    /// A name came online on another instance, or went offline there.
+    fn remote_presence(&mut self, fx: &mut Effects, user: &Name, online: bool) {
+        let Some(u) = self.state.users.get_mut(user.key()) else {
+            return;
+        };
+        let was = u.online();
+        u.elsewhere = if online {
+            u.elsewhere.saturating_add(1)
+        } else {
+            u.elsewhere.saturating_sub(1)
+        };
+        let (now, name) = (u.online(), u.name.clone());
+        if was != now {
+            let presence = if now {
+                Presence::Online
+            } else {
+                Presence::Offline
+            };
+            self.presence(fx, user.key(), name, presence);
+        }
     }
 
     fn remote_claim(&mut self, name: Name, key_hash: [u8; 32], at_ms: u64) {
@@ -117,6 +146,7 @@ impl ChatCore {
                 queue: VecDeque::new(),
                 sent: VecDeque::new(),
                 rooms: BTreeSet::new(),
+                elsewhere: 0,
             }),
         );
     }

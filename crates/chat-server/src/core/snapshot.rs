@@ -80,6 +80,7 @@ impl ChatCore {
                     queue: VecDeque::new(),
                     sent: VecDeque::new(),
                     rooms: BTreeSet::new(),
+                    elsewhere: 0,
                 }),
             );
         }

@@ -139,6 +139,7 @@ fn claim(core: &mut ChatCore, fx: &mut Effects, name: &Name, now_ms: u64) -> Cla
             queue: VecDeque::new(),
             sent: VecDeque::new(),
             rooms: BTreeSet::new(),
+            elsewhere: 0,
         }),
     );
     key
@@ -163,6 +164,7 @@ fn welcome(
         return;
     };
     let came_online = !user.online();
+    let first_here = user.sessions.is_empty();
     user.attach(session);
     user.last_used_ms = now_ms;
     let spelled = user.name.clone();
@@ -177,6 +179,10 @@ fn welcome(
             user: spelled.clone(),
             at_ms: now_ms,
         });
+    }
+    if core.clustered && first_here {
+        let user = spelled.clone();
+        fx.log(Op::Presence { user, online: true });
     }
     let online: Vec<_> = core
         .state
