@@ -6,6 +6,7 @@ mod abuse;
 mod binary;
 mod claims;
 mod cluster;
+mod cluster_faults;
 mod core_abuse;
 mod core_journal;
 mod core_rules;
