@@ -37,8 +37,30 @@ pub(crate) struct ClusterStore {
 
 /// An entry on its way: waiting for its acknowledgement, or failed already.
 enum Flight {
-    Acking(Ticket, usize, PublishAckFuture),
+    Acking(Ticket, usize, PublishAckFuture, Option<Again>),
     Failed(Ticket, usize, String),
+}
+
+/// An entry that only keeps books (a recipient's acknowledgement, a name's use, who is on):
+/// nobody is waiting for its answer, and the others need it (a `Dequeue` is the sender's
+/// receipt), so an acknowledgement that does not come is not a failure at once; it is sent
+/// again, under the same message id, which JetStream stores once.
+struct Again {
+    headers: HeaderMap,
+    payload: bytes::Bytes,
+}
+
+/// Times a bookkeeping entry is sent again before it counts as failed.
+const AGAIN: usize = 3;
+
+/// Whether an event's ops only keep books (see [`Again`]).
+fn bookkeeping(ops: &[Op]) -> bool {
+    ops.iter().all(|op| {
+        matches!(
+            op,
+            Op::Dequeue { .. } | Op::Touch { .. } | Op::Presence { .. } | Op::Established { .. }
+        )
+    })
 }
 
 /// Starts the publisher and the acknowledgement tasks; both end once the store is dropped and
@@ -57,6 +79,7 @@ pub(super) fn start(
     let (tx, rx) = mpsc::unbounded_channel();
     let (flights, landed) = mpsc::unbounded_channel();
     let backlog = Arc::new(AtomicUsize::new(0));
+    let js_again = js.clone();
     let publisher = Publisher {
         js,
         client,
@@ -64,7 +87,7 @@ pub(super) fn start(
         instance,
     };
     let publisher = tokio::spawn(publisher.run(rx, flights));
-    let acks = tokio::spawn(acknowledged(landed, commands, backlog.clone()));
+    let acks = tokio::spawn(acknowledged(landed, commands, backlog.clone(), js_again));
     (ClusterStore { tx, backlog }, publisher, acks)
 }
 
@@ -101,8 +124,8 @@ impl Publisher {
     ) {
         while let Some((ticket, ops)) = rx.recv().await {
             let n = ops.len();
-            let flight = match self.publish(&ops).await {
-                Ok(ack) => Flight::Acking(ticket, n, ack),
+            let flight = match self.publish(ticket, &ops).await {
+                Ok((ack, again)) => Flight::Acking(ticket, n, ack, again),
                 Err(why) => Flight::Failed(ticket, n, why),
             };
             if flights.send(flight).is_err() {
@@ -113,7 +136,11 @@ impl Publisher {
 
     /// Claims the event's new names, then publishes its ops; the acknowledgement is awaited
     /// elsewhere.
-    async fn publish(&self, ops: &[Op]) -> Result<PublishAckFuture, String> {
+    async fn publish(
+        &self,
+        ticket: Ticket,
+        ops: &[Op],
+    ) -> Result<(PublishAckFuture, Option<Again>), String> {
         if self.client.connection_state() != State::Connected {
             return Err(UNAVAILABLE.to_owned());
         }
@@ -131,9 +158,19 @@ impl Publisher {
             Ok(payload) => {
                 let mut headers = HeaderMap::new();
                 headers.insert(INSTANCE, self.instance.as_str());
+                let payload = bytes::Bytes::from(payload);
+                let again = bookkeeping(ops).then(|| {
+                    let id = format!("{}-{ticket}", self.instance);
+                    headers.insert("Nats-Msg-Id", id.as_str());
+                    Again {
+                        headers: headers.clone(),
+                        payload: payload.clone(),
+                    }
+                });
                 self.js
-                    .publish_with_headers(SUBJECT, headers, payload.into())
+                    .publish_with_headers(SUBJECT, headers, payload)
                     .await
+                    .map(|ack| (ack, again))
                     .map_err(|e| {
                         tracing::warn!(error = %e, "cannot publish to the chat log");
                         UNAVAILABLE.to_owned()
@@ -189,20 +226,17 @@ async fn acknowledged(
     mut landed: mpsc::UnboundedReceiver<Flight>,
     commands: Commands,
     backlog: Arc<AtomicUsize>,
+    js: Context,
 ) {
     while let Some(flight) = landed.recv().await {
         let (report, n) = match flight {
-            Flight::Acking(ticket, n, ack) => match tokio::time::timeout(ACK_WAIT, ack).await {
-                Ok(Ok(_)) => (Report::Committed(ticket), n),
-                Ok(Err(e)) => {
-                    tracing::warn!(ticket, error = %e, "the chat log refused a change");
-                    (Report::Failed(ticket, UNAVAILABLE.to_owned()), n)
+            Flight::Acking(ticket, n, ack, again) => {
+                let stored = landed_in_time(&js, ticket, ack, again).await;
+                match stored {
+                    true => (Report::Committed(ticket), n),
+                    false => (Report::Failed(ticket, UNAVAILABLE.to_owned()), n),
                 }
-                Err(_) => {
-                    tracing::warn!(ticket, "no acknowledgement from the chat log in time");
-                    (Report::Failed(ticket, UNAVAILABLE.to_owned()), n)
-                }
-            },
+            }
             Flight::Failed(ticket, n, why) => (Report::Failed(ticket, why), n),
         };
         backlog.fetch_sub(n, Ordering::Relaxed);
@@ -213,4 +247,37 @@ async fn acknowledged(
             break;
         }
     }
+}
+
+/// Whether an entry was acknowledged: in time, or (a bookkeeping entry) after being sent
+/// again a few times.
+async fn landed_in_time(
+    js: &Context,
+    ticket: Ticket,
+    ack: PublishAckFuture,
+    again: Option<Again>,
+) -> bool {
+    let mut ack = ack;
+    for attempt in 0..=AGAIN {
+        match tokio::time::timeout(ACK_WAIT, ack).await {
+            Ok(Ok(_)) => return true,
+            Ok(Err(e)) => tracing::warn!(ticket, error = %e, "the chat log refused a change"),
+            Err(_) => tracing::warn!(ticket, "no acknowledgement from the chat log in time"),
+        }
+        let Some(again) = again.as_ref().filter(|_| attempt < AGAIN) else {
+            return false;
+        };
+        match js
+            .publish_with_headers(SUBJECT, again.headers.clone(), again.payload.clone())
+            .await
+        {
+            Ok(next) => ack = next,
+            Err(e) => {
+                tracing::warn!(ticket, error = %e, "cannot send a change again");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                return false;
+            }
+        }
+    }
+    false
 }

@@ -198,6 +198,9 @@ fn stream_config(config: &ChatConfig, replicas: usize) -> stream::Config {
         max_bytes: MAX_STREAM_BYTES,
         discard: stream::DiscardPolicy::Old,
         storage: stream::StorageType::File,
+        // Bookkeeping entries sent again carry a message id; JetStream stores each once
+        // within this window.
+        duplicate_window: Duration::from_secs(60),
         ..Default::default()
     }
 }
