@@ -146,7 +146,7 @@ async fn behind(stream: &Stream, seen: u64) -> bool {
     }
 }
 
-/// One entry's ops; `None` (counted in the log) for one this build cannot read.
+/// One entry's ops; `None` (with a warning in the log) for one this build cannot read.
 fn entry(msg: &async_nats::jetstream::Message) -> Option<Vec<Op>> {
     match decode(&msg.payload) {
         Ok(ops) => Some(ops),
