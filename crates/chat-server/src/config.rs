@@ -105,6 +105,11 @@ pub struct Cli {
     #[arg(long, env = "CHAT_MAX_DB_MIB", default_value_t = 0)]
     pub max_db_mib: u64,
 
+    /// NATS servers (comma-separated URLs) of a JetStream cluster: this server joins the chat
+    /// service they hold, as one of its instances (the data directory is then not used).
+    #[arg(long, env = "CHAT_NATS", value_delimiter = ',')]
+    pub nats: Vec<String>,
+
     /// `--log-format` and the `healthcheck` subcommand, as every dgram server has them (the
     /// probe's own names are in [`crate::healthcheck`]).
     #[command(flatten)]
@@ -134,6 +139,7 @@ impl Cli {
             network_rate: rate(self.ip_rate, self.ip_burst),
             max_sessions_per_ip: self.max_sessions_per_ip.max(1),
             data_dir: (self.data_dir != ":memory:").then(|| self.data_dir.clone().into()),
+            nats: self.nats.clone(),
             max_db_bytes: (self.max_db_mib > 0).then(|| self.max_db_mib.saturating_mul(1 << 20)),
             chat: crate::core::ChatConfig {
                 room_history: self.room_history.max(1),

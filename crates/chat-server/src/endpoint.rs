@@ -53,6 +53,13 @@ where
         self.apply(now, out);
     }
 
+    /// In a cluster: another instance's changes, applied here; their news goes to the sessions
+    /// here (never past a limit: they were admitted where they were made).
+    pub(crate) fn replicated(&mut self, now: Instant, ops: Vec<crate::core::Op>) {
+        let out = self.requests.chat.replicate(ops, true);
+        self.apply(now, out);
+    }
+
     /// Handles one session event.
     pub(crate) fn on_event(&mut self, now: Instant, (session, event): (SessionId, Event)) {
         if !matches!(event, Event::Delivered { .. }) {

@@ -66,6 +66,14 @@ pub enum Error {
         /// This build's.
         known: i64,
     },
+    /// The NATS cluster could not be joined (`--nats`).
+    #[error("cannot join the NATS cluster at {urls}: {why}")]
+    Cluster {
+        /// The servers tried.
+        urls: String,
+        /// What went wrong.
+        why: String,
+    },
 }
 
 impl From<dgram_net::rate_limit_layer::RateLimited> for Error {

@@ -3,9 +3,11 @@
 //! (memory, or SQLite in [`store`]); the endpoint wires it to sessions, with client requests
 //! passing a tower stack of limits first ([`admit`]: a per-IP session cap, a per-session rate
 //! limit, and [`send_limits`] per name and per network, each a layer); and the health probe.
+//! With `--nats`, several instances are one service over NATS JetStream (`cluster`).
 #![forbid(unsafe_code)]
 
 pub mod admit;
+mod cluster;
 pub mod config;
 pub mod core;
 mod endpoint;

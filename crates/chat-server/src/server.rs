@@ -55,6 +55,10 @@ pub struct Settings {
     /// The most bytes the database may take; past it new messages are refused, as on a full
     /// disk. `None`: as much as the disk holds.
     pub max_db_bytes: Option<u64>,
+    /// NATS servers of a JetStream cluster to join as one instance of a chat service; empty:
+    /// a single server (the data directory's SQLite, or memory). With servers, the cluster's
+    /// log is the store and the data directory is not used.
+    pub nats: Vec<String>,
 }
 
 impl Default for Settings {
@@ -80,13 +84,15 @@ impl Default for Settings {
             summary_every: Duration::from_secs(60),
             data_dir: None,
             max_db_bytes: None,
+            nats: Vec::new(),
         }
     }
 }
 
 /// The limits on client requests: the per-IP session cap, then the per-session rate limit
 /// (absent when turned off), then the sending limits per name and per network.
-type Limits = SessionCap<Either<RateLimit<SendLimit<Admit>, SessionId>, SendLimit<Admit>>>;
+pub(crate) type Limits =
+    SessionCap<Either<RateLimit<SendLimit<Admit>, SessionId>, SendLimit<Admit>>>;
 
 /// A seed from the operating system's randomness.
 fn system_seed() -> Result<[u8; 32], Error> {
@@ -146,7 +152,15 @@ pub async fn run(
     };
     let session_seed = session_seed(seed);
     let (commands, rx) = mpsc::channel::<Command<_>>(1024);
+    let mut cluster = None;
     let (chat, thread) = match &settings.data_dir {
+        _ if !settings.nats.is_empty() => {
+            let (chat, tasks) =
+                crate::cluster::join(&settings.nats, &settings.chat, chat_seed, commands.clone())
+                    .await?;
+            cluster = Some(tasks);
+            (chat, None)
+        }
         None => {
             let store: Box<dyn ChangeStore + Send> = Box::new(MemoryStore);
             (Chat::new(settings.chat.clone(), store), None)
@@ -231,6 +245,9 @@ pub async fn run(
     // Dropping the endpoint closes the store's queue; the writer commits what is left, and the
     // server is not stopped until it has (a restart must find every accepted message).
     drop(endpoint);
+    if let Some(tasks) = cluster {
+        tasks.stop().await;
+    }
     if let Some(thread) = thread {
         let _ = tokio::task::spawn_blocking(move || thread.join()).await;
     }

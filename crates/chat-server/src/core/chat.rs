@@ -14,10 +14,10 @@ use dgram_proto::session::{MessageId, SessionId};
 use dgram_proto::Name;
 
 use super::effects::{Effects, Output};
-use super::op::Ticket;
+use super::op::{Op, Ticket};
 use super::pending::{Held, Pending};
 use super::snapshot::Snapshot;
-use super::store::{ChangeStore, Submitted};
+use super::store::{ChangeStore, Submitted, NAME_TAKEN};
 use super::{ChatConfig, ChatCore, ChatStats, PeerKey};
 
 /// The chat server's rules over a store.
@@ -44,6 +44,19 @@ impl<S: ChangeStore> Chat<S> {
     /// Restores the state a store saved.
     pub fn restore(&mut self, snapshot: Snapshot) {
         self.core.restore(snapshot);
+    }
+
+    /// Makes this core one instance of a cluster: ids from here on are `offset` modulo `step`
+    /// (each instance its own), and who comes and goes here is logged for the others.
+    pub fn id_space(&mut self, step: u64, offset: u64) {
+        self.core.id_space(step, offset);
+    }
+
+    /// In a cluster: applies one event's changes made by another instance (already in the
+    /// replicated log, so nothing is held); returns what to tell the sessions here.
+    /// `live` is false while the log is replayed at start.
+    pub fn replicate(&mut self, ops: Vec<Op>, live: bool) -> Vec<Output> {
+        self.core.replicate(ops, live).out
     }
 
     /// Counters for the logs.
@@ -210,6 +223,12 @@ fn failed_output(out: Output, why: &str, request_only: bool) -> Option<Output> {
             req: Some(*req),
             kind: ErrorKind::Unavailable,
             message: format!("the server could not store this ({why}); it was not sent"),
+        },
+        // A claim that lost a race to another instance (the cluster's create-only names).
+        ServerMsg::Welcome { name, .. } if request_only && why == NAME_TAKEN => ServerMsg::Error {
+            req: None,
+            kind: ErrorKind::Claimed,
+            message: format!("the name {name} is claimed (just now); pick another name"),
         },
         // A claim (or an old claim's proof) was the request: its undo forgot it.
         ServerMsg::Welcome { name, .. } if request_only => ServerMsg::Error {

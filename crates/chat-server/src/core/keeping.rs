@@ -19,6 +19,11 @@ impl ChatCore {
         let Some(name) = self.enqueue(key, posted) else {
             return;
         };
+        if self.state.users.get(key).is_some_and(|u| u.elsewhere > 0) {
+            // Online through another instance: it delivers from the log, and the receipt
+            // comes back with the recipient's acknowledgement.
+            return;
+        }
         let reason = format!("{name} is offline; queued until they return");
         fx.send(sender, ServerMsg::NotDelivered { id, reason });
     }

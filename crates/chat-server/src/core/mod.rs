@@ -16,6 +16,7 @@ mod op;
 mod pending;
 mod quota;
 mod receipts;
+mod replica;
 mod resend;
 mod snapshot;
 mod state;
@@ -36,7 +37,7 @@ pub use self::effects::Output;
 pub use self::op::{Op, Ticket};
 pub use self::snapshot::{SavedRoom, SavedSent, SavedUser, Snapshot};
 pub use self::state::{Owner, PeerKey};
-pub use self::store::{ChangeStore, MemoryStore, Submitted};
+pub use self::store::{ChangeStore, MemoryStore, Submitted, NAME_TAKEN};
 
 use self::effects::Effects;
 use self::quota::Quotas;
@@ -150,6 +151,9 @@ pub(crate) struct ChatCore {
     config: ChatConfig,
     state: State,
     next_id: ChatId,
+    /// Ids go up by this much: in a cluster each instance has its own residue, so that ids
+    /// made on two instances at once never collide (1 on a single server).
+    id_step: u64,
     receipts: HashMap<ChatId, Pending>,
     /// Per session, so that a closing session drops its own entries without a walk over
     /// everyone's; a session with nothing in transit has no entry.
@@ -163,6 +167,8 @@ pub(crate) struct ChatCore {
     notices: HashMap<UserKey, Vec<(ChatId, String)>>,
     /// Whether changes are recorded for a store.
     keep: bool,
+    /// One instance of a cluster: who comes and goes is recorded too, for the others.
+    clustered: bool,
 }
 
 impl ChatCore {
@@ -173,11 +179,13 @@ impl ChatCore {
             config,
             state: State::default(),
             next_id: 1,
+            id_step: 1,
             receipts: HashMap::new(),
             in_transit: HashMap::new(),
             stats: ChatStats::default(),
             notices: HashMap::new(),
             keep,
+            clustered: false,
         }
     }
 
@@ -227,10 +235,18 @@ impl ChatCore {
         user.detach(session);
         user.last_used_ms = now_ms;
         let (name, online) = (user.name.clone(), user.online());
+        let gone_here = user.sessions.is_empty();
         fx.log(Op::Touch {
             user: name.clone(),
             at_ms: now_ms,
         });
+        if self.clustered && gone_here {
+            let user = name.clone();
+            fx.log(Op::Presence {
+                user,
+                online: false,
+            });
+        }
         if !online {
             self.presence(fx, key, name, Presence::Offline);
         }

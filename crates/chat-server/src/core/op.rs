@@ -10,8 +10,9 @@ use super::state::PeerKey;
 /// Orders commits: every batch of ops (all that one event caused) gets the next ticket.
 pub type Ticket = u64;
 
-/// One change to the chat state, to be made durable.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One change to the chat state, to be made durable (and, in a cluster, the replicated log's
+/// entry, hence serde).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Op {
     /// A free name was claimed: it belongs to `owner` from now on.
     Claim {
@@ -99,6 +100,14 @@ pub enum Op {
         room: Room,
         /// The topic.
         topic: String,
+    },
+    /// In a cluster only: a name's first session on this instance opened (`online`), or its
+    /// last one here closed, so that the other instances show it online while it is here.
+    Presence {
+        /// The name.
+        user: Name,
+        /// Whether it is online here now.
+        online: bool,
     },
     /// Messages older than `before_ms` go, and rooms keep at most `room_history` messages.
     Expire {

@@ -82,6 +82,7 @@ impl ChatCore {
                     queue: VecDeque::new(),
                     sent: VecDeque::new(),
                     rooms: BTreeSet::new(),
+                    elsewhere: 0,
                 }),
             );
         }

@@ -45,11 +45,13 @@ pub(crate) struct User {
     pub(crate) sent: VecDeque<Sent>,
     /// A tree, not a hash set: no per-set hasher state, and nothing allocated while empty.
     pub(crate) rooms: BTreeSet<String>,
+    /// In a cluster: on how many other instances the name has sessions (0 on a single server).
+    pub(crate) elsewhere: u32,
 }
 
 impl User {
     pub(crate) fn online(&self) -> bool {
-        !self.sessions.is_empty()
+        !self.sessions.is_empty() || self.elsewhere > 0
     }
 
     pub(crate) fn attach(&mut self, session: SessionId) {

@@ -21,6 +21,11 @@ pub enum Submitted {
     Refused(String),
 }
 
+/// The reason a store that claims names itself (a cluster's name store, compare-and-set) gives
+/// for a claim it refused because someone else holds the name: the claimer is told the name is
+/// claimed, not that the store failed.
+pub const NAME_TAKEN: &str = "the name is claimed through another instance";
+
 /// Where the chat core's changes go.
 pub trait ChangeStore: std::fmt::Debug {
     /// Whether the store keeps changes at all. One that keeps nothing is given none, so that

@@ -31,6 +31,8 @@ pub(super) fn apply(conn: &mut Connection, ops: &[Op]) -> rusqlite::Result<()> {
             Op::Part { user, room } => part(&tx, user, room)?,
             Op::DropRoom { room } => drop_room(&tx, room)?,
             Op::Topic { room, topic } => set_topic(&tx, room, topic)?,
+            // Who is online is not kept: after a restart nobody is.
+            Op::Presence { .. } => {}
             Op::Expire {
                 before_ms,
                 room_history,

@@ -192,6 +192,7 @@ fn claim(
             queue: VecDeque::new(),
             sent: VecDeque::new(),
             rooms: BTreeSet::new(),
+            elsewhere: 0,
         }),
     );
 }
@@ -215,6 +216,7 @@ fn welcome(
         return;
     };
     let came_online = !user.online();
+    let first_here = user.sessions.is_empty();
     user.attach(session);
     user.last_used_ms = now_ms;
     let spelled = user.name.clone();
@@ -229,6 +231,10 @@ fn welcome(
             user: spelled.clone(),
             at_ms: now_ms,
         });
+    }
+    if core.clustered && first_here {
+        let user = spelled.clone();
+        fx.log(Op::Presence { user, online: true });
     }
     let online: Vec<_> = core
         .state

@@ -43,7 +43,7 @@ pub(super) fn run(
     // One allocation for the answer and every delivery (a room post fans out to each member).
     fx.out.reserve(recipients.len() + 2);
     let id = core.next_id;
-    core.next_id += 1;
+    core.next_id += core.id_step;
     core.stats.accepted += 1;
     let posted = Posted {
         id,
