@@ -156,7 +156,7 @@ pub async fn run(
     let (chat, thread) = match &settings.data_dir {
         _ if !settings.nats.is_empty() => {
             let (chat, tasks) =
-                crate::cluster::join(&settings.nats, &settings.chat, chat_seed, commands.clone())
+                crate::cluster::join(&settings.nats, &settings.chat, seed, commands.clone())
                     .await?;
             cluster = Some(tasks);
             (chat, None)

@@ -105,7 +105,7 @@ pub(crate) async fn join(
     let (store, publisher, acks) =
         log::start(js, client, names, instance.clone(), commands.clone());
     let store: Box<dyn crate::core::ChangeStore + Send> = Box::new(store);
-    let mut chat = Chat::new(config.clone(), seed, store);
+    let mut chat = Chat::new(config.clone(), store);
     let (replayed, following) = follow::catch_up(stream, &mut chat).await.map_err(fail)?;
     chat.id_space(ID_STEP, number % ID_STEP);
     tracing::info!(%instance, replicas, replayed, "joined the chat cluster");

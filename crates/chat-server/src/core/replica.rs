@@ -15,7 +15,7 @@ use dgram_proto::Name;
 
 use super::effects::Effects;
 use super::op::Op;
-use super::state::{self, RoomState, Sent, User, UserKey};
+use super::state::{self, Owner, RoomState, Sent, User, UserKey};
 use super::ChatCore;
 
 impl ChatCore {
@@ -45,11 +45,14 @@ impl ChatCore {
         let mut posted: Vec<Posted> = Vec::new();
         for op in ops {
             match op {
-                Op::Claim {
-                    name,
-                    key_hash,
-                    at_ms,
-                } => self.remote_claim(name, key_hash, at_ms),
+                Op::Claim { name, owner, at_ms } => {
+                    self.remote_claim(name, Owner::Key(owner), at_ms)
+                }
+                Op::Bind { user, owner } => {
+                    if let Some(u) = self.state.users.get_mut(user.key()) {
+                        u.owner = Owner::Key(owner);
+                    }
+                }
                 Op::Touch { user, at_ms } => {
                     if let Some(u) = self.state.users.get_mut(user.key()) {
                         u.last_used_ms = u.last_used_ms.max(at_ms);
@@ -127,10 +130,10 @@ impl ChatCore {
         }
     }
 
-    fn remote_claim(&mut self, name: Name, key_hash: [u8; 32], at_ms: u64) {
+    fn remote_claim(&mut self, name: Name, owner: Owner, at_ms: u64) {
         if let Some(u) = self.state.users.get_mut(name.key()) {
             // The name store decided (compare-and-set): whoever holds its key now owns it.
-            u.key_hash = key_hash;
+            u.owner = owner;
             u.last_used_ms = u.last_used_ms.max(at_ms);
             return;
         }
@@ -138,7 +141,7 @@ impl ChatCore {
             UserKey(name.clone()),
             Box::new(User {
                 name,
-                key_hash,
+                owner,
                 last_used_ms: at_ms,
                 established: false,
                 sessions: Vec::new(),

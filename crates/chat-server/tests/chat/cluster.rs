@@ -6,28 +6,29 @@
 
 use std::time::Duration;
 
-use dgram_proto::chat::{ClaimKey, ClientMsg, ErrorKind, Presence, Room, ServerMsg, Target};
+use dgram_proto::chat::{ClientMsg, ErrorKind, Presence, Room, ServerMsg, Target};
+use dgram_proto::session::Keypair;
 use tokio::time::Instant;
 
 use crate::nats_support::{instance, NatsCluster};
 use crate::support::{dm, Chat, Server, WAIT};
 
-/// Claims `who` on `srv`; returns the client and its key.
-pub(crate) async fn claim(srv: &Server, who: &str) -> (Chat, ClaimKey) {
+/// Claims `who` on `srv`; returns the client and the identity the name now belongs to.
+pub(crate) async fn claim(srv: &Server, who: &str) -> (Chat, Keypair) {
     let (chat, welcome) = Chat::join(srv.addr, who, None).await;
     assert!(
-        matches!(welcome, ServerMsg::Welcome { key: Some(_), .. }),
+        matches!(welcome, ServerMsg::Welcome { .. }),
         "{who}: {welcome:?}"
     );
-    let key = chat.key.expect("a new claim's key");
+    let key = chat.identity.clone();
     (chat, key)
 }
 
 /// Joins as `who` with its key on `srv`, once the claim has reached that instance.
-pub(crate) async fn with_key(srv: &Server, who: &str, key: ClaimKey) -> Chat {
+pub(crate) async fn with_key(srv: &Server, who: &str, key: Keypair) -> Chat {
     let deadline = Instant::now() + WAIT;
     loop {
-        let (chat, answer) = Chat::join(srv.addr, who, Some(key)).await;
+        let (chat, answer) = Chat::join(srv.addr, who, Some(key.clone())).await;
         if matches!(answer, ServerMsg::Welcome { .. }) {
             return chat;
         }

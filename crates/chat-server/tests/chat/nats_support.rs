@@ -206,7 +206,8 @@ async fn serves(addr: std::net::SocketAddr) -> bool {
     use dgram_client::{Follow, Link, LinkEvent, ServerTarget, SessionEvent};
     let socket = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
     let target = ServerTarget::new(&addr.to_string(), addr);
-    let Ok(mut link) = Link::open_on(socket, target, Follow::system()) else {
+    let Ok(mut link) = Link::open_on(socket, target, Follow::system(), crate::support::identity())
+    else {
         return false;
     };
     let connected = async {
