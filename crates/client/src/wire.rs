@@ -124,7 +124,8 @@ fn translate(event: Event) -> Option<SessionEvent> {
     })
 }
 
-/// This process's client key until the client has an identity file: made once per process.
+/// A key made once per process, for clients that keep no identity file (benches, probes, the
+/// health check): one key may hold many names, so each name a bench claims is its own.
 pub fn process_identity() -> Keypair {
     static KEY: std::sync::OnceLock<Keypair> = std::sync::OnceLock::new();
     KEY.get_or_init(|| Keypair::from_seed(seed())).clone()

@@ -222,7 +222,8 @@ pub enum ServerMsg {
     Welcome {
         /// The name, as the server spells it.
         name: Name,
-        /// A new claim key, when this hello claimed the name; the client must keep it.
+        /// Always `None` since names belong to the session's proved key (issue 12); kept so
+        /// that the chat protocol's layout does not move. Older servers sent a new claim key.
         key: Option<ClaimKey>,
         /// Who is online now.
         online: Vec<UserInfo>,
