@@ -16,7 +16,7 @@ const DAY: u64 = 24 * HOUR;
 /// dgram's chat service: names, direct messages, rooms and presence over reliable UDP sessions.
 ///
 /// Clients (`client-cli chat`, `send`, `listen`) join with a name; the first join of a free
-/// name claims it and hands the client a key that later joins must show. Sessions are
+/// name binds it to the client's identity key, which later joins must prove. Sessions are
 /// encrypted; `chat-server key [--public]` prints the server key's fingerprint, which clients
 /// pin (`client-cli --server-key`).
 #[derive(Debug, Parser)]

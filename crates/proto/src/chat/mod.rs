@@ -63,7 +63,8 @@ pub struct Posted {
 /// `non_exhaustive`: the server matches every request, so that a new one cannot go unanswered.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ClientMsg {
-    /// Use `name` on this session; `key` proves a claim made earlier.
+    /// Use `name` on this session. The name belongs to the session's proved identity key;
+    /// `key` is only an older release's claim key, which proves a legacy name once.
     Hello {
         /// The name.
         name: Name,
