@@ -10,7 +10,7 @@ use dgram_proto::chat::{ClientMsg, ErrorKind, Presence, Room, ServerMsg, Target}
 use dgram_proto::session::Keypair;
 use tokio::time::Instant;
 
-use crate::nats_support::{instance, NatsCluster};
+use crate::nats_support::two_instances;
 use crate::support::{dm, Chat, Server, WAIT};
 
 /// Claims `who` on `srv`; returns the client and the identity the name now belongs to.
@@ -105,11 +105,7 @@ pub(crate) async fn listed(c: &mut Chat, who: &str) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn presence_and_who_are_cluster_wide() {
-    let nats = NatsCluster::start(3).await;
-    let (a, b) = (
-        instance(&nats.urls(), 1).await,
-        instance(&nats.urls(), 2).await,
-    );
+    let (_nats, a, b) = two_instances().await; // kept: dropping it stops the cluster
     let (mut alex, _) = claim(&a, "alex").await;
     let room = Room::new("lobby").expect("a room");
     let req = alex.req();
@@ -147,11 +143,7 @@ async fn presence_and_who_are_cluster_wide() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dm_crosses_instances_both_ways_with_receipts() {
-    let nats = NatsCluster::start(3).await;
-    let (a, b) = (
-        instance(&nats.urls(), 1).await,
-        instance(&nats.urls(), 2).await,
-    );
+    let (_nats, a, b) = two_instances().await; // kept: dropping it stops the cluster
     let (mut alex, _) = claim(&a, "alex").await;
     let (mut bea, _) = claim(&b, "bea").await;
 
@@ -180,11 +172,7 @@ async fn a_dm_crosses_instances_both_ways_with_receipts() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_room_spans_instances_and_its_history_is_the_same_from_both() {
-    let nats = NatsCluster::start(3).await;
-    let (a, b) = (
-        instance(&nats.urls(), 1).await,
-        instance(&nats.urls(), 2).await,
-    );
+    let (_nats, a, b) = two_instances().await; // kept: dropping it stops the cluster
     let (mut alex, _) = claim(&a, "alex").await;
     let (mut bea, _) = claim(&b, "bea").await;
     let room = Room::new("ops").expect("a room");
@@ -246,11 +234,7 @@ async fn a_room_spans_instances_and_its_history_is_the_same_from_both() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_name_claimed_through_both_instances_at_once_has_one_owner() {
-    let nats = NatsCluster::start(3).await;
-    let (a, b) = (
-        instance(&nats.urls(), 1).await,
-        instance(&nats.urls(), 2).await,
-    );
+    let (_nats, a, b) = two_instances().await; // kept: dropping it stops the cluster
     for round in 0..5 {
         let who = format!("racer{round}");
         let (mut on_a, mut on_b) = (
@@ -279,11 +263,7 @@ async fn a_name_claimed_through_both_instances_at_once_has_one_owner() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_offline_queue_is_delivered_through_the_other_instance() {
-    let nats = NatsCluster::start(3).await;
-    let (a, b) = (
-        instance(&nats.urls(), 1).await,
-        instance(&nats.urls(), 2).await,
-    );
+    let (_nats, a, b) = two_instances().await; // kept: dropping it stops the cluster
     let (dana, key) = claim(&b, "dana").await;
     let (mut alex, _) = claim(&a, "alex").await;
     dana.leave();

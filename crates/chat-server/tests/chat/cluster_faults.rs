@@ -8,16 +8,12 @@ use dgram_proto::chat::{ErrorKind, ServerMsg};
 use tokio::time::Instant;
 
 use crate::cluster::{claim, delivered, got_message, send_dm, soon, LAG};
-use crate::nats_support::{instance, NatsCluster};
+use crate::nats_support::two_instances;
 use crate::support::dm;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_nats_gone_messages_are_refused_then_accepted_once_it_is_back() {
-    let mut nats = NatsCluster::start(3).await;
-    let (a, b) = (
-        instance(&nats.urls(), 1).await,
-        instance(&nats.urls(), 2).await,
-    );
+    let (mut nats, a, b) = two_instances().await;
     let (mut alex, _) = claim(&a, "alex").await;
     let (mut bea, _) = claim(&b, "bea").await;
     let id = send_dm(&mut alex, "bea", "before").await;
@@ -81,11 +77,7 @@ async fn with_nats_gone_messages_are_refused_then_accepted_once_it_is_back() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_nats_node_killed_under_load_loses_no_accepted_message() {
     const N: usize = 60;
-    let mut nats = NatsCluster::start(3).await;
-    let (a, b) = (
-        instance(&nats.urls(), 1).await,
-        instance(&nats.urls(), 2).await,
-    );
+    let (mut nats, a, b) = two_instances().await;
     let (mut alex, _) = claim(&a, "alex").await;
     let (mut bea, _) = claim(&b, "bea").await;
     // bea's claim has reached alex's instance before the load starts.

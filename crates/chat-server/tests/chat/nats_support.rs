@@ -189,6 +189,15 @@ fn write_conf(dir: &Path, i: usize, port: u16, cluster_port: u16, routes: &[Stri
     path
 }
 
+/// A three-node NATS cluster and two chat-server instances on it, each serving: the setting
+/// of every cluster test.
+pub(crate) async fn two_instances() -> (NatsCluster, Server, Server) {
+    let nats = NatsCluster::start(3).await;
+    let a = instance(&nats.urls(), 1).await;
+    let b = instance(&nats.urls(), 2).await;
+    (nats, a, b)
+}
+
 /// A chat-server instance that joins the cluster at `urls`, once it serves (it catches up
 /// with the log first, and a new cluster's streams elect their leaders); `seed` tells
 /// instances apart.
