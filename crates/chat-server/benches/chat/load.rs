@@ -215,10 +215,31 @@ async fn pace(
     limit: Duration,
     stop: CancellationToken,
 ) -> u64 {
+    let mut skipped = 0u64;
+    pace_random(rate, limit, stop, senders.len(), |i| {
+        let send: Command<BenchClient> = Box::new(|ep: &mut BenchClient, now| ep.post_random(now));
+        if senders[i].try_send(send).is_err() {
+            skipped += 1;
+        }
+    })
+    .await;
+    skipped
+}
+
+/// Calls `issue` with a random index below `n`, `rate` times a second (caught up each
+/// millisecond), until `limit` passes or `stop`: the fixed-rate phase's clock, shared by the
+/// dgram and IRC loads so that both see the same schedule.
+pub(crate) async fn pace_random(
+    rate: u64,
+    limit: Duration,
+    stop: CancellationToken,
+    n: usize,
+    mut issue: impl FnMut(usize),
+) {
     let mut tick = tokio::time::interval(Duration::from_millis(1));
     let start = Instant::now();
-    let (mut issued, mut skipped, mut rng) = (0u64, 0u64, 0x9E37_79B9_7F4A_7C15u64);
-    while !stop.is_cancelled() && start.elapsed() < limit && !senders.is_empty() {
+    let (mut issued, mut rng) = (0u64, 0x9E37_79B9_7F4A_7C15u64);
+    while !stop.is_cancelled() && start.elapsed() < limit && n > 0 {
         tokio::select! {
             () = stop.cancelled() => break,
             _ = tick.tick() => {}
@@ -228,16 +249,10 @@ async fn pace(
             rng ^= rng << 13;
             rng ^= rng >> 7;
             rng ^= rng << 17;
-            let from = &senders[(rng % senders.len() as u64) as usize];
-            let send: Command<BenchClient> =
-                Box::new(|ep: &mut BenchClient, now| ep.post_random(now));
-            if from.try_send(send).is_err() {
-                skipped += 1;
-            }
+            issue((rng % n as u64) as usize);
             issued += 1;
         }
     }
-    skipped
 }
 
 /// The `memory` subcommand: the server's VmRSS before and after `sessions` clients joined.

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::load::{drain, measure, trouble, JOIN_LIMIT};
+use crate::load::{drain, measure, pace_random, trouble, JOIN_LIMIT};
 use crate::procfs::status_kib;
 use crate::shared::{Shared, DM, ROOM};
 use crate::Args;
@@ -142,28 +142,15 @@ async fn join_room(irc: &Arc<Irc>, members: usize) -> Result<(), String> {
     Ok(())
 }
 
-/// Hands out DMs at `rate` per second to random clients, for at most `limit`.
+/// Hands out DMs at `rate` per second to random clients, for at most `limit`, on the same
+/// clock as the dgram load's pacer.
 async fn pace(irc: Arc<Irc>, rate: u64, limit: Duration, stop: CancellationToken) {
-    let mut tick = tokio::time::interval(Duration::from_millis(1));
-    let start = Instant::now();
-    let (mut issued, mut rng) = (0u64, 0x9E37_79B9_7F4A_7C15u64);
-    let n = irc.slots.len() as u64;
-    while !stop.is_cancelled() && start.elapsed() < limit && n > 0 {
-        tokio::select! {
-            () = stop.cancelled() => break,
-            _ = tick.tick() => {}
-        }
-        let due = (start.elapsed().as_secs_f64() * rate as f64) as u64;
-        while issued < due {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            let slot = &irc.slots[(rng % n) as usize];
-            slot.credits.fetch_add(1, Relaxed);
-            slot.notify.notify_one();
-            issued += 1;
-        }
-    }
+    pace_random(rate, limit, stop, irc.slots.len(), |i| {
+        let slot = &irc.slots[i];
+        slot.credits.fetch_add(1, Relaxed);
+        slot.notify.notify_one();
+    })
+    .await;
 }
 
 type Tasks = Vec<JoinHandle<()>>;
