@@ -7,8 +7,6 @@
 //! elsewhere becomes the sender's `Delivered` receipt when the sender is connected here.
 //! Nothing applied is logged again: it is in the log already.
 
-use std::collections::{BTreeSet, VecDeque};
-
 use dgram_proto::chat::{ChatId, Posted, Presence, Room, ServerMsg, Target};
 use dgram_proto::session::SessionId;
 use dgram_proto::Name;
@@ -139,18 +137,7 @@ impl ChatCore {
         }
         self.state.users.insert(
             UserKey(name.clone()),
-            Box::new(User {
-                name,
-                owner,
-                last_used_ms: at_ms,
-                established: false,
-                sessions: Vec::new(),
-                away: None,
-                queue: VecDeque::new(),
-                sent: VecDeque::new(),
-                rooms: BTreeSet::new(),
-                elsewhere: 0,
-            }),
+            Box::new(User::new(name, owner, at_ms)),
         );
     }
 

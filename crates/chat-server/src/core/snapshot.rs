@@ -1,6 +1,6 @@
 //! What a store hands the chat core at start ([`Snapshot`]), and how the core restores it.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::VecDeque;
 
 use foldhash::{HashSet, HashSetExt};
 
@@ -70,21 +70,9 @@ impl ChatCore {
     /// Restores the state a store saved.
     pub(crate) fn restore(&mut self, snapshot: Snapshot) {
         for u in snapshot.users {
-            self.state.users.insert(
-                UserKey(u.name.clone()),
-                Box::new(User {
-                    name: u.name,
-                    owner: u.owner,
-                    last_used_ms: u.last_used_ms,
-                    established: u.established,
-                    sessions: Vec::new(),
-                    away: None,
-                    queue: VecDeque::new(),
-                    sent: VecDeque::new(),
-                    rooms: BTreeSet::new(),
-                    elsewhere: 0,
-                }),
-            );
+            let mut user = User::new(u.name.clone(), u.owner, u.last_used_ms);
+            user.established = u.established;
+            self.state.users.insert(UserKey(u.name), Box::new(user));
         }
         for r in snapshot.rooms {
             let room_key = r.room.key().to_owned();

@@ -50,6 +50,23 @@ pub(crate) struct User {
 }
 
 impl User {
+    /// A name just claimed (or restored, or claimed on another instance) by `owner`, last
+    /// used at `at_ms`: new, offline, in no room, with nothing queued.
+    pub(crate) fn new(name: Name, owner: Owner, at_ms: u64) -> Self {
+        Self {
+            name,
+            owner,
+            last_used_ms: at_ms,
+            established: false,
+            sessions: Vec::new(),
+            away: None,
+            queue: VecDeque::new(),
+            sent: VecDeque::new(),
+            rooms: BTreeSet::new(),
+            elsewhere: 0,
+        }
+    }
+
     pub(crate) fn online(&self) -> bool {
         !self.sessions.is_empty() || self.elsewhere > 0
     }

@@ -9,8 +9,6 @@
 //! delivered (and the news of what it sent that expired unread), and its room co-members see
 //! it come online.
 
-use std::collections::{BTreeSet, VecDeque};
-
 use dgram_proto::chat::{ClaimKey, ErrorKind, Posted, Presence, ServerMsg};
 use dgram_proto::session::SessionId;
 use dgram_proto::Name;
@@ -182,18 +180,7 @@ fn claim(
     });
     core.state.users.insert(
         UserKey(name.clone()),
-        Box::new(User {
-            name: name.clone(),
-            owner: Owner::Key(owner),
-            last_used_ms: now_ms,
-            established: false,
-            sessions: Vec::new(),
-            away: None,
-            queue: VecDeque::new(),
-            sent: VecDeque::new(),
-            rooms: BTreeSet::new(),
-            elsewhere: 0,
-        }),
+        Box::new(User::new(name.clone(), Owner::Key(owner), now_ms)),
     );
 }
 

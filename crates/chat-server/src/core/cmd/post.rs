@@ -1,7 +1,8 @@
 //! `Send`: a message to a user or a room. It is accepted (an id and a timestamp), kept in the
 //! conversation's history, and delivered to every receiving session of its recipients; a DM to
 //! someone offline waits in their queue, and one to someone away gets their away message back.
-//! Receipts follow once recipients acknowledge it. A resend (the same client-chosen `txn` again) is answered by `resend.rs` and stored no more.
+//! Receipts follow once recipients acknowledge it. A resend (the same client-chosen `txn`
+//! again) is answered by `resend.rs` and stored no more.
 
 use dgram_proto::chat::{ErrorKind, Posted, Presence, ServerMsg, Target, Txn, MAX_TEXT};
 use dgram_proto::session::SessionId;
