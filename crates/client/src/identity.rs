@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 
 use dgram_proto::session::{fingerprint, Keypair, KEY_LEN};
 
-use crate::keys::{create_private_dir, write_private};
+use crate::keys::write_private_temp;
 use crate::Error;
 
 /// The identity file's name inside the client home.
@@ -95,19 +95,7 @@ impl IdentityFile {
     /// Writes `pair` to a private temporary file and moves it into place: without `replace`,
     /// only if no identity is there (never a race that overwrites one made meanwhile).
     fn write(&self, pair: &Keypair, replace: bool) -> Result<(), Error> {
-        let dir = self.path.parent().ok_or(Error::NoKeyDirectory)?;
-        create_private_dir(dir).map_err(|source| Error::CreateKeyDirectory {
-            path: dir.to_owned(),
-            source,
-        })?;
-        let tmp = self
-            .path
-            .with_extension(format!("key.tmp-{}", std::process::id()));
-        let line = format!("{}\n", export(pair));
-        if let Err(source) = write_private(&tmp, line.as_bytes()) {
-            let _ = fs::remove_file(&tmp);
-            return Err(Error::WriteKey { path: tmp, source });
-        }
+        let tmp = write_private_temp(&self.path, format!("{}\n", export(pair)).as_bytes())?;
         let placed = if replace {
             fs::rename(&tmp, &self.path)
         } else {

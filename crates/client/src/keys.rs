@@ -74,22 +74,7 @@ impl KeyFile {
     /// Saves `key`, replacing any older one: written to a private temporary file first and
     /// renamed over, so a crash never leaves half a key behind.
     pub fn save(&self, key: &ClaimKey) -> Result<(), Error> {
-        let dir = self.path.parent().ok_or(Error::NoKeyDirectory)?;
-        create_private_dir(dir).map_err(|source| Error::CreateKeyDirectory {
-            path: dir.to_owned(),
-            source,
-        })?;
-        let tmp = self
-            .path
-            .with_extension(format!("key.tmp-{}", std::process::id()));
-        let written = write_private(&tmp, format!("{}\n", encode_hex(key)).as_bytes());
-        if let Err(e) = written {
-            let _ = fs::remove_file(&tmp);
-            return Err(Error::WriteKey {
-                path: tmp,
-                source: e,
-            });
-        }
+        let tmp = write_private_temp(&self.path, format!("{}\n", encode_hex(key)).as_bytes())?;
         fs::rename(&tmp, &self.path).map_err(|source| Error::SaveKey {
             path: self.path.clone(),
             source,
@@ -145,6 +130,22 @@ pub(crate) fn create_private_dir(dir: &Path) -> io::Result<()> {
 #[cfg(not(unix))]
 pub(crate) fn create_private_dir(dir: &Path) -> io::Result<()> {
     fs::create_dir_all(dir)
+}
+
+/// Makes `path`'s directory (0700) and writes `bytes` to a private temporary file beside
+/// `path`, for the caller to move into place; on failure the temporary file is removed.
+pub(crate) fn write_private_temp(path: &Path, bytes: &[u8]) -> Result<PathBuf, Error> {
+    let dir = path.parent().ok_or(Error::NoKeyDirectory)?;
+    create_private_dir(dir).map_err(|source| Error::CreateKeyDirectory {
+        path: dir.to_owned(),
+        source,
+    })?;
+    let tmp = path.with_extension(format!("key.tmp-{}", std::process::id()));
+    if let Err(source) = write_private(&tmp, bytes) {
+        let _ = fs::remove_file(&tmp);
+        return Err(Error::WriteKey { path: tmp, source });
+    }
+    Ok(tmp)
 }
 
 pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {

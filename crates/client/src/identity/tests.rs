@@ -2,6 +2,7 @@
 //! same whatever server is used, exported and installed elsewhere intact.
 
 use super::*;
+use crate::keys::write_private;
 
 fn scratch() -> tempfile::TempDir {
     tempfile::Builder::new()

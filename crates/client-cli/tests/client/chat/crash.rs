@@ -43,18 +43,9 @@ fn server_process() {
         data_dir: Some(data.into()),
         ..chat_server::Settings::default()
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime for the server");
-    runtime.block_on(async move {
-        let socket = tokio::net::UdpSocket::from_std(socket).expect("tokio socket");
-        let stop = tokio_util::sync::CancellationToken::new();
-        println!("{LISTENING}{addr}");
-        chat_server::run(socket, stop, settings)
-            .await
-            .expect("the chat server runs");
-    });
+    // The socket is bound: whatever the parent sends once it reads this waits in its queue.
+    println!("{LISTENING}{addr}");
+    super::serve(socket, tokio_util::sync::CancellationToken::new(), settings);
 }
 
 /// The server process, killed with SIGKILL when dropped.

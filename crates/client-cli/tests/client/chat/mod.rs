@@ -76,18 +76,7 @@ impl ChatServer {
         let addr = socket.local_addr().expect("local address");
         let shutdown = CancellationToken::new();
         let stop = shutdown.clone();
-        let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a runtime for the server");
-            runtime.block_on(async move {
-                let socket = tokio::net::UdpSocket::from_std(socket).expect("tokio socket");
-                chat_server::run(socket, stop, settings)
-                    .await
-                    .expect("the chat server runs");
-            });
-        });
+        let thread = std::thread::spawn(move || serve(socket, stop, settings));
         Self {
             addr,
             shutdown,
@@ -267,4 +256,23 @@ impl Drop for Listener {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Runs a chat server on `socket` (bound, non-blocking) on this thread until `stop`: in a
+/// thread of the test, or in a child process that a test kills.
+pub(crate) fn serve(
+    socket: std::net::UdpSocket,
+    stop: CancellationToken,
+    settings: chat_server::Settings,
+) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime for the server");
+    runtime.block_on(async move {
+        let socket = tokio::net::UdpSocket::from_std(socket).expect("tokio socket");
+        chat_server::run(socket, stop, settings)
+            .await
+            .expect("the chat server runs");
+    });
 }
