@@ -101,3 +101,22 @@ fn an_exported_identity_installs_on_another_home_and_never_overwrites_without_fo
     let back = parse(&fs::read_to_string(&out).expect("read")).expect("parses");
     assert_eq!(back, pair);
 }
+
+#[test]
+fn an_export_never_overwrites_a_file() {
+    let scratch = scratch();
+    let file = IdentityFile::new(&scratch.path().join("dgram"));
+    let pair = file.load_or_create().expect("made");
+    let out = scratch.path().join("identity.txt");
+    fs::write(&out, "keep me\n").expect("an existing file");
+    let refused = export_to(&pair, &out);
+    assert!(
+        matches!(refused, Err(Error::WriteKey { ref path, .. }) if *path == out),
+        "{refused:?}"
+    );
+    assert_eq!(fs::read_to_string(&out).expect("read"), "keep me\n");
+    let fresh = scratch.path().join("fresh.txt");
+    export_to(&pair, &fresh).expect("a new file is written");
+    let line = fs::read_to_string(&fresh).expect("read");
+    assert_eq!(line.trim_end(), export(&pair));
+}
