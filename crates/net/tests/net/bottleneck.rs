@@ -10,7 +10,7 @@ use dgram_proto::session::{Config, Delivery, Event, MAX_MESSAGE};
 use dgram_proxy::{self as proxy, Bottleneck, DirectionStats, Impairment};
 use tokio_util::sync::CancellationToken;
 
-use crate::support::{client, server};
+use crate::support::{client, close, connected, server};
 
 const SMALL: usize = 500;
 
@@ -46,11 +46,7 @@ async fn through_the_bottleneck() -> f64 {
     let stop = CancellationToken::new();
     let proxy_task = tokio::spawn(proxy::run(listen, srv.addr, link(), stop.clone()));
     let mut cli = client(Config::default(), proxy_addr, 3).await;
-    assert!(matches!(
-        cli.next().await,
-        Event::Connected { resumed: false, .. }
-    ));
-    assert!(matches!(srv.next().await, (_, Event::Accepted { .. })));
+    connected(&mut cli, &mut srv).await;
 
     // Everything queued in one go, well within the session's flow-control bounds: only the
     // congestion window and pacing stand between the burst and the proxy's queue.
@@ -92,15 +88,7 @@ async fn through_the_bottleneck() -> f64 {
     // rest, and anything late shows below as a message after the last).
     assert!(received == sent, "every message once, in order");
 
-    cli.shutdown.cancel();
-    loop {
-        match srv.next().await {
-            (_, Event::Closed { .. }) => break,
-            (_, Event::Message { .. }) => panic!("no message after the last"),
-            _ => {}
-        }
-    }
-    srv.shutdown.cancel();
+    close(&cli, &mut srv).await;
     stop.cancel();
     let stats = proxy_task.await.expect("proxy task").expect("proxy ran");
     let data: DirectionStats = stats.to_target;

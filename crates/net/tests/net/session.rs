@@ -9,7 +9,7 @@ use dgram_proto::session::{Config, Delivery, Event};
 use dgram_proxy::{self as proxy, Impairment};
 use tokio_util::sync::CancellationToken;
 
-use crate::support::{client, server};
+use crate::support::{client, close, connected, server};
 
 const MESSAGES: usize = 1000;
 const CHANNELS: u16 = 4;
@@ -35,11 +35,7 @@ async fn thousand_messages(via: Option<Proxy>) -> Option<proxy::ProxyStats> {
         None => (srv.addr, None),
     };
     let mut cli = client(Config::default(), target, 1).await;
-    assert!(matches!(
-        cli.next().await,
-        Event::Connected { resumed: false, .. }
-    ));
-    assert!(matches!(srv.next().await, (_, Event::Accepted { .. })));
+    connected(&mut cli, &mut srv).await;
 
     let mut sent = 0;
     let mut delivered = 0;
@@ -93,16 +89,7 @@ async fn thousand_messages(via: Option<Proxy>) -> Option<proxy::ProxyStats> {
             .collect();
         assert_eq!(got, &expected, "channel {channel}: once each, in order");
     }
-    cli.shutdown.cancel();
-    // The client's goodbye ends the session on the server.
-    loop {
-        match srv.next().await {
-            (_, Event::Closed { .. }) => break,
-            (_, Event::Message { .. }) => panic!("no message after the last"),
-            _ => {}
-        }
-    }
-    srv.shutdown.cancel();
+    close(&cli, &mut srv).await;
     let (task, stop) = proxy_task?;
     stop.cancel();
     Some(task.await.expect("proxy task").expect("proxy ran"))

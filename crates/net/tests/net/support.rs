@@ -70,3 +70,29 @@ where
         shutdown,
     }
 }
+
+/// Waits for a fresh handshake to finish on both sides.
+pub(crate) async fn connected(
+    cli: &mut Peer<Client, Event>,
+    srv: &mut Peer<Server, (SessionId, Event)>,
+) {
+    assert!(matches!(
+        cli.next().await,
+        Event::Connected { resumed: false, .. }
+    ));
+    assert!(matches!(srv.next().await, (_, Event::Accepted { .. })));
+}
+
+/// Stops the client, checks that its goodbye ends the session on the server with no message
+/// after the last, then stops the server.
+pub(crate) async fn close(cli: &Peer<Client, Event>, srv: &mut Peer<Server, (SessionId, Event)>) {
+    cli.shutdown.cancel();
+    loop {
+        match srv.next().await {
+            (_, Event::Closed { .. }) => break,
+            (_, Event::Message { .. }) => panic!("no message after the last"),
+            _ => {}
+        }
+    }
+    srv.shutdown.cancel();
+}

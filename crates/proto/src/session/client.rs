@@ -221,10 +221,10 @@ impl Client {
                     self.stats.forged += 1;
                     return;
                 };
-                if conn.recv.seen(header.number) != Seen::New {
+                let seen = conn.handle(now, &self.config, &header, frames, &mut self.conn_events);
+                if seen != Seen::New {
                     self.stats.replayed += 1;
                 }
-                conn.handle(now, &self.config, &header, frames, &mut self.conn_events);
             }
             _ => {}
         }

@@ -35,7 +35,7 @@ pub(crate) struct Connection {
     pub(crate) peer: SocketAddr,
     role: Role,
     send: SendState,
-    pub(crate) recv: RecvState,
+    recv: RecvState,
     rtt: Rtt,
     /// What congestion control counted (the controller lives with the packets in flight).
     counters: Counters,
@@ -155,7 +155,7 @@ impl Connection {
         }
     }
 
-    /// Takes a data packet that the endpoint matched to this session.
+    /// Takes a data packet that the endpoint matched and opened; whether its number was new.
     pub(crate) fn handle(
         &mut self,
         now: Instant,
@@ -163,24 +163,23 @@ impl Connection {
         header: &Header,
         frames: &[u8],
         out: &mut Vec<Event>,
-    ) {
-        if self.closed.is_some() {
-            return;
-        }
-        let Some(frames) = packet::parse_frames(frames) else {
-            return;
+    ) -> Seen {
+        let seen = self.recv.seen(header.number);
+        let Some(frames) = (self.closed.is_none().then(|| packet::parse_frames(frames))).flatten()
+        else {
+            return seen;
         };
-        match self.recv.seen(header.number) {
-            Seen::TooOld => return,
+        match seen {
+            Seen::TooOld => return seen,
             Seen::Duplicate => {
                 self.recv.request_ack(self.stamp(now));
                 self.heard(now);
-                return;
+                return seen;
             }
             Seen::New => {}
         }
         if !self.recv.can_take(&frames, config) {
-            return;
+            return seen;
         }
         self.heard(now);
         let ack_eliciting = frames
@@ -234,6 +233,7 @@ impl Connection {
         if peer_closed {
             self.finish(CloseReason::Peer, 0, out);
         }
+        seen
     }
 
     /// Writes the next packet to send into `buf`, if there is one.

@@ -34,11 +34,8 @@ impl Keypair {
 
     /// The key pair that `seed` makes (the same seed, the same pair).
     pub fn from_seed(seed: [u8; 32]) -> Self {
-        let pair = noise::generate_keypair(seed);
-        Self {
-            private: pair.0,
-            public: pair.1,
-        }
+        // Any 32 bytes are an X25519 private key.
+        Self::from_private(seed)
     }
 
     /// The key pair whose private half is `private` (as read back from a key file).

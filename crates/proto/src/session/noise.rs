@@ -91,11 +91,6 @@ pub(crate) fn public_of(private: &[u8; KEY_LEN]) -> [u8; KEY_LEN] {
     out
 }
 
-/// A key pair whose private half is `seed` (any 32 bytes are an X25519 private key).
-pub(crate) fn generate_keypair(seed: [u8; 32]) -> ([u8; KEY_LEN], [u8; KEY_LEN]) {
-    (seed, public_of(&seed))
-}
-
 /// The Noise prologue of a handshake: both sides bind the version, the client's nonce and the
 /// cookie (so a first message is good only with the cookie minted for its address).
 pub(crate) fn prologue(nonce: &[u8], cookie: &[u8]) -> Vec<u8> {

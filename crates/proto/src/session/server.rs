@@ -198,12 +198,13 @@ impl Server {
                     self.stats.forged += 1;
                     return;
                 };
-                if session.conn.recv.seen(header.number) != Seen::New {
+                let seen =
+                    session
+                        .conn
+                        .handle(now, &self.config, &header, frames, &mut self.conn_events);
+                if seen != Seen::New {
                     self.stats.replayed += 1;
                 }
-                session
-                    .conn
-                    .handle(now, &self.config, &header, frames, &mut self.conn_events);
                 self.touch(header.session);
             }
             _ => self.stats.malformed += 1,
