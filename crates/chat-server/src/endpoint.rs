@@ -55,8 +55,8 @@ where
 
     /// In a cluster: another instance's changes, applied here; their news goes to the sessions
     /// here (never past a limit: they were admitted where they were made).
-    pub(crate) fn replicated(&mut self, now: Instant, ops: Vec<crate::core::Op>) {
-        let out = self.requests.chat.replicate(ops, true);
+    pub(crate) fn replicated(&mut self, now: Instant, origin: &str, ops: Vec<crate::core::Op>) {
+        let out = self.requests.chat.replicate(origin, ops, true);
         self.apply(now, out);
     }
 

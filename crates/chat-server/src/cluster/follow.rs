@@ -71,7 +71,7 @@ pub(super) async fn catch_up(
         seen = msg.info().map(|i| i.stream_sequence).unwrap_or(last);
         if let Some(ops) = entry(&msg) {
             // No session is open yet: there is nobody to tell.
-            let _ = chat.replicate(ops, false);
+            let _ = chat.replicate(&origin(&msg), ops, false);
         }
         applied += 1;
     }
@@ -121,17 +121,13 @@ pub(super) async fn follow(mut f: Following, instance: String, commands: Command
             continue;
         }
         f.seen = seq;
-        let own = next
-            .headers
-            .as_ref()
-            .and_then(|h| h.get(INSTANCE))
-            .is_some_and(|v| v.as_str() == instance);
-        if own {
+        let from = origin(&next);
+        if from == instance {
             continue;
         }
         let Some(ops) = entry(&next) else { continue };
         let command: dgram_net::session::Command<ChatEndpoint<Limits>> =
-            Box::new(move |ep: &mut ChatEndpoint<Limits>, now| ep.replicated(now, ops));
+            Box::new(move |ep: &mut ChatEndpoint<Limits>, now| ep.replicated(now, &from, ops));
         if commands.send(command).await.is_err() {
             break;
         }
@@ -144,6 +140,15 @@ async fn behind(stream: &Stream, seen: u64) -> bool {
         Ok(info) => info.state.last_sequence > seen,
         Err(_) => false,
     }
+}
+
+/// The instance that published an entry (empty if it says none).
+fn origin(msg: &async_nats::jetstream::Message) -> String {
+    msg.headers
+        .as_ref()
+        .and_then(|h| h.get(INSTANCE))
+        .map(|v| v.as_str().to_owned())
+        .unwrap_or_default()
 }
 
 /// One entry's ops; `None` (with a warning in the log) for one this build cannot read.

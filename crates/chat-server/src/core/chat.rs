@@ -52,11 +52,11 @@ impl<S: ChangeStore> Chat<S> {
         self.core.id_space(step, offset);
     }
 
-    /// In a cluster: applies one event's changes made by another instance (already in the
-    /// replicated log, so nothing is held); returns what to tell the sessions here.
+    /// In a cluster: applies one event's changes made by another instance, `origin` (already
+    /// in the replicated log, so nothing is held); returns what to tell the sessions here.
     /// `live` is false while the log is replayed at start.
-    pub fn replicate(&mut self, ops: Vec<Op>, live: bool) -> Vec<Output> {
-        self.core.replicate(ops, live).out
+    pub fn replicate(&mut self, origin: &str, ops: Vec<Op>, live: bool) -> Vec<Output> {
+        self.core.replicate(origin, ops, live).out
     }
 
     /// Counters for the logs.

@@ -169,6 +169,9 @@ pub(crate) struct ChatCore {
     keep: bool,
     /// One instance of a cluster: who comes and goes is recorded too, for the others.
     clustered: bool,
+    /// In a cluster: the names each other instance shows online (by the instance its log
+    /// entries name), so that an instance that dies takes its names offline (`Op::Gone`).
+    online_at: HashMap<String, foldhash::HashSet<String>>,
 }
 
 impl ChatCore {
@@ -186,6 +189,7 @@ impl ChatCore {
             notices: HashMap::new(),
             keep,
             clustered: false,
+            online_at: HashMap::new(),
         }
     }
 

@@ -116,4 +116,12 @@ pub enum Op {
         /// Messages kept per room.
         room_history: usize,
     },
+    /// In a cluster only: the instance `instance` stopped without closing its sessions (its
+    /// heartbeats stopped), so every name it showed online is offline there. Logged once by
+    /// whichever instance noticed, so that every replica agrees; last in the enum, so that
+    /// entries logged before it existed still decode.
+    Gone {
+        /// The instance, as its log entries name it.
+        instance: String,
+    },
 }

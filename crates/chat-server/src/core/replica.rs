@@ -35,9 +35,9 @@ impl ChatCore {
         }
     }
 
-    /// Applies one event's changes, made by another instance; returns what to tell sessions
-    /// here (nothing in it needs a commit).
-    pub(super) fn replicate(&mut self, ops: Vec<Op>, live: bool) -> Effects {
+    /// Applies one event's changes, made by another instance (`origin`); returns what to
+    /// tell sessions here (nothing in it needs a commit).
+    pub(super) fn replicate(&mut self, origin: &str, ops: Vec<Op>, live: bool) -> Effects {
         // Nothing applied is recorded again: it is in the log already.
         let mut fx = Effects::new(false);
         let mut posted: Vec<Posted> = Vec::new();
@@ -96,18 +96,49 @@ impl ChatCore {
                 // Replayed at start, who came and went long ago says nothing of who is on
                 // now: only live news counts (a name shows online once it comes again).
                 Op::Presence { user, online } if live => {
-                    self.remote_presence(&mut fx, &user, online)
+                    self.remote_presence(&mut fx, origin, &user, online)
                 }
                 Op::Presence { .. } => {}
                 // Every instance runs its own expiry on the same clock and caps.
                 Op::Expire { .. } => {}
+                Op::Gone { instance } => self.instance_gone(&mut fx, &instance),
             }
         }
         fx
     }
 
-    /// A name came online on another instance, or went offline there.
-    fn remote_presence(&mut self, fx: &mut Effects, user: &Name, online: bool) {
+    /// A name came online on another instance, `origin`, or went offline there. Each
+    /// instance says so once per name (its first session there, its last), so news that
+    /// changes nothing there (a second "online", an "offline" for a name this replica never
+    /// saw come, as after a restart) changes nothing here either.
+    fn remote_presence(&mut self, fx: &mut Effects, origin: &str, user: &Name, online: bool) {
+        let there = self.online_at.entry(origin.to_owned()).or_default();
+        let changed = match online {
+            true => there.insert(user.key().to_owned()),
+            false => there.remove(user.key()),
+        };
+        if changed {
+            self.elsewhere(fx, user, online);
+        }
+    }
+
+    /// Another instance stopped without closing its sessions: every name it showed online is
+    /// offline there.
+    fn instance_gone(&mut self, fx: &mut Effects, instance: &str) {
+        let Some(names) = self.online_at.remove(instance) else {
+            return;
+        };
+        tracing::info!(instance, names = names.len(), "an instance is gone; its names go offline there");
+        for key in names {
+            let Some(name) = self.state.users.get(key.as_str()).map(|u| u.name.clone()) else {
+                continue;
+            };
+            self.elsewhere(fx, &name, false);
+        }
+    }
+
+    /// One more (or one fewer) instance shows `user` online; the change is told if it is one.
+    fn elsewhere(&mut self, fx: &mut Effects, user: &Name, online: bool) {
         let Some(u) = self.state.users.get_mut(user.key()) else {
             return;
         };
