@@ -2,7 +2,9 @@
 //! machine gone) never logs its names going offline, so the others would show them online
 //! for ever. Every instance says it is alive on a plain NATS subject every second and hears
 //! the others; one not heard for [`GONE_AFTER`] is declared gone with one [`Op::Gone`] on the
-//! log, which every replica applies alike (its names go offline there). Several instances
+//! log, which every replica applies alike (its names go offline there). An instance whose
+//! entries the log brings (live, not replayed) counts as heard then too, so that one killed
+//! before its first beat reached us is watched all the same. Several instances
 //! may notice at once: the entry's message id makes JetStream store it once, and applying it
 //! twice changes nothing. While this instance is cut off from NATS itself it hears nobody,
 //! which says nothing about them: it declares no one gone until it has heard again for as
@@ -15,6 +17,7 @@ use async_nats::connection::State;
 use async_nats::jetstream::Context;
 use async_nats::HeaderMap;
 use futures_util::StreamExt;
+use tokio::sync::mpsc;
 
 use super::{encode, Commands, INSTANCE, SUBJECT};
 use crate::core::Op;
@@ -25,20 +28,22 @@ const ALIVE: &str = "chat.alive";
 const BEAT: Duration = Duration::from_secs(1);
 /// How long an instance may be silent before it counts as gone: several beats, so that a
 /// busy moment or a NATS node failing over is not a death.
-pub(super) const GONE_AFTER: Duration = Duration::from_secs(5);
+const GONE_AFTER: Duration = Duration::from_secs(5);
 /// Who a gone entry says made it: nobody's instance, so that every follower applies it,
 /// the one that logged it too.
-const WATCH: &str = "watch";
+pub(super) const WATCH: &str = "watch";
 /// How long the log may take to acknowledge a gone entry.
 const ACK_WAIT: Duration = Duration::from_secs(5);
 
 /// Beats and watches until the server is gone (its command queue closed: stopped, or its
-/// task dropped as a killed process's would be).
+/// task dropped as a killed process's would be). `origins` names the instances whose entries
+/// the follower applies.
 pub(super) async fn run(
     client: async_nats::Client,
     js: Context,
     instance: String,
     commands: Commands,
+    mut origins: mpsc::UnboundedReceiver<String>,
 ) {
     let mut beats = match client.subscribe(ALIVE).await {
         Ok(s) => s,
@@ -74,6 +79,9 @@ pub(super) async fn run(
                     }
                 }
             }
+            Some(who) = origins.recv() => {
+                heard.entry(who).or_insert_with(Instant::now);
+            }
             beat = beats.next() => {
                 let Some(beat) = beat else { return };
                 match std::str::from_utf8(&beat.payload) {
@@ -98,7 +106,10 @@ async fn declare(js: &Context, instance: &str) -> bool {
     let mut headers = HeaderMap::new();
     headers.insert(INSTANCE, WATCH);
     headers.insert("Nats-Msg-Id", format!("gone-{instance}").as_str());
-    let acked = match js.publish_with_headers(SUBJECT, headers, payload.into()).await {
+    let acked = match js
+        .publish_with_headers(SUBJECT, headers, payload.into())
+        .await
+    {
         Ok(ack) => matches!(tokio::time::timeout(ACK_WAIT, ack).await, Ok(Ok(_))),
         Err(_) => false,
     };

@@ -7,10 +7,13 @@
 use async_nats::jetstream::consumer::pull::{Ordered, OrderedConfig};
 use async_nats::jetstream::consumer::DeliverPolicy;
 use async_nats::jetstream::stream::Stream;
+use std::collections::HashSet;
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use tokio::sync::mpsc;
 
+use super::alive::WATCH;
 use super::{decode, Commands, INSTANCE};
 use crate::core::Op;
 use crate::endpoint::ChatEndpoint;
@@ -86,8 +89,15 @@ pub(super) async fn catch_up(
     ))
 }
 
-/// Applies every entry that another instance publishes, until the server stops.
-pub(super) async fn follow(mut f: Following, instance: String, commands: Commands) {
+/// Applies every entry that another instance publishes, until the server stops; names each
+/// instance it applies entries of to `origins` (once), for the heartbeat watch.
+pub(super) async fn follow(
+    mut f: Following,
+    instance: String,
+    commands: Commands,
+    origins: mpsc::UnboundedSender<String>,
+) {
+    let mut known = HashSet::new();
     loop {
         let Some(messages) = f.messages.as_mut() else {
             tokio::time::sleep(CHECK_EVERY).await;
@@ -124,6 +134,9 @@ pub(super) async fn follow(mut f: Following, instance: String, commands: Command
         let from = origin(&next);
         if from == instance {
             continue;
+        }
+        if from != WATCH && known.insert(from.clone()) {
+            let _ = origins.send(from.clone());
         }
         let Some(ops) = entry(&next) else { continue };
         let command: dgram_net::session::Command<ChatEndpoint<Limits>> =

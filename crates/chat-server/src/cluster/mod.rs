@@ -129,11 +129,13 @@ pub(crate) async fn join(
     retry(deadline, || writable(&js, &names, &instance))
         .await
         .map_err(fail)?;
+    let (origins, heard_of) = mpsc::unbounded_channel();
     let alive = tokio::spawn(alive::run(
         client.clone(),
         js.clone(),
         instance.clone(),
         commands.clone(),
+        heard_of,
     ));
     let (store, publisher, acks) =
         log::start(js, client, names, instance.clone(), commands.clone());
@@ -142,7 +144,7 @@ pub(crate) async fn join(
     let (replayed, following) = follow::catch_up(stream, &mut chat).await.map_err(fail)?;
     chat.id_space(ID_STEP, number % ID_STEP);
     tracing::info!(%instance, replicas, replayed, "joined the chat cluster");
-    let follower = tokio::spawn(follow::follow(following, instance, commands));
+    let follower = tokio::spawn(follow::follow(following, instance, commands, origins));
     let tasks = vec![publisher, acks, follower, alive];
     Ok((chat, ClusterTasks { tasks }, key))
 }

@@ -128,7 +128,11 @@ impl ChatCore {
         let Some(names) = self.online_at.remove(instance) else {
             return;
         };
-        tracing::info!(instance, names = names.len(), "an instance is gone; its names go offline there");
+        tracing::info!(
+            instance,
+            names = names.len(),
+            "an instance is gone; its names go offline there"
+        );
         for key in names {
             let Some(name) = self.state.users.get(key.as_str()).map(|u| u.name.clone()) else {
                 continue;

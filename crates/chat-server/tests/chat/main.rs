@@ -7,6 +7,7 @@ mod binary;
 mod capture;
 mod claims;
 mod cluster;
+mod cluster_failover;
 mod cluster_faults;
 mod core_abuse;
 mod core_journal;
