@@ -80,6 +80,7 @@ async fn a_client_of_a_killed_instance_carries_on_through_the_other() {
 
     let (a_addr, b_addr) = (a.addr, b.addr);
     kill(a).await;
+    let killed = Instant::now();
     // Said as alex's instance dies: nobody answers it there.
     let mine = "sent as my instance died";
     let req = alex.chat.send(Target::User(name("bea")), mine.into());
@@ -94,6 +95,10 @@ async fn a_client_of_a_killed_instance_carries_on_through_the_other() {
         accepted && has_message(n, queued)
     })
     .await;
+    eprintln!(
+        "instance killed: carried on through the other within {:?}",
+        killed.elapsed()
+    );
     assert_eq!(alex.server(), b_addr, "on the other instance now");
     let moved = notes.iter().any(
         |n| matches!(n, Note::Moved(m) if m.from == a_addr && m.to == b_addr && m.given == given),

@@ -13,6 +13,7 @@ mod core_abuse;
 mod core_journal;
 mod core_keys;
 mod core_presence;
+mod core_replica;
 mod core_rules;
 mod core_support;
 mod crash;

@@ -1,0 +1,95 @@
+//! ChatCore as one instance of a cluster, without sockets: a name is online while any other
+//! instance shows it so, each instance counted once however often it says so (news that
+//! changes nothing there changes nothing here), and an instance declared gone (`Op::Gone`)
+//! takes its names offline, once, the notice told to who shares a room with them.
+
+use chat_server::core::{Chat, ChatConfig, MemoryStore, Op, Output};
+use dgram_proto::chat::{ClientMsg, Presence, Room, ServerMsg};
+
+use crate::core_support::{addr, device, name};
+
+const NOW: u64 = 1_700_000_000_000;
+
+/// What alex's presence was told as, to the local sessions.
+fn told(out: Vec<Output>) -> Vec<Presence> {
+    out.iter()
+        .filter_map(|o| match &*o.msg {
+            ServerMsg::Presence { name, presence } if name.as_str() == "alex" => {
+                Some(presence.clone())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+fn presence(from: &str, online: bool) -> (String, Vec<Op>) {
+    let op = Op::Presence {
+        user: name("alex"),
+        online,
+    };
+    (from.to_owned(), vec![op])
+}
+
+/// alex (on other instances) and egon (here, session 2) share #lobby.
+fn replica() -> Chat<MemoryStore> {
+    let mut chat = Chat::new(ChatConfig::default(), MemoryStore);
+    chat.id_space(1024, 1);
+    let room = Room::new("lobby").expect("a room");
+    let claimed = vec![
+        Op::Claim {
+            name: name("alex"),
+            owner: [1; 32],
+            at_ms: NOW,
+        },
+        Op::Join {
+            user: name("alex"),
+            room: room.clone(),
+        },
+    ];
+    chat.replicate("x", claimed, true);
+    chat.open(2, addr(40002), Some(device(2)));
+    let hello = ClientMsg::Hello {
+        name: name("egon"),
+        key: None,
+        send_only: false,
+    };
+    chat.handle(2, NOW, hello);
+    chat.handle(2, NOW, ClientMsg::Join { req: 1, room });
+    chat
+}
+
+#[test]
+fn each_instance_counts_once_and_a_gone_one_takes_its_names_offline() {
+    let mut chat = replica();
+    let mut apply = |(from, ops): (String, Vec<Op>)| told(chat.replicate(&from, ops, true));
+    assert_eq!(apply(presence("x", true)), [Presence::Online]);
+    assert_eq!(apply(presence("x", true)), [], "x said so already");
+    assert_eq!(apply(presence("y", true)), [], "online already");
+    assert_eq!(apply(presence("x", false)), [], "still on y");
+    assert_eq!(apply(presence("x", false)), [], "x had said so");
+    assert_eq!(apply(presence("z", false)), [], "never on z");
+    let gone = |i: &str| {
+        (
+            "watch".to_owned(),
+            vec![Op::Gone {
+                instance: i.to_owned(),
+            }],
+        )
+    };
+    assert_eq!(apply(gone("y")), [Presence::Offline]);
+    assert_eq!(apply(gone("y")), [], "applied twice, told once");
+    assert_eq!(apply(gone("nobody")), []);
+    // Counted right after all that: back online through x.
+    assert_eq!(apply(presence("x", true)), [Presence::Online]);
+}
+
+#[test]
+fn presence_replayed_at_start_is_ignored_and_so_is_its_instance() {
+    let mut chat = replica();
+    let (from, ops) = presence("x", true);
+    assert_eq!(told(chat.replicate(&from, ops, false)), []);
+    let gone = vec![Op::Gone {
+        instance: "x".to_owned(),
+    }];
+    assert_eq!(told(chat.replicate("watch", gone, true)), []);
+}
