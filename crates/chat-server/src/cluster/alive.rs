@@ -4,11 +4,11 @@
 //! the others; one not heard for [`GONE_AFTER`] is declared gone with one [`Op::Gone`] on the
 //! log, which every replica applies alike (its names go offline there). An instance whose
 //! entries the log brings (live, not replayed) counts as heard then too, so that one killed
-//! before its first beat reached us is watched all the same. Several instances
-//! may notice at once: the entry's message id makes JetStream store it once, and applying it
-//! twice changes nothing. While this instance is cut off from NATS itself it hears nobody,
-//! which says nothing about them: it declares no one gone until it has heard again for as
-//! long.
+//! before its first beat reached us is watched all the same. Several instances may notice at
+//! once: the entry's message id (the instance and its last beat heard) makes JetStream store
+//! it once, and applying it twice changes nothing. While this instance is cut off from NATS
+//! itself it hears nobody, which says nothing about them: it declares no one gone until it
+//! has heard again for as long.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -52,7 +52,9 @@ pub(super) async fn run(
             return;
         }
     };
-    let mut heard: HashMap<String, Instant> = HashMap::new();
+    // Each instance's last word: when, and the number of its beat (0: heard of by the log).
+    let mut heard: HashMap<String, (Instant, u64)> = HashMap::new();
+    let mut beat_no: u64 = 0;
     let mut tick = tokio::time::interval(BEAT);
     loop {
         tokio::select! {
@@ -62,41 +64,45 @@ pub(super) async fn run(
                 }
                 if client.connection_state() != State::Connected {
                     let now = Instant::now();
-                    heard.values_mut().for_each(|t| *t = now);
+                    heard.values_mut().for_each(|(t, _)| *t = now);
                     continue;
                 }
-                if let Err(e) = client.publish(ALIVE, instance.clone().into()).await {
+                beat_no += 1;
+                let beat = format!("{instance} {beat_no}");
+                if let Err(e) = client.publish(ALIVE, beat.into()).await {
                     tracing::debug!(error = %e, "cannot say this instance is alive");
                 }
-                let silent: Vec<String> = heard
+                let silent: Vec<(String, u64)> = heard
                     .iter()
-                    .filter(|(_, at)| at.elapsed() > GONE_AFTER)
-                    .map(|(who, _)| who.clone())
+                    .filter(|(_, (at, _))| at.elapsed() > GONE_AFTER)
+                    .map(|(who, &(_, last))| (who.clone(), last))
                     .collect();
-                for who in silent {
-                    if declare(&js, &who).await {
+                for (who, last) in silent {
+                    if declare(&js, &who, last).await {
                         heard.remove(&who);
                     }
                 }
             }
             Some(who) = origins.recv() => {
-                heard.entry(who).or_insert_with(Instant::now);
+                heard.entry(who).or_insert_with(|| (Instant::now(), 0));
             }
             beat = beats.next() => {
                 let Some(beat) = beat else { return };
-                match std::str::from_utf8(&beat.payload) {
-                    Ok(who) if who != instance => {
-                        heard.insert(who.to_owned(), Instant::now());
-                    }
-                    _ => {}
+                let text = std::str::from_utf8(&beat.payload).unwrap_or_default();
+                let (who, no) = text.split_once(' ').unwrap_or((text, "0"));
+                if !who.is_empty() && who != instance {
+                    let no = no.parse().unwrap_or(0);
+                    heard.insert(who.to_owned(), (Instant::now(), no));
                 }
             }
         }
     }
 }
 
-/// Logs that `instance` is gone; whether the log took it (else it is tried at the next beat).
-async fn declare(js: &Context, instance: &str) -> bool {
+/// Logs that `instance` is gone after its beat `last`; whether the log took it (else it is
+/// tried at the next beat). The message id names the last beat, so that the instances that
+/// noticed the same silence store one entry, and a later death (after a return) is new.
+async fn declare(js: &Context, instance: &str, last: u64) -> bool {
     let op = Op::Gone {
         instance: instance.to_owned(),
     };
@@ -105,7 +111,7 @@ async fn declare(js: &Context, instance: &str) -> bool {
     };
     let mut headers = HeaderMap::new();
     headers.insert(INSTANCE, WATCH);
-    headers.insert("Nats-Msg-Id", format!("gone-{instance}").as_str());
+    headers.insert("Nats-Msg-Id", format!("gone-{instance}-{last}").as_str());
     let acked = match js
         .publish_with_headers(SUBJECT, headers, payload.into())
         .await
