@@ -60,6 +60,13 @@ where
         self.apply(now, out);
     }
 
+    /// In a cluster: the other instances declared this one gone; who is online here is said
+    /// again.
+    pub(crate) fn reannounce(&mut self, now: Instant) {
+        let out = self.requests.chat.reannounce();
+        self.apply(now, out);
+    }
+
     /// Handles one session event.
     pub(crate) fn on_event(&mut self, now: Instant, (session, event): (SessionId, Event)) {
         if !matches!(event, Event::Delivered { .. }) {

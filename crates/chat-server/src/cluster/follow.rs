@@ -139,8 +139,17 @@ pub(super) async fn follow(
             let _ = origins.send(from.clone());
         }
         let Some(ops) = entry(&next) else { continue };
+        // Declared gone while alive (cut off for a while): the others forgot who is here.
+        let me_gone = ops
+            .iter()
+            .any(|op| matches!(op, Op::Gone { instance: i } if *i == instance));
         let command: dgram_net::session::Command<ChatEndpoint<Limits>> =
-            Box::new(move |ep: &mut ChatEndpoint<Limits>, now| ep.replicated(now, &from, ops));
+            Box::new(move |ep: &mut ChatEndpoint<Limits>, now| {
+                ep.replicated(now, &from, ops);
+                if me_gone {
+                    ep.reannounce(now);
+                }
+            });
         if commands.send(command).await.is_err() {
             break;
         }

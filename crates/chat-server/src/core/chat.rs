@@ -59,6 +59,13 @@ impl<S: ChangeStore> Chat<S> {
         self.core.replicate(origin, ops, live).out
     }
 
+    /// In a cluster: the others declared this instance gone while it lives; logs again who
+    /// is online here, for them.
+    pub fn reannounce(&mut self) -> Vec<Output> {
+        let fx = self.core.reannounce();
+        self.settle(fx)
+    }
+
     /// Counters for the logs.
     pub fn stats(&self) -> ChatStats {
         self.core.stats

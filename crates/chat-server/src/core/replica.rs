@@ -141,6 +141,31 @@ impl ChatCore {
         }
     }
 
+    /// This instance was declared gone by the others while it lives (cut off from NATS for
+    /// longer than their patience): says again who is online here, so that they show them
+    /// online again. Logged like any presence, so nothing else changes here.
+    pub(super) fn reannounce(&mut self) -> Effects {
+        let mut fx = self.effects();
+        if !self.clustered {
+            return fx;
+        }
+        let here: Vec<Name> = self
+            .state
+            .users
+            .values()
+            .filter(|u| !u.sessions.is_empty())
+            .map(|u| u.name.clone())
+            .collect();
+        tracing::warn!(
+            names = here.len(),
+            "declared gone by the other instances; saying again who is online here"
+        );
+        for user in here {
+            fx.log(Op::Presence { user, online: true });
+        }
+        fx
+    }
+
     /// One more (or one fewer) instance shows `user` online; the change is told if it is one.
     fn elsewhere(&mut self, fx: &mut Effects, user: &Name, online: bool) {
         let Some(u) = self.state.users.get_mut(user.key()) else {

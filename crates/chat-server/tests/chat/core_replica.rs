@@ -1,9 +1,11 @@
 //! ChatCore as one instance of a cluster, without sockets: a name is online while any other
 //! instance shows it so, each instance counted once however often it says so (news that
 //! changes nothing there changes nothing here), and an instance declared gone (`Op::Gone`)
-//! takes its names offline, once, the notice told to who shares a room with them.
+//! takes its names offline, once, the notice told to who shares a room with them. An instance
+//! declared gone while it lives says again who is online there.
 
-use chat_server::core::{Chat, ChatConfig, MemoryStore, Op, Output};
+use chat_server::core::{ChangeStore, Chat, ChatConfig, MemoryStore, Op, Output};
+use chat_server::core::{Submitted, Ticket};
 use dgram_proto::chat::{ClientMsg, Presence, Room, ServerMsg};
 
 use crate::core_support::{addr, device, name};
@@ -92,4 +94,50 @@ fn presence_replayed_at_start_is_ignored_and_so_is_its_instance() {
         instance: "x".to_owned(),
     }];
     assert_eq!(told(chat.replicate("watch", gone, true)), []);
+}
+
+/// A store that commits at once and keeps what it was given, as the cluster's log would.
+#[derive(Debug, Default)]
+struct Logged(Vec<Op>);
+
+impl ChangeStore for Logged {
+    fn keeps(&self) -> bool {
+        true
+    }
+    fn submit(&mut self, _ticket: Ticket, ops: Vec<Op>) -> Submitted {
+        self.0.extend(ops);
+        Submitted::Committed
+    }
+    fn backlog(&self) -> usize {
+        0
+    }
+}
+
+#[test]
+fn declared_gone_while_alive_it_says_again_who_is_here() {
+    let mut chat = Chat::new(ChatConfig::default(), Logged::default());
+    chat.id_space(1024, 1);
+    chat.open(2, addr(40002), Some(device(2)));
+    let hello = ClientMsg::Hello {
+        name: name("egon"),
+        key: None,
+        send_only: false,
+    };
+    chat.handle(2, NOW, hello);
+    chat.open(3, addr(40003), Some(device(3)));
+    let hello = ClientMsg::Hello {
+        name: name("bea"),
+        key: None,
+        send_only: false,
+    };
+    chat.handle(3, NOW, hello);
+    chat.close(3, NOW + 1);
+    chat.store_mut().0.clear();
+    chat.reannounce();
+    let said: Vec<&Op> = chat.store().0.iter().collect();
+    let egon = Op::Presence {
+        user: name("egon"),
+        online: true,
+    };
+    assert_eq!(said, [&egon], "egon is here, bea is gone");
 }
