@@ -63,6 +63,7 @@ fn bookkeeping(ops: &[Op]) -> bool {
                 | Op::Presence { .. }
                 | Op::Established { .. }
                 | Op::Gone { .. }
+                | Op::Received { .. }
         )
     })
 }

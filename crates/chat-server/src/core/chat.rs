@@ -56,7 +56,16 @@ impl<S: ChangeStore> Chat<S> {
     /// in the replicated log, so nothing is held); returns what to tell the sessions here.
     /// `live` is false while the log is replayed at start.
     pub fn replicate(&mut self, origin: &str, ops: Vec<Op>, live: bool) -> Vec<Output> {
-        self.core.replicate(origin, ops, live).out
+        let mut out = self.core.replicate(origin, ops, live).out;
+        // What it asks to log in turn (that this instance's sessions have a room post made
+        // elsewhere) goes to the store as an event of its own; nobody waits for its answer.
+        let received = self.core.take_received();
+        if live && !received.is_empty() {
+            let mut fx = Effects::new(true);
+            fx.ops = received;
+            out.extend(self.settle(fx));
+        }
+        out
     }
 
     /// In a cluster: the others declared this instance gone while it lives; logs again who

@@ -124,4 +124,13 @@ pub enum Op {
         /// The instance, as its log entries name it.
         instance: String,
     },
+    /// In a cluster only: every session on the logging instance that a room post made
+    /// elsewhere went to acknowledged it (`failed`: one could not be reached, and why), for
+    /// the sender's instance to count towards the post's `Delivered`.
+    Received {
+        /// The post.
+        id: ChatId,
+        /// Why it did not reach a session there, if it did not.
+        failed: Option<String>,
+    },
 }

@@ -4,8 +4,10 @@
 //! instance's own sessions what they would have heard on a single server: a room post reaches
 //! the members connected here, a direct message queued for someone connected here is delivered
 //! to them (their acknowledgement is logged as a `Dequeue`, as always), and a `Dequeue` made
-//! elsewhere becomes the sender's `Delivered` receipt when the sender is connected here.
-//! Nothing applied is logged again: it is in the log already.
+//! elsewhere becomes the sender's `Delivered` receipt when the sender is connected here. A
+//! room post made elsewhere is counted here too: once every member session here has it, that
+//! is logged (`Op::Received`) for the sender's instance, which waits for each instance showing
+//! a member online. Nothing applied is logged again: it is in the log already.
 
 use dgram_proto::chat::{ChatId, Posted, Presence, Room, ServerMsg, Target};
 use dgram_proto::session::SessionId;
@@ -102,6 +104,7 @@ impl ChatCore {
                 // Every instance runs its own expiry on the same clock and caps.
                 Op::Expire { .. } => {}
                 Op::Gone { instance } => self.instance_gone(&mut fx, &instance),
+                Op::Received { id, failed } => self.remote_received(&mut fx, origin, id, failed),
             }
         }
         fx
@@ -119,6 +122,9 @@ impl ChatCore {
         };
         if changed {
             self.elsewhere(fx, user, online);
+        }
+        if changed && !online {
+            self.stop_awaiting(fx, origin, false);
         }
     }
 
@@ -139,6 +145,7 @@ impl ChatCore {
             };
             self.elsewhere(fx, &name, false);
         }
+        self.stop_awaiting(fx, instance, true);
     }
 
     /// This instance was declared gone by the others while it lives (cut off from NATS for
@@ -223,7 +230,7 @@ impl ChatCore {
                 };
                 self.stats.history_dropped += state::push_capped(&mut r.history, p.clone(), cap);
                 let sessions = self.member_sessions(room.key(), None);
-                self.deliver(fx, &sessions, p, false);
+                self.relay_receipt(fx, room.key(), &sessions, p);
             }
             Target::User(to) => {
                 let pair = state::pair_key(&p.from, to);
@@ -319,6 +326,131 @@ impl ChatCore {
             topic,
         };
         fx.send_each(sessions, msg);
+    }
+
+    /// The other instances that show a member of `room` online (none on a single server).
+    pub(super) fn instances_with_members(&self, room: &str) -> Vec<String> {
+        if self.online_at.is_empty() {
+            return Vec::new();
+        }
+        let Some(r) = self.state.rooms.get(room) else {
+            return Vec::new();
+        };
+        self.online_at
+            .iter()
+            .filter(|(_, names)| r.members.iter().any(|m| names.contains(m.as_str())))
+            .map(|(instance, _)| instance.clone())
+            .collect()
+    }
+
+    /// A room post made here also waits for `awaiting`'s word (`Op::Received`).
+    pub(super) fn await_instances(
+        &mut self,
+        id: ChatId,
+        sender: Name,
+        room: &str,
+        awaiting: Vec<String>,
+    ) {
+        let p = self.receipts.entry(id).or_insert(super::Pending {
+            sender,
+            remaining: 0,
+            dm_to: None,
+            room: None,
+            awaiting: Vec::new(),
+            relay: false,
+        });
+        p.room = Some(room.to_owned());
+        p.awaiting = awaiting;
+    }
+
+    /// A room post made elsewhere reaches the members here; once every session here has it,
+    /// that is logged for the sender's instance (at once when none here receives it, but a
+    /// member shows online here, as a send-only session does: the sender's instance may be
+    /// waiting for this one).
+    fn relay_receipt(&mut self, fx: &mut Effects, room: &str, sessions: &[SessionId], p: &Posted) {
+        if sessions.is_empty() {
+            let online_here = self.state.rooms.get(room).is_some_and(|r| {
+                r.members.iter().any(|m| {
+                    self.state
+                        .users
+                        .get(m.as_str())
+                        .is_some_and(|u| !u.sessions.is_empty())
+                })
+            });
+            if online_here {
+                let id = p.id;
+                self.received.push(Op::Received { id, failed: None });
+            }
+            return;
+        }
+        self.deliver(fx, sessions, p, true);
+        if let Some(pending) = self.receipts.get_mut(&p.id) {
+            pending.relay = true;
+        }
+    }
+
+    /// Another instance's sessions have a room post made here (or one failed).
+    fn remote_received(
+        &mut self,
+        fx: &mut Effects,
+        origin: &str,
+        id: ChatId,
+        failed: Option<String>,
+    ) {
+        let Some(p) = self.receipts.get_mut(&id).filter(|p| !p.relay) else {
+            return;
+        };
+        if let Some(why) = failed {
+            let sender = p.sender.clone();
+            self.receipts.remove(&id);
+            let reason = format!("a recipient's session failed: {why}");
+            self.send_to_user(fx, sender.key(), ServerMsg::NotDelivered { id, reason });
+            return;
+        }
+        p.awaiting.retain(|i| i != origin);
+        self.settle_receipt(fx, id);
+    }
+
+    /// Stops waiting for `instance`'s word on room posts: it is gone, or (`gone` false) it
+    /// shows none of the room's members online any more, so none there will have them.
+    fn stop_awaiting(&mut self, fx: &mut Effects, instance: &str, gone: bool) {
+        let names = self.online_at.get(instance);
+        let rooms = &self.state.rooms;
+        let mut done = Vec::new();
+        for (&id, p) in self.receipts.iter_mut() {
+            if !p.awaiting.iter().any(|i| i == instance) {
+                continue;
+            }
+            let still = !gone
+                && p.room
+                    .as_deref()
+                    .and_then(|r| rooms.get(r))
+                    .zip(names)
+                    .is_some_and(|(r, n)| r.members.iter().any(|m| n.contains(m.as_str())));
+            if !still {
+                p.awaiting.retain(|i| i != instance);
+                done.push(id);
+            }
+        }
+        for id in done {
+            self.settle_receipt(fx, id);
+        }
+    }
+
+    /// A room post's receipt, once nobody here or elsewhere is left to have it: `Delivered`.
+    fn settle_receipt(&mut self, fx: &mut Effects, id: ChatId) {
+        let settled = self
+            .receipts
+            .get(&id)
+            .is_some_and(|p| p.remaining == 0 && p.awaiting.is_empty());
+        if let Some(p) = settled.then(|| self.receipts.remove(&id)).flatten() {
+            self.send_to_user(fx, p.sender.key(), ServerMsg::Delivered { id });
+        }
+    }
+
+    /// What applying the log asked to log in turn.
+    pub(super) fn take_received(&mut self) -> Vec<Op> {
+        std::mem::take(&mut self.received)
     }
 
     /// The receiving sessions here of a room's members, but `except`'s.

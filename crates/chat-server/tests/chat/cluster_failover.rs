@@ -215,3 +215,58 @@ async fn the_instances_share_one_server_key() {
     a.stop().await;
     b.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_room_posts_delivered_counts_the_members_on_the_other_instance() {
+    let (_nats, a, b) = two_instances().await; // kept: dropping it stops the cluster
+    let (mut alex, _) = claim(&a, "alex").await;
+    let (mut bea, _) = claim(&b, "bea").await;
+    let room = Room::new("lobby").expect("a room");
+    for c in [&mut alex, &mut bea] {
+        let req = c.req();
+        c.send(ClientMsg::Join {
+            req,
+            room: room.clone(),
+        })
+        .await;
+        c.until(|m| matches!(m, ServerMsg::Done { req: r } if *r == req))
+            .await;
+    }
+    // bea's join (and presence) has reached alex's instance.
+    soon(
+        &mut alex,
+        |m| matches!(m, ServerMsg::Presence { name, .. } if name.as_str() == "bea"),
+    )
+    .await;
+    let req = alex.req();
+    alex.send(ClientMsg::Send {
+        req,
+        txn: crate::support::txn(),
+        to: Target::Room(room),
+        text: "hi all".into(),
+    })
+    .await;
+    let id = match soon(
+        &mut alex,
+        |m| matches!(m, ServerMsg::Accepted { req: r, .. } if *r == req),
+    )
+    .await
+    {
+        ServerMsg::Accepted { id, .. } => id,
+        _ => unreachable!(),
+    };
+    soon(
+        &mut alex,
+        |m| matches!(m, ServerMsg::Delivered { id: i } if *i == id),
+    )
+    .await;
+    // Delivered follows bea's session having it: it is in bea's hands already.
+    let got = bea.drain(Duration::from_millis(500)).await;
+    assert!(
+        got.iter()
+            .any(|m| matches!(m, ServerMsg::Message(p) if p.id == id)),
+        "{got:?}"
+    );
+    a.stop().await;
+    b.stop().await;
+}

@@ -6,7 +6,7 @@
 
 use chat_server::core::{ChangeStore, Chat, ChatConfig, MemoryStore, Op, Output};
 use chat_server::core::{Submitted, Ticket};
-use dgram_proto::chat::{ClientMsg, Presence, Room, ServerMsg};
+use dgram_proto::chat::{ClientMsg, Posted, Presence, Room, ServerMsg, Target};
 
 use crate::core_support::{addr, device, name};
 
@@ -140,4 +140,113 @@ fn declared_gone_while_alive_it_says_again_who_is_here() {
         online: true,
     };
     assert_eq!(said, [&egon], "egon is here, bea is gone");
+}
+
+/// An instance over [`Logged`]: `who` (session `session`) here in #lobby, and `other` in it
+/// through the instance `x`, online there.
+fn lobby(who: &str, session: u32, other: &str) -> Chat<Logged> {
+    let mut chat = Chat::new(ChatConfig::default(), Logged::default());
+    chat.id_space(1024, 1);
+    let room = Room::new("lobby").expect("a room");
+    let there = vec![
+        Op::Claim {
+            name: name(other),
+            owner: [1; 32],
+            at_ms: NOW,
+        },
+        Op::Join {
+            user: name(other),
+            room: room.clone(),
+        },
+        Op::Presence {
+            user: name(other),
+            online: true,
+        },
+    ];
+    chat.replicate("x", there, true);
+    chat.open(session, addr(40000 + session as u16), Some(device(session)));
+    let hello = ClientMsg::Hello {
+        name: name(who),
+        key: None,
+        send_only: false,
+    };
+    chat.handle(session, NOW, hello);
+    chat.handle(session, NOW, ClientMsg::Join { req: 1, room });
+    chat.store_mut().0.clear();
+    chat
+}
+
+fn post_to_lobby(chat: &mut Chat<Logged>, req: u64) -> (u64, Vec<Output>) {
+    let send = ClientMsg::Send {
+        req,
+        txn: req,
+        to: Target::Room(Room::new("lobby").expect("a room")),
+        text: "hi all".into(),
+    };
+    let out = chat.handle(2, NOW, send);
+    let id = out
+        .iter()
+        .find_map(|o| match &*o.msg {
+            ServerMsg::Accepted { id, .. } => Some(*id),
+            _ => None,
+        })
+        .expect("accepted");
+    (id, out)
+}
+
+fn delivered(out: &[Output], id: u64) -> bool {
+    out.iter()
+        .any(|o| matches!(&*o.msg, ServerMsg::Delivered { id: i } if *i == id))
+}
+
+#[test]
+fn a_room_posts_delivered_waits_for_the_instances_showing_its_members() {
+    let mut chat = lobby("alex", 2, "bea");
+    let (id, out) = post_to_lobby(&mut chat, 2);
+    assert!(!delivered(&out, id), "bea, online on x, has not had it yet");
+    let word = vec![Op::Received { id, failed: None }];
+    assert!(delivered(&chat.replicate("x", word, true), id));
+
+    // Gone before it says: delivered to everyone there is.
+    let (id, out) = post_to_lobby(&mut chat, 3);
+    assert!(!delivered(&out, id));
+    let gone = vec![Op::Gone {
+        instance: "x".to_owned(),
+    }];
+    assert!(delivered(&chat.replicate("watch", gone, true), id));
+    // Nobody online elsewhere now: delivered at once, as on a single server.
+    let (id, out) = post_to_lobby(&mut chat, 4);
+    assert!(delivered(&out, id));
+}
+
+#[test]
+fn the_instance_of_a_members_sessions_logs_when_they_have_a_post() {
+    let mut chat = lobby("bea", 2, "alex");
+    let posted = Posted {
+        id: 7,
+        ts: NOW,
+        from: name("alex"),
+        to: Target::Room(Room::new("lobby").expect("a room")),
+        text: "hi all".into(),
+    };
+    let out = chat.replicate("x", vec![Op::Post(posted)], true);
+    let to_bea = out
+        .iter()
+        .find(|o| o.session == 2 && matches!(&*o.msg, ServerMsg::Message(_)))
+        .expect("bea gets it");
+    assert_eq!(to_bea.receipt, Some(7));
+    assert!(
+        chat.store().0.is_empty(),
+        "nothing logged before bea has it"
+    );
+    chat.track(2, 99, 7);
+    let out = chat.delivered(&[(2, 99)]);
+    assert!(!delivered(&out, 7), "the sender is not here to be told");
+    assert_eq!(
+        chat.store().0,
+        [Op::Received {
+            id: 7,
+            failed: None
+        }]
+    );
 }
