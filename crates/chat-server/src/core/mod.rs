@@ -11,6 +11,7 @@
 mod chat;
 mod cmd;
 mod effects;
+mod instances;
 mod keeping;
 mod op;
 mod pending;
