@@ -55,8 +55,15 @@ where
 
     /// In a cluster: another instance's changes, applied here; their news goes to the sessions
     /// here (never past a limit: they were admitted where they were made).
-    pub(crate) fn replicated(&mut self, now: Instant, ops: Vec<crate::core::Op>) {
-        let out = self.requests.chat.replicate(ops, true);
+    pub(crate) fn replicated(&mut self, now: Instant, origin: &str, ops: Vec<crate::core::Op>) {
+        let out = self.requests.chat.replicate(origin, ops, true);
+        self.apply(now, out);
+    }
+
+    /// In a cluster: the other instances declared this one gone; who is online here is said
+    /// again.
+    pub(crate) fn reannounce(&mut self, now: Instant) {
+        let out = self.requests.chat.reannounce();
         self.apply(now, out);
     }
 

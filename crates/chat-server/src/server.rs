@@ -153,12 +153,20 @@ pub async fn run(
     let session_seed = session_seed(seed);
     let (commands, rx) = mpsc::channel::<Command<_>>(1024);
     let mut cluster = None;
+    // A cluster's instances share one key, agreed on as they join.
+    let mut service_key = None;
     let (chat, thread) = match &settings.data_dir {
         _ if !settings.nats.is_empty() => {
-            let (chat, tasks) =
-                crate::cluster::join(&settings.nats, &settings.chat, seed, commands.clone())
-                    .await?;
+            let joining = crate::cluster::Joining {
+                config: &settings.chat,
+                seed,
+                key: settings.identity.as_ref(),
+                data_dir: settings.data_dir.as_deref(),
+            };
+            let (chat, tasks, key) =
+                crate::cluster::join(&settings.nats, joining, commands.clone()).await?;
             cluster = Some(tasks);
+            service_key = Some(key);
             (chat, None)
         }
         None => {
@@ -190,15 +198,16 @@ pub async fn run(
         max_sessions_per_ip: settings.max_sessions_per_ip.saturating_add(1),
         ..settings.session.clone()
     };
-    let identity = match (&settings.identity, &settings.data_dir) {
-        (Some(key), _) => key.clone(),
-        (None, Some(dir)) => {
+    let identity = match (service_key, &settings.identity, &settings.data_dir) {
+        (Some(key), _, _) => key,
+        (None, Some(key), _) => key.clone(),
+        (None, None, Some(dir)) => {
             let (key, made) = crate::server_key::load_or_create(dir)?;
             let path = crate::server_key::path(dir);
             tracing::info!(fingerprint = %session::fingerprint(&key.public), path = %path.display(), made, "server key");
             key
         }
-        (None, None) => {
+        (None, None, None) => {
             let key = crate::server_key::generate()?;
             tracing::info!(fingerprint = %session::fingerprint(&key.public), "server key (in memory, new this run)");
             key

@@ -52,6 +52,11 @@ pub fn load_or_create(dir: &Path) -> Result<(Keypair, bool), Error> {
 pub fn load(path: &Path) -> Result<Keypair, Error> {
     check_mode(path)?;
     let text = fs::read_to_string(path).map_err(|e| problem(path, e.to_string()))?;
+    parse(&text).ok_or_else(|| problem(path, "not a server key (expected 64 hex digits)"))
+}
+
+/// A key as the file holds it (the private key as 64 hex digits, blanks around allowed).
+pub fn parse(text: &str) -> Option<Keypair> {
     let text = text.trim();
     let bytes: Option<Vec<u8>> = (text.len() == 2 * KEY_LEN)
         .then(|| {
@@ -60,10 +65,20 @@ pub fn load(path: &Path) -> Result<Keypair, Error> {
                 .collect()
         })
         .flatten();
-    let private: [u8; KEY_LEN] = bytes
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| problem(path, "not a server key (expected 64 hex digits)"))?;
-    Ok(Keypair::from_private(private))
+    let private: [u8; KEY_LEN] = bytes.and_then(|b| b.try_into().ok())?;
+    Some(Keypair::from_private(private))
+}
+
+/// The key as the file holds it.
+pub fn to_hex(key: &Keypair) -> String {
+    key.private.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Writes `key` as `dir`'s key file (a new file: an existing one is never replaced).
+pub fn save(dir: &Path, key: &Keypair) -> Result<(), Error> {
+    let path = path(dir);
+    fs::create_dir_all(dir).map_err(|e| problem(&path, e.to_string()))?;
+    create(&path, key)
 }
 
 #[cfg(unix)]
@@ -102,8 +117,7 @@ fn create(path: &Path, key: &Keypair) -> Result<(), Error> {
     let mut file = options
         .open(path)
         .map_err(|e| problem(path, e.to_string()))?;
-    let hex: String = key.private.iter().map(|b| format!("{b:02x}")).collect();
-    writeln!(file, "{hex}")
+    writeln!(file, "{}", to_hex(key))
         .and_then(|()| file.sync_all())
         .map_err(|e| problem(path, e.to_string()))
 }

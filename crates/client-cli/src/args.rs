@@ -112,15 +112,37 @@ pub(crate) const UNRESOLVED: std::net::IpAddr =
 
 /// Parses the chat client's `--server`, keeping the text as given beside the address it
 /// resolved to. A `HOST:PORT` whose name cannot be looked up now is not an error: the client
-/// starts anyway and keeps looking (see [`UNRESOLVED`]).
+/// starts anyway and keeps looking (see [`UNRESOLVED`]). A list (`a:8081,b:8081`, the
+/// instances of one service) starts at the first of its servers that resolves; each must be
+/// a server address of its own.
 pub(crate) fn server_as_given(s: &str) -> Result<(String, SocketAddr), String> {
     let given = s.trim().to_owned();
-    match server(s) {
-        Ok(addr) => Ok((given, addr)),
-        Err(why) => match host_port(&given) {
+    let parts = dgram_client::follow::servers(&given);
+    if parts.is_empty() {
+        return Err("no server given".into());
+    }
+    let mut first = None;
+    for part in &parts {
+        let addr = one_server(part)?;
+        if first.is_none() && addr.ip() != UNRESOLVED {
+            first = Some(addr);
+        }
+    }
+    let addr = match first {
+        Some(addr) => addr,
+        None => one_server(parts[0])?,
+    };
+    Ok((given, addr))
+}
+
+/// One server of `--server`: its address now, or [`UNRESOLVED`] for a name not found yet.
+fn one_server(given: &str) -> Result<SocketAddr, String> {
+    match server(given) {
+        Ok(addr) => Ok(addr),
+        Err(why) => match host_port(given) {
             Some(port) if given.parse::<SocketAddr>().is_err() => {
                 tracing::debug!(%given, %why, "the chat server's name cannot be looked up yet");
-                Ok((given, SocketAddr::new(UNRESOLVED, port)))
+                Ok(SocketAddr::new(UNRESOLVED, port))
             }
             _ => Err(why),
         },
@@ -210,6 +232,18 @@ mod tests {
         );
         assert!(server("no-such-host.invalid:8080").is_err());
         assert!(server("127.0.0.1").is_err());
+    }
+
+    #[test]
+    fn a_list_starts_at_its_first_server_that_resolves() {
+        let (given, addr) =
+            server_as_given(" no-such-host.invalid:8081, 127.0.0.1:8082 ").expect("a list");
+        assert_eq!(given, "no-such-host.invalid:8081, 127.0.0.1:8082");
+        assert_eq!(addr, "127.0.0.1:8082".parse().expect("literal"));
+        let (_, addr) = server_as_given("no-such-host.invalid:8081").expect("a name");
+        assert_eq!(addr, SocketAddr::new(UNRESOLVED, 8081));
+        assert!(server_as_given("127.0.0.1:8081,0.0.0.0:8082").is_err());
+        assert!(server_as_given(" , ").is_err());
     }
 
     #[test]

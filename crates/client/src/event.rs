@@ -55,7 +55,8 @@ pub enum LinkEvent {
         /// Its session message id, or why it could not go.
         outcome: Result<MessageId, SubmitError>,
     },
-    /// The server's name now resolves elsewhere, and the session client handshakes there.
+    /// The server's name now resolves elsewhere, or the next server of a list is tried, and
+    /// the session client handshakes there.
     Moved(Moved),
     /// Looking the server's name up again failed.
     LookupFailed(LookupFailed),
@@ -63,8 +64,9 @@ pub enum LinkEvent {
     Stopped(String),
 }
 
-/// The server's name (`given`) now resolves to `to`, so the session client handshakes there
-/// instead of at `from`. Only ever while there is no session.
+/// The server's name (`given`) now resolves to `to`, or `given` is a list of servers (one
+/// service) and `from` stopped answering: the session client handshakes at `to` instead of at
+/// `from`. Only ever while there is no session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Moved {
     /// The server as given (`--server`).

@@ -4,6 +4,13 @@
 //! session, the name is looked up again (at once when the session ends, then every few
 //! seconds), and if it now points elsewhere the session client is told to handshake there.
 //!
+//! A service of several instances is given as a list (`--server a:8081,b:8081`), and a name
+//! that resolves to several addresses counts as several: when the session ends (the server
+//! stopped answering, or forgot us), the session client is pointed at the next address of
+//! the list at once, and at the one after every few seconds while none welcomes it. Its chat
+//! state joins again there with the same identity, and what it had not had answered is sent
+//! again, as after a server restart.
+//!
 //! The lookup runs on its own task, off the driver's; the retarget itself is a command run on
 //! the driver, so that the news of it reaches the front ends in order with the session's own.
 //! The resolver is injectable: the tests move a server without touching DNS.
@@ -35,11 +42,12 @@ const LOOKUP_TIMEOUT: Duration = Duration::from_secs(5);
 /// The chat server as the user gave it, and the address it resolved to at start.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerTarget {
-    /// The text of `--server` (`chat:8081`, `127.0.0.1:8081`).
+    /// The text of `--server` (`chat:8081`, `127.0.0.1:8081`, or a list of them separated by
+    /// commas: the instances of one service).
     pub given: String,
     /// Where it pointed at start.
     pub addr: SocketAddr,
-    /// Given as `IP:PORT`: there is nothing to look up again.
+    /// Given as one `IP:PORT`: there is nothing to look up again, and nowhere else to go.
     pub literal: bool,
     /// What server key the session accepts (`--server-key`, or a recorded one).
     pub pin: ServerPin,
@@ -51,13 +59,19 @@ impl ServerTarget {
     /// The server as given (`--server`), resolved at start to `addr`.
     pub fn new(given: &str, addr: SocketAddr) -> Self {
         let given = given.trim();
+        let parts = servers(given);
         Self {
             given: given.to_owned(),
             addr,
-            literal: given.parse::<SocketAddr>().is_ok(),
+            literal: parts.len() == 1 && parts[0].parse::<SocketAddr>().is_ok(),
             pin: ServerPin::Any,
             known_hosts: None,
         }
+    }
+
+    /// The servers given, in order (one, or the instances of a service).
+    pub fn servers(&self) -> Vec<&str> {
+        servers(&self.given)
     }
 
     /// The same target, pinned to the key `hosts` recorded for it; with none recorded, it
@@ -82,6 +96,15 @@ impl ServerTarget {
     pub fn with_pin(self, pin: ServerPin) -> Self {
         Self { pin, ..self }
     }
+}
+
+/// The servers of a `--server` text: the parts between commas, trimmed, empty ones skipped.
+pub fn servers(given: &str) -> Vec<&str> {
+    given
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect()
 }
 
 /// One lookup under way: every address the name has now.
@@ -126,27 +149,62 @@ impl Follow {
     }
 }
 
-/// The address to use of those a lookup found: the current one while the name still has it
-/// (a name with several addresses may list them in any order, and flapping between them would
-/// restart the handshake for nothing), else the first that the socket can reach (its family,
-/// which at start was IPv4 whenever the name had one, as in `args::server`) and that a reply
-/// can come from.
+/// The address to try next of those the servers have now (in the order given, each name's
+/// addresses in the order its lookup listed them): the one after the current one, which has
+/// just stopped answering or never did (the first when the current one is not among them any
+/// more, as when a name moved; the current one when it is all there is), of those that the
+/// socket can reach (its family, which at start was IPv4 whenever the name had one, as in
+/// `args::server`) and that a reply can come from.
 pub(crate) fn pick(found: &[SocketAddr], current: SocketAddr) -> Result<SocketAddr, String> {
-    let mut usable = found
-        .iter()
-        .copied()
-        .filter(|a| a.is_ipv4() == current.is_ipv4())
-        .filter(|a| !a.ip().is_unspecified() && a.port() != 0);
-    if usable.clone().any(|a| a == current) {
-        return Ok(current);
+    let mut usable: Vec<SocketAddr> = Vec::with_capacity(found.len());
+    for &a in found {
+        let fits = a.is_ipv4() == current.is_ipv4() && !a.ip().is_unspecified() && a.port() != 0;
+        if fits && !usable.contains(&a) {
+            usable.push(a);
+        }
     }
-    usable.next().ok_or_else(|| {
-        let family = if current.is_ipv4() { "IPv4" } else { "IPv6" };
-        format!("it resolves to no usable {family} address")
-    })
+    match usable.iter().position(|&a| a == current) {
+        Some(at) => Ok(usable[(at + 1) % usable.len()]),
+        None => usable.first().copied().ok_or_else(|| {
+            let family = if current.is_ipv4() { "IPv4" } else { "IPv6" };
+            format!("it resolves to no usable {family} address")
+        }),
+    }
 }
 
-/// The task that looks the name up while the link has no session.
+/// Every address the servers `parts` have now: an `IP:PORT` as given, a name as `follow`
+/// looks it up. An error only when none gave any (a list's other servers still serve while
+/// one name fails), naming each failure.
+async fn lookup(follow: &Follow, parts: &[String]) -> Result<Vec<SocketAddr>, String> {
+    let mut found = Vec::new();
+    let mut failed = Vec::new();
+    for part in parts {
+        if let Ok(addr) = part.parse::<SocketAddr>() {
+            found.push(addr);
+            continue;
+        }
+        let why = match tokio::time::timeout(follow.lookup_timeout, (follow.resolver)(part)).await {
+            Ok(Ok(addrs)) => {
+                found.extend(addrs);
+                continue;
+            }
+            Ok(Err(e)) => e.to_string(),
+            // In seconds with a fraction: a short timeout must not read as "0 s".
+            Err(_) => format!("no answer within {} s", follow.lookup_timeout.as_secs_f64()),
+        };
+        failed.push(match parts.len() {
+            1 => why,
+            _ => format!("{part}: {why}"),
+        });
+    }
+    if found.is_empty() && !failed.is_empty() {
+        return Err(failed.join("; "));
+    }
+    Ok(found)
+}
+
+/// The task that looks the name up (or goes on to the list's next server) while the link has
+/// no session.
 pub(crate) struct Follower {
     pub(crate) given: String,
     pub(crate) follow: Follow,
@@ -169,6 +227,7 @@ impl Follower {
             commands,
             events,
         } = self;
+        let parts: Vec<String> = servers(&given).into_iter().map(str::to_owned).collect();
         // The name was looked up just now, at start: the first try waits one interval.
         let mut pause = follow.every;
         // A failure is said once, until a lookup works again.
@@ -193,16 +252,9 @@ impl Follower {
             }
             pause = follow.every;
             let from = *current.borrow();
-            let lookup = (follow.resolver)(&given);
-            let found = match tokio::time::timeout(follow.lookup_timeout, lookup).await {
-                Ok(Ok(found)) => pick(&found, from),
-                Ok(Err(e)) => Err(e.to_string()),
-                // In seconds with a fraction: a short timeout must not read as "0 s".
-                Err(_) => Err(format!(
-                    "no answer within {} s",
-                    follow.lookup_timeout.as_secs_f64()
-                )),
-            };
+            let found = lookup(&follow, &parts)
+                .await
+                .and_then(|found| pick(&found, from));
             match found {
                 Err(reason) if failing => {
                     tracing::debug!(%given, %reason, "looking the chat server up again failed");

@@ -7,6 +7,13 @@
 //! canonical spelling of [`crate::keys::canonical`], so `Chat:8081` and `chat:8081` are one),
 //! a space, the server's public key as 64 hex digits, and a comment with its fingerprint.
 //! Lines starting with `#` and blank lines are ignored.
+//!
+//! A list of servers (`--server a:8081,b:8081`) is one service whose instances all hold one
+//! key, so it is one line, keyed by the list: each server in its canonical spelling, sorted
+//! and without repeats, joined by commas (`b:8081,a:8081` is the same service). Its one key
+//! is pinned for every address, so an instance that shows another is refused as any
+//! impersonator would be; an address pinned alone is a line of its own, not consulted for
+//! the list.
 
 use std::fs;
 use std::io::Write;
@@ -14,8 +21,17 @@ use std::path::{Path, PathBuf};
 
 use dgram_proto::session::{fingerprint, public_key_hex, ServerPin, KEY_LEN};
 
+use crate::follow::servers;
 use crate::keys::canonical;
 use crate::Error;
+
+/// The known-hosts key of `given`: one server's canonical spelling, or a list's, sorted.
+pub(crate) fn service(given: &str) -> String {
+    let mut parts: Vec<String> = servers(given).into_iter().map(canonical).collect();
+    parts.sort();
+    parts.dedup();
+    parts.join(",")
+}
 
 /// The known-hosts file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,7 +67,7 @@ impl KnownHosts {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(self.error(e.to_string())),
         };
-        let want = canonical(server);
+        let want = service(server);
         for (n, line) in text.lines().enumerate() {
             let mut words = line.split_whitespace();
             let Some(host) = words.next().filter(|h| !h.starts_with('#')) else {
@@ -80,7 +96,7 @@ impl KnownHosts {
             .map_err(|e| self.error(e.to_string()))?;
         let line = format!(
             "{} {} # {}\n",
-            canonical(server),
+            service(server),
             public_key_hex(key),
             fingerprint(key)
         );
@@ -90,7 +106,7 @@ impl KnownHosts {
 
     /// What to tell a user whose server showed another key than the recorded one.
     pub fn changed_help(&self, server: &str) -> String {
-        let host = canonical(server);
+        let host = service(server);
         format!(
             "the key recorded for {host} in {path} is not the one the server showed. Someone \
              may be impersonating the server, or its key was replaced. If you know the change \
@@ -124,5 +140,24 @@ mod tests {
         assert!(help.contains("sed -i '/^chat:8081 /d'"), "{help}");
         fs::write(hosts.path(), "# comment\nchat:8081 nonsense\n").expect("write");
         assert!(hosts.lookup("chat:8081").is_err());
+    }
+
+    #[test]
+    fn a_list_of_servers_is_one_service_in_any_order() {
+        let home = tempfile::tempdir().expect("tempdir");
+        let hosts = KnownHosts::in_home(home.path());
+        hosts.record("b:8081, A:8081", &[5; 32]).expect("recorded");
+        assert_eq!(hosts.lookup("a:8081,b:8081").expect("read"), Some([5; 32]));
+        assert_eq!(
+            hosts.lookup("b:8081,a:8081,a:8081").expect("read"),
+            Some([5; 32])
+        );
+        // One instance alone is another entry, and so is a longer list.
+        assert_eq!(hosts.lookup("a:8081").expect("read"), None);
+        assert_eq!(hosts.lookup("a:8081,b:8081,c:8081").expect("read"), None);
+        let text = fs::read_to_string(hosts.path()).expect("read");
+        assert!(text.starts_with("a:8081,b:8081 "), "{text}");
+        let help = hosts.changed_help("b:8081,a:8081");
+        assert!(help.contains("sed -i '/^a:8081,b:8081 /d'"), "{help}");
     }
 }

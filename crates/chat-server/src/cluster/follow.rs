@@ -7,10 +7,13 @@
 use async_nats::jetstream::consumer::pull::{Ordered, OrderedConfig};
 use async_nats::jetstream::consumer::DeliverPolicy;
 use async_nats::jetstream::stream::Stream;
+use std::collections::HashSet;
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use tokio::sync::mpsc;
 
+use super::alive::WATCH;
 use super::{decode, Commands, INSTANCE};
 use crate::core::Op;
 use crate::endpoint::ChatEndpoint;
@@ -71,7 +74,7 @@ pub(super) async fn catch_up(
         seen = msg.info().map(|i| i.stream_sequence).unwrap_or(last);
         if let Some(ops) = entry(&msg) {
             // No session is open yet: there is nobody to tell.
-            let _ = chat.replicate(ops, false);
+            let _ = chat.replicate(&origin(&msg), ops, false);
         }
         applied += 1;
     }
@@ -86,8 +89,15 @@ pub(super) async fn catch_up(
     ))
 }
 
-/// Applies every entry that another instance publishes, until the server stops.
-pub(super) async fn follow(mut f: Following, instance: String, commands: Commands) {
+/// Applies every entry that another instance publishes, until the server stops; names each
+/// instance it applies entries of to `origins` (once), for the heartbeat watch.
+pub(super) async fn follow(
+    mut f: Following,
+    instance: String,
+    commands: Commands,
+    origins: mpsc::UnboundedSender<String>,
+) {
+    let mut known = HashSet::new();
     loop {
         let Some(messages) = f.messages.as_mut() else {
             tokio::time::sleep(CHECK_EVERY).await;
@@ -121,17 +131,25 @@ pub(super) async fn follow(mut f: Following, instance: String, commands: Command
             continue;
         }
         f.seen = seq;
-        let own = next
-            .headers
-            .as_ref()
-            .and_then(|h| h.get(INSTANCE))
-            .is_some_and(|v| v.as_str() == instance);
-        if own {
+        let from = origin(&next);
+        if from == instance {
             continue;
         }
+        if from != WATCH && known.insert(from.clone()) {
+            let _ = origins.send(from.clone());
+        }
         let Some(ops) = entry(&next) else { continue };
+        // Declared gone while alive (cut off for a while): the others forgot who is here.
+        let me_gone = ops
+            .iter()
+            .any(|op| matches!(op, Op::Gone { instance: i } if *i == instance));
         let command: dgram_net::session::Command<ChatEndpoint<Limits>> =
-            Box::new(move |ep: &mut ChatEndpoint<Limits>, now| ep.replicated(now, ops));
+            Box::new(move |ep: &mut ChatEndpoint<Limits>, now| {
+                ep.replicated(now, &from, ops);
+                if me_gone {
+                    ep.reannounce(now);
+                }
+            });
         if commands.send(command).await.is_err() {
             break;
         }
@@ -144,6 +162,15 @@ async fn behind(stream: &Stream, seen: u64) -> bool {
         Ok(info) => info.state.last_sequence > seen,
         Err(_) => false,
     }
+}
+
+/// The instance that published an entry (empty if it says none).
+fn origin(msg: &async_nats::jetstream::Message) -> String {
+    msg.headers
+        .as_ref()
+        .and_then(|h| h.get(INSTANCE))
+        .map(|v| v.as_str().to_owned())
+        .unwrap_or_default()
 }
 
 /// One entry's ops; `None` (with a warning in the log) for one this build cannot read.

@@ -58,7 +58,12 @@ fn bookkeeping(ops: &[Op]) -> bool {
     ops.iter().all(|op| {
         matches!(
             op,
-            Op::Dequeue { .. } | Op::Touch { .. } | Op::Presence { .. } | Op::Established { .. }
+            Op::Dequeue { .. }
+                | Op::Touch { .. }
+                | Op::Presence { .. }
+                | Op::Established { .. }
+                | Op::Gone { .. }
+                | Op::Received { .. }
         )
     })
 }

@@ -8,15 +8,21 @@
 //! so no instance routes to another. Names are claimed in a key-value bucket with create-only
 //! (compare-and-set), so that of two instances claiming one name at once exactly one wins.
 //! When NATS cannot be reached, new messages are refused ("cluster unavailable"), never
-//! accepted and then lost.
+//! accepted and then lost. The instances share one server key ([`key`]), so that a client
+//! can go from one to another, and hear each other's heartbeats ([`alive`]), so that one that
+//! dies takes its names offline everywhere.
 
+mod alive;
 mod follow;
+mod key;
 mod log;
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, kv, stream};
 use dgram_net::session::Command;
+use dgram_proto::session::Keypair;
 use tokio::sync::mpsc;
 
 use crate::core::{Chat, ChatConfig, Op};
@@ -68,15 +74,30 @@ impl ClusterTasks {
     }
 }
 
+/// What an instance joins with besides the servers: its chat caps, its seed, the server key
+/// it was given (`None`: the service's, [`key`]) and its data directory (where that key is
+/// kept too).
+pub(crate) struct Joining<'a> {
+    pub(crate) config: &'a ChatConfig,
+    pub(crate) seed: [u8; 32],
+    pub(crate) key: Option<&'a Keypair>,
+    pub(crate) data_dir: Option<&'a Path>,
+}
+
 /// Joins the cluster at `urls`: connects, makes the stream and buckets if they are new,
-/// replays the whole log into a new chat core (catching up before any session is accepted),
-/// and starts publishing and following.
+/// agrees on the service's server key, replays the whole log into a new chat core (catching
+/// up before any session is accepted), and starts publishing and following.
 pub(crate) async fn join(
     urls: &[String],
-    config: &ChatConfig,
-    seed: [u8; 32],
+    joining: Joining<'_>,
     commands: Commands,
-) -> Result<(AnyChat, ClusterTasks), Error> {
+) -> Result<(AnyChat, ClusterTasks, Keypair), Error> {
+    let Joining {
+        config,
+        seed,
+        key,
+        data_dir,
+    } = joining;
     let fail = |why: String| Error::Cluster {
         urls: urls.join(","),
         why,
@@ -93,6 +114,12 @@ pub(crate) async fn join(
     let names = retry(deadline, || bucket(&js, NAMES, replicas))
         .await
         .map_err(|e| fail(format!("cannot make the bucket {NAMES}: {e}")))?;
+    let key = match key {
+        Some(key) => key.clone(),
+        None => key::service_key(&js, replicas, data_dir, deadline)
+            .await
+            .map_err(fail)?,
+    };
     let number = retry(deadline, || instance_number(&js, replicas))
         .await
         .map_err(fail)?;
@@ -102,6 +129,14 @@ pub(crate) async fn join(
     retry(deadline, || writable(&js, &names, &instance))
         .await
         .map_err(fail)?;
+    let (origins, heard_of) = mpsc::unbounded_channel();
+    let alive = tokio::spawn(alive::run(
+        client.clone(),
+        js.clone(),
+        instance.clone(),
+        commands.clone(),
+        heard_of,
+    ));
     let (store, publisher, acks) =
         log::start(js, client, names, instance.clone(), commands.clone());
     let store: Box<dyn crate::core::ChangeStore + Send> = Box::new(store);
@@ -109,9 +144,9 @@ pub(crate) async fn join(
     let (replayed, following) = follow::catch_up(stream, &mut chat).await.map_err(fail)?;
     chat.id_space(ID_STEP, number % ID_STEP);
     tracing::info!(%instance, replicas, replayed, "joined the chat cluster");
-    let follower = tokio::spawn(follow::follow(following, instance, commands));
-    let tasks = vec![publisher, acks, follower];
-    Ok((chat, ClusterTasks { tasks }))
+    let follower = tokio::spawn(follow::follow(following, instance, commands, origins));
+    let tasks = vec![publisher, acks, follower, alive];
+    Ok((chat, ClusterTasks { tasks }, key))
 }
 
 /// Whether the log and the names bucket take writes: an empty entry on the log (which

@@ -52,11 +52,27 @@ impl<S: ChangeStore> Chat<S> {
         self.core.id_space(step, offset);
     }
 
-    /// In a cluster: applies one event's changes made by another instance (already in the
-    /// replicated log, so nothing is held); returns what to tell the sessions here.
+    /// In a cluster: applies one event's changes made by another instance, `origin` (already
+    /// in the replicated log, so nothing is held); returns what to tell the sessions here.
     /// `live` is false while the log is replayed at start.
-    pub fn replicate(&mut self, ops: Vec<Op>, live: bool) -> Vec<Output> {
-        self.core.replicate(ops, live).out
+    pub fn replicate(&mut self, origin: &str, ops: Vec<Op>, live: bool) -> Vec<Output> {
+        let mut out = self.core.replicate(origin, ops, live).out;
+        // What it asks to log in turn (that this instance's sessions have a room post made
+        // elsewhere) goes to the store as an event of its own; nobody waits for its answer.
+        let received = self.core.take_received();
+        if live && !received.is_empty() {
+            let mut fx = Effects::new(true);
+            fx.ops = received;
+            out.extend(self.settle(fx));
+        }
+        out
+    }
+
+    /// In a cluster: the others declared this instance gone while it lives; logs again who
+    /// is online here, for them.
+    pub fn reannounce(&mut self) -> Vec<Output> {
+        let fx = self.core.reannounce();
+        self.settle(fx)
     }
 
     /// Counters for the logs.

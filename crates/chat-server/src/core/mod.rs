@@ -11,6 +11,7 @@
 mod chat;
 mod cmd;
 mod effects;
+mod instances;
 mod keeping;
 mod op;
 mod pending;
@@ -143,6 +144,13 @@ struct Pending {
     remaining: u32,
     /// For a direct message, its recipient: the first acknowledgement dequeues it for good.
     dm_to: Option<Name>,
+    /// In a cluster, a room post made here: its room, and the other instances showing a
+    /// member online, each of which logs when its sessions have it (`Op::Received`).
+    room: Option<String>,
+    awaiting: Vec<String>,
+    /// In a cluster, a room post made elsewhere: its sessions here having it is logged for
+    /// the sender's instance, not told.
+    relay: bool,
 }
 
 /// The chat server's state machine.
@@ -169,6 +177,11 @@ pub(crate) struct ChatCore {
     keep: bool,
     /// One instance of a cluster: who comes and goes is recorded too, for the others.
     clustered: bool,
+    /// In a cluster: the names each other instance shows online (by the instance its log
+    /// entries name), so that an instance that dies takes its names offline (`Op::Gone`).
+    online_at: HashMap<String, foldhash::HashSet<String>>,
+    /// What applying the log here has to log in turn (`Op::Received`), taken by the wrapper.
+    received: Vec<Op>,
 }
 
 impl ChatCore {
@@ -186,6 +199,8 @@ impl ChatCore {
             notices: HashMap::new(),
             keep,
             clustered: false,
+            online_at: HashMap::new(),
+            received: Vec::new(),
         }
     }
 

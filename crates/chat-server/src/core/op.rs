@@ -116,4 +116,21 @@ pub enum Op {
         /// Messages kept per room.
         room_history: usize,
     },
+    /// In a cluster only: the instance `instance` stopped without closing its sessions (its
+    /// heartbeats stopped), so every name it showed online is offline there. Logged once by
+    /// whichever instance noticed, so that every replica agrees; last in the enum, so that
+    /// entries logged before it existed still decode.
+    Gone {
+        /// The instance, as its log entries name it.
+        instance: String,
+    },
+    /// In a cluster only: every session on the logging instance that a room post made
+    /// elsewhere went to acknowledged it (`failed`: one could not be reached, and why), for
+    /// the sender's instance to count towards the post's `Delivered`.
+    Received {
+        /// The post.
+        id: ChatId,
+        /// Why it did not reach a session there, if it did not.
+        failed: Option<String>,
+    },
 }

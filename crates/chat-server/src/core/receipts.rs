@@ -40,10 +40,18 @@ impl ChatCore {
             fx.log(Op::Dequeue { user, id: chat });
         }
         p.remaining = p.remaining.saturating_sub(1);
-        if p.remaining == 0 {
-            let sender = p.sender.clone();
+        if p.remaining == 0 && p.awaiting.is_empty() {
+            let (sender, relay) = (p.sender.clone(), p.relay);
             self.receipts.remove(&chat);
-            self.send_to_user(&mut fx, sender.key(), ServerMsg::Delivered { id: chat });
+            if relay {
+                // Posted elsewhere: its instance counts this one's sessions as one.
+                fx.log(Op::Received {
+                    id: chat,
+                    failed: None,
+                });
+            } else {
+                self.send_to_user(&mut fx, sender.key(), ServerMsg::Delivered { id: chat });
+            }
         }
         fx
     }
@@ -71,6 +79,11 @@ impl ChatCore {
         let Some(p) = self.receipts.remove(&chat) else {
             return;
         };
+        if p.relay {
+            let failed = Some(reason.to_owned());
+            fx.log(Op::Received { id: chat, failed });
+            return;
+        }
         let mut reason = format!("a recipient's session failed: {reason}");
         if let Some(to) = &p.dm_to {
             let pair = pair_key(&p.sender, to);
@@ -115,6 +128,9 @@ impl ChatCore {
                 sender: posted.from.clone(),
                 remaining: 0,
                 dm_to,
+                room: None,
+                awaiting: Vec::new(),
+                relay: false,
             });
             p.remaining += sessions.len() as u32;
         }

@@ -4,8 +4,10 @@
 //! instance's own sessions what they would have heard on a single server: a room post reaches
 //! the members connected here, a direct message queued for someone connected here is delivered
 //! to them (their acknowledgement is logged as a `Dequeue`, as always), and a `Dequeue` made
-//! elsewhere becomes the sender's `Delivered` receipt when the sender is connected here.
-//! Nothing applied is logged again: it is in the log already.
+//! elsewhere becomes the sender's `Delivered` receipt when the sender is connected here. A
+//! room post made elsewhere is counted here too: once every member session here has it, that
+//! is logged (`Op::Received`) for the sender's instance, which waits for each instance showing
+//! a member online. Nothing applied is logged again: it is in the log already.
 
 use dgram_proto::chat::{ChatId, Posted, Presence, Room, ServerMsg, Target};
 use dgram_proto::session::SessionId;
@@ -35,9 +37,9 @@ impl ChatCore {
         }
     }
 
-    /// Applies one event's changes, made by another instance; returns what to tell sessions
-    /// here (nothing in it needs a commit).
-    pub(super) fn replicate(&mut self, ops: Vec<Op>, live: bool) -> Effects {
+    /// Applies one event's changes, made by another instance (`origin`); returns what to
+    /// tell sessions here (nothing in it needs a commit).
+    pub(super) fn replicate(&mut self, origin: &str, ops: Vec<Op>, live: bool) -> Effects {
         // Nothing applied is recorded again: it is in the log already.
         let mut fx = Effects::new(false);
         let mut posted: Vec<Posted> = Vec::new();
@@ -96,36 +98,16 @@ impl ChatCore {
                 // Replayed at start, who came and went long ago says nothing of who is on
                 // now: only live news counts (a name shows online once it comes again).
                 Op::Presence { user, online } if live => {
-                    self.remote_presence(&mut fx, &user, online)
+                    self.remote_presence(&mut fx, origin, &user, online)
                 }
                 Op::Presence { .. } => {}
                 // Every instance runs its own expiry on the same clock and caps.
                 Op::Expire { .. } => {}
+                Op::Gone { instance } => self.instance_gone(&mut fx, &instance),
+                Op::Received { id, failed } => self.remote_received(&mut fx, origin, id, failed),
             }
         }
         fx
-    }
-
-    /// A name came online on another instance, or went offline there.
-    fn remote_presence(&mut self, fx: &mut Effects, user: &Name, online: bool) {
-        let Some(u) = self.state.users.get_mut(user.key()) else {
-            return;
-        };
-        let was = u.online();
-        u.elsewhere = if online {
-            u.elsewhere.saturating_add(1)
-        } else {
-            u.elsewhere.saturating_sub(1)
-        };
-        let (now, name) = (u.online(), u.name.clone());
-        if was != now {
-            let presence = if now {
-                Presence::Online
-            } else {
-                Presence::Offline
-            };
-            self.presence(fx, user.key(), name, presence);
-        }
     }
 
     fn remote_claim(&mut self, name: Name, owner: Owner, at_ms: u64) {
@@ -163,7 +145,7 @@ impl ChatCore {
                 };
                 self.stats.history_dropped += state::push_capped(&mut r.history, p.clone(), cap);
                 let sessions = self.member_sessions(room.key(), None);
-                self.deliver(fx, &sessions, p, false);
+                self.relay_receipt(fx, room.key(), &sessions, p);
             }
             Target::User(to) => {
                 let pair = state::pair_key(&p.from, to);

@@ -32,7 +32,7 @@ pub(super) fn apply(conn: &mut Connection, ops: &[Op]) -> rusqlite::Result<()> {
             Op::DropRoom { room } => drop_room(&tx, room)?,
             Op::Topic { room, topic } => set_topic(&tx, room, topic)?,
             // Who is online is not kept: after a restart nobody is.
-            Op::Presence { .. } => {}
+            Op::Presence { .. } | Op::Gone { .. } | Op::Received { .. } => {}
             Op::Expire {
                 before_ms,
                 room_history,

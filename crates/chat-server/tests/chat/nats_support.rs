@@ -2,7 +2,7 @@
 //! `.ci/run` installs it) started as three nodes on loopback ports, each with its own store
 //! directory under a temporary directory and routes to the others, waited for until JetStream
 //! answers; a node can be killed and started again on its ports and store. And chat-server
-//! instances that join it.
+//! instances that join it, and can be killed as a process is (no goodbyes).
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -203,10 +203,7 @@ pub(crate) async fn two_instances() -> (NatsCluster, Server, Server) {
 /// instances apart.
 pub(crate) async fn instance(urls: &[String], seed: u8) -> Server {
     let srv = spawn_instance(urls, seed).await;
-    let deadline = Instant::now() + READY_WITHIN;
-    while !serves(srv.addr).await {
-        assert!(Instant::now() < deadline, "the instance never served");
-    }
+    until_serving(&srv).await;
     srv
 }
 
@@ -234,15 +231,40 @@ async fn serves(addr: std::net::SocketAddr) -> bool {
     up
 }
 
-async fn spawn_instance(urls: &[String], seed: u8) -> Server {
-    let socket = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
-    let s = chat_server::Settings {
+/// The settings of a test instance on the cluster at `urls`: limits off, its own seed.
+pub(crate) fn instance_settings(urls: &[String], seed: u8) -> chat_server::Settings {
+    chat_server::Settings {
         seed: Some([seed; 32]),
         nats: urls.to_vec(),
         rate: None,
         name_rate: None,
         network_rate: None,
         ..settings()
-    };
-    server_on(socket, s)
+    }
+}
+
+async fn spawn_instance(urls: &[String], seed: u8) -> Server {
+    instance_with(instance_settings(urls, seed)).await
+}
+
+/// An instance with settings of the test's own, started (not yet waited for).
+pub(crate) async fn instance_with(settings: chat_server::Settings) -> Server {
+    let socket = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    server_on(socket, settings)
+}
+
+/// Waits until `srv` serves (it joined the cluster and caught up), or panics.
+pub(crate) async fn until_serving(srv: &Server) {
+    let deadline = Instant::now() + READY_WITHIN;
+    while !serves(srv.addr).await {
+        assert!(Instant::now() < deadline, "the instance never served");
+    }
+}
+
+/// Kills an instance as SIGKILL would a process: its task is dropped, so no session hears
+/// a goodbye and no name is logged going offline.
+pub(crate) async fn kill(srv: Server) {
+    let task = srv.task;
+    task.abort();
+    let _ = task.await;
 }

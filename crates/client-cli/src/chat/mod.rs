@@ -31,7 +31,9 @@ pub(crate) use script::{listen, send};
 /// Options every chat command takes.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Common {
-    /// The chat server's address (a HOST is looked up again while disconnected).
+    /// The chat server's address (a HOST is looked up again while disconnected), or the
+    /// addresses of one service's instances separated by commas (`a:8081,b:8081`): when one
+    /// stops answering, the client goes on to the next.
     #[arg(long, env = "CHAT_SERVER", default_value = "127.0.0.1:8081", value_parser = args::server_as_given)]
     pub(crate) server: (String, SocketAddr),
     /// The name to chat as [default: your login name, or "guest"].

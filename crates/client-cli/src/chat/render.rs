@@ -72,10 +72,17 @@ impl Render {
             ),
             Note::Moved(Moved { given, from, to }) => {
                 self.server.set(*to);
-                format!(
-                    "{} now resolves to {to} (was {from}); trying there",
-                    printable(given)
-                )
+                if dgram_client::follow::servers(given).len() > 1 {
+                    format!(
+                        "{from} does not answer; trying {to} (of {})",
+                        printable(given)
+                    )
+                } else {
+                    format!(
+                        "{} now resolves to {to} (was {from}); trying there",
+                        printable(given)
+                    )
+                }
             }
             Note::LookupFailed(LookupFailed { given, reason, .. })
                 if server.ip() == crate::args::UNRESOLVED =>

@@ -31,11 +31,19 @@ fn addr(s: &str) -> SocketAddr {
 }
 
 #[test]
-fn the_current_address_is_kept_and_the_family_is_the_sockets() {
+fn the_next_address_is_tried_and_the_family_is_the_sockets() {
     let current = addr("172.18.0.4:8081");
     let moved = addr("172.18.0.5:8081");
+    let third = addr("172.18.0.6:8081");
     let v6 = addr("[fd00::5]:8081");
-    assert_eq!(pick(&[moved, current], current), Ok(current), "no flapping");
+    assert_eq!(pick(&[current], current), Ok(current), "all there is");
+    assert_eq!(pick(&[current, moved, third], current), Ok(moved));
+    assert_eq!(pick(&[current, moved, third], third), Ok(current), "round");
+    assert_eq!(
+        pick(&[moved, current, moved], current),
+        Ok(moved),
+        "once each"
+    );
     assert_eq!(
         pick(&[v6, moved], current),
         Ok(moved),
@@ -56,6 +64,10 @@ fn only_names_are_followed() {
     let named = ServerTarget::new("chat:8081", addr("172.18.0.4:8081"));
     assert!(!named.literal);
     assert_eq!(named.given, "chat:8081");
+    // A list is followed even of addresses: the next is tried when one stops answering.
+    let list = ServerTarget::new(" 127.0.0.1:8081, 127.0.0.1:8082,", addr("127.0.0.1:8081"));
+    assert!(!list.literal);
+    assert_eq!(list.servers(), ["127.0.0.1:8081", "127.0.0.1:8082"]);
 }
 
 /// A resolver whose answer the test sets; it counts the lookups.
@@ -379,6 +391,41 @@ async fn a_literal_address_is_never_looked_up() {
     assert!(!found_b.await, "{notes:#?}");
     assert_eq!(dns.lookups(), 0);
     assert_eq!(session.link.server(), a_addr);
+    session.close().await.expect("close");
+    b.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_given_a_list_goes_on_to_the_next_server() {
+    // Nothing listens on the first: it is passed over until one answers.
+    let nobody = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let dead = nobody.local_addr().expect("local address");
+    drop(nobody);
+    let a = ChatServer::start().await;
+    let b = ChatServer::start().await;
+    let (a_addr, b_addr) = (a.addr, b.addr);
+    let dns = FakeDns::new(b_addr);
+    let home = Home::new("list");
+    let given = format!("{dead},{a_addr}, {b_addr}");
+    let id = home.identity(ServerTarget::new(&given, dead));
+    let mut session = Session::open_with(&id, dns.follow()).await.expect("open");
+    let mut notes = Vec::new();
+    assert!(run(&mut session, &mut notes, WAIT, welcome(false)).await);
+    assert_eq!(session.link.server(), a_addr, "{notes:#?}");
+
+    // Its server goes: the next one of the list welcomes the same name back.
+    a.stop().await;
+    let seen = notes.len();
+    assert!(run(&mut session, &mut notes, WAIT, welcome(true)).await);
+    let moved = Note::Moved(Moved {
+        given: given.clone(),
+        from: a_addr,
+        to: b_addr,
+    });
+    assert!(notes[seen..].contains(&moved), "{:#?}", &notes[seen..]);
+    assert_eq!(session.link.server(), b_addr);
+    // Addresses are never looked up.
+    assert_eq!(dns.lookups(), 0);
     session.close().await.expect("close");
     b.stop().await;
 }

@@ -153,11 +153,18 @@ fn to_room(
     if let Some(r) = core.state.rooms.get_mut(room.key()) {
         core.stats.history_dropped += state::push_capped(&mut r.history, posted.clone(), cap);
     }
-    if recipients.is_empty() {
+    // In a cluster, the other instances showing a member online each say when their sessions
+    // have it; a single server waits for none.
+    let awaiting = core.instances_with_members(room.key());
+    if recipients.is_empty() && awaiting.is_empty() {
         // Nobody else is there to acknowledge it: delivered to everyone there is.
         fx.send(at.session, ServerMsg::Delivered { id: posted.id });
     }
+    let id = posted.id;
     core.deliver(fx, &recipients, &posted, true);
+    if !awaiting.is_empty() {
+        core.await_instances(id, posted.from, room.key(), awaiting);
+    }
 }
 
 fn to_user(

@@ -282,6 +282,16 @@ fn a_moved_server_is_named_from_then_on() {
         resumed: false,
     };
     assert_eq!(r.note(&again, &me), "connected to 172.18.0.5:8081 again");
+    // One instance of a list stopped answering: the next is named, and the list.
+    let failover = Note::Moved(Moved {
+        given: "a:8081,b:8081".into(),
+        from: to.parse().expect("literal"),
+        to: from.parse().expect("literal"),
+    });
+    assert_eq!(
+        r.note(&failover, &me),
+        "172.18.0.5:8081 does not answer; trying 127.0.0.1:8081 (of a:8081,b:8081)"
+    );
 }
 
 #[test]
