@@ -73,6 +73,15 @@ pub(crate) async fn cluster(args: &Args) -> Result<(), String> {
         s.fields("received"),
         trouble(&shared),
     );
+    let errors = shared.errors.load(Relaxed);
+    if errors > 0 {
+        // The result line has the count; what the server said goes to the log (stderr).
+        eprintln!(
+            "cluster bench ({}): {errors} errors from the server, the last: {}",
+            args.label,
+            shared.last_error()
+        );
+    }
     client::close_all(handles, Duration::from_secs(10)).await;
     if s.per_s() == 0.0 {
         return Err(format!(
