@@ -69,3 +69,4 @@ USER 10001:10001
 ENV HOME=/home/dgram XDG_CONFIG_HOME=/home/dgram/.config
 ENTRYPOINT ["/usr/local/bin/client-cli"]
 CMD ["--help"]
+# ---- end of the runtime stages ----

@@ -22,7 +22,8 @@ pub(crate) async fn accept(args: &Args) -> Result<(), String> {
     let n = args.sessions.max(2);
     let window = args.windows.first().copied().unwrap_or(4).max(1);
     let shared = Shared::new(&args.prefix, n, args.size);
-    let joined = client::connect_all(args.server, &shared, n, args.concurrency, JOIN_LIMIT).await;
+    let joined =
+        client::connect_all(|_| args.server, &shared, n, args.concurrency, JOIN_LIMIT).await;
     let handles = joined.handles;
     if let Some(why) = joined.short {
         client::close_all(handles, Duration::from_secs(5)).await;

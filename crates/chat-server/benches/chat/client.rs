@@ -193,7 +193,9 @@ impl BenchClient {
         let shared = Arc::clone(&self.shared);
         let mode = shared.mode.load(Relaxed);
         let want = match mode {
-            DM | ACCEPT => shared.window.load(Relaxed),
+            DM | ACCEPT if self.idx < shared.dm_senders.load(Relaxed) => {
+                shared.window.load(Relaxed)
+            }
             ROOM if self.idx < shared.room_senders.load(Relaxed) => shared.window.load(Relaxed),
             _ => 0,
         };
@@ -228,16 +230,25 @@ impl BenchClient {
         self.request(now, &ClientMsg::Join { req, room });
     }
 
+    /// A random client other than this one, at or above `peers_from`.
     fn random_peer(&mut self) -> Name {
         self.rng ^= self.rng << 13;
         self.rng ^= self.rng >> 7;
         self.rng ^= self.rng << 17;
         let n = self.shared.names.len();
-        let peer = match n {
-            0 | 1 => 0,
+        let from = self
+            .shared
+            .peers_from
+            .load(Relaxed)
+            .min(n.saturating_sub(1));
+        // This client is one of the candidates (skipped) when it is in the range.
+        let own = (self.idx >= from).then_some(self.idx - from);
+        let count = (n - from).saturating_sub(usize::from(own.is_some()));
+        let peer = match count {
+            0 => from,
             _ => {
-                let r = (self.rng % (n as u64 - 1)) as usize;
-                r + usize::from(r >= self.idx)
+                let r = (self.rng % count as u64) as usize;
+                from + r + usize::from(own.is_some_and(|o| r >= o))
             }
         };
         self.shared.names[peer].clone()
@@ -345,10 +356,11 @@ pub(crate) struct Joined {
     pub(crate) short: Option<String>,
 }
 
-/// Starts `count` clients with at most `concurrency` handshakes under way at once, until all
-/// are welcomed, one is refused, a socket cannot be opened, or `limit` passes.
+/// Starts `count` clients, client `i` with the server `server(i)`, with at most `concurrency`
+/// handshakes under way at once, until all are welcomed, one is refused, a socket cannot be
+/// opened, or `limit` passes.
 pub(crate) async fn connect_all(
-    server: SocketAddr,
+    server: impl Fn(usize) -> SocketAddr,
     shared: &Arc<Shared>,
     count: usize,
     concurrency: usize,
@@ -371,7 +383,7 @@ pub(crate) async fn connect_all(
         }
         let mut failed = None;
         while handles.len() < count && handles.len() < welcomed + concurrency.max(1) {
-            match spawn(server, handles.len(), shared).await {
+            match spawn(server(handles.len()), handles.len(), shared).await {
                 Ok(h) => handles.push(h),
                 Err(err) => {
                     failed = Some(format!(

@@ -110,7 +110,8 @@ pub(crate) fn trouble(shared: &Shared) -> String {
 pub(crate) async fn load(args: &Args) -> Result<(), String> {
     let n = args.sessions.max(2);
     let shared = Shared::new("u", n, args.size);
-    let joined = client::connect_all(args.server, &shared, n, args.concurrency, JOIN_LIMIT).await;
+    let joined =
+        client::connect_all(|_| args.server, &shared, n, args.concurrency, JOIN_LIMIT).await;
     let handles = joined.handles;
     if let Some(why) = joined.short {
         client::close_all(handles, Duration::from_secs(5)).await;
@@ -264,7 +265,7 @@ pub(crate) async fn memory(args: &Args) -> Result<(), String> {
     let before = rss("VmRSS")?;
     let shared = Shared::new("m", args.sessions.max(1), args.size);
     let joined = client::connect_all(
-        args.server,
+        |_| args.server,
         &shared,
         args.sessions.max(1),
         args.concurrency,

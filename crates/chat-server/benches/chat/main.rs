@@ -12,6 +12,10 @@
 //!   DMs to random peers not yet answered `Accepted`: accepted messages per second, and the
 //!   time from `Client::send` to `Accepted` (matched by request id). `--label` names the
 //!   server in the result line (bench/chat runs it against a durable and an in-memory one).
+//! - `cluster`: DMs from one half of `--sessions` clients to the other, each sender keeping
+//!   `--window` undelivered, placed by `--placement` on `--server` and `--server2` (two
+//!   instances of a chat cluster, or one): DMs received per second and the time from
+//!   `Client::send` to the recipient's event (see `cluster.rs`).
 //! - `memory`: the server's VmRSS (by `--server-pid`) before and after `--sessions` idle
 //!   clients joined.
 //! - `echo`: the baseline: `--sessions` sockets with `--window` raw datagrams in flight each,
@@ -26,6 +30,7 @@
 
 mod accept;
 mod client;
+mod cluster;
 mod echo;
 mod irc;
 mod load;
@@ -40,6 +45,7 @@ const USAGE: &str = "\
 usage: chat SUBCOMMAND --server ADDR [OPTIONS]     (normally run by bench/chat)
   load      connect, DM throughput, DM latency at a fixed rate, room fan-out
   accept    accepted messages per second and time to Accepted, window per sender
+  cluster   DMs from half the sessions to the other half, placed on --server/--server2
   memory    server VmRSS per idle session (needs --server-pid)
   echo      raw datagram baseline against an echo-server
   irc       the load phases against an IRC server (plain and with receipts, TCP_QUICKACK)
@@ -49,13 +55,19 @@ options (defaults): --server-pid PID, --sessions 1000, --warmup 1, --duration 5 
   --size 32, --members 100, --senders 4, --fanout-window 8, --concurrency 200 (handshakes
   at once), --settle 2 (memory: seconds before the second reading), --limit 600 (seconds
   before a watchdog ends the run), --prefix a (accept: session names), --label server
-  (accept: printed as store=LABEL), --workers 1 (tokio worker threads for the clients)";
+  (accept: printed as store=LABEL; cluster: as arm=LABEL), --workers 1 (tokio worker threads
+  for the clients), --server2 ADDR (cluster: the second instance; default --server),
+  --placement one|split|mixed (cluster: who joins where; default one)";
 
 /// The parameters, from the command line.
 pub(crate) struct Args {
     pub(crate) command: String,
     pub(crate) server: SocketAddr,
     pub(crate) server_pid: Option<u32>,
+    /// `cluster`: the second instance.
+    pub(crate) server2: Option<SocketAddr>,
+    /// `cluster`: `one`, `split` or `mixed`.
+    pub(crate) placement: String,
     pub(crate) sessions: usize,
     pub(crate) warmup: Duration,
     pub(crate) duration: Duration,
@@ -94,6 +106,8 @@ impl Args {
             command: String::new(),
             server: SocketAddr::from(([127, 0, 0, 1], 8081)),
             server_pid: None,
+            server2: None,
+            placement: "one".to_owned(),
             sessions: 1000,
             warmup: Duration::from_secs(1),
             duration: Duration::from_secs(5),
@@ -124,6 +138,8 @@ impl Args {
             match key {
                 "server" => a.server = num(&v)?,
                 "server-pid" => a.server_pid = Some(num(&v)?),
+                "server2" => a.server2 = Some(num(&v)?),
+                "placement" => a.placement = v,
                 "sessions" => a.sessions = num(&v)?,
                 "warmup" => a.warmup = secs(&v)?,
                 "duration" => a.duration = secs(&v)?,
@@ -174,6 +190,7 @@ fn main() -> ExitCode {
             "load" => load::load(&args).await,
             "memory" => load::memory(&args).await,
             "accept" => accept::accept(&args).await,
+            "cluster" => cluster::cluster(&args).await,
             "echo" => echo::echo(&args).await,
             "irc" => irc::load(&args).await,
             "irc-memory" => irc::memory(&args).await,

@@ -32,6 +32,10 @@ pub(crate) struct Shared {
     pub(crate) mode: AtomicU8,
     pub(crate) window: AtomicUsize,
     pub(crate) room_senders: AtomicUsize,
+    /// In `DM` and `ACCEPT` mode only clients below this index send (all by default).
+    pub(crate) dm_senders: AtomicUsize,
+    /// DM peers are drawn from the clients at and above this index (all by default).
+    pub(crate) peers_from: AtomicUsize,
     pub(crate) next_req: AtomicU64,
     pub(crate) welcomed: AtomicUsize,
     pub(crate) refused: AtomicUsize,
@@ -65,6 +69,8 @@ impl Shared {
             mode: AtomicU8::new(IDLE),
             window: AtomicUsize::new(0),
             room_senders: AtomicUsize::new(0),
+            dm_senders: AtomicUsize::new(usize::MAX),
+            peers_from: AtomicUsize::new(0),
             next_req: AtomicU64::new(1),
             welcomed: AtomicUsize::new(0),
             refused: AtomicUsize::new(0),
