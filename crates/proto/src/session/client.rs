@@ -217,9 +217,10 @@ impl Client {
                     return;
                 };
                 let mut plain = [0u8; MAX_DATAGRAM];
-                let Some((number, frames)) = conn.packet_number(&header).and_then(|n| {
-                    Some((n, keys.open(datagram, header.len(), n, &mut plain)?))
-                }) else {
+                let Some((number, frames)) = conn
+                    .packet_number(&header)
+                    .and_then(|n| Some((n, keys.open(datagram, header.len(), n, &mut plain)?)))
+                else {
                     self.stats.forged += 1;
                     return;
                 };

@@ -1,6 +1,6 @@
 //! One established session, either side: it ties the sending and receiving halves to the
-//! packet numbers (truncated in the header, rebuilt here), the ACK frames, the timers (retransmission, ack, keepalive, idle,
-//! message deadlines) and the goodbye.
+//! packet numbers (truncated in the header, rebuilt here), the ACK frames, the timers
+//! (retransmission, ack, keepalive, idle, message deadlines) and the goodbye.
 //!
 //! Events go straight into the endpoint's list (`out`) rather than a list of the session's
 //! own, which would keep the room its busiest moment needed for as long as the session lives.
@@ -222,7 +222,9 @@ impl Connection {
         if self.recv.ack_overdue() {
             if let Some(ack) = self.recv.ack(self.stamp(now), false) {
                 self.recv.ack_sent();
-                self.early_acks.get_or_insert_with(Box::default).push_back(ack);
+                self.early_acks
+                    .get_or_insert_with(Box::default)
+                    .push_back(ack);
             }
         }
         if peer_closed {

@@ -170,7 +170,8 @@ impl RecvState {
         self.channels.can_take(frames, config)
     }
 
-    /// Applies a packet's frames (its ACK frame went to the sending half); messages that complete their channel's prefix become events.
+    /// Applies a packet's frames (its ACK frame went to the sending half); messages that
+    /// complete their channel's prefix become events.
     pub(crate) fn take(&mut self, frames: Vec<Frame<'_>>, events: &mut Vec<Event>) {
         self.channels.take(frames, events);
     }

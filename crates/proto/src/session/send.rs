@@ -202,7 +202,9 @@ impl SendState {
 
     /// Whether ACK frames should ride on data though nothing new arrived (see `owe_ack`).
     pub(crate) fn ack_owed(&self) -> bool {
-        self.flight.as_ref().is_some_and(|f| f.ack_owed_from.is_some())
+        self.flight
+            .as_ref()
+            .is_some_and(|f| f.ack_owed_from.is_some())
     }
 
     /// A packet with only a ping still needs an ack, to measure and to keep alive.

@@ -170,7 +170,6 @@ fn a_session_entry_stays_small() {
     // summary (issue 13) counted the packets sent and the fragments sent again (296), and 304
     // since issue 12 boxed the session's keys beside it (one pointer).
     let size = std::mem::size_of::<super::server::Session>();
-    eprintln!("SIZES conn {} recv {} send {} rtt {} counters {}", std::mem::size_of::<super::conn::Connection>(), std::mem::size_of::<super::recv::RecvState>(), std::mem::size_of::<super::send::SendState>(), std::mem::size_of::<super::rtt::Rtt>(), std::mem::size_of::<super::congestion::Counters>());
     assert!(size <= 304, "{size} bytes");
     // Issue 12 added the session's keys and handshake proof, boxed once beside the entry: two
     // AEAD keys, the client's key, and the answer to a repeated first message.

@@ -215,13 +215,9 @@ fn a_peer_of_another_version_is_told_to_upgrade() {
     // from v2 on the Reject's layout is the same, so a v2 client reads it and says "upgrade".
     let (mut sim, _) = connected();
     let server = sim.server_addr;
-    for (n, packet) in [
-        hello_of_version(1, 9),
-        hello_of_version(2, 9),
-        v2_join(9),
-    ]
-    .into_iter()
-    .enumerate()
+    for (n, packet) in [hello_of_version(1, 9), hello_of_version(2, 9), v2_join(9)]
+        .into_iter()
+        .enumerate()
     {
         sim.inject(addr(ATTACKER), server, packet);
         sim.run_for(Duration::from_millis(50));

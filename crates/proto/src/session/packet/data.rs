@@ -166,7 +166,11 @@ mod tests {
         assert_eq!(number_len(40_000, 40_000 - 32_768), 3);
         assert_eq!(number_len(9_000_000, 0), 4);
         // What the sender picks always decodes at a receiver as far behind as its acks say.
-        for (number, acked) in [(70_000u32, 70_000 - 32_767), (9_000_000, 1), (u32::MAX - 16, 0)] {
+        for (number, acked) in [
+            (70_000u32, 70_000 - 32_767),
+            (9_000_000, 1),
+            (u32::MAX - 16, 0),
+        ] {
             let h = header(number, number_len(number, acked));
             assert_eq!(decode_number(acked, &h), Some(number), "{number} {acked}");
         }

@@ -229,7 +229,11 @@ impl FrameWriter {
         let mut f = if whole && self.last == Some((channel, seq.wrapping_sub(1))) {
             Fields::new(frame::NEXT)
         } else {
-            let mut f = Fields::new(if whole { frame::MESSAGE } else { frame::FRAGMENT });
+            let mut f = Fields::new(if whole {
+                frame::MESSAGE
+            } else {
+                frame::FRAGMENT
+            });
             f.varint(channel.into());
             f.varint(seq);
             if !whole {
