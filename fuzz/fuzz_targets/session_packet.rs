@@ -2,7 +2,8 @@
 //! data-packet frame parser (`parse_frames`).
 //!
 //! Checks that neither panics; that whatever parses writes back to bytes that parse to the same
-//! packet; and that parsed frames account for every byte after the header, no more, no less
+//! packet (version 3's short data header included); and that parsed frames (ACK, compact
+//! reliable, NEXT) write back in their shortest form to bytes that parse to the same frames
 //! (see `dgram_proto::fuzzing`).
 #![no_main]
 

@@ -3,7 +3,9 @@
 //! accepts. Each panics on a broken invariant, which is what a fuzzer looks for.
 
 use crate::session::noise::{prologue, Initiator, Responder};
-use crate::session::packet::{self, frame, parse, parse_frames, Frame, Header, Packet, Writer};
+use crate::session::packet::{
+    self, frame, parse, parse_frames, Ack, Frame, FrameWriter, Packet, Writer,
+};
 use crate::session::Keypair;
 use crate::MAX_DATAGRAM;
 
@@ -41,8 +43,9 @@ pub fn session_packet(datagram: &[u8]) {
         // Another version's packets: only parsed, never written by this version.
         Packet::Reject { .. } | Packet::OtherVersion { .. } => return,
         Packet::Data { header } => {
-            packet::write_header(&mut w, header);
-            let body = &datagram[packet::HEADER_LEN..];
+            packet::write_header(&mut w, header.session, header.truncated, header.number_len);
+            assert_eq!(w.len(), header.len(), "the header's length");
+            let body = &datagram[header.len()..];
             assert!(w.put(body), "the sealed body fits where it came from");
         }
     }
@@ -79,9 +82,17 @@ pub fn handshake(bytes: &[u8]) {
 }
 
 /// Opens `bytes` as a sealed data packet with a session's keys: never panics, and only the
-/// packet those keys sealed opens (here: none, as the fuzzer does not hold the keys).
+/// packet those keys sealed opens (here: none, as the fuzzer does not hold the keys). The
+/// packet number is rebuilt as a session would, from a largest seen taken from the bytes.
 pub fn sealed_packet(bytes: &[u8]) {
     let Some(Packet::Data { header }) = parse(bytes) else {
+        return;
+    };
+    let largest = bytes
+        .get(bytes.len().saturating_sub(4)..)
+        .and_then(|b| b.try_into().ok())
+        .map_or(0, u32::from_le_bytes);
+    let Some(number) = packet::decode_number(largest, &header) else {
         return;
     };
     let server = Keypair::from_seed([1; 32]);
@@ -99,36 +110,40 @@ pub fn sealed_packet(bytes: &[u8]) {
     };
     let mut out = [0u8; MAX_DATAGRAM];
     assert!(
-        keys.open(bytes, header.number, &mut out).is_none(),
+        keys.open(bytes, header.len(), number, &mut out).is_none(),
         "a made-up packet opened"
     );
 }
 
-/// Parses `bytes` as the frames of a data packet; if they parse, they must cover every byte.
+/// Parses `bytes` as the frames of a data packet; what parses must write back (each frame in
+/// its shortest form) to bytes that parse to the same frames, no longer than the input.
 pub fn data_frames(bytes: &[u8]) {
-    check_frames(bytes);
-}
-
-fn check_frames(bytes: &[u8]) {
+    if bytes.len() > MAX_DATAGRAM {
+        return;
+    }
     let Some(frames) = parse_frames(bytes) else {
         return;
     };
-    let covered: usize = frames
-        .iter()
-        .map(|f| match f {
-            Frame::Reliable {
-                data, count, index, ..
-            } => {
-                assert!(index < count, "fragment {index} of {count}");
-                frame::RELIABLE_HEADER + data.len()
-            }
-            Frame::Unreliable { data, .. } => frame::UNRELIABLE_HEADER + data.len(),
-            Frame::Ping => 1,
-            Frame::Close { .. } => 2,
-            Frame::Skip { .. } => frame::SKIP_LEN,
-        })
-        .sum();
-    assert_eq!(covered, bytes.len(), "frames skipped or overran bytes");
+    for f in &frames {
+        if let Frame::Reliable { index, count, .. } = f {
+            assert!(index < count, "fragment {index} of {count}");
+        }
+    }
+    let mut buf = vec![0u8; bytes.len()];
+    let mut w = Writer::new(&mut buf);
+    let mut writer = FrameWriter::default();
+    for f in &frames {
+        assert!(
+            writer.any(&mut w, f),
+            "a frame does not fit where it came from"
+        );
+    }
+    let len = w.len();
+    assert_eq!(
+        parse_frames(&buf[..len]).as_ref(),
+        Some(&frames),
+        "frame round trip"
+    );
 }
 
 /// Writes one packet.
@@ -155,16 +170,28 @@ pub fn session_seeds() -> Vec<(&'static str, Vec<u8>)> {
     let (join, join_resume) = (first(&new), first(&again));
     let responder = Responder::read(&server, &prologue, [5; 32], &join.msg1).expect("read");
     let (msg2, keys) = responder.reply(&[0x44; 16]).expect("answer");
-    let header = Header {
-        session: 7,
-        number: 3,
-        largest_acked: 2,
-        ack_bits: 1,
-        ack_delay: 5,
-    };
-    let mut frames = vec![frame::RELIABLE, 1, 0, 1, 0, 0, 0, 0, 1, 2, 0, b'h', b'i'];
-    frames.extend_from_slice(&[frame::UNRELIABLE, 2, 0, 1, 0, b'!', frame::PING]);
-    frames.extend_from_slice(&[frame::SKIP, 1, 0, 9, 0, 0, 0, frame::CLOSE, 0]);
+    let number = 3;
+    let mut frames = Vec::new();
+    {
+        let mut buf = [0u8; 128];
+        let mut w = Writer::new(&mut buf);
+        let mut f = FrameWriter::default();
+        let ack = Ack {
+            largest: 2,
+            bits: 1,
+            delay: 5,
+        };
+        f.ack(&mut w, &ack);
+        f.reliable(&mut w, (1, 0), (0, 1), b"hi");
+        f.reliable(&mut w, (1, 1), (0, 1), b"next");
+        f.reliable(&mut w, (1, 2), (1, 2), b"part");
+        f.unreliable(&mut w, 2, b"!");
+        w.put(&[frame::PING]);
+        f.skip(&mut w, 1, 9);
+        w.put(&[frame::CLOSE, 0]);
+        let len = w.len();
+        frames.extend_from_slice(&buf[..len]);
+    }
     let writers: [(&str, &WriteFn<'_>); 7] = [
         ("hello", &|w| packet::write_hello(w, &nonce)),
         ("cookie", &|w| {
@@ -181,7 +208,7 @@ pub fn session_seeds() -> Vec<(&'static str, Vec<u8>)> {
             packet::write_reject(w, &nonce, packet::RejectReason::Busy)
         }),
         ("data", &|w| {
-            packet::write_header(w, &header);
+            packet::write_header(w, 7, number, 2);
             w.put(&frames);
         }),
     ];
@@ -194,7 +221,7 @@ pub fn session_seeds() -> Vec<(&'static str, Vec<u8>)> {
             let mut len = w.len();
             if *name == "data" {
                 len = keys
-                    .seal(&mut buf, len, header.number)
+                    .seal(&mut buf, len, packet::HEADER_LEN, number)
                     .expect("room for the tag");
             }
             (*name, buf[..len].to_vec())
@@ -216,16 +243,21 @@ mod tests {
         old.resize(MAX_DATAGRAM, 0);
         assert!(matches!(parse(&old), Some(Packet::OtherVersion { .. })));
         session_packet(&old);
-        let mut data = vec![0xFF, b'S', 0x25];
-        data.extend_from_slice(&[1; 17]);
-        data.extend_from_slice(&[frame::PING, frame::CLOSE, 9, frame::UNRELIABLE, 1, 0, 2, 0]);
+        let mut data = vec![0xFA];
+        data.extend_from_slice(&[1; 7]);
+        data.extend_from_slice(&[frame::PING, frame::CLOSE, 9, frame::UNRELIABLE, 1, 2, 0, 0]);
         data.extend_from_slice(&[0; 16]);
         assert!(matches!(parse(&data), Some(Packet::Data { .. })));
         session_packet(&data);
         sealed_packet(&data);
-        data_frames(&[frame::SKIP, 1, 0, 2, 0, 0, 0]);
-        data_frames(&[frame::RELIABLE, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0]);
-        data_frames(b"\x07 not a frame");
+        // A v2 data packet is nothing to v3.
+        let mut old_data = vec![0xFF, b'S', 0x25];
+        old_data.extend_from_slice(&[1; 40]);
+        assert!(parse(&old_data).is_none());
+        data_frames(&[frame::SKIP, 1, 2]);
+        data_frames(&[frame::MESSAGE, 0, 0, 1, 0, frame::NEXT, 0]);
+        data_frames(&[frame::ACK, 3, 0, 1, frame::FRAGMENT, 0, 0, 1, 2, 0]);
+        data_frames(b"\x09 not a frame");
     }
 
     #[test]

@@ -14,24 +14,29 @@ use dgram_proto::Name;
 use tokio_util::sync::CancellationToken;
 
 /// The answer to one raw handshake (Hello, then Join with the cookie) from a fresh port on
-/// `ip`: the packet type of the answer to the Join (0x23 welcome, 0x24 reject) and its bytes,
+/// `ip`: the packet type of the answer to the Join (`hs(3)` welcome, `hs(4)` reject) and its bytes,
 /// and the socket, which the caller keeps so that no later handshake gets the same port (a
 /// Join from an address that has a session replaces that session).
+/// The third byte of a handshake packet of type `ty` of this protocol version.
+fn hs(ty: u8) -> u8 {
+    (session::packet::VERSION << 4) | ty
+}
+
 fn handshake(server: SocketAddr, ip: &str, nonce: u8) -> (u8, Vec<u8>, UdpSocket) {
     let socket = UdpSocket::bind((ip, 0)).expect("bind");
     socket
         .set_read_timeout(Some(Duration::from_secs(2)))
         .expect("timeout");
-    let mut hello = vec![0xFF, b'S', 0x20];
+    let mut hello = vec![0xFF, b'S', hs(0)];
     hello.extend([nonce; 16]);
     hello.resize(1200, 0);
     socket.send_to(&hello, server).expect("send hello");
     let mut buf = [0u8; 1500];
     let (n, _) = socket.recv_from(&mut buf).expect("a cookie");
-    assert_eq!((n, buf[2]), (67, 0x21), "a cookie with the server's key");
+    assert_eq!((n, buf[2]), (67, hs(1)), "a cookie with the server's key");
     // The Noise IK first message, made with snow directly, from a key of this handshake's own.
     let me = session::Keypair::from_seed([nonce; 32]);
-    let mut prologue = b"dgram session v2".to_vec();
+    let mut prologue = format!("dgram session v{}", session::packet::VERSION).into_bytes();
     prologue.extend([nonce; 16]);
     prologue.extend_from_slice(&buf[19..35]);
     let mut noise = snow::Builder::new(session::NOISE_PARAMS.parse().expect("params"))
@@ -42,7 +47,7 @@ fn handshake(server: SocketAddr, ip: &str, nonce: u8) -> (u8, Vec<u8>, UdpSocket
         .expect("an initiator");
     let mut msg1 = [0u8; 256];
     let len = noise.write_message(&[0], &mut msg1).expect("msg1");
-    let mut join = vec![0xFF, b'S', 0x22];
+    let mut join = vec![0xFF, b'S', hs(2)];
     join.extend([nonce; 16]);
     join.extend_from_slice(&buf[19..35]);
     join.extend((len as u16).to_le_bytes());
@@ -139,10 +144,10 @@ async fn one_address_cannot_fill_the_server_and_a_legitimate_client_still_joins(
     .await
     .expect("attacker");
     for (ip, answers) in ["127.0.0.2", "127.0.0.3"].iter().zip(&answers) {
-        let welcomed = answers.iter().filter(|(ty, ..)| *ty == 0x23).count();
+        let welcomed = answers.iter().filter(|(ty, ..)| *ty == hs(3)).count();
         let busy = answers
             .iter()
-            .filter(|(ty, b, _)| *ty == 0x24 && b.get(19) == Some(&3))
+            .filter(|(ty, b, _)| *ty == hs(4) && b.get(19) == Some(&3))
             .count();
         println!("{ip}: {attempts} handshakes, {welcomed} sessions, {busy} refused busy");
         // One session past the chat cap, whose hello is told "too many sessions"; the rest

@@ -217,11 +217,14 @@ impl Client {
                     return;
                 };
                 let mut plain = [0u8; MAX_DATAGRAM];
-                let Some(frames) = keys.open(datagram, header.number, &mut plain) else {
+                let Some((number, frames)) = conn
+                    .packet_number(&header)
+                    .and_then(|n| Some((n, keys.open(datagram, header.len(), n, &mut plain)?)))
+                else {
                     self.stats.forged += 1;
                     return;
                 };
-                let seen = conn.handle(now, &self.config, &header, frames, &mut self.conn_events);
+                let seen = conn.handle(now, &self.config, number, frames, &mut self.conn_events);
                 if seen != Seen::New {
                     self.stats.replayed += 1;
                 }
@@ -242,11 +245,11 @@ impl Client {
         // Sending can end the session (its packet numbers ran out): pass that on and start
         // over now, as no timer is left to do it later.
         self.maintain(now);
-        let len = len?;
+        let written = len?;
         let sealed = self
             .keys
             .as_ref()
-            .and_then(|k| k.seal(buf, len, packet::number_of(buf)?))?;
+            .and_then(|k| k.seal(buf, written.len, written.header_len, written.number))?;
         Some(Transmit {
             destination: self.server,
             len: sealed,

@@ -1,6 +1,6 @@
 //! One established session, either side: it ties the sending and receiving halves to the
-//! packet numbers, the header's ack fields, the timers (retransmission, ack, keepalive, idle,
-//! message deadlines) and the goodbye.
+//! packet numbers (truncated in the header, rebuilt here), the ACK frames, the timers
+//! (retransmission, ack, keepalive, idle, message deadlines) and the goodbye.
 //!
 //! Events go straight into the endpoint's list (`out`) rather than a list of the session's
 //! own, which would keep the room its busiest moment needed for as long as the session lives.
@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use super::congestion::Counters;
-use super::packet::{self, frame, Frame, Header, Writer, ACK_DELAY_UNIT_MICROS};
+use super::packet::{self, frame, Ack, Frame, FrameWriter, Header, Writer, ACK_DELAY_UNIT_MICROS};
 use super::recv::{RecvState, Seen};
 use super::rtt::Rtt;
 use super::send::{Fired, SendState};
@@ -27,6 +27,16 @@ const CLOSE_REPEATS: u8 = 3;
 pub(crate) enum Role {
     Client,
     Server,
+}
+
+/// A data packet written by [`Connection::poll_transmit`], to be sealed.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Written {
+    pub(crate) len: usize,
+    /// Bytes of its header (the associated data).
+    pub(crate) header_len: usize,
+    /// Its full packet number (the nonce).
+    pub(crate) number: u32,
 }
 
 #[derive(Debug)]
@@ -52,7 +62,7 @@ pub(crate) struct Connection {
         clippy::box_collection,
         reason = "8 bytes in every session where the queue takes 32; one more allocation a burst"
     )]
-    early_acks: Option<Box<VecDeque<Header>>>,
+    early_acks: Option<Box<VecDeque<Ack>>>,
     waiting_since: Option<Stamp>,
     closes_left: u8,
     closed: Option<CloseReason>,
@@ -155,16 +165,22 @@ impl Connection {
         }
     }
 
-    /// Takes a data packet that the endpoint matched and opened; whether its number was new.
+    /// The full packet number of a header that matched this session (RFC 9000 A.3).
+    pub(crate) fn packet_number(&self, header: &Header) -> Option<u32> {
+        packet::decode_number(self.recv.largest(), header)
+    }
+
+    /// Takes data packet `number` that the endpoint matched and opened; whether its number
+    /// was new.
     pub(crate) fn handle(
         &mut self,
         now: Instant,
         config: &Config,
-        header: &Header,
+        number: u32,
         frames: &[u8],
         out: &mut Vec<Event>,
     ) -> Seen {
-        let seen = self.recv.seen(header.number);
+        let seen = self.recv.seen(number);
         let Some(frames) = (self.closed.is_none().then(|| packet::parse_frames(frames))).flatten()
         else {
             return seen;
@@ -182,23 +198,48 @@ impl Connection {
             return seen;
         }
         self.heard(now);
-        let ack_eliciting = frames
-            .iter()
-            .any(|f| !matches!(f, Frame::Unreliable { .. } | Frame::Close { .. }));
+        let ack_eliciting = frames.iter().any(|f| {
+            !matches!(
+                f,
+                Frame::Unreliable { .. } | Frame::Close { .. } | Frame::Ack(_)
+            )
+        });
         let peer_closed = frames.iter().any(|f| matches!(f, Frame::Close { .. }));
-        self.recv
-            .record(header.number, self.stamp(now), ack_eliciting);
-        let ack_delay = Duration::from_micros(u64::from(header.ack_delay) * ACK_DELAY_UNIT_MICROS);
+        self.recv.record(number, self.stamp(now), ack_eliciting);
+        if ack_eliciting {
+            self.send.owe_ack(self.next_pn);
+        }
+        let ack = frames.iter().find_map(|f| match f {
+            Frame::Ack(ack) => Some(*ack),
+            _ => None,
+        });
+        // An ack for a packet never sent is a broken or hostile peer: ignore it rather than
+        // declare everything in flight lost.
+        if let Some(ack) = ack.filter(|a| a.largest < self.next_pn) {
+            self.on_ack(now, config, &ack, out);
+        }
+        self.recv.take(frames, out);
+        if self.recv.ack_overdue() {
+            if let Some(ack) = self.recv.ack(self.stamp(now), false) {
+                self.recv.ack_sent();
+                self.early_acks
+                    .get_or_insert_with(Box::default)
+                    .push_back(ack);
+            }
+        }
+        if peer_closed {
+            self.finish(CloseReason::Peer, 0, out);
+        }
+        seen
+    }
+
+    fn on_ack(&mut self, now: Instant, config: &Config, ack: &Ack, out: &mut Vec<Event>) {
+        self.recv.peer_acked(self.next_pn, ack.largest);
+        let ack_delay = Duration::from_micros(u64::from(ack.delay) * ACK_DELAY_UNIT_MICROS);
         let outcome = self.send.on_ack(
             now,
-            // An ack for a packet never sent is a broken or hostile peer: ignore the ack
-            // fields rather than declare everything in flight lost.
-            if header.largest_acked < self.next_pn {
-                header.largest_acked
-            } else {
-                0
-            },
-            header.ack_bits,
+            ack.largest,
+            ack.bits,
             ack_delay,
             config.max_ack_delay,
             self.rtt.loss_params(config),
@@ -217,23 +258,19 @@ impl Connection {
                 .into_iter()
                 .map(|id| Event::Delivered { id }),
         );
-        self.recv.take(frames, out);
-        if self.recv.ack_overdue() {
-            let (largest_acked, ack_bits, ack_delay) = self.recv.take_ack(self.stamp(now));
-            self.early_acks
-                .get_or_insert_with(Box::default)
-                .push_back(Header {
-                    session: self.id,
-                    number: 0,
-                    largest_acked,
-                    ack_bits,
-                    ack_delay,
-                });
-        }
-        if peer_closed {
-            self.finish(CloseReason::Peer, 0, out);
-        }
-        seen
+    }
+
+    fn next_number(&mut self) {
+        self.next_pn = self.next_pn.saturating_add(1);
+        self.recv.sent_one();
+    }
+
+    /// Starts the next packet in `w`: its header, truncated as the peer's acks allow.
+    fn start_packet(&mut self, w: &mut Writer<'_>) -> (u32, usize) {
+        let number = self.next_pn;
+        let number_len = self.recv.number_len(number);
+        packet::write_header(w, self.id, number, number_len);
+        (number, w.len())
     }
 
     /// Writes the next packet to send into `buf`, if there is one.
@@ -243,7 +280,7 @@ impl Connection {
         config: &Config,
         buf: &mut [u8],
         out: &mut Vec<Event>,
-    ) -> Option<usize> {
+    ) -> Option<Written> {
         if self.closed.is_none() && self.next_pn > u32::MAX - 16 {
             // Packet numbers are about to run out (after four billion packets): end the
             // session cleanly; the client joins again with a new one.
@@ -253,16 +290,20 @@ impl Connection {
         if self.closed.is_some() && !closing {
             return None;
         }
-        if let Some(mut header) = self.early_acks.as_mut().and_then(|q| q.pop_front()) {
+        if let Some(ack) = self.early_acks.as_mut().and_then(|q| q.pop_front()) {
             if self.early_acks.as_ref().is_some_and(|q| q.is_empty()) {
                 // A burst's worth of room is not kept for the next burst.
                 self.early_acks = None;
             }
-            header.number = self.next_pn;
-            self.next_pn = self.next_pn.saturating_add(1);
             let mut w = Writer::new(buf);
-            packet::write_header(&mut w, &header);
-            return Some(w.len());
+            let (number, header_len) = self.start_packet(&mut w);
+            FrameWriter::default().ack(&mut w, &ack);
+            self.next_number();
+            return Some(Written {
+                len: w.len(),
+                header_len,
+                number,
+            });
         }
         let wants_ack = self.recv.ack_pending();
         if !closing && !wants_ack && !self.ping_pending && !self.send.has_pending() {
@@ -270,25 +311,22 @@ impl Connection {
         }
         let mut w = Writer::new(buf);
         let now_stamp = self.stamp(now);
-        let (largest_acked, ack_bits, ack_delay) = self.recv.take_ack(now_stamp);
-        let number = self.next_pn;
-        packet::write_header(
-            &mut w,
-            &Header {
-                session: self.id,
-                number,
-                largest_acked,
-                ack_bits,
-                ack_delay,
-            },
-        );
+        let (number, header_len) = self.start_packet(&mut w);
+        // Acks ride on whatever goes anyway; the ACK frame is only written here, and counts as
+        // sent only if the packet leaves.
+        let ack = self.recv.ack(now_stamp, self.send.ack_owed());
+        if let Some(ack) = &ack {
+            FrameWriter::default().ack(&mut w, ack);
+        }
+        let body = w.len();
         if closing {
             w.put(&[frame::CLOSE, 0]);
             self.closes_left -= 1;
         } else {
             let srtt = self.rtt.pacing();
             let sent = self.send.fill(&mut w, now, config, srtt);
-            if let Some(sent) = sent {
+            if let Some(mut sent) = sent {
+                sent.carried_ack = ack.is_some();
                 let in_flight = self.send.sent(number, sent, w.len(), srtt);
                 self.counters.on_sent(in_flight);
                 self.ping_pending = false;
@@ -300,13 +338,20 @@ impl Connection {
                 self.waiting_since.get_or_insert(now_stamp);
             }
         }
-        if w.len() == packet::HEADER_LEN && !wants_ack {
+        if w.len() == body && !wants_ack {
             // Nothing fitted or the window, pacer or in-flight bound held it; no ack is owed.
             return None;
         }
-        self.next_pn = self.next_pn.saturating_add(1);
+        if ack.is_some() {
+            self.recv.ack_sent();
+        }
+        self.next_number();
         self.last_send = now_stamp;
-        Some(w.len())
+        Some(Written {
+            len: w.len(),
+            header_len,
+            number,
+        })
     }
 
     pub(crate) fn poll_timeout(&self, config: &Config) -> Option<Instant> {

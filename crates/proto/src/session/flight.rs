@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use super::congestion::NewReno;
 use super::gate::{Gate, LossOutcome};
 use super::pacing::Pacer;
-use super::packet::{frame, Writer};
+use super::packet::{frame, FrameWriter, Writer};
 use super::{Channel, Config, MessageId, MAX_FRAGMENT};
 
 /// Packets acknowledged after a packet this many times over declare it lost.
@@ -45,6 +45,8 @@ pub(crate) struct SentPacket {
     pub(super) size: u16,
     fragments: Vec<(MessageId, u8)>,
     skips: Vec<(Channel, u32)>,
+    /// Whether it carried an ACK frame (see `Flight::ack_owed_from`).
+    pub(crate) carried_ack: bool,
 }
 
 impl SentPacket {
@@ -55,6 +57,7 @@ impl SentPacket {
             size: 0,
             fragments: Vec::new(),
             skips: Vec::new(),
+            carried_ack: false,
         }
     }
 }
@@ -98,6 +101,10 @@ pub(super) struct Flight {
     /// Tail probes sent since the peer last acknowledged anything; `NO_TAIL_PROBES` once
     /// the retransmission timer has fired, which then alone decides when to try again.
     pub(super) tail_probes: u8,
+    /// Set while the peer may have missed the ack of an ack-eliciting packet of its: the first
+    /// of this side's packet numbers that, acknowledged with an ACK frame in it, shows the peer
+    /// has heard the ack.
+    pub(super) ack_owed_from: Option<u32>,
 }
 
 /// What `tail_probes` holds once the retransmission timer has taken over.
@@ -139,6 +146,7 @@ impl Flight {
             Gate::Open
         };
         let room_for_reliable = pending && gate == Gate::Open;
+        let mut frames = FrameWriter::default();
         // A skip leaves the queue only when it is written: dropping one would leave the
         // receiver waiting for the abandoned message forever.
         while room_for_reliable && w.remaining() >= frame::SKIP_LEN {
@@ -148,24 +156,13 @@ impl Flight {
             if !self.skips.contains(&skip) {
                 continue;
             }
-            let mut f = [0u8; frame::SKIP_LEN];
-            f[0] = frame::SKIP;
-            f[1..3].copy_from_slice(&skip.0.to_le_bytes());
-            f[3..7].copy_from_slice(&skip.1.to_le_bytes());
-            w.put(&f);
+            frames.skip(w, skip.0, skip.1);
             sent.skips.push(skip);
         }
         while let Some((channel, data)) = self.unreliable.front() {
-            if w.remaining() < frame::UNRELIABLE_HEADER + data.len() {
+            if !frames.unreliable(w, *channel, data) {
                 break;
             }
-            let mut h = [0u8; frame::UNRELIABLE_HEADER];
-            h[0] = frame::UNRELIABLE;
-            h[1..3].copy_from_slice(&channel.to_le_bytes());
-            // MAX_UNRELIABLE keeps the length within u16.
-            h[3..5].copy_from_slice(&(data.len() as u16).to_le_bytes());
-            w.put(&h);
-            w.put(data);
             self.unreliable.pop_front();
         }
         while let Some(&(id, index)) = self.queue.front().filter(|_| room_for_reliable) {
@@ -179,18 +176,9 @@ impl Flight {
                 continue;
             }
             let data = msg.fragment(index);
-            if w.remaining() < frame::RELIABLE_HEADER + data.len() {
+            if !frames.reliable(w, (msg.channel, msg.seq), (index, msg.count), data) {
                 break;
             }
-            let mut h = [0u8; frame::RELIABLE_HEADER];
-            h[0] = frame::RELIABLE;
-            h[1..3].copy_from_slice(&msg.channel.to_le_bytes());
-            h[3..7].copy_from_slice(&msg.seq.to_le_bytes());
-            h[7] = index;
-            h[8] = msg.count;
-            h[9..11].copy_from_slice(&(data.len() as u16).to_le_bytes());
-            w.put(&h);
-            w.put(data);
             msg.queued &= !(1 << index);
             self.queue.pop_front();
             sent.fragments.push((id, index));
@@ -201,7 +189,7 @@ impl Flight {
         reliable.then_some(sent)
     }
 
-    /// `ack` is the header's largest acknowledged packet and its bitfield, `ack_delay` the
+    /// `ack` is an ACK frame's largest acknowledged packet and its bitfield, `ack_delay` the
     /// peer's delay (capped); then the time after which a packet counts as lost, and the span
     /// of losses that is persistent congestion (`None` before an RTT sample).
     pub(super) fn on_ack(
@@ -230,6 +218,9 @@ impl Flight {
             };
             out.progress = true;
             self.tail_probes = 0;
+            if packet.carried_ack && self.ack_owed_from.is_some_and(|from| pn >= from) {
+                self.ack_owed_from = None;
+            }
             if packet.size > 0 {
                 self.bytes_in_flight = self.bytes_in_flight.saturating_sub(packet.size.into());
                 self.cc

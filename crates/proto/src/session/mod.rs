@@ -71,12 +71,19 @@ pub type Channel = u16;
 pub const MAX_MESSAGE: usize = 64 * 1024;
 
 /// The most bytes of a message one data packet carries.
-pub const MAX_FRAGMENT: usize =
-    MAX_DATAGRAM - packet::HEADER_LEN - TAG_LEN - packet::frame::RELIABLE_HEADER;
+/// Room is left for the longest header and ACK frame, so a fragment fits any packet.
+pub const MAX_FRAGMENT: usize = MAX_DATAGRAM
+    - packet::MAX_HEADER_LEN
+    - TAG_LEN
+    - packet::frame::ACK_LEN
+    - packet::frame::RELIABLE_HEADER;
 
 /// The largest unreliable message (it must fit one datagram).
-pub const MAX_UNRELIABLE: usize =
-    MAX_DATAGRAM - packet::HEADER_LEN - TAG_LEN - packet::frame::UNRELIABLE_HEADER;
+pub const MAX_UNRELIABLE: usize = MAX_DATAGRAM
+    - packet::MAX_HEADER_LEN
+    - TAG_LEN
+    - packet::frame::ACK_LEN
+    - packet::frame::UNRELIABLE_HEADER;
 
 /// How a message travels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,7 +4,7 @@
 //! under the two keys of the handshake's split.
 //!
 //! Why not snow's own transport state: its `StatelessTransportState` takes no associated
-//! data, and the 20-byte header must be authenticated without being encrypted (the receiver
+//! data, and the data header must be authenticated without being encrypted (the receiver
 //! needs the session id and packet number to find the key and the nonce). So the raw split
 //! keys (snow's `risky-raw-split` feature) key one AEAD per direction, with the header as
 //! associated data and the packet number as the nonce, exactly as Noise's own CipherState
@@ -29,7 +29,6 @@ use snow::{Builder, HandshakeState};
 
 use super::crypto::Rng;
 use super::keys::{Keypair, KEY_LEN};
-use super::packet::HEADER_LEN;
 
 /// The Noise protocol name: IK (the client knows the server's static key from the cookie or
 /// its pin, and sends its own encrypted in the first message), X25519, ChaCha20-Poly1305,
@@ -94,7 +93,7 @@ pub(crate) fn public_of(private: &[u8; KEY_LEN]) -> [u8; KEY_LEN] {
 /// The Noise prologue of a handshake: both sides bind the version, the client's nonce and the
 /// cookie (so a first message is good only with the cookie minted for its address).
 pub(crate) fn prologue(nonce: &[u8], cookie: &[u8]) -> Vec<u8> {
-    let mut p = b"dgram session v2".to_vec();
+    let mut p = b"dgram session v3".to_vec();
     p.extend_from_slice(nonce);
     p.extend_from_slice(cookie);
     p
@@ -126,15 +125,21 @@ impl PacketKeys {
         }
     }
 
-    /// Seals the data packet of `len` bytes at the start of `buf` in place (the header stays
-    /// clear as associated data, the frames are encrypted, the tag appended); the new length,
-    /// or `None` if `buf` has no room for the tag.
-    pub(crate) fn seal(&self, buf: &mut [u8], len: usize, number: u32) -> Option<usize> {
-        if len < HEADER_LEN || buf.len() < len + TAG_LEN {
+    /// Seals the data packet of `len` bytes at the start of `buf` in place (its `header_len`
+    /// bytes of header stay clear as associated data, the frames are encrypted, the tag
+    /// appended); the new length, or `None` if `buf` has no room for the tag.
+    pub(crate) fn seal(
+        &self,
+        buf: &mut [u8],
+        len: usize,
+        header_len: usize,
+        number: u32,
+    ) -> Option<usize> {
+        if len < header_len || buf.len() < len + TAG_LEN {
             return None;
         }
-        let (header, rest) = buf.split_at_mut(HEADER_LEN);
-        let body = &mut rest[..len - HEADER_LEN];
+        let (header, rest) = buf.split_at_mut(header_len);
+        let body = &mut rest[..len - header_len];
         let tag = self
             .send
             .encrypt_in_place_detached(&nonce(number), header, body)
@@ -143,16 +148,18 @@ impl PacketKeys {
         Some(len + TAG_LEN)
     }
 
-    /// Opens a sealed data packet into `out`; its frames, or `None` if anything in it (header,
-    /// frames or tag) is not exactly what the peer sealed.
+    /// Opens a sealed data packet (its first `header_len` bytes the header, `number` its full
+    /// packet number) into `out`; its frames, or `None` if anything in it (header, frames or
+    /// tag) is not exactly what the peer sealed.
     pub(crate) fn open<'a>(
         &self,
         datagram: &[u8],
+        header_len: usize,
         number: u32,
         out: &'a mut [u8],
     ) -> Option<&'a [u8]> {
-        let body_len = datagram.len().checked_sub(HEADER_LEN + TAG_LEN)?;
-        let (header, rest) = datagram.split_at(HEADER_LEN);
+        let body_len = datagram.len().checked_sub(header_len + TAG_LEN)?;
+        let (header, rest) = datagram.split_at(header_len);
         let (body, tag) = rest.split_at(body_len);
         let out = out.get_mut(..body_len)?;
         out.copy_from_slice(body);

@@ -1,26 +1,30 @@
-//! The session protocol's bytes: handshake packets, the 20-byte data header, and the frames
-//! that follow it (sealed: see `noise`). Laid out by hand (little-endian, fixed widths) because every field's size is
-//! part of the overhead budget; the README documents it field by field.
+//! The session protocol's bytes: handshake packets, the short data header (`data`), and the
+//! frames that follow it (sealed: see `noise`). Laid out by hand (little-endian) because every
+//! field's size is part of the overhead budget; the README documents it field by field.
 //!
-//! Every session packet starts with `0xFF 'S'` and a byte holding the version (high nibble) and
-//! the packet type (low nibble). `0xFF` never occurs in UTF-8, and `'S'` tells session packets
-//! from echo envelopes (`0xFF 'D' 'G'`).
+//! Every handshake packet starts with `0xFF 'S'` and a byte holding the version (high nibble)
+//! and the packet type (low nibble). `0xFF` never occurs in UTF-8, and `'S'` tells session
+//! packets from echo envelopes (`0xFF 'D' 'G'`). Data packets start with one byte of `0xF8` to
+//! `0xFB` instead (also never in UTF-8, and never `0xFF`), so the version travels only in the
+//! handshake, as QUIC's short header does.
 
 use crate::MAX_DATAGRAM;
 
+mod data;
 mod frames;
 
+pub(crate) use data::{decode_number, number_len, write_header, Header};
+pub use data::{HEADER_LEN, MAX_HEADER_LEN};
 pub use frames::frame_overhead_reliable;
-pub(crate) use frames::{frame, parse_frames, Frame};
+pub(crate) use frames::{frame, parse_frames, Ack, Frame, FrameWriter};
 
 /// The session protocol's magic bytes.
 pub const MAGIC: [u8; 2] = [0xFF, b'S'];
-/// The session protocol version: 2 is the encrypted one (Noise IK handshake, sealed data
-/// packets); 1 was plaintext. A Reject keeps one layout in every version, so that a peer of
-/// another version can be told to upgrade.
-pub const VERSION: u8 = 2;
-/// Bytes in a data packet's header.
-pub const HEADER_LEN: usize = 20;
+/// The session protocol version: 3 has the short data header (truncated packet numbers, acks
+/// in a frame) and compact frames; 2 was the first encrypted one (20-byte header); 1 was
+/// plaintext. A Reject keeps one layout in every version from 2 on, so that a peer of another
+/// version can be told to upgrade.
+pub const VERSION: u8 = 3;
 /// Client handshake packets are padded to this size, so that no server answer before a session
 /// exists is larger than what caused it (and so that the path is known to carry full datagrams).
 pub const CLIENT_HELLO_LEN: usize = MAX_DATAGRAM;
@@ -42,7 +46,6 @@ pub(crate) enum Type {
     Join = 2,
     Welcome = 3,
     Reject = 4,
-    Data = 5,
 }
 
 impl Type {
@@ -53,7 +56,6 @@ impl Type {
             2 => Type::Join,
             3 => Type::Welcome,
             4 => Type::Reject,
-            5 => Type::Data,
             _ => return None,
         })
     }
@@ -142,21 +144,8 @@ pub(crate) enum Packet<'a> {
     },
 }
 
-/// The data packet header.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Header {
-    pub(crate) session: u32,
-    pub(crate) number: u32,
-    /// The newest packet number received from the peer (0: none yet).
-    pub(crate) largest_acked: u32,
-    /// Bit `i` set: packet `largest_acked - 1 - i` was received too.
-    pub(crate) ack_bits: u32,
-    /// How long the receiver held the ack, in units of [`ACK_DELAY_UNIT_MICROS`].
-    pub(crate) ack_delay: u8,
-}
-
-/// The unit of the header's ack-delay byte: 200 µs, so one byte spans 51 ms, more than the
-/// longest a receiver ever holds an ack.
+/// The unit of an ACK frame's delay: 200 µs (the longest a receiver holds an ack, 20 ms, is
+/// then one byte of varint).
 pub const ACK_DELAY_UNIT_MICROS: u64 = 200;
 
 /// A tiny cursor that never panics: every read checks what is left.
@@ -187,11 +176,34 @@ impl<'a> Reader<'a> {
     fn array<const N: usize>(&mut self) -> Option<[u8; N]> {
         self.take(N).and_then(|b| b.try_into().ok())
     }
+
+    /// A LEB128 varint of at most 32 bits, in its shortest form only (so that every value has
+    /// one encoding, and what parses writes back the same).
+    fn varint(&mut self) -> Option<u32> {
+        let mut value: u64 = 0;
+        for i in 0..5 {
+            let b = self.u8()?;
+            value |= u64::from(b & 0x7F) << (7 * i);
+            if b & 0x80 == 0 {
+                if i > 0 && b == 0 {
+                    return None;
+                }
+                return u32::try_from(value).ok();
+            }
+        }
+        None
+    }
 }
 
 /// Parses a session packet; `None` for anything that is not one (never panics).
 pub(crate) fn parse(datagram: &[u8]) -> Option<Packet<'_>> {
-    if datagram.len() > MAX_DATAGRAM || !datagram.starts_with(&MAGIC) {
+    if datagram.len() > MAX_DATAGRAM {
+        return None;
+    }
+    if let Some(header) = data::parse_header(datagram) {
+        return Some(Packet::Data { header });
+    }
+    if !datagram.starts_with(&MAGIC) {
         return None;
     }
     let mut r = Reader(&datagram[MAGIC.len()..]);
@@ -232,16 +244,6 @@ pub(crate) fn parse(datagram: &[u8]) -> Option<Packet<'_>> {
             reason: RejectReason::from_code(r.u8()?)?,
             version: VERSION,
         },
-        Type::Data => {
-            let header = Header {
-                session: r.u32()?,
-                number: r.u32()?,
-                largest_acked: r.u32()?,
-                ack_bits: r.u32()?,
-                ack_delay: r.u8()?,
-            };
-            Packet::Data { header }
-        }
         // Unpadded client handshakes are dropped: answering them could amplify.
         Type::Hello | Type::Join => return None,
     })
@@ -284,14 +286,6 @@ pub(crate) fn parse_join_payload(bytes: &[u8]) -> Option<Option<Resume>> {
         _ => return None,
     };
     r.0.is_empty().then_some(resume)
-}
-
-/// The packet number of a data packet this side wrote (its header at the start of `bytes`).
-pub(crate) fn number_of(bytes: &[u8]) -> Option<u32> {
-    bytes
-        .get(7..11)
-        .and_then(|b| b.try_into().ok())
-        .map(u32::from_le_bytes)
 }
 
 /// Appends to a buffer; the caller sizes packets so that nothing passes [`MAX_DATAGRAM`].
@@ -375,13 +369,4 @@ pub(crate) fn write_reject(w: &mut Writer<'_>, nonce: &Nonce, reason: RejectReas
     w.start(Type::Reject);
     w.put(nonce);
     w.put(&[reason.code()]);
-}
-
-pub(crate) fn write_header(w: &mut Writer<'_>, h: &Header) {
-    w.start(Type::Data);
-    w.put(&h.session.to_le_bytes());
-    w.put(&h.number.to_le_bytes());
-    w.put(&h.largest_acked.to_le_bytes());
-    w.put(&h.ack_bits.to_le_bytes());
-    w.put(&[h.ack_delay]);
 }

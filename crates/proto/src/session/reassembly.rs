@@ -171,7 +171,7 @@ impl Channels {
                     data: data.to_vec(),
                     delivery: Delivery::Unreliable,
                 }),
-                Frame::Ping | Frame::Close { .. } => {}
+                Frame::Ping | Frame::Close { .. } | Frame::Ack(_) => {}
             }
         }
     }

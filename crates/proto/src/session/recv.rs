@@ -6,12 +6,12 @@ use std::time::{Duration, Instant};
 
 use super::time::Stamp;
 
-use super::packet::{Frame, ACK_DELAY_UNIT_MICROS};
+use super::packet::{self, Ack, Frame, ACK_DELAY_UNIT_MICROS};
 use super::reassembly::Channels;
 use super::{Config, Event};
 
 /// Ack-eliciting packets after which an ack goes out at once, mid-burst.
-const ACK_EVERY: u32 = 8;
+const ACK_EVERY: u8 = 8;
 
 /// What the replay window says about a packet number.
 #[derive(Debug, PartialEq, Eq)]
@@ -30,7 +30,15 @@ pub(crate) struct RecvState {
     largest_at: Option<Stamp>,
     ack_pending_since: Option<Stamp>,
     /// Ack-eliciting packets taken since the last ack went out.
-    unacked: u32,
+    unacked: u8,
+    /// Whether any packet was taken since the last ack went out: an ACK frame then rides on
+    /// whatever this side sends anyway, even if nothing asked for one.
+    fresh: bool,
+    /// How far this side's next packet number is ahead of the newest the peer's ACK frames
+    /// acknowledged (saturating): how many bytes of packet number the peer needs to rebuild
+    /// ours. Kept here, in the room beside the counters above, because the number itself would
+    /// add 8 bytes to every session entry; past `u16::MAX` the whole number is sent.
+    peer_lag: u16,
     channels: Channels,
 }
 
@@ -42,6 +50,8 @@ impl RecvState {
             largest_at: None,
             ack_pending_since: None,
             unacked: 0,
+            fresh: false,
+            peer_lag: 1,
             channels: Channels::default(),
         }
     }
@@ -55,6 +65,30 @@ impl RecvState {
     #[cfg(test)]
     pub(crate) fn channels_inline(&self) -> bool {
         self.channels.is_inline()
+    }
+
+    /// The newest packet number taken (0: none), from which truncated numbers are rebuilt.
+    pub(crate) fn largest(&self) -> u32 {
+        self.largest
+    }
+
+    /// The peer acknowledged packets up to `largest` of ours; `next` is our next number.
+    pub(crate) fn peer_acked(&mut self, next: u32, largest: u32) {
+        let lag = u16::try_from(next.saturating_sub(largest)).unwrap_or(u16::MAX);
+        self.peer_lag = self.peer_lag.min(lag);
+    }
+
+    /// This side sent a data packet.
+    pub(crate) fn sent_one(&mut self) {
+        self.peer_lag = self.peer_lag.saturating_add(1);
+    }
+
+    /// How many bytes of packet number `number` the peer needs.
+    pub(crate) fn number_len(&self, number: u32) -> u8 {
+        match self.peer_lag {
+            u16::MAX => 4,
+            lag => packet::number_len(number, number.saturating_sub(lag.into())),
+        }
     }
 
     pub(crate) fn seen(&self, pn: u32) -> Seen {
@@ -78,9 +112,10 @@ impl RecvState {
         } else {
             self.window |= 1 << (self.largest - pn);
         }
+        self.fresh = true;
         if ack_eliciting {
             self.ack_pending_since.get_or_insert(now);
-            self.unacked += 1;
+            self.unacked = self.unacked.saturating_add(1);
         }
     }
 
@@ -105,15 +140,29 @@ impl RecvState {
         self.unacked >= ACK_EVERY
     }
 
-    /// The header's ack fields, and the ack is then no longer pending.
-    pub(crate) fn take_ack(&mut self, now: Stamp) -> (u32, u32, u8) {
-        self.ack_pending_since = None;
-        self.unacked = 0;
+    /// The ACK frame to send with the next packet, if there is anything new to acknowledge, an
+    /// ack is owed, or the caller wants the last one `repeat`ed; nothing changes until
+    /// [`RecvState::ack_sent`].
+    pub(crate) fn ack(&self, now: Stamp, repeat: bool) -> Option<Ack> {
+        if self.largest == 0 || !(repeat || self.fresh || self.ack_pending()) {
+            return None;
+        }
         let delay = self
             .largest_at
             .map_or(Duration::ZERO, |t| now.since_stamp(t));
-        let units = (delay.as_micros() / u128::from(ACK_DELAY_UNIT_MICROS)).min(255) as u8;
-        (self.largest, (self.window >> 1) as u32, units)
+        let units = (delay.as_micros() / u128::from(ACK_DELAY_UNIT_MICROS)).min(u32::MAX.into());
+        Some(Ack {
+            largest: self.largest,
+            bits: (self.window >> 1) as u32,
+            delay: units as u32,
+        })
+    }
+
+    /// The ack from [`RecvState::ack`] went out: nothing is pending until the next packet.
+    pub(crate) fn ack_sent(&mut self) {
+        self.ack_pending_since = None;
+        self.unacked = 0;
+        self.fresh = false;
     }
 
     /// Checks that every frame of a packet can be held, before any is applied.
@@ -121,7 +170,8 @@ impl RecvState {
         self.channels.can_take(frames, config)
     }
 
-    /// Applies a packet's frames; messages that complete their channel's prefix become events.
+    /// Applies a packet's frames (its ACK frame went to the sending half); messages that
+    /// complete their channel's prefix become events.
     pub(crate) fn take(&mut self, frames: Vec<Frame<'_>>, events: &mut Vec<Event>) {
         self.channels.take(frames, events);
     }

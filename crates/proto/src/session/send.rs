@@ -87,7 +87,7 @@ impl SendState {
         let seq = self.next_seq.get_or_insert_with(channel, || 0);
         let id = self.next_id;
         self.next_id += 1;
-        // At most 64 KiB in fragments of MAX_FRAGMENT: 57 fit a u8 and the u64 bitmasks.
+        // At most 64 KiB in fragments of MAX_FRAGMENT: 58 fit a u8 and the u64 bitmasks.
         let count = data.len().div_ceil(MAX_FRAGMENT).max(1) as u8;
         let msg = OutMessage {
             channel,
@@ -189,6 +189,22 @@ impl SendState {
                 (f.cc.window(), f.bytes_in_flight)
             });
         Sending { window, in_flight }
+    }
+
+    /// An ack-eliciting packet arrived while this side's next number is `next`: ACK frames ride
+    /// on the data sent from now on until the peer acknowledges one of those packets, so a
+    /// lost ack costs no retransmission while data goes the other way anyway.
+    pub(crate) fn owe_ack(&mut self, next: u32) {
+        if let Some(f) = self.flight.as_deref_mut() {
+            f.ack_owed_from = Some(next);
+        }
+    }
+
+    /// Whether ACK frames should ride on data though nothing new arrived (see `owe_ack`).
+    pub(crate) fn ack_owed(&self) -> bool {
+        self.flight
+            .as_ref()
+            .is_some_and(|f| f.ack_owed_from.is_some())
     }
 
     /// A packet with only a ping still needs an ack, to measure and to keep alive.

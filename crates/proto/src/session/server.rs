@@ -190,18 +190,20 @@ impl Server {
                     return;
                 }
                 let mut plain = [0u8; MAX_DATAGRAM];
-                let Some(frames) = session
-                    .crypto
-                    .keys
-                    .open(datagram, header.number, &mut plain)
-                else {
+                let Some((number, frames)) = session.conn.packet_number(&header).and_then(|n| {
+                    let frames = session
+                        .crypto
+                        .keys
+                        .open(datagram, header.len(), n, &mut plain)?;
+                    Some((n, frames))
+                }) else {
                     self.stats.forged += 1;
                     return;
                 };
                 let seen =
                     session
                         .conn
-                        .handle(now, &self.config, &header, frames, &mut self.conn_events);
+                        .handle(now, &self.config, number, frames, &mut self.conn_events);
                 if seen != Seen::New {
                     self.stats.replayed += 1;
                 }
@@ -273,7 +275,7 @@ impl Server {
                     s.dirty = false;
                 }
                 let sealed =
-                    sent.and_then(|len| s.crypto.keys.seal(buf, len, packet::number_of(buf)?));
+                    sent.and_then(|p| s.crypto.keys.seal(buf, p.len, p.header_len, p.number));
                 self.collect(id);
                 if let Some(len) = sealed {
                     return Some(Transmit { destination, len });

@@ -6,6 +6,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use dgram_proto::session::packet::VERSION;
 use dgram_proto::session::{Config, Keypair, NOISE_PARAMS};
 
 use crate::sim::{LinkSpec, Sim};
@@ -18,9 +19,32 @@ pub(crate) fn addr(s: &str) -> SocketAddr {
     s.parse().expect("addr")
 }
 
-/// A Hello of version `2` with the given nonce byte, padded.
+/// The third byte of a handshake packet of type `ty` of this version.
+pub(crate) fn hs(ty: u8) -> u8 {
+    (VERSION << 4) | ty
+}
+
+/// Whether a datagram is a handshake packet of type `ty` of this version.
+pub(crate) fn is_hs(b: &[u8], ty: u8) -> bool {
+    b.len() > 2 && b[0] == 0xFF && b[1] == b'S' && b[2] == hs(ty)
+}
+
+/// Whether a datagram is a data packet (version 3's short header, flags `0xF8` to `0xFB`).
+pub(crate) fn is_data(b: &[u8]) -> bool {
+    b.first().is_some_and(|f| f & 0xFC == 0xF8)
+}
+
+/// A data header as version 3 writes it, with a 2-byte packet number.
+pub(crate) fn data_header(session: u32, number: u16) -> Vec<u8> {
+    let mut p = vec![0xF9];
+    p.extend(session.to_le_bytes());
+    p.extend(number.to_le_bytes());
+    p
+}
+
+/// A Hello of this version with the given nonce byte, padded.
 pub(crate) fn hello(nonce: u8) -> Vec<u8> {
-    hello_of_version(2, nonce)
+    hello_of_version(VERSION, nonce)
 }
 
 /// A padded Hello as a client of protocol version `version` writes it.
@@ -40,7 +64,7 @@ pub(crate) fn join(
     resume: Option<(u32, u32, [u8; 16])>,
 ) -> Vec<u8> {
     let attacker = Keypair::from_seed([0xA7; 32]);
-    let mut prologue = b"dgram session v2".to_vec();
+    let mut prologue = format!("dgram session v{VERSION}").into_bytes();
     prologue.extend([nonce; 16]);
     prologue.extend(cookie);
     let mut state = snow::Builder::new(NOISE_PARAMS.parse().expect("params"))
@@ -61,7 +85,7 @@ pub(crate) fn join(
     }
     let mut msg1 = [0u8; 256];
     let len = state.write_message(&payload, &mut msg1).expect("msg1");
-    let mut p = vec![0xFF, b'S', 0x22];
+    let mut p = vec![0xFF, b'S', hs(2)];
     p.extend([nonce; 16]);
     p.extend(cookie);
     p.extend((len as u16).to_le_bytes());
@@ -74,7 +98,7 @@ fn cookie_packet_to(sim: &Sim, to: SocketAddr) -> Option<&[u8]> {
     sim.sent
         .iter()
         .rev()
-        .find(|(from, dest, b)| *from == sim.server_addr && *dest == to && b[2] == 0x21)
+        .find(|(from, dest, b)| *from == sim.server_addr && *dest == to && is_hs(b, 1))
         .map(|(_, _, b)| b.as_slice())
 }
 

@@ -8,7 +8,8 @@ use std::time::Duration;
 use dgram_proto::session::{CloseReason, Config, Delivery, Event, FailReason};
 
 use crate::handshake_support::{
-    addr, connected, cookie_sent_to, hello, join, server_key_sent_to, ATTACKER, CLIENT, VICTIM,
+    addr, connected, cookie_sent_to, data_header, hello, hs, is_data, is_hs, join,
+    server_key_sent_to, ATTACKER, CLIENT, VICTIM,
 };
 use crate::sim::{LinkSpec, Sim};
 
@@ -49,7 +50,7 @@ fn handshake_replies_are_never_larger_than_their_requests() {
     let handshake_replies: Vec<_> = sim
         .sent
         .iter()
-        .filter(|(from, _, b)| *from == server && b[2] != 0x25)
+        .filter(|(from, _, b)| *from == server && !is_data(b))
         .collect();
     assert!(!handshake_replies.is_empty());
     for (_, _, reply) in handshake_replies {
@@ -63,7 +64,7 @@ fn handshake_replies_are_never_larger_than_their_requests() {
     let client_handshakes = sim
         .sent
         .iter()
-        .filter(|(from, _, b)| *from == addr(CLIENT) && b[2] != 0x25);
+        .filter(|(from, _, b)| *from == addr(CLIENT) && !is_data(b));
     for (_, _, request) in client_handshakes {
         assert_eq!(request.len(), 1200);
     }
@@ -73,11 +74,9 @@ fn handshake_replies_are_never_larger_than_their_requests() {
 fn a_forged_session_id_from_another_address_is_dropped() {
     let (mut sim, c) = connected();
     let session = sim.session_of(c).expect("connected");
-    let mut forged = vec![0xFF, b'S', 0x25];
-    forged.extend(session.to_le_bytes());
-    forged.extend(1000u32.to_le_bytes());
-    forged.extend([0u8; 9]);
+    let mut forged = data_header(session, 1000);
     forged.extend([3]); // a ping frame
+    forged.extend([0u8; 16]);
     let server = sim.server_addr;
     sim.inject(addr(ATTACKER), server, forged);
     sim.run_for(Duration::from_millis(50));
@@ -107,7 +106,7 @@ fn a_resume_with_a_wrong_token_is_refused() {
         .sent
         .iter()
         .rev()
-        .find(|(_, to, b)| *to == addr(ATTACKER) && b[2] == 0x24)
+        .find(|(_, to, b)| *to == addr(ATTACKER) && is_hs(b, 4))
         .expect("a reject");
     assert_eq!(reject.2[19], 2, "bad proof");
 }
@@ -142,10 +141,8 @@ fn a_client_whose_address_changed_resumes_its_session() {
     assert_eq!(sim.server.peer(session), Some(new_addr));
     // The old address is not served any more.
     let unmatched = sim.server.stats().unmatched;
-    let mut stale = vec![0xFF, b'S', 0x25];
-    stale.extend(session.to_le_bytes());
-    stale.extend(5000u32.to_le_bytes());
-    stale.extend([0u8; 9]);
+    let mut stale = data_header(session, 5000);
+    stale.extend([0u8; 17]);
     let server = sim.server_addr;
     sim.inject(addr(CLIENT), server, stale);
     sim.run_for(Duration::from_millis(50));
@@ -279,7 +276,7 @@ fn a_client_is_pointed_at_a_server_that_moved_only_while_it_has_no_session() {
         .iter()
         .find(|(from, ..)| *from == addr(CLIENT))
         .expect("a packet right away");
-    assert_eq!((first.1, first.2[2], first.2.len()), (moved, 0x20, 1200));
+    assert_eq!((first.1, first.2[2], first.2.len()), (moved, hs(0), 1200));
     sim.run_for(Duration::from_secs(1));
     let joined = sim.session_of(c).expect("joined the moved server");
     assert!(sim.clients[c].events.contains(&Event::Connected {
