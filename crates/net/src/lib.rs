@@ -1,11 +1,13 @@
 //! dgram's I/O side for sessions: thin tokio drivers that own a socket and the timers and run
-//! proto's session state machines ([`session`]), batched datagram I/O ([`batch`]); the per-key
+//! proto's session state machines ([`session`]), batched datagram I/O ([`batch`], and `sendmmsg` in [`sys`]); the per-key
 //! rate-limit tower layer the servers put in front of their services ([`rate_limit_layer`]),
 //! on the service every such limit shares ([`gate`]);
 //! and what the binaries' `main` shares: tracing setup, shutdown on signals, serving until
 //! stopped, health-probe exit codes ([`main_support`]). The loss-injecting proxy is its own
 //! crate, `dgram-proxy`.
-#![forbid(unsafe_code)]
+// `unsafe` is denied everywhere but in `sys`, the one module that makes a system call no safe
+// crate offers (`sendmmsg`).
+#![deny(unsafe_code)]
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 
@@ -14,6 +16,7 @@ pub mod gate;
 pub mod main_support;
 pub mod rate_limit_layer;
 pub mod session;
+pub mod sys;
 
 /// Where a client of `server` binds: the wildcard address of the server's family, port 0, so
 /// that the system picks a free port and the right interface for each datagram, and replies

@@ -23,6 +23,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::batch::{grow_buffers, Receiver};
+use crate::sys::{try_send_many, MAX_BATCH};
 
 /// Receive batches (each up to 32 datagrams, more with GRO) read in one go before timers,
 /// commands and sends get their turn.
@@ -202,7 +203,7 @@ where
     let state = UdpSocketState::new(socket.into())?;
     grow_buffers(socket, &state, SOCKET_BUFFER);
     let mut receiver = Receiver::new(&state);
-    let mut out = vec![0u8; MAX_DATAGRAM];
+    let mut out = Outbox::new();
     let mut commands_open = true;
     let mut traced = None;
     loop {
@@ -251,13 +252,16 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     }
 }
 
-/// Sends everything the endpoint wants sent and hands over its events, until both run dry
-/// (handling an event may queue more to send).
+/// Hands over the endpoint's events and sends everything it wants sent, until both run dry.
+/// Events go first: what the application answers to a batch of datagrams (an `Accepted`, a
+/// message for another peer) is queued before any session is polled, so one peer's acks and
+/// answers from the whole turn leave together in as few datagrams as fit, and an ack rides on
+/// the data rather than going ahead alone. At low load a turn is one datagram: no delay.
 async fn settle<E, F>(
     socket: &UdpSocket,
     endpoint: &mut E,
     on_event: &mut F,
-    out: &mut [u8],
+    out: &mut Outbox,
     traced: &mut Option<Instant>,
 ) where
     E: Endpoint,
@@ -269,20 +273,6 @@ async fn settle<E, F>(
         // is short next to any timer; if a full socket makes it long, a send is stamped a
         // little early, which only makes an RTT sample look longer.
         let now = now();
-        while let Some(t) = endpoint.poll_transmit(now, out) {
-            busy = true;
-            // Straight to the socket; only a full one costs a wait (and the future with it).
-            let sent = match socket.try_send_to(&out[..t.len], t.destination) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    socket.send_to(&out[..t.len], t.destination).await
-                }
-                other => other,
-            };
-            if let Err(err) = sent {
-                // The protocol resends what matters; a failed send is a lost datagram.
-                tracing::debug!(%err, to = %t.destination, "send failed");
-            }
-        }
         while let Some(event) = endpoint.poll_event() {
             busy = true;
             if let Some(report) = endpoint.path(&event, progress_due(now, *traced)) {
@@ -290,8 +280,76 @@ async fn settle<E, F>(
             }
             on_event(endpoint, now, event);
         }
+        while out.fill(endpoint, now) {
+            busy = true;
+            out.flush(socket).await;
+        }
         if !busy {
             return;
         }
+    }
+}
+
+/// Datagrams the endpoint wrote, waiting to go out together: one `sendmmsg` for up to
+/// [`MAX_BATCH`] of them, to however many peers.
+struct Outbox {
+    buf: Vec<u8>,
+    /// Each datagram's destination and length; datagram `i` starts at `i * MAX_DATAGRAM`.
+    queued: Vec<(SocketAddr, usize)>,
+}
+
+impl Outbox {
+    fn new() -> Self {
+        // Grown a slot at a time as batches need: a client's driver (a process may run
+        // thousands, as the chat bench does) rarely sends more than a datagram or two a turn.
+        Self {
+            buf: Vec::new(),
+            queued: Vec::new(),
+        }
+    }
+
+    /// Polls the endpoint until it has nothing more to send or the batch is full; whether
+    /// anything was queued.
+    fn fill<E: Endpoint>(&mut self, endpoint: &mut E, now: Instant) -> bool {
+        while self.queued.len() < MAX_BATCH {
+            let start = self.queued.len() * MAX_DATAGRAM;
+            if self.buf.len() < start + MAX_DATAGRAM {
+                self.buf.resize(start + MAX_DATAGRAM, 0);
+            }
+            let slot = &mut self.buf[start..start + MAX_DATAGRAM];
+            let Some(t) = endpoint.poll_transmit(now, slot) else {
+                break;
+            };
+            self.queued.push((t.destination, t.len.min(MAX_DATAGRAM)));
+        }
+        !self.queued.is_empty()
+    }
+
+    /// Sends the batch. A full socket buffer is waited out; a datagram the system refuses (an
+    /// unreachable peer) is a lost datagram, which the protocol resends if it matters.
+    async fn flush(&mut self, socket: &UdpSocket) {
+        let datagrams: Vec<(SocketAddr, &[u8])> = self
+            .queued
+            .iter()
+            .enumerate()
+            .map(|(i, &(to, len))| (to, &self.buf[i * MAX_DATAGRAM..i * MAX_DATAGRAM + len]))
+            .collect();
+        let mut rest = &datagrams[..];
+        while !rest.is_empty() {
+            match try_send_many(socket, rest) {
+                Ok(n) => rest = &rest[n.max(1).min(rest.len())..],
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if let Err(err) = socket.writable().await {
+                        tracing::debug!(%err, "socket not writable");
+                        break;
+                    }
+                }
+                Err(err) => {
+                    tracing::debug!(%err, to = %rest[0].0, "send failed");
+                    rest = &rest[1..];
+                }
+            }
+        }
+        self.queued.clear();
     }
 }

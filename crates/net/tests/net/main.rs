@@ -4,3 +4,4 @@ mod bottleneck;
 mod rate_limit_layer;
 mod session;
 mod support;
+mod sys;
