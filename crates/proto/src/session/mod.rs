@@ -318,7 +318,8 @@ pub struct ServerStats {
     pub other_version: u64,
     /// Data packets that failed authentication (tampered, forged, or under old keys).
     pub forged: u64,
-    /// Authentic data packets whose number was already seen or is too old (replays).
+    /// Authentic data packets whose number was already seen or is too old (replays), and
+    /// copies of a session's Join after its data showed the client had the answer.
     pub replayed: u64,
 }
 

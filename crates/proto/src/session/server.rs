@@ -58,7 +58,9 @@ pub(super) struct Crypto {
     /// The ephemeral key of the first message that made (or last resumed) the session, and
     /// the answer sent to it: a repeat of that message gets the same answer, without DH.
     join_e: [u8; KEY_LEN],
-    welcome: Box<[u8]>,
+    /// Dropped at the first authentic data packet: only keys from this answer seal one, so
+    /// the client has it, and an idle session keeps no copy (a later repeat is a replay).
+    welcome: Option<Box<[u8]>>,
 }
 
 /// The server side of the session protocol.
@@ -200,6 +202,7 @@ impl Server {
                     self.stats.forged += 1;
                     return;
                 };
+                session.crypto.welcome = None;
                 let seen =
                     session
                         .conn

@@ -1,7 +1,8 @@
 //! The encrypted session (issue 12): tampered packets at every byte and replays are dropped and
-//! counted, a pinned or learned server key is enforced before any Diffie-Hellman, a replayed
-//! resume cannot move a session, peers of another version are told to upgrade, and nothing a
-//! session carries crosses the wire in clear.
+//! counted, a copy of a Join once data flows gets no answer, a pinned or learned server key is
+//! enforced before any Diffie-Hellman, a replayed resume cannot move a session, peers of
+//! another version are told to upgrade, and nothing a session carries crosses the wire in
+//! clear.
 
 use std::time::{Duration, Instant};
 
@@ -90,6 +91,40 @@ fn a_replayed_packet_is_dropped_and_counted_and_moves_nothing() {
     assert_eq!(sim.server.stats().unmatched, unmatched + 1);
     assert_eq!(sim.server.peer(session), Some(addr(CLIENT)));
     assert_eq!(messages(&sim), 1, "delivered exactly once");
+}
+
+#[test]
+fn a_copy_of_the_join_after_data_gets_no_answer_and_moves_nothing() {
+    // Until the client's data shows it has the keys, a repeated Join gets the same Welcome
+    // again (the first may have been lost); after, the server keeps no copy of that answer.
+    let (mut sim, _carrier) = sent_one();
+    let server = sim.server_addr;
+    let session = sim.server_events[0].0;
+    let join = sim
+        .sent
+        .iter()
+        .find(|(from, to, b)| *from == addr(CLIENT) && *to == server && b[2] == 0x22)
+        .map(|(_, _, b)| b.clone())
+        .expect("the Join");
+    let welcomes = |sim: &Sim| {
+        let to_client = |(from, to, b): &&(_, _, Vec<u8>)| {
+            *from == sim.server_addr && *to == addr(CLIENT) && b[2] == 0x23
+        };
+        sim.sent.iter().filter(to_client).count()
+    };
+    let (before, replayed) = (welcomes(&sim), sim.server.stats().replayed);
+    sim.inject(addr(CLIENT), server, join);
+    sim.run_for(Duration::from_millis(50));
+    assert_eq!(welcomes(&sim), before, "no second Welcome");
+    assert_eq!(sim.server.stats().replayed, replayed + 1);
+    assert_eq!(sim.server.peer(session), Some(addr(CLIENT)));
+    let now = sim.now;
+    sim.clients[0]
+        .client
+        .send(now, 0, b"still here".to_vec(), Delivery::Reliable)
+        .expect("queued");
+    sim.run_for(Duration::from_millis(200));
+    assert_eq!(messages(&sim), 2, "the session goes on");
 }
 
 #[test]

@@ -37,8 +37,14 @@ impl Server {
         if let Some(s) = self.by_addr.get(&from).and_then(|id| self.sessions.get(id)) {
             if s.nonce == nonce && s.crypto.join_e == join_e {
                 // Our welcome was lost and the client asks again: same answer, no new state.
+                // Once its data showed it has the keys, a copy is late or replayed: dropped.
                 let (id, welcome) = (s.conn.id, s.crypto.welcome.clone());
-                self.reply(from, |w| packet::write_welcome(w, &nonce, id, &welcome));
+                match welcome {
+                    Some(welcome) => {
+                        self.reply(from, |w| packet::write_welcome(w, &nonce, id, &welcome));
+                    }
+                    None => self.stats.replayed += 1,
+                }
                 return;
             }
         }
@@ -140,7 +146,7 @@ impl Server {
             keys,
             peer_key: s.crypto.peer_key,
             join_e,
-            welcome: msg2.clone().into_boxed_slice(),
+            welcome: Some(msg2.clone().into_boxed_slice()),
         };
         s.resume_counter = resume.counter;
         s.nonce = nonce;
@@ -184,7 +190,7 @@ fn session(
             keys,
             peer_key,
             join_e,
-            welcome: welcome.into(),
+            welcome: Some(welcome.into()),
         }),
         timer: None,
         dirty: false,
