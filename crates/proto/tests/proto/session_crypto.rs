@@ -103,12 +103,12 @@ fn a_copy_of_the_join_after_data_gets_no_answer_and_moves_nothing() {
     let join = sim
         .sent
         .iter()
-        .find(|(from, to, b)| *from == addr(CLIENT) && *to == server && b[2] == 0x22)
+        .find(|(from, to, b)| *from == addr(CLIENT) && *to == server && is_hs(b, 2))
         .map(|(_, _, b)| b.clone())
         .expect("the Join");
     let welcomes = |sim: &Sim| {
         let to_client = |(from, to, b): &&(_, _, Vec<u8>)| {
-            *from == sim.server_addr && *to == addr(CLIENT) && b[2] == 0x23
+            *from == sim.server_addr && *to == addr(CLIENT) && is_hs(b, 3)
         };
         sim.sent.iter().filter(to_client).count()
     };
