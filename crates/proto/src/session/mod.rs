@@ -352,7 +352,7 @@ pub struct PathStats {
     /// Fragments (and skips) of those lost packets queued to be sent again; fewer than they
     /// held when some had been acknowledged by then in another packet.
     pub retransmitted: u32,
-    /// Losses that halved the window (one per recovery period).
+    /// Losses that cut the window (one per recovery period).
     pub congestion_events: u16,
     /// Runs of losses long enough to collapse the window to its minimum.
     pub persistent_congestion: u16,

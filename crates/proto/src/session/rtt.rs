@@ -133,7 +133,7 @@ impl Rtt {
     /// The retransmission timer as the connection runs it: RFC 6298's timeout plus the peer's
     /// longest ack delay, as RFC 9002's probe timeout adds it. RTT samples have the ack delay
     /// taken out, so without it an ack the peer delayed would be taken for a loss, and every
-    /// such loss now halves the congestion window.
+    /// such loss now cuts the congestion window.
     pub(crate) fn timeout(&self, config: &Config) -> Duration {
         let base = self
             .base(config)
