@@ -8,6 +8,7 @@ mod capture;
 mod claims;
 mod cluster;
 mod cluster_failover;
+mod cluster_lag;
 mod cluster_faults;
 mod core_abuse;
 mod core_journal;

@@ -4,7 +4,7 @@
 //! Receipts follow once recipients acknowledge it. A resend (the same client-chosen `txn`
 //! again) is answered by `resend.rs` and stored no more.
 
-use dgram_proto::chat::{ErrorKind, Posted, Presence, ServerMsg, Target, Txn, MAX_TEXT};
+use dgram_proto::chat::{ClientMsg, ErrorKind, Posted, Presence, ServerMsg, Target, Txn, MAX_TEXT};
 use dgram_proto::session::SessionId;
 use dgram_proto::RequestId;
 
@@ -13,6 +13,7 @@ use super::super::op::Op;
 use super::super::pending::Pending;
 use super::super::state;
 use super::super::state::Sent;
+use super::super::store::Fence;
 use super::super::ChatCore;
 use super::{Asker, Handled, Refused};
 
@@ -39,6 +40,14 @@ pub(super) fn run(
         return Ok(fx);
     };
     let to = spelled(core, to);
+    if let Some(msg) = unknown_here(core, at, (req, txn), to.clone(), &text) {
+        // Only its own request is in these effects: nothing was changed or counted yet.
+        fx.fence = Some(Fence {
+            session: at.session,
+            msg,
+        });
+        return Ok(fx);
+    }
     let recipients = recipients(core, at, &to)?;
     inbox_has_room(core, &to, &recipients)?;
     // One allocation for the answer and every delivery (a room post fans out to each member).
@@ -86,6 +95,27 @@ fn spelled(core: &ChatCore, to: Target) -> Target {
                 .map_or(r, |rs| rs.room.clone()),
         ),
     }
+}
+
+/// In a cluster, a DM to a name this replica does not know may be to one claimed through
+/// another instance a moment ago, whose claim has not been applied here yet: the request
+/// again, to answer once this replica has caught up with the log (then an unknown name is
+/// refused as unknown). A single server knows every name; it never asks.
+fn unknown_here(
+    core: &ChatCore,
+    at: Asker<'_>,
+    (req, txn): (RequestId, Txn),
+    to: Target,
+    text: &str,
+) -> Option<ClientMsg> {
+    let Target::User(name) = &to else {
+        return None;
+    };
+    if !core.clustered || at.fenced || core.state.users.contains_key(name.key()) {
+        return None;
+    }
+    let text = text.to_owned();
+    Some(ClientMsg::Send { req, txn, to, text })
 }
 
 /// The sessions a message goes to: a user's receiving sessions, or every other member's.
