@@ -119,7 +119,9 @@ impl<S: ChangeStore> Chat<S> {
 
     /// Handles one request from a session.
     pub fn handle(&mut self, session: SessionId, now_ms: u64, msg: ClientMsg) -> Vec<Output> {
-        let mut fx = self.core.handle(session, (now_ms, false), msg, &self.pending);
+        let mut fx = self
+            .core
+            .handle(session, (now_ms, false), msg, &self.pending);
         if let Some(fence) = fx.fence.take() {
             // A store that is the only copy of the state has the answer now.
             if let Err(fence) = self.store.fence(fence) {
@@ -131,7 +133,12 @@ impl<S: ChangeStore> Chat<S> {
 
     /// In a cluster: this replica caught up with the log after `fence`'s request came
     /// (`Ok`), or could not in time (`Err`, why); answers it now, from the state as it is.
-    pub fn fenced(&mut self, fence: Fence, now_ms: u64, caught_up: Result<(), &str>) -> Vec<Output> {
+    pub fn fenced(
+        &mut self,
+        fence: Fence,
+        now_ms: u64,
+        caught_up: Result<(), &str>,
+    ) -> Vec<Output> {
         let fx = match caught_up {
             Ok(()) => self.handle_fenced(fence, now_ms),
             Err(why) => self.core.fence_failed(fence, why),
@@ -141,7 +148,8 @@ impl<S: ChangeStore> Chat<S> {
 
     fn handle_fenced(&mut self, fence: Fence, now_ms: u64) -> Effects {
         let Fence { session, msg } = fence;
-        self.core.handle(session, (now_ms, true), msg, &self.pending)
+        self.core
+            .handle(session, (now_ms, true), msg, &self.pending)
     }
 
     /// Tells a session it sent something undecodable.

@@ -123,7 +123,8 @@ impl ChatCore {
     /// In a cluster: a request this replica could not catch up with the log for in time is
     /// refused as not sent, rather than answered from a state that may lack what it names.
     pub(super) fn fence_failed(&mut self, fence: super::Fence, why: &str) -> Effects {
-        let message = format!("the server could not check the cluster ({why}); not sent, try again");
+        let message =
+            format!("the server could not check the cluster ({why}); not sent, try again");
         let refused = Refused::new(ErrorKind::Unavailable, message);
         self.refuse(fence.session, fence.msg.request_id(), refused)
     }
