@@ -40,8 +40,9 @@ pub(super) fn run(
         return Ok(fx);
     };
     let to = spelled(core, to);
-    if let Some(msg) = unknown_here(core, at, (req, txn), to.clone(), &text) {
-        // Only its own request is in these effects: nothing was changed or counted yet.
+    if unknown_here(core, at, &to) {
+        // Nothing was changed or counted yet: the request goes back whole, to run again.
+        let msg = ClientMsg::Send { req, txn, to, text };
         fx.fence = Some(Fence {
             session: at.session,
             msg,
@@ -98,24 +99,13 @@ fn spelled(core: &ChatCore, to: Target) -> Target {
 }
 
 /// In a cluster, a DM to a name this replica does not know may be to one claimed through
-/// another instance a moment ago, whose claim has not been applied here yet: the request
-/// again, to answer once this replica has caught up with the log (then an unknown name is
-/// refused as unknown). A single server knows every name; it never asks.
-fn unknown_here(
-    core: &ChatCore,
-    at: Asker<'_>,
-    (req, txn): (RequestId, Txn),
-    to: Target,
-    text: &str,
-) -> Option<ClientMsg> {
-    let Target::User(name) = &to else {
-        return None;
-    };
-    if !core.clustered || at.fenced || core.state.users.contains_key(name.key()) {
-        return None;
-    }
-    let text = text.to_owned();
-    Some(ClientMsg::Send { req, txn, to, text })
+/// another instance a moment ago, whose claim has not been applied here yet: it is answered
+/// once this replica has caught up with the log (then an unknown name is refused as
+/// unknown). A single server knows every name; it never asks, and copies nothing for it.
+fn unknown_here(core: &ChatCore, at: Asker<'_>, to: &Target) -> bool {
+    core.clustered
+        && !at.fenced
+        && matches!(to, Target::User(name) if !core.state.users.contains_key(name.key()))
 }
 
 /// The sessions a message goes to: a user's receiving sessions, or every other member's.
