@@ -60,6 +60,19 @@ where
         self.apply(now, out);
     }
 
+    /// In a cluster: a request held until this replica caught up with the log (or could not
+    /// in time), answered now.
+    pub(crate) fn fenced(
+        &mut self,
+        now: Instant,
+        fence: crate::core::Fence,
+        caught_up: Result<(), String>,
+    ) {
+        let caught_up = caught_up.as_ref().map(|_| ()).map_err(String::as_str);
+        let out = self.requests.chat.fenced(fence, now_ms(), caught_up);
+        self.apply(now, out);
+    }
+
     /// In a cluster: the other instances declared this one gone; who is online here is said
     /// again.
     pub(crate) fn reannounce(&mut self, now: Instant) {

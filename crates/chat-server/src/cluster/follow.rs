@@ -11,7 +11,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use super::alive::WATCH;
 use super::{decode, Commands, INSTANCE};
@@ -49,6 +49,13 @@ pub(super) struct Following {
     stream: Stream,
     messages: Option<Ordered>,
     seen: u64,
+}
+
+impl Following {
+    /// The last stream sequence applied.
+    pub(super) fn seen(&self) -> u64 {
+        self.seen
+    }
 }
 
 /// Replays the stream up to its last entry at start into `chat`; returns how many entries it
@@ -90,12 +97,14 @@ pub(super) async fn catch_up(
 }
 
 /// Applies every entry that another instance publishes, until the server stops; names each
-/// instance it applies entries of to `origins` (once), for the heartbeat watch.
+/// instance it applies entries of to `origins` (once), for the heartbeat watch, and tells
+/// `applied` the last sequence handed to the endpoint (its own entries count: this replica
+/// has them already), for [`super::fence`].
 pub(super) async fn follow(
     mut f: Following,
     instance: String,
     commands: Commands,
-    origins: mpsc::UnboundedSender<String>,
+    (origins, applied): (mpsc::UnboundedSender<String>, watch::Sender<u64>),
 ) {
     let mut known = HashSet::new();
     loop {
@@ -132,28 +141,38 @@ pub(super) async fn follow(
         }
         f.seen = seq;
         let from = origin(&next);
-        if from == instance {
-            continue;
-        }
-        if from != WATCH && known.insert(from.clone()) {
-            let _ = origins.send(from.clone());
-        }
-        let Some(ops) = entry(&next) else { continue };
-        // Declared gone while alive (cut off for a while): the others forgot who is here.
-        let me_gone = ops
-            .iter()
-            .any(|op| matches!(op, Op::Gone { instance: i } if *i == instance));
-        let command: dgram_net::session::Command<ChatEndpoint<Limits>> =
-            Box::new(move |ep: &mut ChatEndpoint<Limits>, now| {
-                ep.replicated(now, &from, ops);
-                if me_gone {
-                    ep.reannounce(now);
+        if from != instance {
+            if from != WATCH && known.insert(from.clone()) {
+                let _ = origins.send(from.clone());
+            }
+            if let Some(command) = command(&next, from, &instance) {
+                if commands.send(command).await.is_err() {
+                    break;
                 }
-            });
-        if commands.send(command).await.is_err() {
-            break;
+            }
         }
+        // After the entry's command is queued: a fence's answer queued next comes after it.
+        applied.send_replace(f.seen);
     }
+}
+
+/// The endpoint's command to apply another instance's entry; `None` for one unreadable.
+fn command(
+    msg: &async_nats::jetstream::Message,
+    from: String,
+    instance: &str,
+) -> Option<dgram_net::session::Command<ChatEndpoint<Limits>>> {
+    let ops = entry(msg)?;
+    // Declared gone while alive (cut off for a while): the others forgot who is here.
+    let me_gone = ops
+        .iter()
+        .any(|op| matches!(op, Op::Gone { instance: i } if *i == instance));
+    Some(Box::new(move |ep: &mut ChatEndpoint<Limits>, now| {
+        ep.replicated(now, &from, ops);
+        if me_gone {
+            ep.reannounce(now);
+        }
+    }))
 }
 
 /// Whether the log holds entries past the last one seen (while none came).

@@ -18,7 +18,7 @@ use async_nats::HeaderMap;
 use tokio::sync::mpsc;
 
 use super::{encode, name_key, Commands, INSTANCE, SUBJECT};
-use crate::core::{ChangeStore, Op, Submitted, Ticket, NAME_TAKEN};
+use crate::core::{ChangeStore, Fence, Op, Submitted, Ticket, NAME_TAKEN};
 use crate::endpoint::ChatEndpoint;
 use crate::server::Limits;
 use crate::store::writer::Report;
@@ -33,6 +33,8 @@ const ACK_WAIT: Duration = Duration::from_secs(5);
 pub(crate) struct ClusterStore {
     tx: mpsc::UnboundedSender<(Ticket, Vec<Op>)>,
     backlog: Arc<AtomicUsize>,
+    /// Requests to answer once this replica has caught up with the log ([`super::fence`]).
+    fences: mpsc::UnboundedSender<Fence>,
 }
 
 /// An entry on its way: waiting for its acknowledgement, or failed already.
@@ -74,8 +76,7 @@ pub(super) fn start(
     js: Context,
     client: async_nats::Client,
     names: kv::Store,
-    instance: String,
-    commands: Commands,
+    (instance, commands, fences): (String, Commands, mpsc::UnboundedSender<Fence>),
 ) -> (
     ClusterStore,
     tokio::task::JoinHandle<()>,
@@ -93,7 +94,12 @@ pub(super) fn start(
     };
     let publisher = tokio::spawn(publisher.run(rx, flights));
     let acks = tokio::spawn(acknowledged(landed, commands, backlog.clone(), js_again));
-    (ClusterStore { tx, backlog }, publisher, acks)
+    let store = ClusterStore {
+        tx,
+        backlog,
+        fences,
+    };
+    (store, publisher, acks)
 }
 
 impl ChangeStore for ClusterStore {
@@ -111,6 +117,10 @@ impl ChangeStore for ClusterStore {
 
     fn backlog(&self) -> usize {
         self.backlog.load(Ordering::Relaxed)
+    }
+
+    fn fence(&mut self, fence: Fence) -> Result<(), Fence> {
+        self.fences.send(fence).map_err(|e| e.0)
     }
 }
 

@@ -13,6 +13,7 @@
 //! dies takes its names offline everywhere.
 
 mod alive;
+mod fence;
 mod follow;
 mod key;
 mod log;
@@ -23,7 +24,7 @@ use std::time::{Duration, Instant};
 use async_nats::jetstream::{self, kv, stream};
 use dgram_net::session::Command;
 use dgram_proto::session::Keypair;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use crate::core::{Chat, ChatConfig, Op};
 use crate::endpoint::ChatEndpoint;
@@ -137,15 +138,27 @@ pub(crate) async fn join(
         commands.clone(),
         heard_of,
     ));
-    let (store, publisher, acks) =
-        log::start(js, client, names, instance.clone(), commands.clone());
+    let (fences, fenced) = mpsc::unbounded_channel();
+    let (store, publisher, acks) = log::start(
+        js.clone(),
+        client,
+        names,
+        (instance.clone(), commands.clone(), fences),
+    );
     let store: Box<dyn crate::core::ChangeStore + Send> = Box::new(store);
     let mut chat = Chat::new(config.clone(), store);
     let (replayed, following) = follow::catch_up(stream, &mut chat).await.map_err(fail)?;
     chat.id_space(ID_STEP, number % ID_STEP);
     tracing::info!(%instance, replicas, replayed, "joined the chat cluster");
-    let follower = tokio::spawn(follow::follow(following, instance, commands, origins));
-    let tasks = vec![publisher, acks, follower, alive];
+    let (applied, seen) = watch::channel(following.seen());
+    let fence = tokio::spawn(fence::run(fenced, js, seen, commands.clone()));
+    let follower = tokio::spawn(follow::follow(
+        following,
+        instance,
+        commands,
+        (origins, applied),
+    ));
+    let tasks = vec![publisher, acks, follower, alive, fence];
     Ok((chat, ClusterTasks { tasks }, key))
 }
 

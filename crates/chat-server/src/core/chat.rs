@@ -17,7 +17,7 @@ use super::effects::{Effects, Output};
 use super::op::{Op, Ticket};
 use super::pending::{Held, Pending};
 use super::snapshot::Snapshot;
-use super::store::{ChangeStore, Submitted, NAME_TAKEN};
+use super::store::{ChangeStore, Fence, Submitted, NAME_TAKEN};
 use super::{ChatConfig, ChatCore, ChatStats, PeerKey};
 
 /// The chat server's rules over a store.
@@ -119,8 +119,37 @@ impl<S: ChangeStore> Chat<S> {
 
     /// Handles one request from a session.
     pub fn handle(&mut self, session: SessionId, now_ms: u64, msg: ClientMsg) -> Vec<Output> {
-        let fx = self.core.handle(session, now_ms, msg, &self.pending);
+        let mut fx = self
+            .core
+            .handle(session, (now_ms, false), msg, &self.pending);
+        if let Some(fence) = fx.fence.take() {
+            // A store that is the only copy of the state has the answer now.
+            if let Err(fence) = self.store.fence(fence) {
+                fx = self.handle_fenced(fence, now_ms);
+            }
+        }
         self.settle(fx)
+    }
+
+    /// In a cluster: this replica caught up with the log after `fence`'s request came
+    /// (`Ok`), or could not in time (`Err`, why); answers it now, from the state as it is.
+    pub fn fenced(
+        &mut self,
+        fence: Fence,
+        now_ms: u64,
+        caught_up: Result<(), &str>,
+    ) -> Vec<Output> {
+        let fx = match caught_up {
+            Ok(()) => self.handle_fenced(fence, now_ms),
+            Err(why) => self.core.fence_failed(fence, why),
+        };
+        self.settle(fx)
+    }
+
+    fn handle_fenced(&mut self, fence: Fence, now_ms: u64) -> Effects {
+        let Fence { session, msg } = fence;
+        self.core
+            .handle(session, (now_ms, true), msg, &self.pending)
     }
 
     /// Tells a session it sent something undecodable.

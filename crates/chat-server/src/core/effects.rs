@@ -9,6 +9,7 @@ use dgram_proto::chat::{ChatId, ServerMsg};
 use dgram_proto::session::SessionId;
 
 use super::op::Op;
+use super::store::Fence;
 use super::undo::Undo;
 
 /// Something for the driver to send.
@@ -36,6 +37,9 @@ pub(crate) struct Effects {
     pub(crate) posts: Vec<ChatId>,
     /// How to take back the other in-memory changes, in the order they were made.
     pub(crate) undo: Vec<Undo>,
+    /// In a cluster: the request is answered once this replica has caught up with the log
+    /// (nothing else is in these effects then).
+    pub(crate) fence: Option<Fence>,
     /// Whether changes are recorded: a store that keeps nothing gets no ops, so that the hot
     /// path copies no message for it.
     keep: bool,

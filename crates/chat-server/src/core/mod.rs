@@ -38,7 +38,7 @@ pub use self::effects::Output;
 pub use self::op::{Op, Ticket};
 pub use self::snapshot::{SavedRoom, SavedSent, SavedUser, Snapshot};
 pub use self::state::{Owner, PeerKey};
-pub use self::store::{ChangeStore, MemoryStore, Submitted, NAME_TAKEN};
+pub use self::store::{ChangeStore, Fence, MemoryStore, Submitted, NAME_TAKEN};
 
 use self::effects::Effects;
 use self::quota::Quotas;

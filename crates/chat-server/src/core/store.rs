@@ -8,7 +8,23 @@
 //!
 //! [`restore`]: super::Chat::restore
 
+use dgram_proto::chat::ClientMsg;
+use dgram_proto::session::SessionId;
+
 use super::op::{Op, Ticket};
+
+/// In a cluster: a request the core could not answer from its replica alone (a DM to a name
+/// it does not know, which another instance may have claimed a moment ago and whose claim
+/// this replica has not applied yet). The store makes sure this replica has applied the log
+/// as far as it went when asked, then hands the request back through
+/// [`Chat::fenced`](super::Chat::fenced), which answers it from the state then.
+#[derive(Debug)]
+pub struct Fence {
+    /// The session that asked.
+    pub session: SessionId,
+    /// What it asked.
+    pub msg: ClientMsg,
+}
 
 /// What a store did with one event's changes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,6 +54,13 @@ pub trait ChangeStore: std::fmt::Debug {
 
     /// How many changes wait to be committed (new messages are refused past a cap).
     fn backlog(&self) -> usize;
+
+    /// Takes a request to answer once this replica has caught up with the log (see
+    /// [`Fence`]); `Err` gives it back to be answered now: a store that is the only copy of
+    /// the state (memory, SQLite) has nothing to catch up with.
+    fn fence(&mut self, fence: Fence) -> Result<(), Fence> {
+        Err(fence)
+    }
 }
 
 /// Keeps nothing: the chat lives in memory only and every change is final at once.
@@ -70,5 +93,9 @@ impl<T: ChangeStore + ?Sized> ChangeStore for Box<T> {
 
     fn backlog(&self) -> usize {
         (**self).backlog()
+    }
+
+    fn fence(&mut self, fence: Fence) -> Result<(), Fence> {
+        (**self).fence(fence)
     }
 }

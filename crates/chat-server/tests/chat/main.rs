@@ -9,6 +9,7 @@ mod claims;
 mod cluster;
 mod cluster_failover;
 mod cluster_faults;
+mod cluster_lag;
 mod core_abuse;
 mod core_journal;
 mod core_keys;

@@ -47,14 +47,17 @@ pub(super) struct Asker<'a> {
     pub(super) me: &'a str,
     /// Wall-clock time in UTC milliseconds.
     pub(super) now_ms: u64,
+    /// In a cluster: whether this replica has caught up with the log since the request came
+    /// (a [`Fence`](super::Fence) passed), so that what it does not know does not exist.
+    pub(super) fenced: bool,
 }
 
 impl ChatCore {
-    /// Handles one request from a session.
+    /// Handles one request from a session; `fenced`: see [`Asker::fenced`].
     pub(super) fn handle(
         &mut self,
         session: SessionId,
-        now_ms: u64,
+        (now_ms, fenced): (u64, bool),
         msg: ClientMsg,
         pending: &Pending,
     ) -> Effects {
@@ -62,7 +65,7 @@ impl ChatCore {
             return self.effects();
         }
         let req = msg.request_id();
-        match self.route(session, now_ms, msg, pending) {
+        match self.route(session, (now_ms, fenced), msg, pending) {
             Ok(fx) => fx,
             Err(refused) => self.refuse(session, req, refused),
         }
@@ -71,7 +74,7 @@ impl ChatCore {
     fn route(
         &mut self,
         session: SessionId,
-        now_ms: u64,
+        (now_ms, fenced): (u64, bool),
         msg: ClientMsg,
         pending: &Pending,
     ) -> Handled {
@@ -92,6 +95,7 @@ impl ChatCore {
             session,
             me: me.key(),
             now_ms,
+            fenced,
         };
         match msg {
             ClientMsg::Send { req, txn, to, text } => {
@@ -114,6 +118,15 @@ impl ChatCore {
             // Answered above; a second hello arm here keeps the match exhaustive.
             ClientMsg::Hello { .. } => Ok(self.effects()),
         }
+    }
+
+    /// In a cluster: a request this replica could not catch up with the log for in time is
+    /// refused as not sent, rather than answered from a state that may lack what it names.
+    pub(super) fn fence_failed(&mut self, fence: super::Fence, why: &str) -> Effects {
+        let message =
+            format!("the server could not check the cluster ({why}); not sent, try again");
+        let refused = Refused::new(ErrorKind::Unavailable, message);
+        self.refuse(fence.session, fence.msg.request_id(), refused)
     }
 
     /// Tells a session it sent something undecodable.

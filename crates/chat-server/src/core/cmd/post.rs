@@ -4,7 +4,7 @@
 //! Receipts follow once recipients acknowledge it. A resend (the same client-chosen `txn`
 //! again) is answered by `resend.rs` and stored no more.
 
-use dgram_proto::chat::{ErrorKind, Posted, Presence, ServerMsg, Target, Txn, MAX_TEXT};
+use dgram_proto::chat::{ClientMsg, ErrorKind, Posted, Presence, ServerMsg, Target, Txn, MAX_TEXT};
 use dgram_proto::session::SessionId;
 use dgram_proto::RequestId;
 
@@ -13,6 +13,7 @@ use super::super::op::Op;
 use super::super::pending::Pending;
 use super::super::state;
 use super::super::state::Sent;
+use super::super::store::Fence;
 use super::super::ChatCore;
 use super::{Asker, Handled, Refused};
 
@@ -39,6 +40,15 @@ pub(super) fn run(
         return Ok(fx);
     };
     let to = spelled(core, to);
+    if unknown_here(core, at, &to) {
+        // Nothing was changed or counted yet: the request goes back whole, to run again.
+        let msg = ClientMsg::Send { req, txn, to, text };
+        fx.fence = Some(Fence {
+            session: at.session,
+            msg,
+        });
+        return Ok(fx);
+    }
     let recipients = recipients(core, at, &to)?;
     inbox_has_room(core, &to, &recipients)?;
     // One allocation for the answer and every delivery (a room post fans out to each member).
@@ -86,6 +96,16 @@ fn spelled(core: &ChatCore, to: Target) -> Target {
                 .map_or(r, |rs| rs.room.clone()),
         ),
     }
+}
+
+/// In a cluster, a DM to a name this replica does not know may be to one claimed through
+/// another instance a moment ago, whose claim has not been applied here yet: it is answered
+/// once this replica has caught up with the log (then an unknown name is refused as
+/// unknown). A single server knows every name; it never asks, and copies nothing for it.
+fn unknown_here(core: &ChatCore, at: Asker<'_>, to: &Target) -> bool {
+    core.clustered
+        && !at.fenced
+        && matches!(to, Target::User(name) if !core.state.users.contains_key(name.key()))
 }
 
 /// The sessions a message goes to: a user's receiving sessions, or every other member's.
