@@ -10,6 +10,9 @@
 
 mod chat;
 mod cmd;
+mod dms;
+#[cfg(test)]
+mod dms_tests;
 mod effects;
 mod instances;
 mod keeping;

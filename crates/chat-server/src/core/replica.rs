@@ -150,7 +150,7 @@ impl ChatCore {
             Target::User(to) => {
                 let pair = state::pair_key(&p.from, to);
                 let cap = self.config.dm_history;
-                let log = self.state.dms.entry(pair).or_default();
+                let log = self.state.dms.log_mut(pair);
                 self.stats.history_dropped += state::push_capped(log, p.clone(), cap);
                 if p.from.key() != to.key() {
                     let mine = self.local_receiving(p.from.key());

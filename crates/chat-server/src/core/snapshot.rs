@@ -98,7 +98,7 @@ impl ChatCore {
             if let Target::User(to) = &p.to {
                 let pair = pair_key(&p.from, to);
                 let cap = self.config.dm_history;
-                let log = self.state.dms.entry(pair).or_default();
+                let log = self.state.dms.log_mut(pair);
                 push_capped(log, p, cap);
             }
         }

@@ -11,6 +11,8 @@ use dgram_proto::chat::{ChatId, Posted, Room, Txn};
 use dgram_proto::session::SessionId;
 use dgram_proto::Name;
 
+use super::dms::Dms;
+
 /// A client's long-term public key, as its session proved it in the handshake.
 pub type PeerKey = [u8; 32];
 
@@ -259,7 +261,7 @@ pub(crate) struct State {
     pub(crate) users: HashMap<UserKey, Box<User>>,
     pub(crate) sessions: HashMap<SessionId, SessionInfo>,
     pub(crate) rooms: HashMap<String, RoomState>,
-    pub(crate) dms: HashMap<(Name, Name), VecDeque<Posted>>,
+    pub(crate) dms: Dms,
 }
 
 impl State {
@@ -287,19 +289,12 @@ impl State {
 
     /// Every session of every user who shares a room or a DM conversation with `key` (one
     /// still in the history), except `key`'s own: who is told of `key`'s presence. DM partners
-    /// are found by a pass over the conversations, which is only on a presence change (a
-    /// hello, a last goodbye, an away), and an index would be one more thing to keep right.
+    /// come from [`Dms::partners`], so this costs `key`'s partners and co-members, not every
+    /// conversation on the server (issue 17).
     pub(crate) fn presence_sessions(&self, key: &str) -> Vec<SessionId> {
         let mut sessions = self.co_member_sessions(key);
-        let partners = self
-            .dms
-            .keys()
-            .filter_map(|(a, b)| match (a.key(), b.key()) {
-                (a, b) if a == key && b != key => Some(b),
-                (a, b) if b == key && a != key => Some(a),
-                _ => None,
-            });
-        let users = partners.filter_map(|k| self.users.get(k));
+        let partners = self.dms.partners(key);
+        let users = partners.iter().filter_map(|n| self.users.get(n.key()));
         sessions.extend(users.flat_map(|u| u.sessions.iter().copied()));
         sessions.sort_unstable();
         sessions.dedup();

@@ -197,7 +197,7 @@ fn to_user(
 ) {
     let pair = state::pair_key(&posted.from, name);
     let cap = core.config.dm_history;
-    let log = core.state.dms.entry(pair).or_default();
+    let log = core.state.dms.log_mut(pair);
     core.stats.history_dropped += state::push_capped(log, posted.clone(), cap);
     // The sender's other sessions see what it sent (a `listen` beside a `send`).
     let mine: Vec<SessionId> = core
