@@ -130,6 +130,9 @@ mod tests {
         assert_eq!(dms.partners("mia"), &[] as &[Name]);
         assert_eq!(dms.partners("egon").len(), 1);
         dms.retain(|_, _| false);
-        assert!(dms.partners.is_empty(), "users with no conversation have no entry");
+        assert!(
+            dms.partners.is_empty(),
+            "users with no conversation have no entry"
+        );
     }
 }

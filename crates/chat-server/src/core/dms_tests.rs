@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 
-use dgram_proto::chat::{ClientMsg, Posted, Target};
+use dgram_proto::chat::{ClientMsg, Posted, ServerMsg, Target};
 use dgram_proto::Name;
 
 use super::pending::Pending;
@@ -38,7 +38,7 @@ fn hello(core: &mut ChatCore, session: u32, who: &str, now: u64) {
         key: None,
         send_only: false,
     };
-    core.handle(session, now, greet, &Pending::default());
+    core.handle(session, (now, false), greet, &Pending::default());
 }
 
 fn dm(core: &mut ChatCore, session: u32, to: &str, now: u64) {
@@ -49,7 +49,12 @@ fn dm(core: &mut ChatCore, session: u32, to: &str, now: u64) {
         to: Target::User(name(to)),
         text: "hi".into(),
     };
-    core.handle(session, now, msg, &Pending::default());
+    let fx = core.handle(session, (now, false), msg, &Pending::default());
+    let refused = fx
+        .out
+        .iter()
+        .find(|o| matches!(*o.msg, ServerMsg::Error { .. }));
+    assert!(refused.is_none(), "{session} to {to}: {refused:?}");
 }
 
 /// Each user's partners as the old pass over every conversation found them, sorted.
@@ -69,7 +74,13 @@ fn scanned(core: &ChatCore, key: &str) -> Vec<String> {
 }
 
 fn indexed(core: &ChatCore, key: &str) -> Vec<String> {
-    let mut out: Vec<String> = core.state.dms.partners(key).iter().map(|n| n.key().to_owned()).collect();
+    let mut out: Vec<String> = core
+        .state
+        .dms
+        .partners(key)
+        .iter()
+        .map(|n| n.key().to_owned())
+        .collect();
     out.sort_unstable();
     out
 }
@@ -92,10 +103,11 @@ fn the_partner_index_matches_a_scan_through_posts_expiry_restore_and_replicas() 
     }
     dm(&mut core, 1, "egon", NOW);
     dm(&mut core, 2, "Alex", NOW); // the same conversation, from the other side
-    dm(&mut core, 1, "alex", NOW); // to oneself: a log, not a partnership
+    dm(&mut core, 1, "alex", NOW); // to oneself: accepted, but no partnership
     dm(&mut core, 3, "黎诗", NOW + 2 * DAY_MS);
     dm(&mut core, 3, "egon", NOW + 2 * DAY_MS);
-    assert_eq!(core.state.dms.len(), 4);
+    let pairs: Vec<_> = core.state.dms.pairs().collect();
+    assert_eq!(core.state.dms.len(), 3, "{pairs:?}");
     assert_index_matches(&core, &USERS, "after posts");
     assert_eq!(indexed(&core, "egon"), ["alex", "mia"]);
 
