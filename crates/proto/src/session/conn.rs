@@ -1,6 +1,7 @@
 //! One established session, either side: it ties the sending and receiving halves to the
-//! packet numbers (truncated in the header, rebuilt here), the ACK frames, the timers
-//! (retransmission, ack, keepalive, idle, message deadlines) and the goodbye.
+//! packet numbers (truncated in the header, rebuilt here) and the ACK frames; its timers
+//! (retransmission, ack, keepalive, idle, message deadlines), goodbye and migration are in
+//! `conn/timers.rs`.
 //!
 //! Events go straight into the endpoint's list (`out`) rather than a list of the session's
 //! own, which would keep the room its busiest moment needed for as long as the session lives.
@@ -13,12 +14,12 @@ use super::congestion::Counters;
 use super::packet::{self, frame, Ack, Frame, FrameWriter, Header, Writer, ACK_DELAY_UNIT_MICROS};
 use super::recv::{RecvState, Seen};
 use super::rtt::Rtt;
-use super::send::{Fired, SendState};
+use super::send::SendState;
 use super::time::Stamp;
-use super::{
-    Channel, CloseReason, Config, Delivery, Event, FailReason, MessageId, PathStats, SessionId,
-};
+use super::{Channel, CloseReason, Config, Delivery, Event, MessageId, PathStats, SessionId};
 use crate::Error;
+
+mod timers;
 
 /// How many times a closing side sends its goodbye: it is not acknowledged, so it is repeated.
 const CLOSE_REPEATS: u8 = 3;
@@ -352,94 +353,5 @@ impl Connection {
             header_len,
             number,
         })
-    }
-
-    pub(crate) fn poll_timeout(&self, config: &Config) -> Option<Instant> {
-        if self.closed.is_some() {
-            return None;
-        }
-        let idle = self.idle_deadline(config);
-        let keepalive =
-            (self.role == Role::Client).then(|| self.last_send.at(self.epoch) + config.keepalive);
-        [
-            Some(idle),
-            keepalive,
-            self.send.timer(&self.rtt, config),
-            self.send.next_deadline(),
-            self.recv.ack_due(config, self.epoch),
-            self.send.pacing_deadline(config, self.rtt.pacing()),
-        ]
-        .into_iter()
-        .flatten()
-        .min()
-    }
-
-    /// The deadlines that hold even while nothing may be sent: idleness and message expiry.
-    pub(crate) fn poll_deadlines(&self, config: &Config) -> Option<Instant> {
-        if self.closed.is_some() {
-            return None;
-        }
-        let idle = self.idle_deadline(config);
-        Some(self.send.next_deadline().map_or(idle, |d| d.min(idle)))
-    }
-
-    pub(crate) fn handle_timeout(&mut self, now: Instant, config: &Config, out: &mut Vec<Event>) {
-        if self.closed.is_some() {
-            return;
-        }
-        if now >= self.idle_deadline(config) {
-            self.finish(CloseReason::TimedOut, 0, out);
-            return;
-        }
-        for id in self.send.expire(now) {
-            out.push(Event::Failed {
-                id,
-                reason: FailReason::Timeout,
-            });
-        }
-        let fired = self
-            .send
-            .on_timers(now, &self.rtt, config, &mut self.counters);
-        if fired == Fired::Retransmit {
-            self.rtt.back_off();
-        }
-        // Something must go out to find out whether the path still works.
-        self.ping_pending |= fired != Fired::Nothing;
-        if self.role == Role::Client && now >= self.last_send.at(self.epoch) + config.keepalive {
-            self.ping_pending = true;
-        }
-    }
-
-    /// Ends the session here: fails what is unacknowledged and says goodbye.
-    pub(crate) fn close(&mut self, out: &mut Vec<Event>) {
-        self.finish(CloseReason::Local, CLOSE_REPEATS, out);
-    }
-
-    pub(crate) fn finish(&mut self, reason: CloseReason, goodbyes: u8, out: &mut Vec<Event>) {
-        if self.closed.is_some() {
-            return;
-        }
-        self.closed = Some(reason);
-        self.closes_left = goodbyes;
-        for id in self.send.abandon() {
-            out.push(Event::Failed {
-                id,
-                reason: FailReason::SessionClosed(reason),
-            });
-        }
-        out.push(Event::Closed { reason });
-    }
-
-    /// Moves the session to a new address of the peer's (a resume).
-    pub(crate) fn migrate(&mut self, to: SocketAddr, now: Instant, out: &mut Vec<Event>) {
-        let from = std::mem::replace(&mut self.peer, to);
-        self.heard(now);
-        if from != to {
-            out.push(Event::Migrated { from, to });
-        }
-        // What was in flight went to the old address: send it again, blaming no congestion.
-        self.send.resend_all(from != to);
-        self.rtt.reset_backoff();
-        self.ping_pending = true;
     }
 }
