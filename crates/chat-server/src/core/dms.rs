@@ -7,6 +7,7 @@
 //! way to add or drop a conversation except through these methods. Users with no
 //! conversation have no entry, so an idle session costs what it did.
 
+use std::collections::hash_map::Entry;
 use std::collections::VecDeque;
 
 use foldhash::HashMap;
@@ -31,10 +32,15 @@ pub(crate) struct Dms {
 impl Dms {
     /// The log of `pair`, made (and its two users linked) if it is new.
     pub(crate) fn log_mut(&mut self, pair: Pair) -> &mut VecDeque<Posted> {
-        if !self.logs.contains_key(&pair) {
-            self.link(&pair.0, &pair.1);
+        // One lookup: this is on every DM's path.
+        match self.logs.entry(pair) {
+            Entry::Occupied(log) => log.into_mut(),
+            Entry::Vacant(new) => {
+                let (a, b) = new.key();
+                link(&mut self.partners, a, b);
+                new.insert(VecDeque::new())
+            }
         }
-        self.logs.entry(pair).or_default()
     }
 
     /// The log of `pair`, if there is one.
@@ -76,19 +82,21 @@ impl Dms {
     pub(crate) fn pairs(&self) -> impl Iterator<Item = &Pair> {
         self.logs.keys()
     }
+}
 
-    fn link(&mut self, a: &Name, b: &Name) {
-        if a == b {
-            return;
-        }
-        for (me, other) in [(a, b), (b, a)] {
-            let list = self.partners.entry(UserKey(me.clone())).or_default();
-            // A pair's log is made once, so `other` is not in the list yet.
-            list.push(other.clone());
-        }
+/// Makes `a` and `b` each other's partners: called once per conversation, when its log is made.
+fn link(partners: &mut HashMap<UserKey, Vec<Name>>, a: &Name, b: &Name) {
+    if a == b {
+        return;
+    }
+    for (me, other) in [(a, b), (b, a)] {
+        // A pair's log is made once, so `other` is not in the list yet.
+        let list = partners.entry(UserKey(me.clone())).or_default();
+        list.push(other.clone());
     }
 }
 
+/// Undoes [`link`] when a conversation's log is dropped.
 fn unlink(partners: &mut HashMap<UserKey, Vec<Name>>, a: &Name, b: &Name) {
     if a == b {
         return;

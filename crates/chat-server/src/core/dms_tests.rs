@@ -1,6 +1,6 @@
 //! The DM partner index against the pass over every conversation it replaced: after posts,
 //! history expiry, a snapshot restore and replicated posts, each user's partners are the ones
-//! the conversations themselves name, and presence goes to the same sessions.
+//! the conversations themselves name (presence reads them through `presence_sessions`).
 
 use std::net::SocketAddr;
 
