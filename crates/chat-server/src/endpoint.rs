@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use dgram_net::session::{Endpoint, PathReport};
+use dgram_net::sys::Backlog;
 use dgram_proto::chat::{ClientMsg, ServerMsg};
 use dgram_proto::session::{Delivery, Event, MessageId, Server, SessionId, Transmit};
 use foldhash::{HashMap, HashMapExt};
@@ -16,6 +17,7 @@ use tower::{BoxError, Service};
 use crate::admit::{ClientRequest, Knock};
 use crate::core::{Output, PeerKey};
 use crate::requests::{now_ms, AnyChat, Requests};
+use crate::shed::Change;
 use crate::store::writer::Report;
 
 pub(crate) struct ChatEndpoint<L: Service<ClientRequest>> {
@@ -278,6 +280,7 @@ where
             send_failed = c.send_failed,
             unencodable = c.unencodable,
             busy = c.busy,
+            shed = c.shed,
             held = self.requests.chat.held(),
             store_backlog = self.requests.chat.store().backlog(),
             "chat server summary"
@@ -340,6 +343,23 @@ where
     }
     fn close_all(&mut self) {
         self.sessions.close_all();
+    }
+    fn receive_backlog(&mut self, now: Instant, backlog: Backlog) {
+        match self.requests.shedder.observe(now, backlog) {
+            Some(Change::Started { backlog }) => tracing::warn!(
+                queued = backlog.queued,
+                capacity = backlog.capacity,
+                percent = backlog.percent(),
+                "the receive queue is filling: refusing new messages (try again) until it drains"
+            ),
+            Some(Change::Stopped { lasted, shed, peak }) => tracing::warn!(
+                lasted = ?lasted,
+                shed,
+                peak_percent = peak,
+                "the receive queue drained: taking new messages again"
+            ),
+            None => {}
+        }
     }
     /// The driver's debug trace of a session's path as its messages are acknowledged; the
     /// end is in the "session closed" line.

@@ -18,6 +18,7 @@ pub mod send_limits;
 mod server;
 pub mod server_key;
 pub mod session_cap;
+mod shed;
 pub mod store;
 
 pub use error::Error;

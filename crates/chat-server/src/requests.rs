@@ -16,6 +16,7 @@ use tower::{BoxError, Service};
 use crate::admit::{ClientRequest, Gate, Knock, Passed, Turned};
 use crate::core::{ChangeStore, Chat, Output};
 use crate::send_limits::SendLimited;
+use crate::shed::Shedder;
 use crate::Error;
 
 /// The chat core over whichever store the server was started with.
@@ -49,6 +50,8 @@ pub(crate) struct Counters {
     pub(crate) send_failed: u64,
     pub(crate) unencodable: u64,
     pub(crate) busy: u64,
+    /// Messages refused because the socket's receive queue was filling ([`Shedder`]).
+    pub(crate) shed: u64,
 }
 
 /// The limits, the core, and what was refused.
@@ -58,6 +61,7 @@ pub(crate) struct Requests<L: Service<ClientRequest>> {
     /// Sessions refused at opening (over the per-address cap), with why: rare, so kept apart.
     refused: HashMap<SessionId, String>,
     pub(crate) counters: Counters,
+    pub(crate) shedder: Shedder,
 }
 
 impl<L> Requests<L>
@@ -72,6 +76,7 @@ where
             chat,
             refused: HashMap::new(),
             counters: Counters::default(),
+            shedder: Shedder::default(),
         }
     }
 
@@ -119,7 +124,15 @@ where
         msg: ClientMsg,
         out: &mut Vec<Output>,
     ) {
-        if self.chat.store().backlog() > MAX_BACKLOG && matches!(msg, ClientMsg::Send { .. }) {
+        let sends = matches!(msg, ClientMsg::Send { .. });
+        if sends && self.shedder.sheds() {
+            self.counters.shed += 1;
+            tracing::debug!(session, "receive queue filling; message refused");
+            let why = "the server is overloaded; try again in a moment";
+            let req = msg.request_id();
+            return out.push(error(session, req, ErrorKind::Unavailable, why.into()));
+        }
+        if sends && self.chat.store().backlog() > MAX_BACKLOG {
             self.counters.busy += 1;
             tracing::debug!(session, "store backlog over its cap; message refused");
             let why = "the server is busy storing messages; try again in a moment";

@@ -23,7 +23,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::batch::{grow_buffers, Receiver};
-use crate::sys::{try_send_many, MAX_BATCH};
+use crate::sys::{receive_backlog, try_send_many, Backlog, MAX_BATCH};
 
 /// Receive batches (each up to 32 datagrams, more with GRO) read in one go before timers,
 /// commands and sends get their turn.
@@ -73,6 +73,11 @@ pub trait Endpoint {
     fn path(&self, _event: &Self::Event, _progress: bool) -> Option<PathReport> {
         None
     }
+    /// How full the socket's receive queue was after a turn's reads, before the turn's
+    /// events are handed over: [`Backlog::EMPTY`] when the turn drained the socket, else
+    /// the kernel's figure. A server that falls behind can shed work with an error before the
+    /// kernel starts dropping datagrams. Endpoints that cannot shed ignore it.
+    fn receive_backlog(&mut self, _now: Instant, _backlog: Backlog) {}
 }
 
 /// Whether `event` is worth a trace of its session's path (delivery reports only if
@@ -221,28 +226,47 @@ where
             () = sleep_until(deadline) => endpoint.handle_timeout(now()),
             ready = socket.readable() => {
                 ready?;
-                for _ in 0..RECV_BATCHES {
-                    match receiver.try_recv(socket, &state) {
-                        Ok(filled) => {
-                            let now = now();
-                            for (from, datagram) in receiver.datagrams(filled) {
-                                endpoint.handle_datagram(now, from, datagram);
-                            }
-                        }
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                        // ICMP errors for earlier sends surface here on some systems: not fatal.
-                        Err(err) => {
-                            tracing::debug!(%err, "receive failed");
-                            break;
-                        }
-                    }
-                }
+                let drained = receive_turn(socket, &state, &mut receiver, &mut endpoint);
+                // Only a turn that left datagrams behind asks the kernel how many: at low load
+                // this costs nothing, and a busy server asks once per turn of many datagrams.
+                let backlog = if drained {
+                    Backlog::EMPTY
+                } else {
+                    receive_backlog(socket).unwrap_or(Backlog::EMPTY)
+                };
+                endpoint.receive_backlog(now(), backlog);
             }
         }
     }
     endpoint.close_all();
     settle(socket, &mut endpoint, &mut on_event, &mut out, &mut traced).await;
     Ok(endpoint)
+}
+
+/// Reads up to [`RECV_BATCHES`] batches into the endpoint; whether the socket ran dry.
+fn receive_turn<E: Endpoint>(
+    socket: &UdpSocket,
+    state: &UdpSocketState,
+    receiver: &mut Receiver,
+    endpoint: &mut E,
+) -> bool {
+    for _ in 0..RECV_BATCHES {
+        match receiver.try_recv(socket, state) {
+            Ok(filled) => {
+                let now = now();
+                for (from, datagram) in receiver.datagrams(filled) {
+                    endpoint.handle_datagram(now, from, datagram);
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
+            // ICMP errors for earlier sends surface here on some systems: not fatal.
+            Err(err) => {
+                tracing::debug!(%err, "receive failed");
+                return true;
+            }
+        }
+    }
+    false
 }
 
 async fn sleep_until(deadline: Option<tokio::time::Instant>) {

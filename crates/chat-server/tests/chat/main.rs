@@ -28,4 +28,5 @@ mod resend;
 mod resend_crash;
 mod rooms;
 mod session_cap;
+mod shed;
 mod support;

@@ -1,10 +1,11 @@
 //! `sendmmsg`: one call delivers datagrams to several peers, each whole, in order, to its own
-//! address, and a batch larger than one call takes goes out over several.
+//! address, and a batch larger than one call takes goes out over several. `SO_MEMINFO`: the
+//! receive queue's fill grows with what waits in it and falls as it is read.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use dgram_net::sys::{try_send_many, MAX_BATCH};
+use dgram_net::sys::{receive_backlog, try_send_many, MAX_BATCH};
 use tokio::net::UdpSocket;
 
 /// A loopback socket the reactor has seen writable (a fresh socket's readiness is unknown
@@ -61,4 +62,38 @@ async fn a_call_takes_at_most_a_batch_and_nothing_for_an_empty_one() {
     for _ in 0..MAX_BATCH + 3 {
         assert_eq!(recv(&peer).await, payload);
     }
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn the_backlog_counts_what_waits_unread() {
+    let sender = bind().await;
+    let receiver = bind().await;
+    let to = receiver.local_addr().expect("addr");
+    let empty = receive_backlog(&receiver).expect("SO_MEMINFO on Linux");
+    assert_eq!(empty.queued, 0, "nothing sent yet: {empty:?}");
+    assert!(empty.capacity > 0, "the queue has a size: {empty:?}");
+    let payload = [7u8; 1200];
+    for _ in 0..20 {
+        sender.send_to(&payload, to).await.expect("send");
+    }
+    // Loopback delivers at once, but give the kernel a moment on a loaded machine.
+    let mut full = receive_backlog(&receiver).expect("backlog");
+    for _ in 0..50 {
+        if full.queued >= 20 * 1200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        full = receive_backlog(&receiver).expect("backlog");
+    }
+    assert!(
+        full.queued >= 20 * 1200,
+        "20 datagrams of 1200 bytes wait: {full:?}"
+    );
+    assert!(full.percent() <= 100);
+    for _ in 0..20 {
+        assert_eq!(recv(&receiver).await.len(), 1200);
+    }
+    let drained = receive_backlog(&receiver).expect("backlog");
+    assert_eq!(drained.queued, 0, "read back down to nothing: {drained:?}");
 }
