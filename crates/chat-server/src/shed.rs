@@ -1,20 +1,25 @@
 //! Load shedding, without I/O. A server that falls behind its socket would otherwise learn of
 //! it only when the kernel's receive queue overflows and drops datagrams, which the senders'
 //! retransmission timers find out about tens of milliseconds later, resending into the same
-//! full queue. Instead, once the queue the driver reports is half full, new messages (`Send`:
+//! full queue. Instead, once the queue the driver reports is four fifths full, new messages (`Send`:
 //! DMs and room posts, the load that grows) are refused with an error that tells the client to
 //! try again, which costs the server an answer instead of a delivery, a receipt and a store
 //! write; everything else (joins, acknowledgements, receipts, queries, leaving) still goes
-//! through. It stops once the queue is down to a quarter, so that it does not flap at the edge.
+//! through. It stops once the queue is down to half, so that it does not flap at the edge.
 
 use std::time::{Duration, Instant};
 
 use dgram_net::sys::Backlog;
 
-/// Receive-queue fill (per cent) at which new messages start being refused.
-pub(crate) const START_PERCENT: u32 = 50;
+/// Receive-queue fill (per cent) at which new messages start being refused. Not lower: a
+/// closed-loop load that is merely large (1000 clients with 2 DMs each in flight, under a slowed
+/// server) holds the queue steady near half full without the kernel ever dropping a datagram,
+/// and refusing there turned away 6 % of DMs that would have been served (measured under
+/// callgrind). What is left above it (1.6 MiB of the driver's 8 MiB, some 700 datagrams, five
+/// turns of reads) is the warning before the kernel drops.
+pub(crate) const START_PERCENT: u32 = 80;
 /// Fill at which they are taken again.
-pub(crate) const STOP_PERCENT: u32 = 25;
+pub(crate) const STOP_PERCENT: u32 = 50;
 
 /// Whether the server is shedding, and what the current episode has refused.
 #[derive(Debug, Default)]
@@ -97,31 +102,35 @@ mod tests {
     }
 
     #[test]
-    fn it_starts_at_half_full_and_stops_at_a_quarter_not_between() {
+    fn it_starts_at_four_fifths_and_stops_at_half_not_between() {
         let t0 = Instant::now();
         let mut s = Shedder::default();
-        assert_eq!(s.observe(t0, fill(49)), None);
-        assert!(!s.sheds(), "below half, nothing is refused");
+        assert_eq!(s.observe(t0, fill(79)), None);
+        assert!(!s.sheds(), "below four fifths, nothing is refused");
         assert_eq!(
-            s.observe(t0, fill(50)),
-            Some(Change::Started { backlog: fill(50) })
+            s.observe(t0, fill(80)),
+            Some(Change::Started { backlog: fill(80) })
         );
         assert!(s.sheds() && s.sheds());
         // Between the marks nothing changes: no flapping at the edge.
-        assert_eq!(s.observe(t0, fill(70)), None);
-        assert_eq!(s.observe(t0, fill(30)), None);
+        assert_eq!(s.observe(t0, fill(95)), None);
+        assert_eq!(s.observe(t0, fill(55)), None);
         assert!(s.sheds());
         let later = t0 + Duration::from_millis(40);
         assert_eq!(
-            s.observe(later, fill(25)),
+            s.observe(later, fill(50)),
             Some(Change::Stopped {
                 lasted: Duration::from_millis(40),
                 shed: 3,
-                peak: 70,
+                peak: 95,
             })
         );
         assert!(!s.sheds(), "taken again");
-        assert_eq!(s.observe(later, fill(40)), None, "below half stays off");
+        assert_eq!(
+            s.observe(later, fill(70)),
+            None,
+            "below four fifths stays off"
+        );
     }
 
     #[test]
