@@ -1,11 +1,11 @@
 //! Load shedding, without I/O. A server that falls behind its socket would otherwise learn of
 //! it only when the kernel's receive queue overflows and drops datagrams, which the senders'
 //! retransmission timers find out about tens of milliseconds later, resending into the same
-//! full queue. Instead, once the queue the driver reports is four fifths full, new messages (`Send`:
-//! DMs and room posts, the load that grows) are refused with an error that tells the client to
-//! try again, which costs the server an answer instead of a delivery, a receipt and a store
-//! write; everything else (joins, acknowledgements, receipts, queries, leaving) still goes
-//! through. It stops once the queue is down to half, so that it does not flap at the edge.
+//! full queue. Instead, once the queue the driver reports is four fifths full, new messages
+//! (`Send`: DMs and room posts, the load that grows) are refused with an error that tells the
+//! client to try again, which costs the server an answer instead of a delivery, a receipt and a
+//! store write; everything else (joins, acknowledgements, receipts, queries, leaving) still
+//! goes through. It stops once the queue is down to half, so that it does not flap at the edge.
 
 use std::time::{Duration, Instant};
 

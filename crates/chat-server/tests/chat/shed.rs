@@ -8,6 +8,7 @@ use std::process::{Child, Command};
 use std::time::Duration;
 
 use dgram_proto::chat::{ErrorKind, ServerMsg};
+use dgram_proto::RequestId;
 
 use crate::binary::spawn;
 use crate::support::{dm, Chat};
@@ -33,6 +34,14 @@ fn flood(server: SocketAddr) {
     }
 }
 
+/// Whether `m` is the server's answer (taken or refused) to request `req`.
+fn answers(m: &ServerMsg, req: RequestId) -> bool {
+    match m {
+        ServerMsg::Error { req: Some(r), .. } | ServerMsg::Accepted { req: r, .. } => *r == req,
+        _ => false,
+    }
+}
+
 #[tokio::test]
 async fn a_server_behind_its_socket_refuses_new_messages_with_an_error_then_recovers() {
     let data = tempfile::tempdir().expect("tempdir");
@@ -49,11 +58,7 @@ async fn a_server_behind_its_socket_refuses_new_messages_with_an_error_then_reco
     flood(addr);
     signal(&server, "-CONT");
 
-    let answer = alex
-        .until(|m| {
-            matches!(m, ServerMsg::Error { req: Some(r), .. } | ServerMsg::Accepted { req: r, .. } if *r == req)
-        })
-        .await;
+    let answer = alex.until(|m| answers(m, req)).await;
     let ServerMsg::Error { kind, message, .. } = answer else {
         panic!("read with a queue full behind it, the DM was taken: {answer:?}");
     };
@@ -69,11 +74,7 @@ async fn a_server_behind_its_socket_refuses_new_messages_with_an_error_then_reco
     tokio::time::sleep(Duration::from_millis(500)).await;
     let req = alex.req();
     alex.send(dm(req, "egon", "after the flood")).await;
-    let answer = alex
-        .until(|m| {
-            matches!(m, ServerMsg::Error { req: Some(r), .. } | ServerMsg::Accepted { req: r, .. } if *r == req)
-        })
-        .await;
+    let answer = alex.until(|m| answers(m, req)).await;
     assert!(matches!(answer, ServerMsg::Accepted { .. }), "{answer:?}");
     let got = egon
         .until(|m| matches!(m, ServerMsg::Message(p) if p.text == "after the flood"))
