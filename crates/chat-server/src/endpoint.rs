@@ -280,7 +280,7 @@ where
             send_failed = c.send_failed,
             unencodable = c.unencodable,
             busy = c.busy,
-            shed = c.shed,
+            shed = self.requests.shedder.shed(),
             held = self.requests.chat.held(),
             store_backlog = self.requests.chat.store().backlog(),
             "chat server summary"

@@ -19,6 +19,10 @@ use crate::send_limits::SendLimited;
 use crate::shed::Shedder;
 use crate::Error;
 
+/// What a client is told when the server is too far behind to take its request: the limits'
+/// queue is full, or the socket's receive queue is filling.
+const OVERLOADED: &str = "the server is overloaded; try again in a moment";
+
 /// The chat core over whichever store the server was started with.
 pub(crate) type AnyChat = Chat<Box<dyn ChangeStore + Send>>;
 
@@ -50,8 +54,6 @@ pub(crate) struct Counters {
     pub(crate) send_failed: u64,
     pub(crate) unencodable: u64,
     pub(crate) busy: u64,
-    /// Messages refused because the socket's receive queue was filling ([`Shedder`]).
-    pub(crate) shed: u64,
 }
 
 /// The limits, the core, and what was refused.
@@ -99,7 +101,7 @@ where
                 session = who.session,
                 "too many client events waiting; turned away"
             );
-            let why = "the server is overloaded; try again in a moment";
+            let why = OVERLOADED;
             if who.opens {
                 let error = BoxError::from(why);
                 self.turned(Turned { who, error }, out);
@@ -124,20 +126,11 @@ where
         msg: ClientMsg,
         out: &mut Vec<Output>,
     ) {
-        let sends = matches!(msg, ClientMsg::Send { .. });
-        if sends && self.shedder.sheds() {
-            self.counters.shed += 1;
-            tracing::debug!(session, "receive queue filling; message refused");
-            let why = "the server is overloaded; try again in a moment";
-            let req = msg.request_id();
-            return out.push(error(session, req, ErrorKind::Unavailable, why.into()));
-        }
-        if sends && self.chat.store().backlog() > MAX_BACKLOG {
-            self.counters.busy += 1;
-            tracing::debug!(session, "store backlog over its cap; message refused");
-            let why = "the server is busy storing messages; try again in a moment";
-            let req = msg.request_id();
-            return out.push(error(session, req, ErrorKind::Unavailable, why.into()));
+        if matches!(msg, ClientMsg::Send { .. }) {
+            if let Some(why) = self.send_refused(session) {
+                let req = msg.request_id();
+                return out.push(error(session, req, ErrorKind::Unavailable, why.into()));
+            }
         }
         let knock = Knock::Request(msg);
         let name = self.chat.speaks_as(session);
@@ -152,6 +145,21 @@ where
             },
             out,
         );
+    }
+
+    /// Why a new message is to be refused now, if it is: the socket's receive queue is filling
+    /// ([`Shedder`]), or the store lags too far behind. Counts the refusal.
+    fn send_refused(&mut self, session: SessionId) -> Option<&'static str> {
+        if self.shedder.sheds() {
+            tracing::debug!(session, "receive queue filling; message refused");
+            return Some(OVERLOADED);
+        }
+        if self.chat.store().backlog() > MAX_BACKLOG {
+            self.counters.busy += 1;
+            tracing::debug!(session, "store backlog over its cap; message refused");
+            return Some("the server is busy storing messages; try again in a moment");
+        }
+        None
     }
 
     /// Handles whatever is through the limits, in order.

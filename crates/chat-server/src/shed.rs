@@ -21,16 +21,19 @@ pub(crate) const START_PERCENT: u32 = 80;
 /// Fill at which they are taken again.
 pub(crate) const STOP_PERCENT: u32 = 50;
 
-/// Whether the server is shedding, and what the current episode has refused.
+/// Whether the server is shedding, and how many messages it has refused so far.
 #[derive(Debug, Default)]
 pub(crate) struct Shedder {
     episode: Option<Episode>,
+    /// Every message refused since the start: the summary's `shed`, and (less what it was
+    /// when an episode began) that episode's count.
+    shed: u64,
 }
 
 #[derive(Debug, Clone, Copy)]
 struct Episode {
     since: Instant,
-    shed: u64,
+    shed_before: u64,
     peak: u32,
 }
 
@@ -56,7 +59,7 @@ impl Shedder {
             None if percent >= START_PERCENT => {
                 self.episode = Some(Episode {
                     since: now,
-                    shed: 0,
+                    shed_before: self.shed,
                     peak: percent,
                 });
                 Some(Change::Started { backlog })
@@ -67,7 +70,7 @@ impl Shedder {
                 self.episode = None;
                 Some(Change::Stopped {
                     lasted: now.saturating_duration_since(e.since),
-                    shed: e.shed,
+                    shed: self.shed - e.shed_before,
                     peak: e.peak,
                 })
             }
@@ -80,13 +83,14 @@ impl Shedder {
 
     /// Whether a new message is to be refused now; counts it if so.
     pub(crate) fn sheds(&mut self) -> bool {
-        match &mut self.episode {
-            Some(e) => {
-                e.shed += 1;
-                true
-            }
-            None => false,
-        }
+        let sheds = self.episode.is_some();
+        self.shed += u64::from(sheds);
+        sheds
+    }
+
+    /// Messages refused since the start.
+    pub(crate) fn shed(&self) -> u64 {
+        self.shed
     }
 }
 
@@ -126,6 +130,7 @@ mod tests {
             })
         );
         assert!(!s.sheds(), "taken again");
+        assert_eq!(s.shed(), 3, "the total counts only what was refused");
         assert_eq!(
             s.observe(later, fill(70)),
             None,

@@ -73,10 +73,11 @@ pub trait Endpoint {
     fn path(&self, _event: &Self::Event, _progress: bool) -> Option<PathReport> {
         None
     }
-    /// How full the socket's receive queue was after a turn's reads, before the turn's
-    /// events are handed over: [`Backlog::EMPTY`] when the turn drained the socket, else
-    /// the kernel's figure. A server that falls behind can shed work with an error before the
-    /// kernel starts dropping datagrams. Endpoints that cannot shed ignore it.
+    /// How full the socket's receive queue was after a turn that read anything, before the
+    /// turn's events are handed over, with the time of its last read: [`Backlog::EMPTY`] when
+    /// the turn drained the socket, else the kernel's figure. A server that falls behind can
+    /// shed work with an error before the kernel starts dropping datagrams. Endpoints that
+    /// cannot shed ignore it.
     fn receive_backlog(&mut self, _now: Instant, _backlog: Backlog) {}
 }
 
@@ -226,15 +227,13 @@ where
             () = sleep_until(deadline) => endpoint.handle_timeout(now()),
             ready = socket.readable() => {
                 ready?;
-                let drained = receive_turn(socket, &state, &mut receiver, &mut endpoint);
+                let (read_at, drained) = receive_turn(socket, &state, &mut receiver, &mut endpoint);
                 // Only a turn that left datagrams behind asks the kernel how many: at low load
                 // this costs nothing, and a busy server asks once per turn of many datagrams.
-                let backlog = if drained {
-                    Backlog::EMPTY
-                } else {
-                    receive_backlog(socket).unwrap_or(Backlog::EMPTY)
-                };
-                endpoint.receive_backlog(now(), backlog);
+                if let Some(at) = read_at {
+                    let backlog = if drained { Backlog::EMPTY } else { queue_backlog(socket) };
+                    endpoint.receive_backlog(at, backlog);
+                }
             }
         }
     }
@@ -243,30 +242,42 @@ where
     Ok(endpoint)
 }
 
-/// Reads up to [`RECV_BATCHES`] batches into the endpoint; whether the socket ran dry.
+/// Reads up to [`RECV_BATCHES`] batches into the endpoint: when the last batch was read (the
+/// turn's time, so that no clock is read again after it; `None` if nothing was), and whether
+/// the socket ran dry.
 fn receive_turn<E: Endpoint>(
     socket: &UdpSocket,
     state: &UdpSocketState,
     receiver: &mut Receiver,
     endpoint: &mut E,
-) -> bool {
+) -> (Option<Instant>, bool) {
+    let mut read_at = None;
     for _ in 0..RECV_BATCHES {
         match receiver.try_recv(socket, state) {
             Ok(filled) => {
                 let now = now();
+                read_at = Some(now);
                 for (from, datagram) in receiver.datagrams(filled) {
                     endpoint.handle_datagram(now, from, datagram);
                 }
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return (read_at, true),
             // ICMP errors for earlier sends surface here on some systems: not fatal.
             Err(err) => {
                 tracing::debug!(%err, "receive failed");
-                return true;
+                return (read_at, true);
             }
         }
     }
-    false
+    (read_at, false)
+}
+
+/// The kernel's figure for what still waits unread; empty (nothing sheds) where it is not told.
+fn queue_backlog(socket: &UdpSocket) -> Backlog {
+    receive_backlog(socket).unwrap_or_else(|err| {
+        tracing::debug!(%err, "receive queue's fill unknown");
+        Backlog::EMPTY
+    })
 }
 
 async fn sleep_until(deadline: Option<tokio::time::Instant>) {

@@ -32,7 +32,7 @@ pub fn try_send_many(socket: &UdpSocket, datagrams: &[(SocketAddr, &[u8])]) -> i
 
 /// How full a socket's receive queue is, in the kernel's own accounting (each datagram counts
 /// its buffer's true size, about 2.3 KB for a 1200-byte datagram on Linux).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Backlog {
     /// Bytes the queued datagrams take.
     pub queued: u32,

@@ -1,11 +1,12 @@
 //! `sendmmsg`: one call delivers datagrams to several peers, each whole, in order, to its own
 //! address, and a batch larger than one call takes goes out over several. `SO_MEMINFO`: the
-//! receive queue's fill grows with what waits in it and falls as it is read.
+//! receive queue's fill grows with what waits in it and falls as it is read, and reads as a
+//! share of its size.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use dgram_net::sys::{receive_backlog, try_send_many, MAX_BATCH};
+use dgram_net::sys::{receive_backlog, try_send_many, Backlog, MAX_BATCH};
 use tokio::net::UdpSocket;
 
 /// A loopback socket the reactor has seen writable (a fresh socket's readiness is unknown
@@ -90,10 +91,21 @@ async fn the_backlog_counts_what_waits_unread() {
         full.queued >= 20 * 1200,
         "20 datagrams of 1200 bytes wait: {full:?}"
     );
-    assert!(full.percent() <= 100);
     for _ in 0..20 {
         assert_eq!(recv(&receiver).await.len(), 1200);
     }
     let drained = receive_backlog(&receiver).expect("backlog");
     assert_eq!(drained.queued, 0, "read back down to nothing: {drained:?}");
+}
+
+#[test]
+fn the_fill_is_a_share_of_the_capacity_capped_at_full_and_nothing_when_unknown() {
+    let fill = |queued, capacity| Backlog { queued, capacity }.percent();
+    assert_eq!(fill(4_194_304, 8_388_608), 50);
+    assert_eq!(fill(8_388_607, 8_388_608), 99, "rounded down: not full yet");
+    // The kernel lets one datagram past the limit, so the queue can hold more than its size.
+    assert_eq!(fill(8_400_000, 8_388_608), 100);
+    assert_eq!(fill(u32::MAX, 1), 100, "no overflow on the way");
+    assert_eq!(fill(5_000, 0), 0, "an unknown size never reads as full");
+    assert_eq!(Backlog::EMPTY.percent(), 0);
 }
