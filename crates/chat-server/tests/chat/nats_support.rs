@@ -139,6 +139,27 @@ impl NatsCluster {
             }
         }
     }
+
+    /// The node that leads most of the chat log's consumers: the instances' followers, whose
+    /// consumers are kept on one node each. Killing it leaves them waiting on a dead node.
+    pub(crate) async fn followers_node(&self) -> usize {
+        use futures_util::StreamExt;
+        let client = async_nats::connect(self.urls()[0].as_str())
+            .await
+            .expect("connect to NATS");
+        let js = async_nats::jetstream::new(client);
+        let stream = js.get_stream("CHAT_OPS").await.expect("the chat log");
+        let mut led = vec![0; self.nodes.len()];
+        let mut consumers = stream.consumers();
+        while let Some(info) = consumers.next().await {
+            let leader = info.ok().and_then(|i| i.cluster).and_then(|c| c.leader);
+            let node = leader.and_then(|l| l.strip_prefix('n')?.parse::<usize>().ok());
+            if let Some(n) = node.filter(|&n| n < led.len()) {
+                led[n] += 1;
+            }
+        }
+        (0..led.len()).max_by_key(|&n| led[n]).unwrap_or(0)
+    }
 }
 
 impl Drop for NatsCluster {
