@@ -23,7 +23,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::batch::{grow_buffers, Receiver};
-use crate::sys::{receive_backlog, try_send_many, Backlog, MAX_BATCH};
+use crate::sys::{gso_refused, receive_backlog, try_send_many, Backlog, MAX_BATCH};
 
 /// Receive batches (each up to 32 datagrams, more with GRO) read in one go before timers,
 /// commands and sends get their turn.
@@ -209,7 +209,7 @@ where
     let state = UdpSocketState::new(socket.into())?;
     grow_buffers(socket, &state, SOCKET_BUFFER);
     let mut receiver = Receiver::new(&state);
-    let mut out = Outbox::new();
+    let mut out = Outbox::new(state.max_gso_segments());
     let mut commands_open = true;
     let mut traced = None;
     loop {
@@ -326,20 +326,23 @@ async fn settle<E, F>(
 }
 
 /// Datagrams the endpoint wrote, waiting to go out together: one `sendmmsg` for up to
-/// [`MAX_BATCH`] of them, to however many peers.
+/// [`MAX_BATCH`] of them, to however many peers, those to one peer in a row as one GSO send.
 struct Outbox {
     buf: Vec<u8>,
     /// Each datagram's destination and length; datagram `i` starts at `i * MAX_DATAGRAM`.
     queued: Vec<(SocketAddr, usize)>,
+    /// Datagrams one GSO send may carry; 1 once the path has refused one.
+    segments: usize,
 }
 
 impl Outbox {
-    fn new() -> Self {
+    fn new(segments: usize) -> Self {
         // Grown a slot at a time as batches need: a client's driver (a process may run
         // thousands, as the chat bench does) rarely sends more than a datagram or two a turn.
         Self {
             buf: Vec::new(),
             queued: Vec::new(),
+            segments: segments.max(1),
         }
     }
 
@@ -371,13 +374,19 @@ impl Outbox {
             .collect();
         let mut rest = &datagrams[..];
         while !rest.is_empty() {
-            match try_send_many(socket, rest) {
+            match try_send_many(socket, rest, self.segments) {
                 Ok(n) => rest = &rest[n.max(1).min(rest.len())..],
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     if let Err(err) = socket.writable().await {
                         tracing::debug!(%err, "socket not writable");
                         break;
                     }
+                }
+                // Some devices cannot segment, and say so only by failing a send: the same
+                // datagrams go again, each alone, and so does everything after.
+                Err(err) if self.segments > 1 && gso_refused(&err) => {
+                    tracing::info!(%err, "segmentation offload refused; sending datagrams singly");
+                    self.segments = 1;
                 }
                 Err(err) => {
                     tracing::debug!(%err, to = %rest[0].0, "send failed");

@@ -1,9 +1,10 @@
 //! The one place in the workspace with `unsafe`: `sendmmsg(2)`, many datagrams to many peers in
-//! one system call, and `SO_MEMINFO`, how full a socket's receive queue is. Neither quinn-udp
-//! (one destination per call) nor socket2 offers them, and nix's safe `sendmmsg` cannot be
-//! used: counting its results reads address slots it never initialised for a send. Everything
-//! here builds the kernel's structures from borrowed data that outlives the call; nothing is
-//! kept across calls but plain buffers.
+//! one system call, each run of datagrams to one peer as one GSO send (`UDP_SEGMENT`), and
+//! `SO_MEMINFO`, how full a socket's receive queue is. Neither quinn-udp (one destination per
+//! call) nor socket2 offers them, and nix's safe `sendmmsg` cannot be used: counting its results
+//! reads address slots it never initialised for a send. Everything here builds the kernel's
+//! structures from borrowed data that outlives the call; nothing is kept across calls but plain
+//! buffers.
 //!
 //! Off Linux the batch goes out one `send_to` at a time, with the same results, and the
 //! receive queue's fill is unknown.
@@ -16,18 +17,61 @@ use tokio::net::UdpSocket;
 /// The most datagrams one call hands the kernel (Linux caps a call at `UIO_MAXIOV`, 1024).
 pub const MAX_BATCH: usize = 64;
 
+/// The most bytes one GSO send carries: an IPv4 datagram's 65,535 less its IP and UDP headers.
+const MAX_GSO_BYTES: usize = 65_507;
+
 /// Sends as many of `datagrams` as the socket takes without blocking, in order, and returns
-/// how many went out. An error means the first one was not sent: `WouldBlock` when the socket
-/// buffer is full (wait for writability), otherwise that datagram's own failure (the caller
-/// skips it and goes on).
-pub fn try_send_many(socket: &UdpSocket, datagrams: &[(SocketAddr, &[u8])]) -> io::Result<usize> {
+/// how many went out. Consecutive datagrams to one peer leave as one GSO send of up to
+/// `max_segments` (what quinn-udp's `max_gso_segments` says the socket can do; 1 sends each
+/// alone), which the kernel cuts back into the same datagrams. An error means the first one
+/// was not sent: `WouldBlock` when the socket buffer is full (wait for writability),
+/// [`gso_refused`] when the path cannot segment (send again with 1), otherwise that datagram's
+/// own failure (the caller skips it and goes on).
+pub fn try_send_many(
+    socket: &UdpSocket,
+    datagrams: &[(SocketAddr, &[u8])],
+    max_segments: usize,
+) -> io::Result<usize> {
     let datagrams = &datagrams[..datagrams.len().min(MAX_BATCH)];
     if datagrams.is_empty() {
         return Ok(0);
     }
+    let runs = runs(datagrams, max_segments);
     socket.try_io(tokio::io::Interest::WRITABLE, || {
-        imp::send_many(socket, datagrams)
+        imp::send_many(socket, datagrams, &runs)
     })
+}
+
+/// Whether a failed send with several segments means the network device cannot segment (as
+/// quinn-udp reads it: `EIO`, sometimes `EINVAL`).
+pub fn gso_refused(err: &io::Error) -> bool {
+    imp::gso_refused(err)
+}
+
+/// How `datagrams` splits into GSO sends, each a run's length: consecutive datagrams to one
+/// peer, all of the first's size but the last, which may be shorter (the kernel cuts a GSO send
+/// into segments of one size), at most `max_segments` and [`MAX_GSO_BYTES`] together.
+fn runs(datagrams: &[(SocketAddr, &[u8])], max_segments: usize) -> Vec<usize> {
+    let mut runs = Vec::new();
+    let mut i = 0;
+    while i < datagrams.len() {
+        let (to, first) = datagrams[i];
+        let (size, mut bytes, mut len) = (first.len(), first.len(), 1);
+        while let Some(&(next_to, next)) = datagrams.get(i + len) {
+            let fits = len < max_segments && bytes + next.len() <= MAX_GSO_BYTES;
+            if next_to != to || next.len() > size || next.is_empty() || size == 0 || !fits {
+                break;
+            }
+            bytes += next.len();
+            len += 1;
+            if next.len() < size {
+                break; // a shorter one ends the run
+            }
+        }
+        runs.push(len);
+        i += len;
+    }
+    runs
 }
 
 /// How full a socket's receive queue is, in the kernel's own accounting (each datagram counts
@@ -72,14 +116,26 @@ mod imp {
     use socket2::SockAddr;
     use tokio::net::UdpSocket;
 
+    /// `UDP_SEGMENT` from linux/udp.h (libc names it only for some targets).
+    const UDP_SEGMENT: libc::c_int = 103;
+
+    /// Room for one control message carrying a segment size (a `u16`).
+    // SAFETY: CMSG_SPACE is arithmetic on its argument; it reads no memory.
+    const CONTROL_SPACE: usize = unsafe { libc::CMSG_SPACE(2) } as usize;
+
+    /// One GSO send's control data, aligned as the kernel's `cmsghdr`.
+    #[repr(C)]
+    #[derive(Clone, Copy)]
+    struct Control {
+        _align: [libc::cmsghdr; 0],
+        bytes: [u8; CONTROL_SPACE],
+    }
+
     pub(super) fn send_many(
         socket: &UdpSocket,
         datagrams: &[(SocketAddr, &[u8])],
+        runs: &[usize],
     ) -> io::Result<usize> {
-        let addrs: Vec<SockAddr> = datagrams
-            .iter()
-            .map(|(to, _)| SockAddr::from(*to))
-            .collect();
         let mut iovs: Vec<libc::iovec> = datagrams
             .iter()
             .map(|(_, bytes)| libc::iovec {
@@ -88,25 +144,55 @@ mod imp {
                 iov_len: bytes.len(),
             })
             .collect();
-        let mut headers: Vec<libc::mmsghdr> = addrs
+        let mut starts = Vec::with_capacity(runs.len());
+        let mut start = 0;
+        for &len in runs {
+            starts.push(start);
+            start += len;
+        }
+        let addrs: Vec<SockAddr> = starts
             .iter()
-            .zip(iovs.iter_mut())
-            .map(|(addr, iov)| {
-                // SAFETY: mmsghdr is plain old data (pointers, lengths, flags); all zeroes is a
-                // valid value (no name, no payload, no control data), and some targets have
-                // private padding fields that cannot be named.
-                let mut h: libc::mmsghdr = unsafe { std::mem::zeroed() };
-                h.msg_hdr.msg_name = addr.as_ptr().cast_mut().cast();
-                h.msg_hdr.msg_namelen = addr.len();
-                h.msg_hdr.msg_iov = iov;
-                h.msg_hdr.msg_iovlen = 1;
-                h
-            })
+            .map(|&i| SockAddr::from(datagrams[i].0))
             .collect();
+        let blank = Control {
+            _align: [],
+            bytes: [0; CONTROL_SPACE],
+        };
+        let mut controls = vec![blank; runs.len()];
+        // Raw pointers taken once, so that setting up one header never invalidates another's.
+        let (iov_base, control_base) = (iovs.as_mut_ptr(), controls.as_mut_ptr());
+        let mut headers: Vec<libc::mmsghdr> = Vec::with_capacity(runs.len());
+        for (k, (&len, &start)) in runs.iter().zip(&starts).enumerate() {
+            // SAFETY: mmsghdr is plain old data (pointers, lengths, flags); all zeroes is a
+            // valid value (no name, no payload, no control data), and some targets have
+            // private padding fields that cannot be named.
+            let mut h: libc::mmsghdr = unsafe { std::mem::zeroed() };
+            h.msg_hdr.msg_name = addrs[k].as_ptr().cast_mut().cast();
+            h.msg_hdr.msg_namelen = addrs[k].len();
+            // SAFETY: the run's datagrams are `start..start + len` of `iovs`, in bounds.
+            h.msg_hdr.msg_iov = unsafe { iov_base.add(start) };
+            h.msg_hdr.msg_iovlen = len as _;
+            if len > 1 {
+                let size = u16::try_from(datagrams[start].1.len()).unwrap_or(u16::MAX);
+                // SAFETY: control `k` is in bounds and `CONTROL_SPACE` bytes, aligned as a
+                // cmsghdr, so CMSG_FIRSTHDR finds a header inside it with room for its data;
+                // the data's alignment is not promised, hence the unaligned write.
+                unsafe {
+                    h.msg_hdr.msg_control = control_base.add(k).cast();
+                    h.msg_hdr.msg_controllen = CONTROL_SPACE as _;
+                    let cmsg = libc::CMSG_FIRSTHDR(&h.msg_hdr);
+                    (*cmsg).cmsg_level = libc::SOL_UDP;
+                    (*cmsg).cmsg_type = UDP_SEGMENT;
+                    (*cmsg).cmsg_len = libc::CMSG_LEN(2) as _;
+                    std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<u16>(), size);
+                }
+            }
+            headers.push(h);
+        }
         let count = libc::c_uint::try_from(headers.len()).unwrap_or(libc::c_uint::MAX);
-        // SAFETY: `headers` holds `count` initialised entries whose name and iovec pointers
-        // point into `addrs`, `iovs` and the borrowed payloads, all alive and unmoved until
-        // the call returns; the kernel writes only each entry's `msg_len`.
+        // SAFETY: `headers` holds `count` initialised entries whose name, iovec and control
+        // pointers point into `addrs`, `iovs`, `controls` and the borrowed payloads, all alive
+        // and unmoved until the call returns; the kernel writes only each entry's `msg_len`.
         let sent = unsafe {
             libc::sendmmsg(
                 socket.as_raw_fd(),
@@ -115,7 +201,12 @@ mod imp {
                 libc::MSG_DONTWAIT,
             )
         };
-        usize::try_from(sent).map_err(|_| io::Error::last_os_error())
+        let sent = usize::try_from(sent).map_err(|_| io::Error::last_os_error())?;
+        Ok(runs[..sent.min(runs.len())].iter().sum())
+    }
+
+    pub(super) fn gso_refused(err: &io::Error) -> bool {
+        matches!(err.raw_os_error(), Some(libc::EIO | libc::EINVAL))
     }
 
     pub(super) fn receive_backlog(socket: &UdpSocket) -> io::Result<super::Backlog> {
@@ -153,6 +244,7 @@ mod imp {
     pub(super) fn send_many(
         socket: &UdpSocket,
         datagrams: &[(SocketAddr, &[u8])],
+        _runs: &[usize],
     ) -> io::Result<usize> {
         let mut sent = 0;
         for (to, bytes) in datagrams {
@@ -165,7 +257,49 @@ mod imp {
         Ok(sent)
     }
 
+    pub(super) fn gso_refused(_err: &io::Error) -> bool {
+        false
+    }
+
     pub(super) fn receive_backlog(_socket: &UdpSocket) -> io::Result<super::Backlog> {
         Err(io::ErrorKind::Unsupported.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(port: u16) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], port))
+    }
+
+    #[test]
+    fn runs_are_one_peer_one_size_and_a_shorter_last() {
+        let (full, short) = ([1u8; 1200], [2u8; 300]);
+        let d = [
+            (at(1), &full[..]),
+            (at(1), &full[..]),
+            (at(1), &short[..]),
+            (at(1), &full[..]), // after a shorter one: a new run
+            (at(2), &full[..]), // another peer
+            (at(2), &short[..]),
+            (at(1), &short[..]),
+            (at(1), &full[..]), // longer than the run's first: a new run
+        ];
+        assert_eq!(runs(&d, 64), vec![3, 1, 2, 1, 1]);
+        assert_eq!(runs(&d, 1), vec![1; 8], "one segment: each alone");
+        assert_eq!(runs(&d, 2), vec![2, 1, 1, 2, 1, 1]);
+    }
+
+    #[test]
+    fn a_run_stops_short_of_the_largest_gso_send() {
+        let full = [0u8; 1200];
+        let d = vec![(at(1), &full[..]); 64];
+        // 54 × 1200 = 64,800 fits in 65,507; 55 would not.
+        assert_eq!(runs(&d, 64), vec![54, 10]);
+        let empty: [u8; 0] = [];
+        let e = vec![(at(1), &empty[..]); 3];
+        assert_eq!(runs(&e, 64), vec![1, 1, 1], "an empty datagram goes alone");
     }
 }

@@ -1,5 +1,6 @@
 //! `sendmmsg`: one call delivers datagrams to several peers, each whole, in order, to its own
-//! address, and a batch larger than one call takes goes out over several. `SO_MEMINFO`: the
+//! address, and a batch larger than one call takes goes out over several; datagrams to one
+//! peer in a row, sent as one GSO send, arrive as the same datagrams. `SO_MEMINFO`: the
 //! receive queue's fill grows with what waits in it and falls as it is read, and reads as a
 //! share of its size.
 
@@ -38,7 +39,7 @@ async fn one_call_reaches_every_peer_with_its_own_datagrams() {
         .enumerate()
         .map(|(i, p)| (if i % 2 == 0 { to_a } else { to_b }, &p[..]))
         .collect();
-    let sent = try_send_many(&sender, &batch).expect("send");
+    let sent = try_send_many(&sender, &batch, 1).expect("send");
     assert_eq!(sent, 5, "an empty socket buffer takes the whole batch");
     for i in [0, 2, 4] {
         assert_eq!(recv(&a).await, payloads[i]);
@@ -53,16 +54,41 @@ async fn a_call_takes_at_most_a_batch_and_nothing_for_an_empty_one() {
     let sender = bind().await;
     let peer = bind().await;
     let to = peer.local_addr().expect("addr");
-    assert_eq!(try_send_many(&sender, &[]).expect("empty"), 0);
+    assert_eq!(try_send_many(&sender, &[], 1).expect("empty"), 0);
     let payload = [7u8; 16];
     let batch = vec![(to, &payload[..]); MAX_BATCH + 3];
-    let first = try_send_many(&sender, &batch).expect("send");
+    let first = try_send_many(&sender, &batch, 1).expect("send");
     assert_eq!(first, MAX_BATCH);
-    let rest = try_send_many(&sender, &batch[first..]).expect("send the rest");
+    let rest = try_send_many(&sender, &batch[first..], 1).expect("send the rest");
     assert_eq!(rest, 3);
     for _ in 0..MAX_BATCH + 3 {
         assert_eq!(recv(&peer).await, payload);
     }
+}
+
+#[tokio::test]
+async fn a_run_to_one_peer_sent_as_one_gso_send_arrives_as_the_same_datagrams() {
+    let sender = bind().await;
+    let (a, b) = (bind().await, bind().await);
+    let (to_a, to_b) = (a.local_addr().expect("addr"), b.local_addr().expect("addr"));
+    // Ten full datagrams and a shorter last to a (one run), then three to b, then a again.
+    let mut payloads: Vec<(SocketAddr, Vec<u8>)> =
+        (0..10u8).map(|i| (to_a, vec![i; 1200])).collect();
+    payloads.push((to_a, vec![10; 300]));
+    payloads.extend((11..14u8).map(|i| (to_b, vec![i; 500])));
+    payloads.push((to_a, vec![14; 1200]));
+    let batch: Vec<(SocketAddr, &[u8])> = payloads.iter().map(|(to, p)| (*to, &p[..])).collect();
+    let sent = try_send_many(&sender, &batch, 64).expect("send");
+    assert_eq!(sent, batch.len(), "counted in datagrams, not in sends");
+    for (to, payload) in &payloads {
+        let from = if *to == to_a { &a } else { &b };
+        assert_eq!(&recv(from).await, payload, "whole, in order, one at a time");
+    }
+    let mut more = [0u8; 1];
+    assert!(
+        a.try_recv_from(&mut more).is_err() && b.try_recv_from(&mut more).is_err(),
+        "nothing more arrived"
+    );
 }
 
 #[cfg(target_os = "linux")]
