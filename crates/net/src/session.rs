@@ -384,7 +384,7 @@ impl Outbox {
                 }
                 // Some devices cannot segment, and say so only by failing a send: the same
                 // datagrams go again, each alone, and so does everything after.
-                Err(err) if self.segments > 1 && gso_refused(&err) => {
+                Err(err) if gso_refused(&err, rest, self.segments) => {
                     tracing::info!(%err, "segmentation offload refused; sending datagrams singly");
                     self.segments = 1;
                 }

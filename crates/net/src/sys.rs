@@ -42,10 +42,19 @@ pub fn try_send_many(
     })
 }
 
-/// Whether a failed send with several segments means the network device cannot segment (as
-/// quinn-udp reads it: `EIO`, sometimes `EINVAL`).
-pub fn gso_refused(err: &io::Error) -> bool {
+/// Whether `err`, from [`try_send_many`] with these arguments, means that the path cannot
+/// segment: the first datagrams went as one GSO send, and failed as quinn-udp reads such a
+/// failure (`EIO`, sometimes `EINVAL`). A single datagram's own error never counts.
+pub fn gso_refused(
+    err: &io::Error,
+    datagrams: &[(SocketAddr, &[u8])],
+    max_segments: usize,
+) -> bool {
+    let first = &datagrams[..datagrams.len().min(MAX_BATCH)];
     imp::gso_refused(err)
+        && runs(first, max_segments)
+            .first()
+            .is_some_and(|&len| len > 1)
 }
 
 /// How `datagrams` splits into GSO sends, each a run's length: consecutive datagrams to one
@@ -301,5 +310,25 @@ mod tests {
         let empty: [u8; 0] = [];
         let e = vec![(at(1), &empty[..]); 3];
         assert_eq!(runs(&e, 64), vec![1, 1, 1], "an empty datagram goes alone");
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn only_a_failed_gso_send_reads_as_the_path_refusing_segmentation() {
+        let full = [0u8; 1200];
+        let eio = io::Error::from_raw_os_error(libc::EIO);
+        let two = [(at(1), &full[..]), (at(1), &full[..])];
+        assert!(gso_refused(&eio, &two, 64));
+        assert!(
+            !gso_refused(&eio, &two, 1),
+            "sent singly: that datagram's own error"
+        );
+        let apart = [(at(1), &full[..]), (at(2), &full[..])];
+        assert!(
+            !gso_refused(&eio, &apart, 64),
+            "two peers: no GSO send was made"
+        );
+        let other = io::Error::from_raw_os_error(libc::ECONNREFUSED);
+        assert!(!gso_refused(&other, &two, 64));
     }
 }
