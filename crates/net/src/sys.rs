@@ -11,6 +11,7 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::ops::Range;
 
 use tokio::net::UdpSocket;
 
@@ -54,31 +55,33 @@ pub fn gso_refused(
     imp::gso_refused(err)
         && runs(first, max_segments)
             .first()
-            .is_some_and(|&len| len > 1)
+            .is_some_and(|run| run.len() > 1)
 }
 
-/// How `datagrams` splits into GSO sends, each a run's length: consecutive datagrams to one
-/// peer, all of the first's size but the last, which may be shorter (the kernel cuts a GSO send
-/// into segments of one size), at most `max_segments` and [`MAX_GSO_BYTES`] together.
-fn runs(datagrams: &[(SocketAddr, &[u8])], max_segments: usize) -> Vec<usize> {
+/// How `datagrams` splits into GSO sends, each run the datagrams it covers: consecutive
+/// datagrams to one peer, all of the first's size but the last, which may be shorter (the
+/// kernel cuts a GSO send into segments of one size), at most `max_segments` and
+/// [`MAX_GSO_BYTES`] together. An empty datagram goes alone (nothing is longer than it, and
+/// an empty one is never a segment).
+fn runs(datagrams: &[(SocketAddr, &[u8])], max_segments: usize) -> Vec<Range<usize>> {
     let mut runs = Vec::new();
-    let mut i = 0;
-    while i < datagrams.len() {
-        let (to, first) = datagrams[i];
-        let (size, mut bytes, mut len) = (first.len(), first.len(), 1);
-        while let Some(&(next_to, next)) = datagrams.get(i + len) {
-            let fits = len < max_segments && bytes + next.len() <= MAX_GSO_BYTES;
-            if next_to != to || next.len() > size || next.is_empty() || size == 0 || !fits {
+    let mut start = 0;
+    while start < datagrams.len() {
+        let (to, first) = datagrams[start];
+        let (size, mut bytes, mut end) = (first.len(), first.len(), start + 1);
+        while let Some(&(next_to, next)) = datagrams.get(end) {
+            let fits = end - start < max_segments && bytes + next.len() <= MAX_GSO_BYTES;
+            if next_to != to || next.len() > size || next.is_empty() || !fits {
                 break;
             }
             bytes += next.len();
-            len += 1;
+            end += 1;
             if next.len() < size {
                 break; // a shorter one ends the run
             }
         }
-        runs.push(len);
-        i += len;
+        runs.push(start..end);
+        start = end;
     }
     runs
 }
@@ -120,6 +123,7 @@ pub fn receive_backlog(socket: &UdpSocket) -> io::Result<Backlog> {
 mod imp {
     use std::io;
     use std::net::SocketAddr;
+    use std::ops::Range;
     use std::os::fd::AsRawFd;
 
     use socket2::SockAddr;
@@ -143,7 +147,7 @@ mod imp {
     pub(super) fn send_many(
         socket: &UdpSocket,
         datagrams: &[(SocketAddr, &[u8])],
-        runs: &[usize],
+        runs: &[Range<usize>],
     ) -> io::Result<usize> {
         let mut iovs: Vec<libc::iovec> = datagrams
             .iter()
@@ -153,41 +157,39 @@ mod imp {
                 iov_len: bytes.len(),
             })
             .collect();
-        let mut starts = Vec::with_capacity(runs.len());
-        let mut start = 0;
-        for &len in runs {
-            starts.push(start);
-            start += len;
-        }
-        let addrs: Vec<SockAddr> = starts
+        let addrs: Vec<SockAddr> = runs
             .iter()
-            .map(|&i| SockAddr::from(datagrams[i].0))
+            .map(|run| SockAddr::from(datagrams[run.start].0))
             .collect();
         let blank = Control {
             _align: [],
             bytes: [0; CONTROL_SPACE],
         };
-        let mut controls = vec![blank; runs.len()];
+        // Control data only for the GSO sends: none (and no allocation) when every datagram
+        // goes to a peer of its own, as in a chat server's turn.
+        let mut controls = vec![blank; runs.iter().filter(|run| run.len() > 1).count()];
         // Raw pointers taken once, so that setting up one header never invalidates another's.
         let (iov_base, control_base) = (iovs.as_mut_ptr(), controls.as_mut_ptr());
+        let mut used = 0;
         let mut headers: Vec<libc::mmsghdr> = Vec::with_capacity(runs.len());
-        for (k, (&len, &start)) in runs.iter().zip(&starts).enumerate() {
+        for (k, run) in runs.iter().enumerate() {
             // SAFETY: mmsghdr is plain old data (pointers, lengths, flags); all zeroes is a
             // valid value (no name, no payload, no control data), and some targets have
             // private padding fields that cannot be named.
             let mut h: libc::mmsghdr = unsafe { std::mem::zeroed() };
             h.msg_hdr.msg_name = addrs[k].as_ptr().cast_mut().cast();
             h.msg_hdr.msg_namelen = addrs[k].len();
-            // SAFETY: the run's datagrams are `start..start + len` of `iovs`, in bounds.
-            h.msg_hdr.msg_iov = unsafe { iov_base.add(start) };
-            h.msg_hdr.msg_iovlen = len as _;
-            if len > 1 {
-                let size = u16::try_from(datagrams[start].1.len()).unwrap_or(u16::MAX);
-                // SAFETY: control `k` is in bounds and `CONTROL_SPACE` bytes, aligned as a
-                // cmsghdr, so CMSG_FIRSTHDR finds a header inside it with room for its data;
-                // the data's alignment is not promised, hence the unaligned write.
+            // SAFETY: the run is a range of `datagrams`, so of `iovs`: in bounds.
+            h.msg_hdr.msg_iov = unsafe { iov_base.add(run.start) };
+            h.msg_hdr.msg_iovlen = run.len() as _;
+            if run.len() > 1 {
+                let size = u16::try_from(datagrams[run.start].1.len()).unwrap_or(u16::MAX);
+                // SAFETY: control `used` is in bounds (one was made per run longer than one)
+                // and `CONTROL_SPACE` bytes, aligned as a cmsghdr, so CMSG_FIRSTHDR finds a
+                // header inside it with room for its data; the data's alignment is not
+                // promised, hence the unaligned write.
                 unsafe {
-                    h.msg_hdr.msg_control = control_base.add(k).cast();
+                    h.msg_hdr.msg_control = control_base.add(used).cast();
                     h.msg_hdr.msg_controllen = CONTROL_SPACE as _;
                     let cmsg = libc::CMSG_FIRSTHDR(&h.msg_hdr);
                     (*cmsg).cmsg_level = libc::SOL_UDP;
@@ -195,6 +197,7 @@ mod imp {
                     (*cmsg).cmsg_len = libc::CMSG_LEN(2) as _;
                     std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<u16>(), size);
                 }
+                used += 1;
             }
             headers.push(h);
         }
@@ -211,7 +214,8 @@ mod imp {
             )
         };
         let sent = usize::try_from(sent).map_err(|_| io::Error::last_os_error())?;
-        Ok(runs[..sent.min(runs.len())].iter().sum())
+        // The kernel counts messages; the datagrams sent are those of the runs it took.
+        Ok(runs[..sent.min(runs.len())].last().map_or(0, |run| run.end))
     }
 
     pub(super) fn gso_refused(err: &io::Error) -> bool {
@@ -247,13 +251,14 @@ mod imp {
 mod imp {
     use std::io;
     use std::net::SocketAddr;
+    use std::ops::Range;
 
     use tokio::net::UdpSocket;
 
     pub(super) fn send_many(
         socket: &UdpSocket,
         datagrams: &[(SocketAddr, &[u8])],
-        _runs: &[usize],
+        _runs: &[Range<usize>],
     ) -> io::Result<usize> {
         let mut sent = 0;
         for (to, bytes) in datagrams {
@@ -283,6 +288,13 @@ mod tests {
         SocketAddr::from(([127, 0, 0, 1], port))
     }
 
+    fn lens(datagrams: &[(SocketAddr, &[u8])], max_segments: usize) -> Vec<usize> {
+        runs(datagrams, max_segments)
+            .iter()
+            .map(Range::len)
+            .collect()
+    }
+
     #[test]
     fn runs_are_one_peer_one_size_and_a_shorter_last() {
         let (full, short) = ([1u8; 1200], [2u8; 300]);
@@ -296,9 +308,15 @@ mod tests {
             (at(1), &short[..]),
             (at(1), &full[..]), // longer than the run's first: a new run
         ];
-        assert_eq!(runs(&d, 64), vec![3, 1, 2, 1, 1]);
-        assert_eq!(runs(&d, 1), vec![1; 8], "one segment: each alone");
-        assert_eq!(runs(&d, 2), vec![2, 1, 1, 2, 1, 1]);
+        assert_eq!(lens(&d, 64), vec![3, 1, 2, 1, 1]);
+        assert_eq!(lens(&d, 1), vec![1; 8], "one segment: each alone");
+        assert_eq!(lens(&d, 2), vec![2, 1, 1, 2, 1, 1]);
+        let covered: Vec<usize> = runs(&d, 64).into_iter().flatten().collect();
+        assert_eq!(
+            covered,
+            (0..8).collect::<Vec<_>>(),
+            "every datagram once, in order"
+        );
     }
 
     #[test]
@@ -306,10 +324,10 @@ mod tests {
         let full = [0u8; 1200];
         let d = vec![(at(1), &full[..]); 64];
         // 54 × 1200 = 64,800 fits in 65,507; 55 would not.
-        assert_eq!(runs(&d, 64), vec![54, 10]);
+        assert_eq!(lens(&d, 64), vec![54, 10]);
         let empty: [u8; 0] = [];
         let e = vec![(at(1), &empty[..]); 3];
-        assert_eq!(runs(&e, 64), vec![1, 1, 1], "an empty datagram goes alone");
+        assert_eq!(lens(&e, 64), vec![1, 1, 1], "an empty datagram goes alone");
     }
 
     #[cfg(target_os = "linux")]

@@ -144,17 +144,26 @@ pub(crate) async fn run(irc: Arc<Irc>, idx: usize, server: SocketAddr) -> io::Re
     }
 }
 
+/// What a connection that was not welcomed in time fails with.
+fn timed_out(what: &str) -> io::Error {
+    let why = format!("{what} within {REGISTER_WITHIN:?}");
+    io::Error::new(io::ErrorKind::TimedOut, why)
+}
+
 /// One connection of client `idx`'s, until shutdown or failure.
 async fn connection(irc: &Arc<Irc>, idx: usize, server: SocketAddr) -> io::Result<()> {
     let register_by = tokio::time::Instant::now() + REGISTER_WITHIN;
     let stream = tokio::time::timeout_at(register_by, TcpStream::connect(server))
         .await
-        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "no connection within 10 s"))??;
+        .map_err(|_| timed_out("no connection"))??;
     stream.set_nodelay(true)?;
     let (mut rd, mut wr) = stream.into_split();
     let mut client = Client::new(Arc::clone(irc), idx);
     let nick = irc.shared.names[idx].as_str();
     let _ = write!(client.out, "NICK {nick}\r\nUSER {nick} 0 * :bench\r\n");
+    // One timer for the connection, not a new one per turn of the loop below.
+    let welcome_wait = tokio::time::sleep_until(register_by);
+    tokio::pin!(welcome_wait);
     let mut buf = vec![0u8; READ_BUF];
     let mut filled = 0;
     let slot = &irc.slots[idx];
@@ -184,9 +193,7 @@ async fn connection(irc: &Arc<Irc>, idx: usize, server: SocketAddr) -> io::Resul
                 }
             }
             () = slot.notify.notified() => {}
-            () = tokio::time::sleep_until(register_by), if !client.registered => {
-                return Err(io::Error::new(io::ErrorKind::TimedOut, "no welcome within 10 s"));
-            }
+            () = &mut welcome_wait, if !client.registered => return Err(timed_out("no welcome")),
         }
     }
     let _ = wr.write_all(b"QUIT :bench done\r\n").await;
