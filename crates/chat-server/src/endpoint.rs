@@ -130,6 +130,7 @@ where
                             lost = p.lost_packets,
                             retransmitted = p.retransmitted,
                             congestion_events = p.congestion_events,
+                            max_datagram = p.max_datagram,
                             "session closed"
                         );
                     });

@@ -16,7 +16,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use dgram_proto::session::{Client, Event, PathStats, Server, SessionId, Transmit};
-use dgram_proto::MAX_DATAGRAM;
+use dgram_proto::MAX_PATH_DATAGRAM;
 use quinn_udp::UdpSocketState;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
@@ -176,6 +176,7 @@ fn trace_path(report: &PathReport, now: Instant, last: &mut Option<Instant>) {
                 retransmitted = p.retransmitted,
                 congestion_events = p.congestion_events,
                 persistent_congestion = p.persistent_congestion,
+                max_datagram = p.max_datagram,
                 $message
             )
         };
@@ -329,7 +330,7 @@ async fn settle<E, F>(
 /// [`MAX_BATCH`] of them, to however many peers, those to one peer in a row as one GSO send.
 struct Outbox {
     buf: Vec<u8>,
-    /// Each datagram's destination and length; datagram `i` starts at `i * MAX_DATAGRAM`.
+    /// Each datagram's destination and length; datagram `i` starts at `i * MAX_PATH_DATAGRAM`.
     queued: Vec<(SocketAddr, usize)>,
     /// Datagrams one GSO send may carry; 1 once the path has refused one.
     segments: usize,
@@ -350,15 +351,16 @@ impl Outbox {
     /// anything was queued.
     fn fill<E: Endpoint>(&mut self, endpoint: &mut E, now: Instant) -> bool {
         while self.queued.len() < MAX_BATCH {
-            let start = self.queued.len() * MAX_DATAGRAM;
-            if self.buf.len() < start + MAX_DATAGRAM {
-                self.buf.resize(start + MAX_DATAGRAM, 0);
+            let start = self.queued.len() * MAX_PATH_DATAGRAM;
+            if self.buf.len() < start + MAX_PATH_DATAGRAM {
+                self.buf.resize(start + MAX_PATH_DATAGRAM, 0);
             }
-            let slot = &mut self.buf[start..start + MAX_DATAGRAM];
+            let slot = &mut self.buf[start..start + MAX_PATH_DATAGRAM];
             let Some(t) = endpoint.poll_transmit(now, slot) else {
                 break;
             };
-            self.queued.push((t.destination, t.len.min(MAX_DATAGRAM)));
+            self.queued
+                .push((t.destination, t.len.min(MAX_PATH_DATAGRAM)));
         }
         !self.queued.is_empty()
     }
@@ -370,7 +372,12 @@ impl Outbox {
             .queued
             .iter()
             .enumerate()
-            .map(|(i, &(to, len))| (to, &self.buf[i * MAX_DATAGRAM..i * MAX_DATAGRAM + len]))
+            .map(|(i, &(to, len))| {
+                (
+                    to,
+                    &self.buf[i * MAX_PATH_DATAGRAM..i * MAX_PATH_DATAGRAM + len],
+                )
+            })
             .collect();
         let mut rest = &datagrams[..];
         while !rest.is_empty() {

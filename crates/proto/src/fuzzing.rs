@@ -7,7 +7,7 @@ use crate::session::packet::{
     self, frame, parse, parse_frames, Ack, Frame, FrameWriter, Packet, Writer,
 };
 use crate::session::Keypair;
-use crate::MAX_DATAGRAM;
+use crate::{MAX_DATAGRAM, MAX_PATH_DATAGRAM};
 
 /// Parses `datagram` as a session packet. Whatever parses must write back (with the packet
 /// writers) to bytes that parse to the same packet; a data packet's sealed body is carried
@@ -16,7 +16,7 @@ pub fn session_packet(datagram: &[u8]) {
     let Some(packet) = parse(datagram) else {
         return;
     };
-    let mut buf = [0u8; MAX_DATAGRAM];
+    let mut buf = [0u8; MAX_PATH_DATAGRAM];
     let mut w = Writer::new(&mut buf);
     match &packet {
         Packet::Hello { nonce } => packet::write_hello(&mut w, nonce),
@@ -108,7 +108,7 @@ pub fn sealed_packet(bytes: &[u8]) {
     let Some((_, keys)) = responder.reply(&[7; 16]) else {
         panic!("no answer");
     };
-    let mut out = [0u8; MAX_DATAGRAM];
+    let mut out = [0u8; MAX_PATH_DATAGRAM];
     assert!(
         keys.open(bytes, header.len(), number, &mut out).is_none(),
         "a made-up packet opened"
@@ -118,7 +118,7 @@ pub fn sealed_packet(bytes: &[u8]) {
 /// Parses `bytes` as the frames of a data packet; what parses must write back (each frame in
 /// its shortest form) to bytes that parse to the same frames, no longer than the input.
 pub fn data_frames(bytes: &[u8]) {
-    if bytes.len() > MAX_DATAGRAM {
+    if bytes.len() > MAX_PATH_DATAGRAM {
         return;
     }
     let Some(frames) = parse_frames(bytes) else {

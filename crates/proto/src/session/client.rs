@@ -17,7 +17,7 @@ use super::{
     Channel, ClientStats, CloseReason, Config, Delivery, Event, MessageId, PathStats, SessionId,
     Transmit,
 };
-use crate::{Error, MAX_DATAGRAM};
+use crate::{Error, MAX_PATH_DATAGRAM};
 
 mod handshake;
 
@@ -216,7 +216,7 @@ impl Client {
                 let Some(keys) = self.keys.as_ref() else {
                     return;
                 };
-                let mut plain = [0u8; MAX_DATAGRAM];
+                let mut plain = [0u8; MAX_PATH_DATAGRAM];
                 let Some((number, frames)) = conn
                     .packet_number(&header)
                     .and_then(|n| Some((n, keys.open(datagram, header.len(), n, &mut plain)?)))
@@ -234,13 +234,14 @@ impl Client {
         self.maintain(now);
     }
 
-    /// Writes the next datagram to send into `buf` (of [`crate::MAX_DATAGRAM`] bytes).
+    /// Writes the next datagram to send into `buf` (of [`crate::MAX_PATH_DATAGRAM`] bytes; a
+    /// smaller one keeps the session's datagrams to its size).
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
         if self.handshake.is_some() {
             return self.poll_handshake(now, buf);
         }
         let conn = self.conn.as_mut()?;
-        let limit = buf.len().min(MAX_DATAGRAM).saturating_sub(TAG_LEN);
+        let limit = buf.len().min(MAX_PATH_DATAGRAM).saturating_sub(TAG_LEN);
         let len = conn.poll_transmit(now, &self.config, &mut buf[..limit], &mut self.conn_events);
         // Sending can end the session (its packet numbers ran out): pass that on and start
         // over now, as no timer is left to do it later.

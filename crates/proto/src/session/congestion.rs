@@ -87,6 +87,7 @@ impl Counters {
             lost_packets: self.lost,
             congestion_events: self.congestion_events,
             persistent_congestion: self.persistent,
+            max_datagram: super::mtu::BASE,
         }
     }
 }
@@ -146,11 +147,14 @@ impl NewReno {
             self.window = self.window.saturating_add(bytes);
             return;
         }
-        // Congestion avoidance: ALPHA of a datagram per window's worth acknowledged.
+        // Congestion avoidance: ALPHA of a datagram per window's worth acknowledged. The packet
+        // that completes the window stands for the datagram size, which path MTU discovery
+        // may have raised above the 1200 bytes the window started in.
         self.acked = self.acked.saturating_add(bytes);
         if self.acked >= self.window {
             self.acked -= self.window;
-            self.window = self.window.saturating_add(DATAGRAM * ALPHA_PERCENT / 100);
+            let datagram = bytes.max(DATAGRAM);
+            self.window = self.window.saturating_add(datagram * ALPHA_PERCENT / 100);
         }
     }
 

@@ -11,12 +11,15 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use super::congestion::Counters;
+use super::mtu::{self, Mtu};
 use super::packet::{self, frame, Ack, Frame, FrameWriter, Header, Writer, ACK_DELAY_UNIT_MICROS};
 use super::recv::{RecvState, Seen};
 use super::rtt::Rtt;
 use super::send::SendState;
 use super::time::Stamp;
-use super::{Channel, CloseReason, Config, Delivery, Event, MessageId, PathStats, SessionId};
+use super::{
+    Channel, CloseReason, Config, Delivery, Event, MessageId, PathStats, SessionId, TAG_LEN,
+};
 use crate::Error;
 
 mod timers;
@@ -50,6 +53,8 @@ pub(crate) struct Connection {
     rtt: Rtt,
     /// What congestion control counted (the controller lives with the packets in flight).
     counters: Counters,
+    /// How large a datagram the path carries (kept across bursts, unlike what is in flight).
+    mtu: Mtu,
     next_pn: u32,
     /// What the times kept below count from (see `time`): a server keeps them for every
     /// session, and `Instant`s would take twice the room.
@@ -80,6 +85,7 @@ impl Connection {
             recv: RecvState::new(),
             rtt: Rtt::default(),
             counters: Counters::default(),
+            mtu: Mtu::default(),
             next_pn: 1,
             epoch: now,
             last_recv: start,
@@ -135,9 +141,11 @@ impl Connection {
         self.rtt.smoothed()
     }
 
-    /// The congestion window, the RTT and what was counted.
+    /// The congestion window, the RTT, the datagram size and what was counted.
     pub(crate) fn path_stats(&self) -> PathStats {
-        self.counters.stats(self.send.window(), self.rtt.smoothed())
+        let mut stats = self.counters.stats(self.send.window(), self.rtt.smoothed());
+        stats.max_datagram = self.mtu.current();
+        stats
     }
 
     /// Since when this side has been waiting for an answer that has not come: the first packet
@@ -246,6 +254,7 @@ impl Connection {
             self.rtt.loss_params(config),
         );
         self.counters.add(outcome.loss);
+        self.mtu.on_ack(ack.largest, ack.bits, self.stamp(now));
         if let Some(sample) = outcome.rtt_sample {
             self.rtt.sample(sample);
         }
@@ -291,6 +300,12 @@ impl Connection {
         if self.closed.is_some() && !closing {
             return None;
         }
+        self.mtu.follow_persistent(self.counters.persistent);
+        let limit = buf.len().min(usize::from(self.mtu.current()) - TAG_LEN);
+        if let Some(probe) = self.poll_probe(now, config, buf) {
+            return Some(probe);
+        }
+        let buf = &mut buf[..limit];
         if let Some(ack) = self.early_acks.as_mut().and_then(|q| q.pop_front()) {
             if self.early_acks.as_ref().is_some_and(|q| q.is_empty()) {
                 // A burst's worth of room is not kept for the next burst.
@@ -327,6 +342,9 @@ impl Connection {
             let srtt = self.rtt.pacing();
             let sent = self.send.fill(&mut w, now, config, srtt);
             if let Some(mut sent) = sent {
+                if w.remaining() < usize::from(mtu::MAX - mtu::BASE) {
+                    self.mtu.cut_short();
+                }
                 sent.carried_ack = ack.is_some();
                 let in_flight = self.send.sent(number, sent, w.len(), srtt);
                 self.counters.on_sent(in_flight);
@@ -348,6 +366,36 @@ impl Connection {
         }
         self.next_number();
         self.last_send = now_stamp;
+        Some(Written {
+            len: w.len(),
+            header_len,
+            number,
+        })
+    }
+
+    /// A path MTU probe (`mtu`) if one is due and the congestion window has room for it: a
+    /// PING padded to the size, in flight like data, though its loss is no congestion.
+    /// Nothing else rides on it, since nothing else should be lost with it.
+    fn poll_probe(&mut self, now: Instant, config: &Config, buf: &mut [u8]) -> Option<Written> {
+        if self.closed.is_some() {
+            return None;
+        }
+        let size = self
+            .mtu
+            .poll_probe(self.stamp(now), self.rtt.timeout(config))?;
+        let len = usize::from(size) - TAG_LEN;
+        let room = self.send.window();
+        if buf.len() < len || room.in_flight + u32::from(size) > room.window {
+            return None;
+        }
+        let mut w = Writer::new(&mut buf[..len]);
+        let (number, header_len) = self.start_packet(&mut w);
+        w.put(&[frame::PING]);
+        w.pad_to(len);
+        self.mtu.probe_sent(number, size, self.stamp(now));
+        self.send
+            .sent_mtu_probe(number, size, now, self.rtt.pacing());
+        self.next_number();
         Some(Written {
             len: w.len(),
             header_len,

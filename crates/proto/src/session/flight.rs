@@ -47,6 +47,8 @@ pub(crate) struct SentPacket {
     skips: Vec<(Channel, u32)>,
     /// Whether it carried an ACK frame (see `Flight::ack_owed_from`).
     pub(crate) carried_ack: bool,
+    /// Whether it was a path MTU probe, whose loss is no sign of congestion.
+    pub(super) mtu_probe: bool,
 }
 
 impl SentPacket {
@@ -58,6 +60,16 @@ impl SentPacket {
             fragments: Vec::new(),
             skips: Vec::new(),
             carried_ack: false,
+            mtu_probe: false,
+        }
+    }
+
+    /// A path MTU probe of `size` bytes.
+    pub(super) fn mtu_probe(at: Instant, size: u16) -> Self {
+        Self {
+            size,
+            mtu_probe: true,
+            ..Self::empty(at)
         }
     }
 }
@@ -201,10 +213,7 @@ impl Flight {
     ) -> AckOutcome {
         self.largest_acked = self.largest_acked.max(largest);
         let mut out = AckOutcome::default();
-        let acked = |pn: u32| {
-            pn == largest
-                || (pn < largest && largest - pn <= 32 && bits >> (largest - pn - 1) & 1 == 1)
-        };
+        let acked = |pn: u32| super::packet::acks(largest, bits, pn);
         let lowest = largest.saturating_sub(32);
         let newly: Vec<u32> = self
             .in_flight

@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use super::congestion::{NewReno, DATAGRAM, MINIMUM_WINDOW};
-use super::flight::Flight;
+use super::flight::{Flight, SentPacket};
 use super::pacing::Pacer;
 use super::Config;
 
@@ -97,6 +97,21 @@ impl Flight {
         self.pacer.on_sent(now, size, self.cc.window(), srtt);
     }
 
+    /// Path MTU probe `number` of `size` bytes left: the window and the pacer count it as
+    /// they count data.
+    pub(super) fn on_mtu_probe_sent(
+        &mut self,
+        number: u32,
+        now: Instant,
+        size: u16,
+        srtt: Option<Duration>,
+    ) {
+        self.bytes_in_flight = self.bytes_in_flight.saturating_add(size.into());
+        self.pacer.on_sent(now, size.into(), self.cc.window(), srtt);
+        self.in_flight
+            .insert(number, SentPacket::mtu_probe(now, size));
+    }
+
     /// The peer resumed the session: send everything in flight again, without blaming the
     /// path for it. From a new address it is a new path, with a fresh window (RFC 9000 section
     /// 9.4); from the same one the window stays as the silence left it.
@@ -120,7 +135,11 @@ impl Flight {
         persistent: Option<Duration>,
         unanswered: Option<Instant>,
     ) -> LossOutcome {
-        let data = |pn: &u32| self.in_flight.get(pn).filter(|p| p.size > 0).map(|p| p.at);
+        // Pings and path MTU probes say nothing about congestion when they are lost.
+        let data = |pn: &u32| {
+            let p = self.in_flight.get(pn)?;
+            (p.size > 0 && !p.mtu_probe).then_some(p.at)
+        };
         let sent: Vec<Instant> = lost.iter().filter_map(data).collect();
         let requeued = self.requeue(lost);
         let (Some(&oldest), Some(&newest)) = (sent.first(), sent.last()) else {

@@ -27,6 +27,7 @@ mod crypto;
 mod flight;
 mod gate;
 mod keys;
+mod mtu;
 pub(crate) mod noise;
 mod pacing;
 pub mod packet;
@@ -356,6 +357,9 @@ pub struct PathStats {
     pub congestion_events: u16,
     /// Runs of losses long enough to collapse the window to its minimum.
     pub persistent_congestion: u16,
+    /// The largest datagram the session sends now: 1200 bytes until path MTU discovery has
+    /// found that the path carries more.
+    pub max_datagram: u16,
 }
 
 /// A datagram to send.

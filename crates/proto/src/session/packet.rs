@@ -8,7 +8,7 @@
 //! `0xFB` instead (also never in UTF-8, and never `0xFF`), so the version travels only in the
 //! handshake, as QUIC's short header does.
 
-use crate::MAX_DATAGRAM;
+use crate::{MAX_DATAGRAM, MAX_PATH_DATAGRAM};
 
 mod data;
 mod frames;
@@ -16,7 +16,7 @@ mod frames;
 pub(crate) use data::{decode_number, number_len, write_header, Header};
 pub use data::{HEADER_LEN, MAX_HEADER_LEN};
 pub use frames::frame_overhead_reliable;
-pub(crate) use frames::{frame, parse_frames, Ack, Frame, FrameWriter};
+pub(crate) use frames::{acks, frame, parse_frames, Ack, Frame, FrameWriter};
 
 /// The session protocol's magic bytes.
 pub const MAGIC: [u8; 2] = [0xFF, b'S'];
@@ -197,7 +197,7 @@ impl<'a> Reader<'a> {
 
 /// Parses a session packet; `None` for anything that is not one (never panics).
 pub(crate) fn parse(datagram: &[u8]) -> Option<Packet<'_>> {
-    if datagram.len() > MAX_DATAGRAM {
+    if datagram.len() > MAX_PATH_DATAGRAM {
         return None;
     }
     if let Some(header) = data::parse_header(datagram) {
@@ -304,7 +304,7 @@ impl<'a> Writer<'a> {
     }
 
     pub(crate) fn remaining(&self) -> usize {
-        self.buf.len().min(MAX_DATAGRAM) - self.len
+        self.buf.len().min(MAX_PATH_DATAGRAM) - self.len
     }
 
     /// Writes `bytes`; returns `false`, writing nothing, if they do not fit.
@@ -322,8 +322,8 @@ impl<'a> Writer<'a> {
         self.put(&[(VERSION << 4) | ty as u8]);
     }
 
-    fn pad_to(&mut self, len: usize) {
-        let target = len.min(self.buf.len()).min(MAX_DATAGRAM);
+    pub(crate) fn pad_to(&mut self, len: usize) {
+        let target = len.min(self.buf.len()).min(MAX_PATH_DATAGRAM);
         if target > self.len {
             self.buf[self.len..target].fill(0);
             self.len = target;

@@ -213,6 +213,18 @@ impl SendState {
         f.in_flight.insert(number, SentPacket::empty(now));
     }
 
+    /// Remembers path MTU probe `number` of `size` bytes, in flight like data.
+    pub(crate) fn sent_mtu_probe(
+        &mut self,
+        number: u32,
+        size: u16,
+        now: Instant,
+        srtt: Option<Duration>,
+    ) {
+        let f = self.flight.get_or_insert_with(Box::default);
+        f.on_mtu_probe_sent(number, now, size, srtt);
+    }
+
     /// Takes in the peer's acknowledgement fields.
     pub(crate) fn on_ack(
         &mut self,

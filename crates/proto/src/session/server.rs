@@ -31,7 +31,7 @@ use super::timers::Timers;
 use super::{
     Channel, Config, Delivery, Event, MessageId, PathStats, ServerStats, SessionId, Transmit,
 };
-use crate::{Error, MAX_DATAGRAM};
+use crate::{Error, MAX_PATH_DATAGRAM};
 
 mod handshake;
 
@@ -191,7 +191,7 @@ impl Server {
                     self.stats.unmatched += 1;
                     return;
                 }
-                let mut plain = [0u8; MAX_DATAGRAM];
+                let mut plain = [0u8; MAX_PATH_DATAGRAM];
                 let Some((number, frames)) = session.conn.packet_number(&header).and_then(|n| {
                     let frames = session
                         .crypto
@@ -254,7 +254,8 @@ impl Server {
         }
     }
 
-    /// Writes the next datagram to send into `buf` (of [`crate::MAX_DATAGRAM`] bytes).
+    /// Writes the next datagram to send into `buf` (of [`crate::MAX_PATH_DATAGRAM`] bytes; a
+    /// smaller one keeps the session's datagrams to its size).
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
         if let Some((to, bytes)) = self.replies.pop_front() {
             let len = bytes.len().min(buf.len());
@@ -266,7 +267,7 @@ impl Server {
         }
         while let Some(&id) = self.dirty.front() {
             if let Some(s) = self.sessions.get_mut(&id) {
-                let limit = buf.len().min(MAX_DATAGRAM).saturating_sub(TAG_LEN);
+                let limit = buf.len().min(MAX_PATH_DATAGRAM).saturating_sub(TAG_LEN);
                 let sent = s.conn.poll_transmit(
                     now,
                     &self.config,

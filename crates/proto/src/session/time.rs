@@ -32,6 +32,12 @@ impl Stamp {
         epoch + Duration::from_nanos(self.nanos())
     }
 
+    /// `d` later (saturating, some 584 years on).
+    pub(crate) fn plus(self, d: Duration) -> Self {
+        let nanos = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        Self(self.0.saturating_add(nanos))
+    }
+
     /// How long from `earlier` to this (zero if `earlier` is later).
     pub(crate) fn since_stamp(self, earlier: Stamp) -> Duration {
         Duration::from_nanos(self.nanos().saturating_sub(earlier.nanos()))

@@ -10,6 +10,7 @@ mod echo_client;
 mod echo_server;
 mod golden;
 mod handshake_support;
+mod path_mtu;
 mod session;
 mod session_crypto;
 mod session_security;

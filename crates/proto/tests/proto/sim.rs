@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use dgram_proto::session::{Client, Config, Event, Keypair, Server, ServerPin, SessionId};
-use dgram_proto::MAX_DATAGRAM;
+use dgram_proto::MAX_PATH_DATAGRAM;
 
 use crate::bottleneck::Bottleneck;
 
@@ -101,6 +101,9 @@ pub(crate) struct Sim {
     pub(crate) outage: Option<(Instant, Instant)>,
     /// A bottleneck after the link's own loss and duplication, instead of its fixed delay.
     pub(crate) bottleneck: Option<Bottleneck>,
+    /// The largest datagram the path carries; larger ones are dropped (and counted).
+    pub(crate) path_mtu: usize,
+    pub(crate) too_large: usize,
     pub(crate) server_addr: SocketAddr,
     pub(crate) server: Server,
     /// The server's long-term key (a restarted server keeps it, as a real one does).
@@ -127,6 +130,8 @@ impl Sim {
             link,
             outage: None,
             bottleneck: None,
+            path_mtu: MAX_PATH_DATAGRAM,
+            too_large: 0,
             server_addr: SERVER.parse().expect("addr"),
             server,
             server_events: Vec::new(),
@@ -193,6 +198,10 @@ impl Sim {
         {
             return;
         }
+        if bytes.len() > self.path_mtu {
+            self.too_large += 1;
+            return;
+        }
         if self.rng.chance(self.link.loss) {
             return;
         }
@@ -221,7 +230,7 @@ impl Sim {
     }
 
     fn flush(&mut self) {
-        let mut buf = vec![0u8; MAX_DATAGRAM];
+        let mut buf = vec![0u8; MAX_PATH_DATAGRAM];
         while let Some(t) = self.server.poll_transmit(self.now, &mut buf) {
             let bytes = buf[..t.len].to_vec();
             self.transmit(self.server_addr, t.destination, bytes);

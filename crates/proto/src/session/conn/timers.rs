@@ -97,6 +97,9 @@ impl Connection {
         // What was in flight went to the old address: send it again, blaming no congestion.
         self.send.resend_all(from != to);
         self.rtt.reset_backoff();
+        // A resume may come over another path (a new address, or the same after a NAT
+        // rebinding): what the old one carried proves nothing.
+        self.mtu.reset();
         self.ping_pending = true;
     }
 }

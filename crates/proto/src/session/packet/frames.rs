@@ -31,6 +31,8 @@ pub(crate) mod frame {
     /// An acknowledgement: largest, delay (in 200 µs units), missing (varints); bit `i` of
     /// missing set = packet `largest - 1 - i` was NOT received.
     pub(crate) const ACK: u8 = 8;
+    /// Padding to the end of the packet, all zero bytes: a path MTU probe's size.
+    pub(crate) const PADDING: u8 = 0;
 
     /// The longest fragment frame header: type, channel (3), seq (5), index, count, length
     /// (2: fragments are under 16 KiB).
@@ -52,6 +54,12 @@ pub(crate) struct Ack {
     pub(crate) bits: u32,
     /// How long the receiver held the ack, in units of `ACK_DELAY_UNIT_MICROS`.
     pub(crate) delay: u32,
+}
+
+/// Whether packet `pn` is among those an ACK frame of (`largest`, `bits`) acknowledges: the
+/// largest itself, and bit `i` for `largest - 1 - i`.
+pub(crate) fn acks(largest: u32, bits: u32, pn: u32) -> bool {
+    pn == largest || (pn < largest && largest - pn <= 32 && bits >> (largest - pn - 1) & 1 == 1)
 }
 
 impl Ack {
@@ -103,7 +111,7 @@ impl<'a> Reader<'a> {
 
 /// Parses every frame of a data packet, or `None` if any is malformed (the packet is then
 /// ignored whole, and not acknowledged). At most one ACK frame; a NEXT frame needs a reliable
-/// frame before it.
+/// frame before it; padding ends the packet (and is no frame of its own).
 pub(crate) fn parse_frames(bytes: &[u8]) -> Option<Vec<Frame<'_>>> {
     let mut frames = Vec::new();
     let mut r = Reader(bytes);
@@ -150,6 +158,7 @@ pub(crate) fn parse_frames(bytes: &[u8]) -> Option<Vec<Frame<'_>>> {
                     delay,
                 })
             }
+            frame::PADDING if r.0.iter().all(|&b| b == 0) => break,
             _ => return None,
         };
         if let Frame::Reliable { channel, seq, .. } = frame {

@@ -189,3 +189,22 @@ fn every_parsed_frame_writes_back_the_same() {
     });
     assert_eq!(again, bytes);
 }
+
+#[test]
+fn padding_ends_a_packet_and_must_be_zeros() {
+    let mut probe = vec![frame::PING, frame::PADDING];
+    probe.resize(1400, 0);
+    assert_eq!(parse_frames(&probe), Some(vec![Frame::Ping]));
+    // Padding may also follow data, and may be a single byte.
+    assert_eq!(
+        parse_frames(&[frame::UNRELIABLE, 1, 1, b'x', frame::PADDING]),
+        Some(vec![Frame::Unreliable {
+            channel: 1,
+            data: b"x"
+        }])
+    );
+    // Anything but zeros after it is a malformed packet, ignored whole.
+    let mut bad = probe.clone();
+    bad[900] = frame::PING;
+    assert_eq!(parse_frames(&bad), None);
+}
