@@ -31,11 +31,11 @@ pub use name::{Name, MAX_NAME_BYTES, MAX_NAME_CHARS};
 /// 1200 bytes fit every path without IP fragmentation (it is QUIC's floor for the same reason).
 pub const MAX_DATAGRAM: usize = 1200;
 
-/// The largest session datagram: what path MTU discovery probes up to (a 1500-byte Ethernet
-/// path less IPv6's 40-byte and UDP's 8-byte headers, quinn's bound too). A session sends
-/// more than [`MAX_DATAGRAM`] only once a probe of that size was acknowledged, and accepts up
-/// to this from its peer.
-pub const MAX_PATH_DATAGRAM: usize = 1452;
+/// The largest session datagram: what path MTU discovery probes up to over IPv4 (a 1500-byte
+/// Ethernet path less IPv4's 20-byte and UDP's 8-byte headers; over IPv6, 1452). A session
+/// sends more than [`MAX_DATAGRAM`] only once a probe of that size was acknowledged, and
+/// accepts up to this from its peer.
+pub const MAX_PATH_DATAGRAM: usize = 1472;
 
 /// The largest text payload of any envelope, in bytes, whatever the sender's name.
 ///

@@ -85,7 +85,7 @@ impl Connection {
             recv: RecvState::new(),
             rtt: Rtt::default(),
             counters: Counters::default(),
-            mtu: Mtu::default(),
+            mtu: Mtu::new(peer),
             next_pn: 1,
             epoch: now,
             last_recv: start,
@@ -300,7 +300,8 @@ impl Connection {
         if self.closed.is_some() && !closing {
             return None;
         }
-        self.mtu.follow_persistent(self.counters.persistent);
+        self.mtu
+            .follow_persistent(self.counters.persistent, self.peer);
         let limit = buf.len().min(usize::from(self.mtu.current()) - TAG_LEN);
         if let Some(probe) = self.poll_probe(now, config, buf) {
             return Some(probe);
@@ -342,7 +343,7 @@ impl Connection {
             let srtt = self.rtt.pacing();
             let sent = self.send.fill(&mut w, now, config, srtt);
             if let Some(mut sent) = sent {
-                if w.remaining() < usize::from(mtu::MAX - mtu::BASE) {
+                if w.remaining() < mtu::CUT_SHORT {
                     self.mtu.cut_short();
                 }
                 sent.carried_ack = ack.is_some();

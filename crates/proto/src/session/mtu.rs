@@ -4,9 +4,9 @@
 //!
 //! A session starts at [`BASE`] (1200 bytes, which every path carries) and probes only once
 //! a packet has been cut short by that size: a chat session that sends short lines never
-//! pays for a probe, a paste or a history replay does. The first probe tries [`MAX`] (what a
-//! 1500-byte Ethernet path carries under IPv6 and UDP headers, most paths); if three probes
-//! of a size go unanswered, the search halves the range between the largest size that was
+//! pays for a probe, a paste or a history replay does. The first probe tries the largest size
+//! (what a 1500-byte Ethernet path carries under the IP and UDP headers, as most paths do:
+//! [`MAX_V4`] over IPv4, [`MAX_V6`] over IPv6); if three probes of a size go unanswered, the search halves the range between the largest size that was
 //! acknowledged and the smallest that failed, until it is narrower than [`GRANULARITY`].
 //!
 //! A probe is one ack-eliciting packet (a PING padded to the size), sent only while the
@@ -18,9 +18,10 @@
 //! What the path carried can change: a session that moves to a new address, or whose
 //! packets are all lost for long enough to collapse the window (persistent congestion,
 //! which is also what a path that silently drops the larger size looks like), falls back to
-//! [`BASE`] and searches again. A search that ended below [`MAX`] tries again after
+//! [`BASE`] and searches again. A search that ended below the largest size tries again after
 //! [`RAISE_AFTER`] (RFC 8899's raise timer), as the path may have grown.
 
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use super::packet::acks;
@@ -29,8 +30,15 @@ use super::time::Stamp;
 /// The size every path carries, where every session starts.
 pub(crate) const BASE: u16 = crate::MAX_DATAGRAM as u16;
 
-/// The largest size probed.
-pub(crate) const MAX: u16 = crate::MAX_PATH_DATAGRAM as u16;
+/// The largest size probed over IPv4: 1500 bytes less 20 of IP header and 8 of UDP.
+pub(crate) const MAX_V4: u16 = crate::MAX_PATH_DATAGRAM as u16;
+
+/// The largest size probed over IPv6, whose header takes 40 bytes (quinn's bound for both).
+pub(crate) const MAX_V6: u16 = 1452;
+
+/// A packet with less room left than this was cut short: the next size up would have
+/// carried more.
+pub(crate) const CUT_SHORT: usize = (MAX_V6 - BASE) as usize;
 
 /// Probes of one size that go unanswered before the size counts as too large.
 const MAX_PROBES: u8 = 3;
@@ -39,7 +47,7 @@ const MAX_PROBES: u8 = 3;
 /// this close: a few bytes more per packet are not worth another round of probes.
 const GRANULARITY: u16 = 20;
 
-/// After a search that ended below [`MAX`], how long until it tries again.
+/// After a search that ended below the largest size, how long until it tries again.
 pub(crate) const RAISE_AFTER: Duration = Duration::from_secs(600);
 
 /// Packets acknowledged after a probe that declare it lost, as for any packet (RFC 9002's
@@ -51,8 +59,10 @@ const PACKET_THRESHOLD: u32 = 3;
 pub(crate) struct Mtu {
     /// The largest datagram the path is known to carry.
     current: u16,
-    /// The smallest size known not to pass; `MAX + 1` while none is known.
+    /// The smallest size known not to pass; `max + 1` while none is known.
     ceiling: u16,
+    /// The largest size probed, by the peer's address family.
+    max: u16,
     /// The size of the probe in flight; 0 while none is.
     probe_size: u16,
     /// Persistent congestion events already taken into account.
@@ -63,16 +73,23 @@ pub(crate) struct Mtu {
     failures: u8,
     /// Whether a packet was cut short by `current` since the search last (re)started.
     wanted: bool,
-    /// While a probe is in flight, when it left; once a search ended below [`MAX`], when it
+    /// While a probe is in flight, when it left; once a search ended below `max`, when it
     /// may start again.
     timer: Option<Stamp>,
 }
 
-impl Default for Mtu {
-    fn default() -> Self {
+impl Mtu {
+    /// A path to `peer`, not yet probed.
+    pub(crate) fn new(peer: SocketAddr) -> Self {
+        let max = match peer.ip() {
+            IpAddr::V4(_) => MAX_V4,
+            IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some() => MAX_V4,
+            IpAddr::V6(_) => MAX_V6,
+        };
         Self {
             current: BASE,
-            ceiling: MAX + 1,
+            ceiling: max + 1,
+            max,
             probe_size: 0,
             persistent_seen: 0,
             probe_number: 0,
@@ -81,9 +98,7 @@ impl Default for Mtu {
             timer: None,
         }
     }
-}
 
-impl Mtu {
     /// The largest datagram to send now.
     pub(crate) fn current(&self) -> u16 {
         self.current
@@ -94,8 +109,8 @@ impl Mtu {
     }
 
     fn next_size(&self) -> u16 {
-        if self.ceiling > MAX {
-            MAX
+        if self.ceiling > self.max {
+            self.max
         } else {
             self.current + (self.ceiling - self.current) / 2
         }
@@ -116,10 +131,10 @@ impl Mtu {
                 return None;
             }
             self.lost(now);
-        } else if !self.searching() && due && self.current < MAX {
+        } else if !self.searching() && due && self.current < self.max {
             // The raise timer: the path may carry more than when the search ended.
             self.timer = None;
-            self.ceiling = MAX + 1;
+            self.ceiling = self.max + 1;
         }
         (self.wanted && self.searching()).then(|| self.next_size())
     }
@@ -156,23 +171,25 @@ impl Mtu {
     }
 
     fn finish_if_done(&mut self, now: Stamp) {
-        self.timer = (!self.searching() && self.current < MAX).then(|| now.plus(RAISE_AFTER));
+        let below = !self.searching() && self.current < self.max;
+        self.timer = below.then(|| now.plus(RAISE_AFTER));
     }
 
-    /// The path changed or stopped carrying what it did: start again from [`BASE`].
-    pub(crate) fn reset(&mut self) {
+    /// The path changed (now to `peer`) or stopped carrying what it did: start again from
+    /// [`BASE`].
+    pub(crate) fn reset(&mut self, peer: SocketAddr) {
         *self = Self {
             persistent_seen: self.persistent_seen,
-            ..Self::default()
+            ..Self::new(peer)
         };
     }
 
     /// Takes the session's count of persistent congestion events: everything lost for several
     /// round trips may mean the path stopped carrying the larger size, so a new one starts
     /// the search over.
-    pub(crate) fn follow_persistent(&mut self, count: u16) {
+    pub(crate) fn follow_persistent(&mut self, count: u16, peer: SocketAddr) {
         if count != self.persistent_seen {
-            self.reset();
+            self.reset(peer);
             self.persistent_seen = count;
         }
     }

@@ -99,7 +99,7 @@ impl Connection {
         self.rtt.reset_backoff();
         // A resume may come over another path (a new address, or the same after a NAT
         // rebinding): what the old one carried proves nothing.
-        self.mtu.reset();
+        self.mtu.reset(to);
         self.ping_pending = true;
     }
 }

@@ -6,6 +6,10 @@ use super::*;
 
 const TIMEOUT: Duration = Duration::from_millis(300);
 
+fn v4() -> SocketAddr {
+    "192.0.2.1:5000".parse().expect("addr")
+}
+
 struct World {
     epoch: Instant,
     now: Duration,
@@ -55,21 +59,21 @@ impl World {
 
 #[test]
 fn nothing_is_probed_until_a_packet_is_cut_short() {
-    let (mut w, mut mtu) = (World::new(), Mtu::default());
+    let (mut w, mut mtu) = (World::new(), Mtu::new(v4()));
     assert_eq!(mtu.current(), BASE);
     assert_eq!(w.probe(&mut mtu), None);
     mtu.cut_short();
-    assert_eq!(w.probe(&mut mtu).map(|p| p.1), Some(MAX));
+    assert_eq!(w.probe(&mut mtu).map(|p| p.1), Some(MAX_V4));
     // One probe at a time.
     assert_eq!(w.probe(&mut mtu), None);
 }
 
 #[test]
 fn a_path_that_carries_the_largest_size_takes_one_probe() {
-    let (mut w, mut mtu) = (World::new(), Mtu::default());
+    let (mut w, mut mtu) = (World::new(), Mtu::new(v4()));
     mtu.cut_short();
-    assert_eq!(w.search(&mut mtu, 1500), vec![MAX]);
-    assert_eq!(mtu.current(), MAX);
+    assert_eq!(w.search(&mut mtu, 1500), vec![MAX_V4]);
+    assert_eq!(mtu.current(), MAX_V4);
     w.now += RAISE_AFTER * 2;
     assert_eq!(w.probe(&mut mtu), None, "nothing larger to look for");
 }
@@ -77,7 +81,7 @@ fn a_path_that_carries_the_largest_size_takes_one_probe() {
 #[test]
 fn a_smaller_path_is_found_within_the_granularity() {
     for path in [1200, 1201, 1280, 1300, 1400, 1451] {
-        let (mut w, mut mtu) = (World::new(), Mtu::default());
+        let (mut w, mut mtu) = (World::new(), Mtu::new(v4()));
         mtu.cut_short();
         let probed = w.search(&mut mtu, path);
         let found = mtu.current();
@@ -86,14 +90,14 @@ fn a_smaller_path_is_found_within_the_granularity() {
             path - found <= GRANULARITY,
             "{found} is within {GRANULARITY} of {path}: {probed:?}"
         );
-        assert_eq!(probed[..3], [MAX; 3], "three tries of the largest first");
+        assert_eq!(probed[..3], [MAX_V4; 3], "three tries of the largest first");
         assert!(probed.len() <= 3 * 5 + 3, "{probed:?}");
     }
 }
 
 #[test]
 fn one_lost_probe_is_tried_again_and_a_late_one_times_out() {
-    let (mut w, mut mtu) = (World::new(), Mtu::default());
+    let (mut w, mut mtu) = (World::new(), Mtu::new(v4()));
     mtu.cut_short();
     let (pn, size) = w.probe(&mut mtu).expect("a probe");
     // Its ack never comes, nor any later one: the timeout declares it lost.
@@ -104,38 +108,38 @@ fn one_lost_probe_is_tried_again_and_a_late_one_times_out() {
     assert_eq!(same, size);
     assert!(again > pn);
     mtu.on_ack(again, 0, w.stamp());
-    assert_eq!(mtu.current(), MAX);
+    assert_eq!(mtu.current(), MAX_V4);
 }
 
 #[test]
 fn an_ack_of_other_packets_only_declares_the_probe_lost_past_the_threshold() {
-    let (mut w, mut mtu) = (World::new(), Mtu::default());
+    let (mut w, mut mtu) = (World::new(), Mtu::new(v4()));
     mtu.cut_short();
     let (pn, _) = w.probe(&mut mtu).expect("a probe");
     mtu.on_ack(pn + 2, 0, w.stamp());
     assert_eq!(w.probe(&mut mtu), None, "two later packets: not yet lost");
     // The probe acknowledged in a later ack's bits still counts.
     mtu.on_ack(pn + 2, 0b10, w.stamp());
-    assert_eq!(mtu.current(), MAX);
+    assert_eq!(mtu.current(), MAX_V4);
 }
 
 #[test]
 fn a_reset_starts_over_from_the_base_size() {
-    let (mut w, mut mtu) = (World::new(), Mtu::default());
+    let (mut w, mut mtu) = (World::new(), Mtu::new(v4()));
     mtu.cut_short();
     w.search(&mut mtu, 1500);
-    assert_eq!(mtu.current(), MAX);
-    mtu.reset();
+    assert_eq!(mtu.current(), MAX_V4);
+    mtu.reset(v4());
     assert_eq!(mtu.current(), BASE);
     assert_eq!(w.probe(&mut mtu), None, "until a packet is cut short again");
     mtu.cut_short();
-    assert_eq!(w.search(&mut mtu, 1300).first(), Some(&MAX));
+    assert_eq!(w.search(&mut mtu, 1300).first(), Some(&MAX_V4));
     assert!(mtu.current() <= 1300 && mtu.current() > 1280);
 }
 
 #[test]
 fn a_search_that_ended_below_the_largest_size_tries_again_later() {
-    let (mut w, mut mtu) = (World::new(), Mtu::default());
+    let (mut w, mut mtu) = (World::new(), Mtu::new(v4()));
     mtu.cut_short();
     w.search(&mut mtu, 1300);
     let found = mtu.current();
@@ -143,6 +147,28 @@ fn a_search_that_ended_below_the_largest_size_tries_again_later() {
     assert_eq!(w.probe(&mut mtu), None, "not before the raise timer");
     w.now += Duration::from_secs(1);
     // The path grew meanwhile.
-    assert_eq!(w.search(&mut mtu, 1500), vec![MAX]);
+    assert_eq!(w.search(&mut mtu, 1500), vec![MAX_V4]);
     assert!(mtu.current() > found);
+}
+
+#[test]
+fn the_largest_size_follows_the_address_family() {
+    let mut w = World::new();
+    for (peer, max) in [
+        ("[2001:db8::1]:5000", MAX_V6),
+        ("[::ffff:192.0.2.1]:5000", MAX_V4),
+        ("192.0.2.1:5000", MAX_V4),
+    ] {
+        let mut mtu = Mtu::new(peer.parse().expect("addr"));
+        mtu.cut_short();
+        assert_eq!(w.search(&mut mtu, 1500), vec![max], "{peer}");
+        assert_eq!(mtu.current(), max);
+    }
+    // A move to an IPv6 address starts over with the IPv6 bound.
+    let mut mtu = Mtu::new(v4());
+    mtu.cut_short();
+    w.search(&mut mtu, 1500);
+    mtu.reset("[2001:db8::2]:5000".parse().expect("addr"));
+    mtu.cut_short();
+    assert_eq!(w.search(&mut mtu, 1500), vec![MAX_V6]);
 }
