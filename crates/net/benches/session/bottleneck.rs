@@ -89,7 +89,7 @@ fn print_row(bulk: &Bulk, name: &str, o: &Outcome) {
     println!(
         "{name:<16} messages={:<8} goodput_kbit={:>7.0} of_rate={:>5.1}% wire_kbit={:>5.0} \
          sent_per_payload={:.3} queue_dropped={:>5.1}% ({} of {} datagrams; acks {} of {}) \
-         wall_s={:.2}",
+         received_s={:.2} wall_s={:.2}",
         o.messages,
         o.goodput_bits() / 1000.0,
         bulk.share(o) * 100.0,
@@ -101,6 +101,7 @@ fn print_row(bulk: &Bulk, name: &str, o: &Outcome) {
         d.received,
         acks.queue_dropped,
         acks.received,
+        o.received_all.unwrap_or(o.wall).as_secs_f64(),
         o.wall.as_secs_f64()
     );
     if let Some(note) = &o.note {

@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use dgram_net::session::{drive, now, Command, Endpoint};
@@ -91,12 +91,16 @@ pub(crate) async fn sessions(run: Run) -> Outcome {
     let (_keep, no_commands) = mpsc::channel::<Command<Lossy<Server>>>(1);
     let received = Arc::new(AtomicUsize::new(0));
     let counter = received.clone();
+    let received_all = Arc::new(OnceLock::<Instant>::new());
+    let all = received_all.clone();
     let server_task = tokio::spawn({
         let shutdown = shutdown.clone();
         async move {
             let on_event = move |_: &mut Lossy<Server>, _, (_, e): (SessionId, Event)| {
                 if let Event::Message { .. } = e {
-                    counter.fetch_add(1, Ordering::Relaxed);
+                    if counter.fetch_add(1, Ordering::Relaxed) + 1 == run.count {
+                        let _ = all.set(Instant::now());
+                    }
                 }
             };
             drive(&server_socket, server, no_commands, on_event, shutdown).await
@@ -143,6 +147,9 @@ pub(crate) async fn sessions(run: Run) -> Outcome {
         // Cut short by the limit: what the server had received by then.
         messages: finished.and_then(Result::ok).map_or(got, |d| d.min(got)),
         wall,
+        received_all: received_all
+            .get()
+            .map(|&at| at.saturating_duration_since(start)),
         cpu,
         sent: client_wire.snapshot(),
         acks: server_wire.snapshot(),

@@ -81,6 +81,10 @@ pub(crate) struct Outcome {
     /// `Delivered` reports, capped at what the server received).
     pub(crate) messages: usize,
     pub(crate) wall: Duration,
+    /// When the receiving application had every message, counted from the start as `wall`
+    /// is: where goodput's clock stops. quinn's `wall` stops there too; dgram's runs on until
+    /// the last ack is back at the sender, a one-way trip later (plus its queue).
+    pub(crate) received_all: Option<Duration>,
     /// CPU time of the whole process, both ends (and the proxy, if any).
     pub(crate) cpu: Duration,
     /// What the client (the sender of the messages) put on the wire.
@@ -102,9 +106,10 @@ impl Outcome {
         self.cpu / self.messages.max(1) as u32
     }
 
-    /// Payload bits delivered per second.
+    /// Payload bits delivered to the receiving application per second.
     pub(crate) fn goodput_bits(&self) -> f64 {
-        (self.messages * SIZE * 8) as f64 / self.wall.as_secs_f64()
+        let clock = self.received_all.unwrap_or(self.wall);
+        (self.messages * SIZE * 8) as f64 / clock.as_secs_f64()
     }
 
     /// Bytes the sender put on the wire beyond the payload it delivered, per datagram: headers,

@@ -74,7 +74,8 @@ fn endpoint(server: Option<ServerConfig>, loss: f64, seed: u64, wire: Arc<Wire>)
 
 /// Runs `run` over one QUIC connection. The clock starts before the handshake, as dgram's
 /// does, and stops when the server has read every message (a little before the sender could
-/// know; dgram's rows wait for the last ack, so this favours quinn slightly), or at the limit.
+/// know; dgram's `wall` waits for the last ack, so its rates favour quinn slightly, while
+/// goodput stops both clocks at the receiver), or at the limit.
 pub(crate) async fn quinn(run: Run) -> Outcome {
     let (server_config, client_config) = configs();
     let (client_wire, server_wire) = (Arc::new(Wire::default()), Arc::new(Wire::default()));
@@ -117,6 +118,7 @@ pub(crate) async fn quinn(run: Run) -> Outcome {
     Outcome {
         messages: received.load(Ordering::Relaxed),
         wall,
+        received_all: None,
         cpu,
         sent: client_wire.snapshot(),
         acks: server_wire.snapshot(),

@@ -51,6 +51,7 @@ pub(crate) async fn raw_udp(count: usize, limit: Duration) -> Outcome {
     Outcome {
         messages,
         wall: start.elapsed(),
+        received_all: None,
         cpu: cpu_time().saturating_sub(cpu0),
         ..Outcome::default()
     }
