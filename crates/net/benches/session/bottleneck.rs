@@ -64,8 +64,12 @@ pub(crate) async fn rows(bulk: Bulk) {
     print_row(&bulk, "bottleneck dgram", &dgram);
     let quinn = quic::quinn(run).await;
     print_row(&bulk, "bottleneck quinn", &quinn);
+    let after = dgram
+        .data_goodput_bits()
+        .zip(quinn.data_goodput_bits())
+        .map_or(0.0, |(d, q)| d / q);
     println!(
-        "ratio goodput dgram/quinn={:.2} loss dgram={:.1}% quinn={:.1}%",
+        "ratio goodput dgram/quinn={:.3} after_handshake={after:.3} loss dgram={:.1}% quinn={:.1}%",
         dgram.goodput_bits() / quinn.goodput_bits(),
         queue_loss(&dgram) * 100.0,
         queue_loss(&quinn) * 100.0
@@ -89,7 +93,7 @@ fn print_row(bulk: &Bulk, name: &str, o: &Outcome) {
     println!(
         "{name:<16} messages={:<8} goodput_kbit={:>7.0} of_rate={:>5.1}% wire_kbit={:>5.0} \
          sent_per_payload={:.3} queue_dropped={:>5.1}% ({} of {} datagrams; acks {} of {}) \
-         received_s={:.2} wall_s={:.2}",
+         connected_s={:.3} received_s={:.2} wall_s={:.2}",
         o.messages,
         o.goodput_bits() / 1000.0,
         bulk.share(o) * 100.0,
@@ -101,6 +105,7 @@ fn print_row(bulk: &Bulk, name: &str, o: &Outcome) {
         d.received,
         acks.queue_dropped,
         acks.received,
+        o.connected.unwrap_or_default().as_secs_f64(),
         o.received_all.unwrap_or(o.wall).as_secs_f64(),
         o.wall.as_secs_f64()
     );

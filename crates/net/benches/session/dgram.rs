@@ -118,9 +118,10 @@ pub(crate) async fn sessions(run: Run) -> Outcome {
     let (commands, command_rx) = mpsc::channel::<Command<Lossy<Client>>>(4);
     let (done_tx, done) = oneshot::channel::<usize>();
     let acked = Arc::new(AtomicUsize::new(0));
+    let connected = Arc::new(OnceLock::<Instant>::new());
     let client_task = tokio::spawn({
         let shutdown = shutdown.clone();
-        let on_event = sender(run.count, done_tx, acked.clone());
+        let on_event = sender(run.count, done_tx, acked.clone(), connected.clone());
         async move { drive(&client_socket, client, command_rx, on_event, shutdown).await }
     });
     let cpu0 = cpu_time();
@@ -148,6 +149,9 @@ pub(crate) async fn sessions(run: Run) -> Outcome {
         messages: finished.and_then(Result::ok).map_or(got, |d| d.min(got)),
         wall,
         received_all: received_all
+            .get()
+            .map(|&at| at.saturating_duration_since(start)),
+        connected: connected
             .get()
             .map(|&at| at.saturating_duration_since(start)),
         cpu,
@@ -181,6 +185,7 @@ fn sender(
     count: usize,
     done_tx: oneshot::Sender<usize>,
     acked: Arc<AtomicUsize>,
+    connected: Arc<OnceLock<Instant>>,
 ) -> impl FnMut(&mut Lossy<Client>, Instant, Event) + Send + 'static {
     let mut done_tx = Some(done_tx);
     let payload = vec![b'x'; SIZE];
@@ -192,6 +197,7 @@ fn sender(
         match e {
             Event::Connected { .. } => {
                 started.get_or_insert(now);
+                let _ = connected.set(now);
             }
             Event::Delivered { .. } => {
                 delivered += 1;

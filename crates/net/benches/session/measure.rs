@@ -85,6 +85,10 @@ pub(crate) struct Outcome {
     /// is: where goodput's clock stops. quinn's `wall` stops there too; dgram's runs on until
     /// the last ack is back at the sender, a one-way trip later (plus its queue).
     pub(crate) received_all: Option<Duration>,
+    /// When the sender's handshake was done, counted from the start: goodput after it shows
+    /// the data's own rate, without the handshake's round trips (dgram's takes two, the
+    /// stateless cookie first; quinn's one).
+    pub(crate) connected: Option<Duration>,
     /// CPU time of the whole process, both ends (and the proxy, if any).
     pub(crate) cpu: Duration,
     /// What the client (the sender of the messages) put on the wire.
@@ -104,6 +108,15 @@ impl Outcome {
 
     pub(crate) fn cpu_per_message(&self) -> Duration {
         self.cpu / self.messages.max(1) as u32
+    }
+
+    /// Payload bits delivered per second from the end of the handshake to the last message.
+    pub(crate) fn data_goodput_bits(&self) -> Option<f64> {
+        let clock = self
+            .received_all
+            .unwrap_or(self.wall)
+            .checked_sub(self.connected?)?;
+        Some((self.messages * SIZE * 8) as f64 / clock.as_secs_f64())
     }
 
     /// Payload bits delivered to the receiving application per second.

@@ -15,7 +15,7 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use quinn::rustls::pki_types::{CertificateDer, PrivatePkcs8KeyDer};
@@ -89,6 +89,7 @@ pub(crate) async fn quinn(run: Run) -> Outcome {
     let received = Arc::new(AtomicUsize::new(0));
     let (done_tx, done) = oneshot::channel::<()>();
     let (conn_tx, conn_rx) = oneshot::channel::<Connection>();
+    let connected = Arc::new(OnceLock::<Instant>::new());
     let cpu0 = cpu_time();
     let start = Instant::now();
     let server_task = tokio::spawn(report(
@@ -97,7 +98,13 @@ pub(crate) async fn quinn(run: Run) -> Outcome {
     ));
     let client_task = tokio::spawn(report(
         "client",
-        send(client.clone(), route.addr, run.count, conn_tx),
+        send(
+            client.clone(),
+            route.addr,
+            run.count,
+            conn_tx,
+            connected.clone(),
+        ),
     ));
     let _ = tokio::time::timeout(run.limit, done).await;
     let wall = start.elapsed();
@@ -119,6 +126,9 @@ pub(crate) async fn quinn(run: Run) -> Outcome {
         messages: received.load(Ordering::Relaxed),
         wall,
         received_all: None,
+        connected: connected
+            .get()
+            .map(|&at| at.saturating_duration_since(start)),
         cpu,
         sent: client_wire.snapshot(),
         acks: server_wire.snapshot(),
@@ -155,8 +165,10 @@ async fn send(
     to: SocketAddr,
     count: usize,
     conn_tx: oneshot::Sender<Connection>,
+    connected: Arc<OnceLock<Instant>>,
 ) -> Result<(), BoxError> {
     let conn = endpoint.connect(to, SERVER_NAME)?.await?;
+    let _ = connected.set(Instant::now());
     let _ = conn_tx.send(conn.clone());
     let mut stream = conn.open_uni().await?;
     let mut frame = Vec::with_capacity(PREFIX + SIZE);
