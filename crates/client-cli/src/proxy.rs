@@ -52,6 +52,11 @@ pub(crate) struct ProxyArgs {
     #[arg(long, value_name = "DURATION", default_value = "50", requires = "rate",
           value_parser = link_time)]
     pub(crate) queue: Duration,
+    /// The largest datagram (UDP payload) the path carries: larger ones are dropped and
+    /// counted as "too large", as a tunnel or VPN would drop them, so that path MTU discovery
+    /// has something to find [default: no limit].
+    #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u32).range(1..=65_507))]
+    pub(crate) mtu: Option<u32>,
     /// Seed of every random decision: the same seed and the same traffic replay the same
     /// drops, duplicates and delays [default: from the clock, printed at start].
     #[arg(long, value_name = "N")]
@@ -111,6 +116,7 @@ pub(crate) fn run(a: ProxyArgs) -> anyhow::Result<ExitCode> {
             rate_kbit,
             queue: a.queue,
         }),
+        mtu: a.mtu.map(|m| m as usize),
         seed,
     };
     let limits = Limits {
@@ -135,7 +141,7 @@ pub(crate) fn run(a: ProxyArgs) -> anyhow::Result<ExitCode> {
             io::stderr().lock(),
             "proxy listening on {local}, forwarding to {}{}; seed {seed} (replay with --seed {seed})",
             a.to,
-            link_note(impairment.bottleneck)
+            link_note(impairment.bottleneck, impairment.mtu)
         )
         .context("writing to stderr")?;
         let shutdown = CancellationToken::new();
@@ -150,15 +156,19 @@ pub(crate) fn run(a: ProxyArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// What the start line says of the bottleneck: nothing without one.
-fn link_note(bottleneck: Option<Bottleneck>) -> String {
-    bottleneck.map_or_else(String::new, |b| {
+/// What the start line says of the bottleneck and the MTU: nothing without them.
+fn link_note(bottleneck: Option<Bottleneck>, mtu: Option<usize>) -> String {
+    let link = bottleneck.map_or_else(String::new, |b| {
         format!(
             "; at most {} kbit/s each way, queue {} ms",
             b.rate_kbit,
             b.queue.as_millis()
         )
-    })
+    });
+    let mtu = mtu.map_or_else(String::new, |m| {
+        format!("; datagrams over {m} bytes dropped")
+    });
+    link + &mtu
 }
 
 /// Logs on stderr at info unless `RUST_LOG` says otherwise: the start, a summary every 10 s
@@ -209,14 +219,18 @@ mod tests {
 
     #[test]
     fn the_start_line_tells_of_a_bottleneck() {
-        assert_eq!(link_note(None), "");
+        assert_eq!(link_note(None, None), "");
         let slow = Bottleneck {
             rate_kbit: 2000,
             queue: Duration::from_millis(50),
         };
         assert_eq!(
-            link_note(Some(slow)),
+            link_note(Some(slow), None),
             "; at most 2000 kbit/s each way, queue 50 ms"
+        );
+        assert_eq!(
+            link_note(Some(slow), Some(1300)),
+            "; at most 2000 kbit/s each way, queue 50 ms; datagrams over 1300 bytes dropped"
         );
     }
 

@@ -8,7 +8,8 @@ use crate::{Bottleneck, Error};
 
 /// The impairments the proxy applies, the same in both directions.
 ///
-/// Each datagram is, in this order: dropped with probability `loss`; otherwise sent twice with
+/// Each datagram is, in this order: dropped if it is larger than `mtu`; dropped with
+/// probability `loss`; otherwise sent twice with
 /// probability `dup`; with a `bottleneck`, each copy waits its turn on the rate-limited link or
 /// is dropped if its queue is full; then held for `delay`, plus, with probability `reorder`, an
 /// extra random delay of up to [`Impairment::max_reorder_delay`], so that it overtakes or is
@@ -26,6 +27,10 @@ pub struct Impairment {
     /// A bandwidth limit with a drop-tail queue, one per direction, shared by every client;
     /// none by default.
     pub bottleneck: Option<Bottleneck>,
+    /// The largest datagram (UDP payload, bytes) the path carries: larger ones are dropped,
+    /// as a tunnel, a VPN or PPPoE drops what it may not fragment, and counted as too large.
+    /// Path MTU discovery is what finds this limit. None by default.
+    pub mtu: Option<usize>,
     /// The seed of every random decision: the same seed and the same traffic give the same
     /// drops, duplicates and delays. See [`random_seed`](crate::random_seed) for a fresh one.
     pub seed: u64,
@@ -40,6 +45,7 @@ impl Default for Impairment {
             reorder: 0.0,
             delay: Duration::ZERO,
             bottleneck: None,
+            mtu: None,
             seed: 0,
         }
     }
@@ -73,7 +79,8 @@ impl Impairment {
     }
 
     /// Checks that the probabilities are within 0.0..=1.0, the delay within
-    /// [`Impairment::MAX_DELAY`], and the bottleneck's settings ([`Bottleneck::validate`]).
+    /// [`Impairment::MAX_DELAY`], the MTU above zero, and the bottleneck's settings
+    /// ([`Bottleneck::validate`]).
     pub fn validate(&self) -> Result<(), Error> {
         for (name, p) in [
             ("loss", self.loss),
@@ -93,6 +100,11 @@ impl Impairment {
                 self.delay,
                 Self::MAX_DELAY
             )));
+        }
+        if self.mtu == Some(0) {
+            return Err(Error::Setting(
+                "an MTU of 0 bytes would drop every datagram".into(),
+            ));
         }
         self.bottleneck
             .as_ref()
@@ -170,9 +182,15 @@ mod tests {
                 rate_kbit: 1,
                 queue: Duration::ZERO,
             }),
+            mtu: Some(1),
             seed: 0,
         };
         assert!(edges.validate().is_ok());
+        let nothing_fits = Impairment {
+            mtu: Some(0),
+            ..Impairment::default()
+        };
+        assert!(nothing_fits.validate().is_err());
         let slow = Impairment {
             delay: Impairment::MAX_DELAY + Duration::from_millis(1),
             ..Impairment::default()

@@ -237,6 +237,11 @@ impl Proxy {
     /// and sends it now or holds it for later.
     async fn dispatch(&mut self, route: Route, datagram: &[u8], fate: Fate, now: Instant) {
         let counts = counts(&mut self.stats, &route);
+        if self.impairment.mtu.is_some_and(|mtu| datagram.len() > mtu) {
+            counts.too_large += 1;
+            tracing::trace!(%route, len = datagram.len(), "larger than the path MTU; dropped");
+            return;
+        }
         if fate.copies == 0 {
             counts.dropped += 1;
             tracing::trace!(%route, len = datagram.len(), "dropped");

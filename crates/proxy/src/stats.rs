@@ -29,6 +29,8 @@ pub struct DirectionStats {
     /// Datagrams dropped for want of a flow: from a new client while the flow table was full
     /// or no upstream socket could be opened, or a reply that came as its flow expired.
     pub no_flow: u64,
+    /// Datagrams dropped for being larger than the path's MTU (the `mtu` impairment).
+    pub too_large: u64,
     /// Sends the system refused (the target's port closed, buffers full, no route).
     pub send_failed: u64,
 }
@@ -46,6 +48,7 @@ impl DirectionStats {
             queued: self.queued - earlier.queued,
             queue_dropped: self.queue_dropped - earlier.queue_dropped,
             no_flow: self.no_flow - earlier.no_flow,
+            too_large: self.too_large - earlier.too_large,
             send_failed: self.send_failed - earlier.send_failed,
         }
     }
@@ -68,6 +71,7 @@ impl fmt::Display for DirectionStats {
             ("queued", self.queued),
             ("dropped at queue", self.queue_dropped),
             ("no flow", self.no_flow),
+            ("too large", self.too_large),
             ("send failed", self.send_failed),
         ] {
             if n > 0 {
@@ -153,6 +157,7 @@ mod tests {
             queued: 1,
             queue_dropped: 1,
             no_flow: 1,
+            too_large: 1,
             send_failed: 1,
         };
         assert_eq!(later.since(&later), DirectionStats::default());

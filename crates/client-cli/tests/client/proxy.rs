@@ -231,6 +231,39 @@ fn a_burst_beyond_the_rate_loses_its_tail_at_the_queue() {
     assert_eq!(counter(to_server, "dropped at queue "), 20 - forwarded);
 }
 
+#[cfg(unix)]
+#[test]
+fn datagrams_over_the_mtu_are_dropped_and_counted() {
+    let server = FakeServer::start(Behaviour::default());
+    let proxy = Proxy::start(&server.addr().to_string(), &["--mtu", "500"]);
+    assert!(
+        proxy
+            .first_line
+            .contains("; datagrams over 500 bytes dropped; seed "),
+        "{}",
+        proxy.first_line
+    );
+    let client = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    client
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .expect("set a read timeout");
+    for size in [400, 600, 500] {
+        client
+            .send_to(&vec![b'a'; size], &proxy.addr)
+            .expect("send");
+    }
+    let mut buf = [0u8; 2048];
+    let mut answers = Vec::new();
+    while let Ok(len) = client.recv(&mut buf) {
+        answers.push(len);
+    }
+    assert_eq!(answers, [400, 500], "only what fits the MTU is answered");
+    let (totals, _) = proxy.stop();
+    let to_server = totals.lines().next().unwrap_or_default();
+    assert_eq!(counter(to_server, "too large "), 1, "{totals}");
+    assert_eq!(counter(to_server, "forwarded "), 2, "{totals}");
+}
+
 #[test]
 fn a_queue_without_a_rate_is_refused() {
     let base = ["proxy", "--listen", "127.0.0.1:0", "--to", "127.0.0.1:9"];
@@ -243,4 +276,6 @@ fn a_queue_without_a_rate_is_refused() {
     );
     let no_rate = client(&[&base[..], &["--rate", "0"]].concat(), "");
     assert_eq!(no_rate.status.code(), Some(2), "{no_rate:?}");
+    let no_mtu = client(&[&base[..], &["--mtu", "0"]].concat(), "");
+    assert_eq!(no_mtu.status.code(), Some(2), "{no_mtu:?}");
 }

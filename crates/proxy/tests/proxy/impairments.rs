@@ -1,5 +1,5 @@
 //! Each impairment on its own: total and seeded loss (replayed exactly by seed), duplication,
-//! delay that keeps order, and reordering.
+//! delay that keeps order, reordering, and a path MTU.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -160,6 +160,39 @@ async fn reorder_makes_datagrams_overtake() {
         let stats = proxy.stop().await;
         assert!(stats.to_target.reordered > 0);
         assert_eq!(stats.to_target.reordered, stats.to_target.delayed);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_mtu_drops_exactly_the_datagrams_larger_than_it_both_ways() {
+    within(async {
+        let (to, mut seen) = target(true).await;
+        let path = Impairment {
+            mtu: Some(1300),
+            ..Impairment::default()
+        };
+        let proxy = Running::start(to, path, Limits::default()).await;
+        let client = bind().await;
+        for size in [1, 1299, 1300, 1301, 1472, 1300] {
+            client
+                .send_to(&vec![7u8; size], proxy.addr)
+                .await
+                .expect("send");
+        }
+        let at_target: Vec<usize> = drain(&mut seen).await.iter().map(|s| s.1.len()).collect();
+        assert_eq!(at_target, [1, 1299, 1300, 1300]);
+        // The echoes come back through the same limit, and all fit it.
+        let mut echoed = Vec::new();
+        while let Some(d) = recv(&client, QUIET).await {
+            echoed.push(d.len());
+        }
+        assert_eq!(echoed, [1, 1299, 1300, 1300]);
+        let stats = proxy.stop().await;
+        assert_eq!(stats.to_target.too_large, 2);
+        assert_eq!(stats.to_target.forwarded, 4);
+        assert_eq!(stats.to_client.too_large, 0);
+        assert!(stats.to_target.to_string().contains("too large 2"));
     })
     .await;
 }
