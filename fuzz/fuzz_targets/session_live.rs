@@ -5,8 +5,8 @@
 //! bytes after it are that action's arguments.
 //!
 //! Checks that neither side panics, that no datagram either sends is larger than
-//! `MAX_DATAGRAM` or than the buffer it was given, that the server never holds more sessions
-//! than its limit, and that the whole run stays bounded.
+//! `MAX_PATH_DATAGRAM` (path MTU probes included) or than the buffer it was given, that the
+//! server never holds more sessions than its limit, and that the whole run stays bounded.
 #![no_main]
 
 use std::collections::VecDeque;
@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use dgram_proto::session::{Client, Config, Delivery, Keypair, Server, ServerPin};
-use dgram_proto::MAX_DATAGRAM;
+use dgram_proto::MAX_PATH_DATAGRAM;
 use libfuzzer_sys::fuzz_target;
 
 /// The script, read a byte at a time; zeros once it runs out.
@@ -77,12 +77,12 @@ impl World {
 
     /// Moves what both sides want to send onto the link, checking every datagram's size.
     fn collect(&mut self) {
-        let mut buf = [0u8; MAX_DATAGRAM];
+        let mut buf = [0u8; MAX_PATH_DATAGRAM];
         for _ in 0..256 {
             let Some(t) = self.client.poll_transmit(self.now, &mut buf) else {
                 break;
             };
-            assert!(t.len <= MAX_DATAGRAM);
+            assert!(t.len <= MAX_PATH_DATAGRAM);
             assert_eq!(t.destination, self.client.server());
             self.to_server.push_back(buf[..t.len].to_vec());
         }
@@ -90,7 +90,7 @@ impl World {
             let Some(t) = self.server.poll_transmit(self.now, &mut buf) else {
                 break;
             };
-            assert!(t.len <= MAX_DATAGRAM);
+            assert!(t.len <= MAX_PATH_DATAGRAM);
             if t.destination == self.client_addr {
                 self.to_client.push_back(buf[..t.len].to_vec());
             }
