@@ -6,8 +6,9 @@
 //! a packet has been cut short by that size: a chat session that sends short lines never
 //! pays for a probe, a paste or a history replay does. The first probe tries the largest size
 //! (what a 1500-byte Ethernet path carries under the IP and UDP headers, as most paths do:
-//! [`MAX_V4`] over IPv4, [`MAX_V6`] over IPv6); if three probes of a size go unanswered, the search halves the range between the largest size that was
-//! acknowledged and the smallest that failed, until it is narrower than [`GRANULARITY`].
+//! [`MAX_V4`] over IPv4, [`MAX_V6`] over IPv6); if three probes of a size go unanswered, the
+//! search halves the range between the largest size that was acknowledged and the smallest
+//! that failed, until it is narrower than [`GRANULARITY`].
 //!
 //! A probe is one ack-eliciting packet (a PING padded to the size), sent only while the
 //! congestion window has room for it. Its loss says nothing about congestion, so the window
