@@ -168,6 +168,25 @@ fn probabilities_out_of_range_are_refused() {
     );
 }
 
+/// A client socket that gives up waiting for an answer after 500 ms.
+fn udp_client() -> std::net::UdpSocket {
+    let client = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    client
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .expect("set a read timeout");
+    client
+}
+
+/// Every answer `client` gets until 500 ms pass without one, with when it came after `start`.
+fn answers(client: &std::net::UdpSocket, start: Instant) -> Vec<(Vec<u8>, Duration)> {
+    let mut buf = [0u8; 2048];
+    let mut answers = Vec::new();
+    while let Ok(len) = client.recv(&mut buf) {
+        answers.push((buf[..len].to_vec(), start.elapsed()));
+    }
+    answers
+}
+
 /// The number after `name ` in a totals line, 0 when the line leaves it out.
 fn counter(line: &str, name: &str) -> u64 {
     line.split(", ")
@@ -191,19 +210,12 @@ fn a_burst_beyond_the_rate_loses_its_tail_at_the_queue() {
         "{}",
         proxy.first_line
     );
-    let client = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
-    client
-        .set_read_timeout(Some(Duration::from_millis(500)))
-        .expect("set a read timeout");
+    let client = udp_client();
     let start = Instant::now();
     for _ in 0..20 {
         client.send_to(&[b'a'; 1000], &proxy.addr).expect("send");
     }
-    let mut buf = [0u8; 2048];
-    let mut answers = Vec::new();
-    while let Ok(len) = client.recv(&mut buf) {
-        answers.push((buf[..len].to_vec(), start.elapsed()));
-    }
+    let answers = answers(&client, start);
     // The head of the burst, a datagram's time apart each way; never all of it.
     assert!(
         (2..=4).contains(&answers.len()),
@@ -243,21 +255,17 @@ fn datagrams_over_the_mtu_are_dropped_and_counted() {
         "{}",
         proxy.first_line
     );
-    let client = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
-    client
-        .set_read_timeout(Some(Duration::from_millis(500)))
-        .expect("set a read timeout");
+    let client = udp_client();
     for size in [400, 600, 500] {
         client
             .send_to(&vec![b'a'; size], &proxy.addr)
             .expect("send");
     }
-    let mut buf = [0u8; 2048];
-    let mut answers = Vec::new();
-    while let Ok(len) = client.recv(&mut buf) {
-        answers.push(len);
-    }
-    assert_eq!(answers, [400, 500], "only what fits the MTU is answered");
+    let sizes: Vec<usize> = answers(&client, Instant::now())
+        .iter()
+        .map(|(a, _)| a.len())
+        .collect();
+    assert_eq!(sizes, [400, 500], "only what fits the MTU is answered");
     let (totals, _) = proxy.stop();
     let to_server = totals.lines().next().unwrap_or_default();
     assert_eq!(counter(to_server, "too large "), 1, "{totals}");
