@@ -75,8 +75,8 @@ impl Counters {
         self.max_in_flight = self.max_in_flight.max(in_flight);
     }
 
-    /// The counters with how the sender stands now, and the smoothed RTT.
-    pub(crate) fn stats(self, now: Sending, rtt: Option<Duration>) -> PathStats {
+    /// The counters with how the sender stands now, the smoothed RTT and the datagram size.
+    pub(crate) fn stats(self, now: Sending, rtt: Option<Duration>, max_datagram: u16) -> PathStats {
         PathStats {
             window: now.window,
             bytes_in_flight: now.in_flight,
@@ -87,7 +87,7 @@ impl Counters {
             lost_packets: self.lost,
             congestion_events: self.congestion_events,
             persistent_congestion: self.persistent,
-            max_datagram: super::mtu::BASE,
+            max_datagram,
         }
     }
 }

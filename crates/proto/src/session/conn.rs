@@ -144,9 +144,8 @@ impl Connection {
 
     /// The congestion window, the RTT, the datagram size and what was counted.
     pub(crate) fn path_stats(&self) -> PathStats {
-        let mut stats = self.counters.stats(self.send.window(), self.rtt.smoothed());
-        stats.max_datagram = self.mtu.current();
-        stats
+        self.counters
+            .stats(self.send.window(), self.rtt.smoothed(), self.mtu.current())
     }
 
     /// Since when this side has been waiting for an answer that has not come: the first packet

@@ -117,6 +117,13 @@ impl Mtu {
         }
     }
 
+    /// Whether a probe could be due at all: one is in flight, or a packet was cut short while
+    /// the search is open or its raise timer runs. Cheap, so that a session that never filled
+    /// a packet, or found the largest size, reads no clock for probing on every send.
+    pub(crate) fn may_probe(&self) -> bool {
+        self.probe_size != 0 || (self.wanted && (self.searching() || self.timer.is_some()))
+    }
+
     /// A packet was full at the current size: a larger one would have carried more.
     pub(crate) fn cut_short(&mut self) {
         self.wanted = true;

@@ -17,7 +17,7 @@ impl Connection {
         config: &Config,
         buf: &mut [u8],
     ) -> Option<Written> {
-        if self.closed.is_some() {
+        if self.closed.is_some() || !self.mtu.may_probe() {
             return None;
         }
         let size = self

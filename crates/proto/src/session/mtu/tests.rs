@@ -172,3 +172,22 @@ fn the_largest_size_follows_the_address_family() {
     mtu.cut_short();
     assert_eq!(w.search(&mut mtu, 1500), vec![MAX_V6]);
 }
+
+#[test]
+fn only_a_session_with_something_to_probe_asks_for_the_clock() {
+    let (mut w, mut mtu) = (World::new(), Mtu::new(v4()));
+    assert!(!mtu.may_probe(), "nothing cut short yet");
+    mtu.cut_short();
+    assert!(mtu.may_probe());
+    let (pn, _) = w.probe(&mut mtu).expect("a probe");
+    assert!(mtu.may_probe(), "a probe in flight");
+    mtu.on_ack(pn, 0, w.stamp());
+    assert!(
+        !mtu.may_probe(),
+        "the largest size found: nothing left to look for"
+    );
+    let mut narrow = Mtu::new(v4());
+    narrow.cut_short();
+    w.search(&mut narrow, 1300);
+    assert!(narrow.may_probe(), "the raise timer runs");
+}
