@@ -2,8 +2,8 @@
 //! data-packet frame parser (`parse_frames`).
 //!
 //! Checks that neither panics; that whatever parses writes back to bytes that parse to the same
-//! packet (version 3's short data header included); and that parsed frames (ACK, compact
-//! reliable, NEXT) write back in their shortest form to bytes that parse to the same frames
+//! packet (the short data header included); and that parsed frames (ACK, compact reliable,
+//! NEXT, SHORT NEXT) write back in their shortest form to bytes that parse to the same frames
 //! (see `dgram_proto::fuzzing`).
 #![no_main]
 

@@ -250,12 +250,13 @@ mod tests {
         assert!(matches!(parse(&data), Some(Packet::Data { .. })));
         session_packet(&data);
         sealed_packet(&data);
-        // A v2 data packet is nothing to v3.
+        // A v2 data packet is nothing to v3 and later.
         let mut old_data = vec![0xFF, b'S', 0x25];
         old_data.extend_from_slice(&[1; 40]);
         assert!(parse(&old_data).is_none());
         data_frames(&[frame::SKIP, 1, 2]);
         data_frames(&[frame::MESSAGE, 0, 0, 1, 0, frame::NEXT, 0]);
+        data_frames(&[frame::MESSAGE, 0, 0, 1, 0, frame::SHORT_NEXT | 1, 7]);
         data_frames(&[frame::ACK, 3, 0, 1, frame::FRAGMENT, 0, 0, 1, 2, 0]);
         data_frames(b"\x09 not a frame");
     }

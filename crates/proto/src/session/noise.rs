@@ -96,7 +96,7 @@ pub(crate) fn public_of(private: &[u8; KEY_LEN]) -> [u8; KEY_LEN] {
 /// The Noise prologue of a handshake: both sides bind the version, the client's nonce and the
 /// cookie (so a first message is good only with the cookie minted for its address).
 pub(crate) fn prologue(nonce: &[u8], cookie: &[u8]) -> Vec<u8> {
-    let mut p = b"dgram session v3".to_vec();
+    let mut p = format!("dgram session v{}", super::packet::VERSION).into_bytes();
     p.extend_from_slice(nonce);
     p.extend_from_slice(cookie);
     p

@@ -325,11 +325,11 @@ fn headers_cost_seven_bytes_and_the_tag_sixteen() {
     let tag = dgram_proto::session::TAG_LEN;
     assert_eq!(tag, 16);
     // One packet: the header, the first message in full (type, channel, seq, length: 4
-    // bytes), the next two as NEXT frames (type and length), the tag; no ACK frame, as
+    // bytes), the next two as SHORT NEXT frames (the length in the type byte), the tag; no ACK frame, as
     // nothing new came from the server since the client last acked.
     let (_, _, first) = &sim.sent[0];
     let next = packet::frame_overhead_reliable();
-    assert_eq!(next, 2);
+    assert_eq!(next, 1);
     assert_eq!(
         first.len(),
         packet::HEADER_LEN + (4 + 5) + (next + 5) + (next + 9) + tag

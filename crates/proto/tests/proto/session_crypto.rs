@@ -246,14 +246,12 @@ fn v2_join(nonce: u8) -> Vec<u8> {
 
 #[test]
 fn a_peer_of_another_version_is_told_to_upgrade() {
-    // Old (v1 and v2) clients' Hellos and a v2 Join get a small version Reject, not silence;
-    // from v2 on the Reject's layout is the same, so a v2 client reads it and says "upgrade".
+    // Old (v1 to v3) clients' Hellos and a v2 Join get a small version Reject, not silence;
+    // from v2 on the Reject's layout is the same, so an old client reads it and says "upgrade".
     let (mut sim, _) = connected();
     let server = sim.server_addr;
-    for (n, packet) in [hello_of_version(1, 9), hello_of_version(2, 9), v2_join(9)]
-        .into_iter()
-        .enumerate()
-    {
+    let old = [1, 2, 3].map(|v| hello_of_version(v, 9));
+    for (n, packet) in old.into_iter().chain([v2_join(9)]).into_iter().enumerate() {
         sim.inject(addr(ATTACKER), server, packet);
         sim.run_for(Duration::from_millis(50));
         assert_eq!(sim.server.stats().other_version, n as u64 + 1);
@@ -270,9 +268,9 @@ fn a_peer_of_another_version_is_told_to_upgrade() {
         assert_eq!(reject.len(), 20);
     }
 
-    // A client facing a newer server (a v4 Reject) is told to upgrade itself; facing an older
-    // one (v2, or v1), that the server must be upgraded. Either way it stops trying.
-    for (version, upgrade_client) in [(4u8, true), (2, false), (1, false)] {
+    // A client facing a newer server (a v5 Reject) is told to upgrade itself; facing an older
+    // one (v3, v2 or v1), that the server must be upgraded. Either way it stops trying.
+    for (version, upgrade_client) in [(5u8, true), (3, false), (2, false), (1, false)] {
         let now = Instant::now();
         let to = addr("10.0.0.1:8081");
         let mut client = Client::new(

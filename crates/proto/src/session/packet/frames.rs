@@ -4,8 +4,10 @@
 //!
 //! Lengths, channels and sequence numbers are varints (LEB128, shortest form only). A whole
 //! reliable message that follows another reliable frame of the same packet, on the same channel
-//! with the next sequence number, is a NEXT frame: its type and length only, two bytes for a
-//! message of up to 127 (version 2 spent eleven on every message).
+//! with the next sequence number, is a NEXT frame: its type and length only. Up to 127 bytes
+//! (a chat line, a receipt) the length rides in the type byte itself, a SHORT NEXT: one byte
+//! per message where version 3 spent two and version 2 eleven. On a link that charges by the
+//! byte, a full packet of 100-byte messages is 13 bytes (0.9 %) shorter for it.
 
 use super::{Reader, Writer};
 
@@ -33,6 +35,9 @@ pub(crate) mod frame {
     pub(crate) const ACK: u8 = 8;
     /// Padding to the end of the packet, all zero bytes: a path MTU probe's size.
     pub(crate) const PADDING: u8 = 0;
+    /// A NEXT frame whose length (0 to 127) is the type byte's low 7 bits: `SHORT_NEXT | len`,
+    /// then the bytes. Every type byte with the high bit set is one.
+    pub(crate) const SHORT_NEXT: u8 = 0x80;
 
     /// The longest fragment frame header: type, channel (3), seq (5), index, count, length
     /// (2: fragments are under 16 KiB).
@@ -159,6 +164,11 @@ pub(crate) fn parse_frames(bytes: &[u8]) -> Option<Vec<Frame<'_>>> {
                 })
             }
             frame::PADDING if r.0.iter().all(|&b| b == 0) => break,
+            ty if ty & frame::SHORT_NEXT != 0 => {
+                let (channel, seq) = last?;
+                let data = r.take(usize::from(ty & !frame::SHORT_NEXT))?;
+                reliable(channel, seq.wrapping_add(1), 0, 1, data)
+            }
             _ => return None,
         };
         if let Frame::Reliable { channel, seq, .. } = frame {
@@ -235,8 +245,14 @@ impl FrameWriter {
         data: &[u8],
     ) -> bool {
         let whole = count == 1;
-        let mut f = if whole && self.last == Some((channel, seq.wrapping_sub(1))) {
-            Fields::new(frame::NEXT)
+        let next = whole && self.last == Some((channel, seq.wrapping_sub(1)));
+        let f = if next && data.len() < usize::from(frame::SHORT_NEXT) {
+            // The length is the type byte's low bits; no varint follows.
+            Fields::new(frame::SHORT_NEXT | data.len() as u8)
+        } else if next {
+            let mut f = Fields::new(frame::NEXT);
+            f.varint(data.len() as u32);
+            f
         } else {
             let mut f = Fields::new(if whole {
                 frame::MESSAGE
@@ -249,9 +265,9 @@ impl FrameWriter {
                 f.byte(index);
                 f.byte(count);
             }
+            f.varint(data.len() as u32);
             f
         };
-        f.varint(data.len() as u32);
         let written = f.put(w, data);
         if written {
             self.last = Some((channel, seq));
@@ -302,9 +318,9 @@ impl FrameWriter {
 }
 
 /// The bytes a reliable message adds to its data when it follows another in its packet (a
-/// NEXT frame of up to 127 bytes), for overhead reports.
+/// SHORT NEXT frame: up to 127 bytes), for overhead reports.
 pub const fn frame_overhead_reliable() -> usize {
-    2
+    1
 }
 
 #[cfg(test)]

@@ -12,14 +12,16 @@ fn write(f: impl FnOnce(&mut FrameWriter, &mut Writer<'_>)) -> Vec<u8> {
 }
 
 #[test]
-fn consecutive_messages_cost_two_bytes_each() {
+fn consecutive_messages_cost_one_byte_each_up_to_127() {
     let bytes = write(|f, w| {
         assert!(f.reliable(w, (3, 200), (0, 1), &[1; 100]));
         assert!(f.reliable(w, (3, 201), (0, 1), &[2; 100]));
         assert!(f.reliable(w, (3, 202), (0, 1), &[3; 100]));
     });
-    // The first: type, channel, seq (2 bytes of varint), length; then type and length.
-    assert_eq!(bytes.len(), (5 + 100) + 2 * (2 + 100));
+    // The first: type, channel, seq (2 bytes of varint), length; then the type byte alone,
+    // holding the length.
+    assert_eq!(bytes.len(), (5 + 100) + 2 * (1 + 100));
+    assert_eq!(bytes[105], frame::SHORT_NEXT | 100);
     let frames = parse_frames(&bytes).expect("parses");
     let seqs: Vec<_> = frames
         .iter()
@@ -38,6 +40,29 @@ fn consecutive_messages_cost_two_bytes_each() {
 }
 
 #[test]
+fn a_next_message_of_128_bytes_or_more_takes_the_long_form() {
+    let bytes = write(|f, w| {
+        assert!(f.reliable(w, (0, 1), (0, 1), b""));
+        assert!(f.reliable(w, (0, 2), (0, 1), &[7; 127]));
+        assert!(f.reliable(w, (0, 3), (0, 1), &[8; 128]));
+        assert!(f.reliable(w, (0, 4), (0, 1), b""));
+    });
+    // MESSAGE (4 + 0), SHORT NEXT of 127, NEXT with a 2-byte length of 128, SHORT NEXT of 0.
+    assert_eq!(bytes[4], frame::SHORT_NEXT | 127);
+    assert_eq!(bytes[4 + 128..4 + 131], [frame::NEXT, 0x80, 0x01]);
+    assert_eq!(bytes[4 + 131 + 128..], [frame::SHORT_NEXT]);
+    let frames = parse_frames(&bytes).expect("parses");
+    let lens: Vec<_> = frames
+        .iter()
+        .map(|f| match f {
+            Frame::Reliable { seq, data, .. } => (*seq, data.len()),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(lens, [(1, 0), (2, 127), (3, 128), (4, 0)]);
+}
+
+#[test]
 fn a_gap_a_new_channel_or_a_fragment_takes_the_long_form() {
     let bytes = write(|f, w| {
         assert!(f.reliable(w, (1, 5), (0, 1), b"a"));
@@ -46,8 +71,8 @@ fn a_gap_a_new_channel_or_a_fragment_takes_the_long_form() {
         assert!(f.reliable(w, (2, 9), (1, 3), b"d"));
         assert!(f.reliable(w, (2, 10), (0, 1), b"e"));
     });
-    // Three whole messages of 5 bytes, a fragment of 7, then a NEXT of 3.
-    assert_eq!(bytes.len(), 25);
+    // Three whole messages of 5 bytes, a fragment of 7, then a SHORT NEXT of 2.
+    assert_eq!(bytes.len(), 24);
     let types: Vec<u8> = [0, 5, 10, 15, 22].iter().map(|&i| bytes[i]).collect();
     assert_eq!(
         types,
@@ -56,7 +81,7 @@ fn a_gap_a_new_channel_or_a_fragment_takes_the_long_form() {
             frame::MESSAGE,
             frame::MESSAGE,
             frame::FRAGMENT,
-            frame::NEXT
+            frame::SHORT_NEXT | 1
         ]
     );
     let frames = parse_frames(&bytes).expect("parses");
@@ -141,6 +166,9 @@ fn malformed_frames_drop_the_whole_packet() {
         // A NEXT with no reliable frame before it (an unreliable one does not count).
         &[frame::NEXT, 1, b'x'],
         &[frame::UNRELIABLE, 0, 1, b'x', frame::NEXT, 1, b'x'],
+        &[frame::SHORT_NEXT | 1, b'x'],
+        // A SHORT NEXT whose length runs past the end.
+        &[frame::MESSAGE, 0, 0, 0, frame::SHORT_NEXT | 2, b'x'],
         // A fragment of one, an index past the count, a length past the end.
         &[frame::FRAGMENT, 0, 0, 0, 1, 1, b'x'],
         &[frame::FRAGMENT, 0, 0, 3, 3, 1, b'x'],
@@ -165,8 +193,7 @@ fn every_parsed_frame_writes_back_the_same() {
         4,
         1,
         b'a',
-        frame::NEXT,
-        2,
+        frame::SHORT_NEXT | 2,
         b'b',
         b'c',
         frame::UNRELIABLE,
