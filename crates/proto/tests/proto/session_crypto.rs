@@ -251,7 +251,7 @@ fn a_peer_of_another_version_is_told_to_upgrade() {
     let (mut sim, _) = connected();
     let server = sim.server_addr;
     let old = [1, 2, 3].map(|v| hello_of_version(v, 9));
-    for (n, packet) in old.into_iter().chain([v2_join(9)]).into_iter().enumerate() {
+    for (n, packet) in old.into_iter().chain([v2_join(9)]).enumerate() {
         sim.inject(addr(ATTACKER), server, packet);
         sim.run_for(Duration::from_millis(50));
         assert_eq!(sim.server.stats().other_version, n as u64 + 1);
