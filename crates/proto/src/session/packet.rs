@@ -23,8 +23,9 @@ pub const MAGIC: [u8; 2] = [0xFF, b'S'];
 /// The session protocol version: 4 adds the SHORT NEXT frame (a message of up to 127 bytes
 /// after another costs one byte of framing), which a version 3 peer would take for a malformed
 /// packet; 3 has the short data header (truncated packet numbers, acks in a frame) and compact
-/// frames; 2 was the first encrypted one (20-byte header); 1 was plaintext. A Reject keeps one layout in every version from 2 on, so that a peer of another
-/// version can be told to upgrade.
+/// frames; 2 was the first encrypted one (20-byte header); 1 was plaintext. A Reject keeps one
+/// layout in every version from 2 on, so that a peer of another version can be told to
+/// upgrade.
 pub const VERSION: u8 = 4;
 /// Client handshake packets are padded to this size, so that no server answer before a session
 /// exists is larger than what caused it (and so that the path is known to carry full datagrams).

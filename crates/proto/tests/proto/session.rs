@@ -325,8 +325,8 @@ fn headers_cost_seven_bytes_and_the_tag_sixteen() {
     let tag = dgram_proto::session::TAG_LEN;
     assert_eq!(tag, 16);
     // One packet: the header, the first message in full (type, channel, seq, length: 4
-    // bytes), the next two as SHORT NEXT frames (the length in the type byte), the tag; no ACK frame, as
-    // nothing new came from the server since the client last acked.
+    // bytes), the next two as SHORT NEXT frames (the length in the type byte), the tag; no
+    // ACK frame, as nothing new came from the server since the client last acked.
     let (_, _, first) = &sim.sent[0];
     let next = packet::frame_overhead_reliable();
     assert_eq!(next, 1);
