@@ -9,11 +9,10 @@ use crate::{Bottleneck, Error};
 /// The impairments the proxy applies, the same in both directions.
 ///
 /// Each datagram is, in this order: dropped if it is larger than `mtu`; dropped with
-/// probability `loss`; otherwise sent twice with
-/// probability `dup`; with a `bottleneck`, each copy waits its turn on the rate-limited link or
-/// is dropped if its queue is full; then held for `delay`, plus, with probability `reorder`, an
-/// extra random delay of up to [`Impairment::max_reorder_delay`], so that it overtakes or is
-/// overtaken by its neighbours. A datagram is never split, merged or cut.
+/// probability `loss`; otherwise sent twice with probability `dup`; with a `bottleneck`, each
+/// copy waits its turn on the rate-limited link or is dropped if its queue is full; then held
+/// for `delay`, plus, with probability `reorder`, an extra random delay of up to
+/// [`Impairment::max_reorder_delay`], so that it overtakes or is overtaken by its neighbours. A datagram is never split, merged or cut.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Impairment {
     /// Probability (0.0 to 1.0) that a datagram is dropped.

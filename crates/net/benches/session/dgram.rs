@@ -192,11 +192,9 @@ fn sender(
     let mut sent = 0usize;
     let mut delivered = 0usize;
     let mut failed = 0usize;
-    let mut started: Option<Instant> = None;
     move |c: &mut Lossy<Client>, now: Instant, e: Event| {
         match e {
             Event::Connected { .. } => {
-                started.get_or_insert(now);
                 let _ = connected.set(now);
             }
             Event::Delivered { .. } => {
@@ -206,7 +204,7 @@ fn sender(
             Event::Failed { .. } => failed += 1,
             _ => {}
         }
-        while started.is_some() && sent < count && sent - delivered - failed < WINDOW {
+        while connected.get().is_some() && sent < count && sent - delivered - failed < WINDOW {
             match c.inner.send(now, 0, payload.clone(), Delivery::Reliable) {
                 Ok(_) => sent += 1,
                 Err(_) => break,

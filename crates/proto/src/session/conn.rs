@@ -253,6 +253,9 @@ impl Connection {
             config.max_ack_delay,
             self.rtt.loss_params(config),
         );
+        if outcome.loss.persistent {
+            self.mtu.reset(self.peer);
+        }
         self.counters.add(outcome.loss);
         self.mtu.on_ack(ack.largest, ack.bits, self.stamp(now));
         if let Some(sample) = outcome.rtt_sample {
@@ -300,8 +303,6 @@ impl Connection {
         if self.closed.is_some() && !closing {
             return None;
         }
-        self.mtu
-            .follow_persistent(self.counters.persistent, self.peer);
         let limit = buf.len().min(usize::from(self.mtu.current()) - TAG_LEN);
         if let Some(probe) = self.poll_probe(now, config, buf) {
             return Some(probe);

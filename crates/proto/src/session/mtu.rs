@@ -66,8 +66,6 @@ pub(crate) struct Mtu {
     max: u16,
     /// The size of the probe in flight; 0 while none is.
     probe_size: u16,
-    /// Persistent congestion events already taken into account.
-    persistent_seen: u16,
     /// The packet number of the probe in flight.
     probe_number: u32,
     /// Probes of the next size lost so far.
@@ -92,7 +90,6 @@ impl Mtu {
             ceiling: max + 1,
             max,
             probe_size: 0,
-            persistent_seen: 0,
             probe_number: 0,
             failures: 0,
             wanted: false,
@@ -183,23 +180,11 @@ impl Mtu {
         self.timer = below.then(|| now.plus(RAISE_AFTER));
     }
 
-    /// The path changed (now to `peer`) or stopped carrying what it did: start again from
-    /// [`BASE`].
+    /// The path changed (now to `peer`) or stopped carrying what it did (persistent
+    /// congestion: everything lost for several round trips may mean the larger size no longer
+    /// passes): start again from [`BASE`].
     pub(crate) fn reset(&mut self, peer: SocketAddr) {
-        *self = Self {
-            persistent_seen: self.persistent_seen,
-            ..Self::new(peer)
-        };
-    }
-
-    /// Takes the session's count of persistent congestion events: everything lost for several
-    /// round trips may mean the path stopped carrying the larger size, so a new one starts
-    /// the search over.
-    pub(crate) fn follow_persistent(&mut self, count: u16, peer: SocketAddr) {
-        if count != self.persistent_seen {
-            self.reset(peer);
-            self.persistent_seen = count;
-        }
+        *self = Self::new(peer);
     }
 }
 

@@ -1,7 +1,7 @@
 //! Path MTU discovery over the simulated link: a bulk sender grows its datagrams to what the
 //! path carries and no further, loses nothing to its probes (no loss counted, no window cut),
-//! finds the size again when the path shrinks under it, and a chat session of short lines
-//! never probes at all.
+//! finds the size again when the path shrinks under it or an outage collapses its window, and
+//! a chat session of short lines never probes at all.
 
 use std::time::Duration;
 
@@ -153,4 +153,27 @@ fn short_lines_never_probe() {
     }
     assert_eq!(received(&sim), 50);
     assert_eq!(client_sizes(&sim).1, 0, "no datagram over the base size");
+}
+
+#[test]
+fn an_outage_that_collapses_the_window_starts_the_search_over_before_any_ack() {
+    let (mut sim, c) = world(8, 1500);
+    assert_eq!(bulk(&mut sim, c, 2000, 100, Duration::from_secs(10)), 2000);
+    let stats = |sim: &Sim| sim.clients[c].client.path_stats().expect("stats");
+    assert_eq!(usize::from(stats(&sim).max_datagram), MAX_PATH_DATAGRAM);
+    // Nothing crosses for 3 s while 500 more messages wait: no ack can tell the sender
+    // anything, so only its timers can find the persistent congestion.
+    let start = sim.now;
+    sim.outage = Some((start, start + Duration::from_secs(3)));
+    sim.server_events.clear();
+    assert_eq!(bulk(&mut sim, c, 500, 100, Duration::from_millis(2900)), 0);
+    let path = stats(&sim);
+    assert!(path.persistent_congestion > 0, "the outage was noticed");
+    assert_eq!(
+        usize::from(path.max_datagram),
+        MAX_DATAGRAM,
+        "back to the base size"
+    );
+    sim.run_for(Duration::from_secs(20));
+    assert_eq!(received(&sim), 500, "everything arrives after the outage");
 }

@@ -54,9 +54,14 @@ impl Connection {
                 reason: FailReason::Timeout,
             });
         }
+        let persistent = self.counters.persistent;
         let fired = self
             .send
             .on_timers(now, &self.rtt, config, &mut self.counters);
+        if self.counters.persistent != persistent {
+            // As on an ack: the path may have stopped carrying the larger size.
+            self.mtu.reset(self.peer);
+        }
         if fired == Fired::Retransmit {
             self.rtt.back_off();
         }
