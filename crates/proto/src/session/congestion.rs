@@ -23,6 +23,7 @@
 //! RFC 9002 section 7.8 allows after idleness. That keeps an idle session's state small.
 
 use std::collections::VecDeque;
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use super::{Event, PathStats, SessionId};
@@ -186,18 +187,22 @@ impl NewReno {
     }
 }
 
-/// A server's record of how the paths of ended sessions stood when they ended: one per `Closed`
-/// event not yet handed out, in order, and the last one handed out, so that whoever logs the
-/// end can still ask after the session is gone.
+/// A server's record of how the paths of ended sessions stood when they ended, and where their
+/// clients were: one per `Closed` event not yet handed out, in order, and the last one handed
+/// out, so that whoever logs the end can still ask after the session is gone.
 #[derive(Debug, Default)]
 pub(crate) struct ClosedPaths {
-    waiting: VecDeque<PathStats>,
-    last: Option<(SessionId, PathStats)>,
+    waiting: VecDeque<(PathStats, SocketAddr)>,
+    last: Option<(SessionId, PathStats, SocketAddr)>,
 }
 
 impl ClosedPaths {
-    /// A session reported `events`; `path` is how its path stands.
-    pub(crate) fn collect(&mut self, events: &[Event], path: impl FnOnce() -> Option<PathStats>) {
+    /// A session reported `events`; `path` is how its path stands and where its peer is.
+    pub(crate) fn collect(
+        &mut self,
+        events: &[Event],
+        path: impl FnOnce() -> Option<(PathStats, SocketAddr)>,
+    ) {
         if events.iter().any(|e| matches!(e, Event::Closed { .. })) {
             self.waiting.extend(path());
         }
@@ -206,15 +211,25 @@ impl ClosedPaths {
     /// `event` of `session` is being handed out.
     pub(crate) fn handed_out(&mut self, session: SessionId, event: &Event) {
         if let Event::Closed { .. } = event {
-            self.last = self.waiting.pop_front().map(|path| (session, path));
+            self.last = self
+                .waiting
+                .pop_front()
+                .map(|(path, peer)| (session, path, peer));
         }
     }
 
     /// The path of the session whose end was handed out last, if that is `session`.
     pub(crate) fn last(&self, session: SessionId) -> Option<PathStats> {
         self.last
-            .filter(|(id, _)| *id == session)
-            .map(|(_, path)| path)
+            .filter(|(id, ..)| *id == session)
+            .map(|(_, path, _)| path)
+    }
+
+    /// Where the client of the session whose end was handed out last was, if that is `session`.
+    pub(crate) fn last_peer(&self, session: SessionId) -> Option<SocketAddr> {
+        self.last
+            .filter(|(id, ..)| *id == session)
+            .map(|(.., peer)| peer)
     }
 }
 

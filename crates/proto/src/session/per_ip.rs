@@ -7,14 +7,14 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use super::SessionId;
 use crate::network::Network;
 
-/// How many sessions each network holds, and which network each session is counted against.
+/// How many sessions each network holds. Which network a session counts against is its
+/// current address's: the server says so as sessions open, move and end, so that no map from
+/// session to network is kept (an idle session's memory is part of issue 17).
 #[derive(Debug, Default)]
 pub(super) struct PerIp {
     counts: HashMap<Network, usize>,
-    networks: HashMap<SessionId, Network>,
 }
 
 impl PerIp {
@@ -23,25 +23,26 @@ impl PerIp {
         self.counts.get(&Network::of(ip)).copied().unwrap_or(0)
     }
 
-    /// Counts `session` against `ip`'s network, instead of any it was counted against before.
-    pub(super) fn insert(&mut self, session: SessionId, ip: IpAddr) {
-        self.remove(session);
-        let network = Network::of(ip);
-        *self.counts.entry(network).or_insert(0) += 1;
-        self.networks.insert(session, network);
+    /// Counts one more session against `ip`'s network.
+    pub(super) fn add(&mut self, ip: IpAddr) {
+        *self.counts.entry(Network::of(ip)).or_insert(0) += 1;
     }
 
-    /// Stops counting `session`; doing so twice is harmless.
-    pub(super) fn remove(&mut self, session: SessionId) {
-        let Some(network) = self.networks.remove(&session) else {
-            return;
-        };
+    /// Counts one session fewer against `ip`'s network (one that `add` counted).
+    pub(super) fn release(&mut self, ip: IpAddr) {
+        let network = Network::of(ip);
         if let Some(count) = self.counts.get_mut(&network) {
-            *count -= 1;
+            *count = count.saturating_sub(1);
             if *count == 0 {
                 self.counts.remove(&network);
             }
         }
+    }
+
+    /// A session counted against `from`'s network now runs from `to`.
+    pub(super) fn moved(&mut self, from: IpAddr, to: IpAddr) {
+        self.release(from);
+        self.add(to);
     }
 }
 
@@ -62,22 +63,23 @@ mod tests {
     #[test]
     fn ipv6_counts_per_64_and_mapped_ipv4_as_ipv4() {
         let mut p = PerIp::default();
-        p.insert(1, ip("2001:db8:1:2::1"));
-        p.insert(2, ip("2001:db8:1:2:ffff::9"));
-        p.insert(3, ip("::ffff:192.0.2.7"));
+        p.add(ip("2001:db8:1:2::1"));
+        p.add(ip("2001:db8:1:2:ffff::9"));
+        p.add(ip("::ffff:192.0.2.7"));
         assert_eq!(p.count(ip("2001:db8:1:2:abcd::")), 2);
         assert_eq!(p.count(ip("2001:db8:1:3::1")), 0);
         assert_eq!(p.count(ip("192.0.2.7")), 1);
-        // A session that moves is counted where it is now; removing twice is harmless.
-        p.insert(2, ip("192.0.2.7"));
+        // A session that moves is counted where it is now.
+        p.moved(ip("2001:db8:1:2:ffff::9"), ip("192.0.2.7"));
         assert_eq!(p.count(ip("2001:db8:1:2::")), 1);
         assert_eq!(p.count(ip("192.0.2.7")), 2);
-        p.remove(3);
-        p.remove(3);
+        p.release(ip("192.0.2.7"));
         assert_eq!(p.count(ip("192.0.2.7")), 1);
-        p.remove(1);
-        p.remove(2);
-        assert!(p.counts.is_empty() && p.networks.is_empty());
+        p.release(ip("192.0.2.7"));
+        p.release(ip("2001:db8:1:2::1"));
+        // A release of a network that holds nothing changes nothing.
+        p.release(ip("198.51.100.1"));
+        assert!(p.counts.is_empty());
     }
 
     /// A raw handshake from `from`: Hello, then Join with the cookie the server sent back.

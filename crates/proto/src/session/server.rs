@@ -47,6 +47,8 @@ pub(super) struct Session {
     timer: Option<Stamp>,
     /// Whether it is on the queue of sessions that may have something to send.
     dirty: bool,
+    /// Whether it counts against its address's network (until it ends, or is replaced).
+    counted: bool,
 }
 
 /// A session's keys and what its handshake proved.
@@ -55,12 +57,9 @@ pub(super) struct Crypto {
     keys: PacketKeys,
     /// The client's static key, proven by the handshake.
     peer_key: [u8; KEY_LEN],
-    /// The ephemeral key of the first message that made (or last resumed) the session, and
-    /// the answer sent to it: a repeat of that message gets the same answer, without DH.
-    join_e: [u8; KEY_LEN],
-    /// Dropped at the first authentic data packet: only keys from this answer seal one, so
-    /// the client has it, and an idle session keeps no copy (a later repeat is a replay).
-    welcome: Option<Box<[u8]>>,
+    /// Dropped at the first authentic data packet (only its keys seal one): an idle session
+    /// keeps no copy, and a later Join of its nonce is a replay, whatever its ephemeral key.
+    welcome: Option<Box<handshake::Welcome>>,
 }
 
 /// The server side of the session protocol.
@@ -152,9 +151,13 @@ impl Server {
         self.sessions.get(&session).map(|s| s.crypto.peer_key)
     }
 
-    /// The client address a session runs from.
+    /// The client address a session runs from; for a session that just ended, where it ran
+    /// from, until the next session's end is handed out.
     pub fn peer(&self, session: SessionId) -> Option<SocketAddr> {
-        self.sessions.get(&session).map(|s| s.conn.peer)
+        match self.sessions.get(&session) {
+            Some(s) => Some(s.conn.peer),
+            None => self.closed_paths.last_peer(session),
+        }
     }
 
     /// Takes in one datagram from `from`.
@@ -334,7 +337,11 @@ impl Server {
             return;
         }
         let sessions = &self.sessions;
-        let path = || sessions.get(&id).map(|s| s.conn.path_stats());
+        let path = || {
+            sessions
+                .get(&id)
+                .map(|s| (s.conn.path_stats(), s.conn.peer))
+        };
         self.closed_paths.collect(&self.conn_events, path);
         self.events
             .extend(self.conn_events.drain(..).map(|e| (id, e)));
@@ -359,8 +366,10 @@ impl Server {
         };
         if s.conn.is_closed() {
             let peer = s.conn.peer;
+            if s.counted {
+                self.per_ip.release(peer.ip());
+            }
             self.sessions.remove(&id);
-            self.per_ip.remove(id);
             if self.by_addr.get(&peer) == Some(&id) {
                 self.by_addr.remove(&peer);
             }

@@ -149,6 +149,39 @@ fn a_client_whose_address_changed_resumes_its_session() {
     assert_eq!(sim.server.stats().unmatched, unmatched + 1);
 }
 
+/// A session that moves to another network counts against the network it is on now: its old
+/// network gets its place back, its new one holds it (the cap per network, issue 17 keeps no
+/// map from session to network and follows the session's address instead).
+#[test]
+fn a_moved_session_counts_against_its_new_network() {
+    let config = Config {
+        max_sessions_per_ip: 1,
+        ..Config::default()
+    };
+    let mut sim = Sim::new(23, config, LinkSpec::PERFECT);
+    let c = sim.add_client(CLIENT, Config::default());
+    sim.run_for(Duration::from_secs(1));
+    let session = sim.session_of(c).expect("connected");
+    let moved = addr("10.0.0.3:40000");
+    sim.clients[c].addr = moved;
+    let now = sim.now;
+    let sent =
+        sim.clients[c]
+            .client
+            .send(now, 0, b"from the new network".to_vec(), Delivery::Reliable);
+    assert!(sent.is_ok());
+    sim.run_for(Duration::from_secs(6));
+    assert_eq!(sim.server.peer(session), Some(moved));
+    // The old network's place is free again, and the new network's is taken.
+    let back_home = sim.add_client("10.0.0.2:40001", Config::default());
+    let crowded = sim.add_client("10.0.0.3:40001", Config::default());
+    sim.run_for(Duration::from_secs(2));
+    assert!(sim.session_of(back_home).is_some());
+    assert!(sim.session_of(crowded).is_none());
+    assert_eq!(sim.server.sessions(), 2);
+    assert!(sim.server.stats().rejected > 0);
+}
+
 #[test]
 fn a_session_resumed_onto_an_address_another_holds_gets_its_own_migrated_event() {
     let (mut sim, a) = connected();

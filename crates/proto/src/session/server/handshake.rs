@@ -35,17 +35,20 @@ impl Server {
             return;
         };
         if let Some(s) = self.by_addr.get(&from).and_then(|id| self.sessions.get(id)) {
-            if s.nonce == nonce && s.crypto.join_e == join_e {
+            match s.crypto.welcome.as_deref() {
                 // Our welcome was lost and the client asks again: same answer, no new state.
-                // Once its data showed it has the keys, a copy is late or replayed: dropped.
-                let (id, welcome) = (s.conn.id, s.crypto.welcome.clone());
-                match welcome {
-                    Some(welcome) => {
-                        self.reply(from, |w| packet::write_welcome(w, &nonce, id, &welcome));
-                    }
-                    None => self.stats.replayed += 1,
+                Some(welcome) if s.nonce == nonce && welcome.join_e == join_e => {
+                    let (id, msg) = (s.conn.id, welcome.msg.clone());
+                    self.reply(from, |w| packet::write_welcome(w, &nonce, id, &msg));
+                    return;
                 }
-                return;
+                // Once its data showed it has the keys, a Join of its nonce is late or
+                // replayed: dropped.
+                None if s.nonce == nonce => {
+                    self.stats.replayed += 1;
+                    return;
+                }
+                _ => {}
             }
         }
         // The cookie proved the address: only now the Diffie-Hellman.
@@ -75,7 +78,11 @@ impl Server {
         if let Some(&id) = self.by_addr.get(&from) {
             // The same address starts over (a restarted client): the old session is done.
             self.end(id, CloseReason::Replaced);
-            self.per_ip.remove(id);
+            // It no longer counts against the network: its place is the new session's.
+            if let Some(old) = self.sessions.get_mut(&id).filter(|s| s.counted) {
+                old.counted = false;
+                self.per_ip.release(from.ip());
+            }
         }
         let crowded = self.per_ip.count(from.ip()) >= self.config.max_sessions_per_ip;
         if crowded || self.sessions.len() >= self.config.max_sessions {
@@ -103,7 +110,7 @@ impl Server {
             Box::new(session(conn, nonce, token, keys, peer_key, join_e, &msg2)),
         );
         self.by_addr.insert(from, id);
-        self.per_ip.insert(id, from.ip());
+        self.per_ip.add(from.ip());
         self.events.push_back((id, Event::Accepted { peer: from }));
         self.reply(from, |w| packet::write_welcome(w, &nonce, id, &msg2));
         self.touch(id);
@@ -145,8 +152,7 @@ impl Server {
         *s.crypto = Crypto {
             keys,
             peer_key: s.crypto.peer_key,
-            join_e,
-            welcome: Some(msg2.clone().into_boxed_slice()),
+            welcome: Some(welcome_of(join_e, &msg2)),
         };
         s.resume_counter = resume.counter;
         s.nonce = nonce;
@@ -156,7 +162,13 @@ impl Server {
         // whatever is pending as that session's.
         self.collect(resume.session);
         if old != from {
-            self.per_ip.insert(resume.session, from.ip());
+            if self
+                .sessions
+                .get(&resume.session)
+                .is_some_and(|s| s.counted)
+            {
+                self.per_ip.moved(old.ip(), from.ip());
+            }
             self.by_addr.remove(&old);
             if let Some(displaced) = self.by_addr.insert(from, resume.session) {
                 if displaced != resume.session {
@@ -170,6 +182,16 @@ impl Server {
         });
         self.touch(resume.session);
     }
+}
+
+/// The answer to the first message that made (or last resumed) a session: a repeat of that
+/// message gets the same answer, without DH.
+#[derive(Debug)]
+pub(in super::super) struct Welcome {
+    /// The first message's ephemeral key, which tells a repeat from a new handshake under
+    /// the same nonce (a client that got a fresh cookie).
+    join_e: [u8; KEY_LEN],
+    msg: Box<[u8]>,
 }
 
 fn session(
@@ -189,10 +211,18 @@ fn session(
         crypto: Box::new(Crypto {
             keys,
             peer_key,
-            join_e,
-            welcome: Some(welcome.into()),
+            welcome: Some(welcome_of(join_e, welcome)),
         }),
         timer: None,
         dirty: false,
+        counted: true,
     }
+}
+
+/// What a repeat of the first message with ephemeral key `join_e` is answered with.
+fn welcome_of(join_e: [u8; KEY_LEN], msg: &[u8]) -> Box<Welcome> {
+    Box::new(Welcome {
+        join_e,
+        msg: msg.into(),
+    })
 }
