@@ -34,7 +34,7 @@ impl ChatCore {
     /// even past the cap.
     pub(super) fn enqueue(&mut self, key: &str, posted: Posted) -> Option<Name> {
         let user = self.state.users.get_mut(key)?;
-        user.queue.push_back(posted);
+        user.activity_mut().queue.push_back(posted);
         Some(user.name.clone())
     }
 
@@ -44,7 +44,7 @@ impl ChatCore {
         let Some(u) = self.state.users.remove(key) else {
             return;
         };
-        for room in &u.rooms {
+        for room in &u.activity().rooms {
             let Some(r) = self.state.rooms.get_mut(room) else {
                 continue;
             };
@@ -62,7 +62,7 @@ impl ChatCore {
             self.stats.notices_dropped += lost.len() as u64;
         }
         // What waited for the name will never be read: its senders are told.
-        for p in &u.queue {
+        for p in &u.activity().queue {
             let reason = format!("{}'s claim lapsed", u.name);
             self.tell_unread(fx, &p.from, p.id, reason);
         }
@@ -114,16 +114,15 @@ impl ChatCore {
         let mut unread = Vec::new();
         for u in self.state.users.values_mut() {
             // Not counted: a message's id outlives nothing but the message itself.
-            u.sent.retain(|s| s.ts >= cutoff);
-            if u.queue.front().is_none() {
-                continue;
-            }
-            u.queue.retain(|p| {
-                let old = p.ts < cutoff;
-                if old {
-                    unread.push((p.from.clone(), p.id));
-                }
-                !old
+            u.trim(|a| {
+                a.sent.retain(|s| s.ts >= cutoff);
+                a.queue.retain(|p| {
+                    let old = p.ts < cutoff;
+                    if old {
+                        unread.push((p.from.clone(), p.id));
+                    }
+                    !old
+                });
             });
         }
         unread
@@ -180,7 +179,7 @@ impl ChatCore {
             };
             for m in &r.members {
                 if let Some(u) = self.state.users.get_mut(m.as_str()) {
-                    u.rooms.remove(&key);
+                    u.trim(|a| a.rooms.remove(&key));
                 }
             }
             self.stats.rooms_reclaimed += 1;

@@ -8,6 +8,7 @@
 //! is `quota.rs`. [`Chat`] puts the core over a [`ChangeStore`] and holds outputs back until
 //! their changes are committed.
 
+mod activity;
 mod chat;
 mod cmd;
 mod dms;

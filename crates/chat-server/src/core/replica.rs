@@ -126,10 +126,7 @@ impl ChatCore {
     fn remote_sent(&mut self, user: &Name, sent: Sent) {
         let cap = self.config.sent_per_user.max(1);
         if let Some(u) = self.state.users.get_mut(user.key()) {
-            u.sent.push_back(sent);
-            if u.sent.len() > cap {
-                u.sent.pop_front();
-            }
+            u.remember(sent, cap);
         }
     }
 
@@ -177,9 +174,12 @@ impl ChatCore {
     fn remote_dequeue(&mut self, fx: &mut Effects, user: &Name, id: ChatId) {
         let mut sender = None;
         if let Some(u) = self.state.users.get_mut(user.key()) {
-            if let Some(at) = u.queue.iter().position(|p| p.id == id) {
-                sender = u.queue.remove(at).map(|p| p.from);
-            }
+            sender = u
+                .trim(|a| {
+                    let at = a.queue.iter().position(|p| p.id == id)?;
+                    a.queue.remove(at).map(|p| p.from)
+                })
+                .flatten();
         }
         // Delivered here too and waiting for an acknowledgement here: the first one counts.
         if let Some(p) = self.receipts.remove(&id) {
@@ -194,7 +194,7 @@ impl ChatCore {
         let Some(u) = self.state.users.get_mut(user.key()) else {
             return;
         };
-        u.rooms.insert(room.key().to_owned());
+        u.activity_mut().rooms.insert(room.key().to_owned());
         let name = u.name.clone();
         let r = self
             .state
@@ -210,7 +210,7 @@ impl ChatCore {
 
     fn remote_part(&mut self, fx: &mut Effects, user: &Name, room: Room) {
         if let Some(u) = self.state.users.get_mut(user.key()) {
-            u.rooms.remove(room.key());
+            u.trim(|a| a.rooms.remove(room.key()));
         }
         let Some(r) = self.state.rooms.get_mut(room.key()) else {
             return;

@@ -27,7 +27,7 @@ impl ChatCore {
         pending: &Pending,
     ) -> Option<Effects> {
         let user = self.state.users.get(key)?;
-        let sent = *user.sent.iter().rev().find(|s| s.txn == txn)?;
+        let sent = *user.activity().sent.iter().rev().find(|s| s.txn == txn)?;
         let name = user.name.clone();
         self.stats.resends += 1;
         tracing::debug!(user = %name, txn, id = sent.id, "a resend, answered with the original");
@@ -48,10 +48,7 @@ impl ChatCore {
         let Some(user) = self.state.users.get_mut(key) else {
             return;
         };
-        user.sent.push_back(sent);
-        while user.sent.len() > cap {
-            user.sent.pop_front();
-        }
+        user.remember(sent, cap);
         fx.log(sent_op(user.name.clone(), sent));
     }
 }

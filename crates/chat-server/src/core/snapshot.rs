@@ -79,7 +79,7 @@ impl ChatCore {
             let mut members = HashSet::new();
             for m in r.members {
                 if let Some(u) = self.state.users.get_mut(m.key()) {
-                    u.rooms.insert(room_key.clone());
+                    u.activity_mut().rooms.insert(room_key.clone());
                     members.insert(m.key().to_owned());
                 }
             }
@@ -107,17 +107,14 @@ impl ChatCore {
         // for someone offline (and what falls off it is dequeued on disk then).
         for (user, p) in snapshot.queued {
             if let Some(u) = self.state.users.get_mut(user.key()) {
-                u.queue.push_back(p);
+                u.activity_mut().queue.push_back(p);
             }
         }
         let cap = self.config.sent_per_user.max(1);
         for s in snapshot.sent {
             if let Some(u) = self.state.users.get_mut(s.user.key()) {
                 let (txn, id, ts) = (s.txn, s.id, s.ts);
-                u.sent.push_back(Sent { txn, id, ts });
-                if u.sent.len() > cap {
-                    u.sent.pop_front();
-                }
+                u.remember(Sent { txn, id, ts }, cap);
             }
         }
         self.next_id = self.next_id.max(snapshot.next_id);

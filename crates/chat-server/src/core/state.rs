@@ -2,7 +2,7 @@
 //! offline queues. Only the bookkeeping lives here; the rules are the handlers' (`cmd/`).
 
 use std::borrow::Borrow;
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 
 use foldhash::{HashMap, HashSet, HashSetExt};
@@ -11,6 +11,7 @@ use dgram_proto::chat::{ChatId, Posted, Room, Txn};
 use dgram_proto::session::SessionId;
 use dgram_proto::Name;
 
+use super::activity::Activity;
 use super::dms::Dms;
 
 /// A client's long-term public key, as its session proved it in the handshake.
@@ -39,14 +40,8 @@ pub(crate) struct User {
     /// A handful at most in practice (a laptop, a phone, a script): a list is smaller and
     /// faster than a set, and an offline user's is empty and unallocated.
     pub(crate) sessions: Vec<SessionId>,
-    pub(crate) away: Option<String>,
-    pub(crate) queue: VecDeque<Posted>,
-    /// The user's latest messages by their client-chosen id, oldest first (capped): a resend
-    /// of one is answered with what it got the first time. Empty and unallocated until the
-    /// user sends.
-    pub(crate) sent: VecDeque<Sent>,
-    /// A tree, not a hash set: no per-set hasher state, and nothing allocated while empty.
-    pub(crate) rooms: BTreeSet<String>,
+    /// What only a user who does something has; `None` while it would all be empty.
+    pub(super) activity: Option<Box<Activity>>,
     /// In a cluster: on how many other instances the name has sessions (0 on a single server).
     pub(crate) elsewhere: u32,
 }
@@ -61,10 +56,7 @@ impl User {
             last_used_ms: at_ms,
             established: false,
             sessions: Vec::new(),
-            away: None,
-            queue: VecDeque::new(),
-            sent: VecDeque::new(),
-            rooms: BTreeSet::new(),
+            activity: None,
             elsewhere: 0,
         }
     }
@@ -307,7 +299,7 @@ impl State {
             return Vec::new();
         };
         let mut peers: HashSet<&str> = HashSet::new();
-        for room in &user.rooms {
+        for room in &user.activity().rooms {
             if let Some(r) = self.rooms.get(room) {
                 peers.extend(r.members.iter().map(String::as_str));
             }

@@ -60,7 +60,7 @@ impl State {
                     }
                 }
                 if let Some(u) = self.users.get_mut(user.as_str()) {
-                    u.rooms.remove(room.as_str());
+                    u.trim(|a| a.rooms.remove(room.as_str()));
                 }
             }
             Undo::Part { user, room } => {
@@ -68,7 +68,7 @@ impl State {
                 let Some(u) = self.users.get_mut(user.as_str()) else {
                     return;
                 };
-                u.rooms.insert(room.key().to_owned());
+                u.activity_mut().rooms.insert(room.key().to_owned());
                 self.rooms
                     .entry(room.key().to_owned())
                     .or_insert_with(|| RoomState::new(room.clone()))
@@ -108,8 +108,10 @@ impl State {
             log.retain(|p| !gone(p));
         }
         for u in self.users.values_mut() {
-            u.queue.retain(|p| !gone(p));
-            u.sent.retain(|s| !ids.contains(&s.id));
+            u.trim(|a| {
+                a.queue.retain(|p| !gone(p));
+                a.sent.retain(|s| !ids.contains(&s.id));
+            });
         }
     }
 }

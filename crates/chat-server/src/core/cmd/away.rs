@@ -25,7 +25,10 @@ pub(super) fn run(
     let Some(user) = core.state.users.get_mut(at.me) else {
         return Ok(fx);
     };
-    user.away = text.clone();
+    match &text {
+        Some(t) => user.activity_mut().away = Some(t.clone()),
+        None => _ = user.trim(|a| a.away = None),
+    }
     let name = user.name.clone();
     fx.send(at.session, ServerMsg::Done { req });
     let presence = match text {

@@ -211,7 +211,8 @@ fn welcome(
     let queued: Vec<Posted> = if send_only {
         Vec::new()
     } else {
-        user.queue.drain(..).collect()
+        user.trim(|a| a.queue.drain(..).collect())
+            .unwrap_or_default()
     };
     if !claimed {
         fx.log(Op::Touch {

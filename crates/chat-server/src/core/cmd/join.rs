@@ -24,9 +24,10 @@ fn within_caps(
     let Some(user) = core.state.users.get(at.me) else {
         return Ok(None);
     };
-    let already = user.rooms.contains(room.key());
-    if !already && user.rooms.len() >= core.config.max_rooms_per_user {
-        let message = format!("you are in {} rooms, the most allowed", user.rooms.len());
+    let mine = &user.activity().rooms;
+    let already = mine.contains(room.key());
+    if !already && mine.len() >= core.config.max_rooms_per_user {
+        let message = format!("you are in {} rooms, the most allowed", mine.len());
         return Err(Refused::new(ErrorKind::Limit, message));
     }
     let rooms = &core.state.rooms;
@@ -84,7 +85,7 @@ pub(super) fn run(
         .flat_map(|u| u.sessions.iter().copied())
         .collect();
     if let Some(u) = core.state.users.get_mut(at.me) {
-        u.rooms.insert(room.key().to_owned());
+        u.activity_mut().rooms.insert(room.key().to_owned());
     }
     if joined {
         let user = name.clone();

@@ -154,6 +154,6 @@ impl ChatCore {
 fn info(u: &User) -> UserInfo {
     UserInfo {
         name: u.name.clone(),
-        away: u.away.clone(),
+        away: u.activity().away.clone(),
     }
 }

@@ -23,7 +23,7 @@ pub(super) fn run(core: &mut ChatCore, at: Asker<'_>, req: RequestId, room: Room
     let mut fx = core.effects();
     let name = match core.state.users.get_mut(at.me) {
         Some(u) => {
-            u.rooms.remove(room.key());
+            u.trim(|a| a.rooms.remove(room.key()));
             u.name.clone()
         }
         None => return Ok(fx),

@@ -151,7 +151,7 @@ fn inbox_has_room(
             .state
             .users
             .get(name.key())
-            .is_some_and(|u| u.queue.len() >= cap);
+            .is_some_and(|u| u.activity().queue.len() >= cap);
     if !full {
         return Ok(());
     }
@@ -222,7 +222,7 @@ fn to_user(
             .state
             .users
             .get(name.key())
-            .and_then(|u| u.away.clone());
+            .and_then(|u| u.activity().away.clone());
         if let (Some(away), false) = (away, to_self) {
             let presence = Presence::Away(away);
             let name = name.clone();

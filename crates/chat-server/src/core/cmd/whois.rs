@@ -22,7 +22,7 @@ pub(super) fn run(core: &mut ChatCore, at: Asker<'_>, req: RequestId, name: Name
         req,
         name: user.name.clone(),
         addrs,
-        away: user.away.clone(),
+        away: user.activity().away.clone(),
     };
     let mut fx = core.effects();
     fx.send(at.session, msg);
