@@ -11,7 +11,6 @@ use dgram_net::session::{Endpoint, PathReport};
 use dgram_net::sys::Backlog;
 use dgram_proto::chat::{ClientMsg, ServerMsg};
 use dgram_proto::session::{Delivery, Event, MessageId, Server, SessionId, Transmit};
-use foldhash::{HashMap, HashMapExt};
 use tower::{BoxError, Service};
 
 use crate::admit::{ClientRequest, Knock};
@@ -23,9 +22,6 @@ use crate::store::writer::Report;
 pub(crate) struct ChatEndpoint<L: Service<ClientRequest>> {
     pub(crate) sessions: Server,
     pub(crate) requests: Requests<L>,
-    /// Each session's span, kept only while spans are recorded (`RUST_LOG` at info or finer):
-    /// with logging at warn, an idle session costs nothing here.
-    spans: HashMap<SessionId, tracing::Span>,
     /// Acknowledgements not yet handed to the chat core: they go as one batch once the
     /// session layer's events run dry, or before any other event (which keeps their order).
     acked: Vec<(SessionId, MessageId)>,
@@ -41,7 +37,6 @@ where
         Self {
             sessions,
             requests: Requests::new(limits, chat),
-            spans: HashMap::new(),
             acked: Vec::new(),
         }
     }
@@ -90,19 +85,13 @@ where
         let mut out = Vec::new();
         match event {
             Event::Accepted { peer } => {
-                let span = tracing::info_span!("session", id = session, %peer);
-                span.in_scope(|| tracing::info!("session opened"));
-                if !span.is_disabled() {
-                    self.spans.insert(session, span);
-                }
+                session_span(session, peer).in_scope(|| tracing::info!("session opened"));
                 // The key the client proved in the handshake: the one its names bind to.
                 let key = self.sessions.peer_key(session);
                 self.client(now, session, peer, key, Knock::Open, &mut out);
             }
-            Event::Migrated { to, .. } => {
-                if let Some(span) = self.spans.get(&session) {
-                    span.in_scope(|| tracing::info!(%to, "session moved"));
-                }
+            Event::Migrated { from, to } => {
+                session_span(session, from).in_scope(|| tracing::info!(%to, "session moved"));
                 self.requests.chat.migrated(session, to);
             }
             Event::Message { data, .. } => self.request(now, session, &data, &mut out),
@@ -118,25 +107,23 @@ where
                 out = self.requests.chat.failed(session, id, &reason.to_string());
             }
             Event::Closed { reason } => {
-                if let Some(span) = self.spans.remove(&session) {
-                    // How its path stood at the end: the window, the RTT, what was lost.
-                    let p = self.sessions.path_stats(session).unwrap_or_default();
-                    span.in_scope(|| {
-                        tracing::info!(
-                            %reason,
-                            cwnd = p.window,
-                            srtt = ?p.smoothed_rtt,
-                            sent = p.sent_packets,
-                            lost = p.lost_packets,
-                            retransmitted = p.retransmitted,
-                            congestion_events = p.congestion_events,
-                            max_datagram = p.max_datagram,
-                            "session closed"
-                        );
-                    });
-                }
-                // The cap counts sessions by id: it needs no address to let one go.
+                // Where it ran from, for the log (the cap counts sessions by id: it needs no
+                // address to let one go), and how its path stood at the end.
                 let peer = self.sessions.peer(session).unwrap_or_else(unknown_peer);
+                let p = self.sessions.path_stats(session).unwrap_or_default();
+                session_span(session, peer).in_scope(|| {
+                    tracing::info!(
+                        %reason,
+                        cwnd = p.window,
+                        srtt = ?p.smoothed_rtt,
+                        sent = p.sent_packets,
+                        lost = p.lost_packets,
+                        retransmitted = p.retransmitted,
+                        congestion_events = p.congestion_events,
+                        max_datagram = p.max_datagram,
+                        "session closed"
+                    );
+                });
                 self.client(now, session, peer, None, Knock::Close, &mut out);
             }
             Event::Connected { .. } | Event::HandshakeFailed { .. } => {}
@@ -300,6 +287,14 @@ where
             "chat rules summary"
         );
     }
+}
+
+/// The span a session's lines are logged in. It is made for each line rather than kept for the
+/// session's life: a live span holds about 400 bytes in the subscriber's registry, which was
+/// the largest share of an idle session's memory (issue 17), and these few lines are all that
+/// is logged in it.
+fn session_span(session: SessionId, peer: SocketAddr) -> tracing::Span {
+    tracing::info_span!("session", id = session, %peer)
 }
 
 /// A session the session layer no longer knows is nowhere.
