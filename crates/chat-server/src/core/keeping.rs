@@ -93,15 +93,15 @@ impl ChatCore {
             self.tell_unread(&mut fx, &sender, id, EXPIRED.to_owned());
         }
         let (ttl, new_ttl) = (self.config.claim_ttl_ms, self.config.new_claim_ttl_ms);
-        let lapsed: Vec<UserKey> = self
+        let lapsed: Vec<Name> = self
             .state
             .users
-            .iter()
-            .filter(|(_, u)| u.lapsed(ttl, new_ttl, now_ms))
-            .map(|(k, _)| k.clone())
+            .values()
+            .filter(|u| u.lapsed(ttl, new_ttl, now_ms))
+            .map(|u| u.name.clone())
             .collect();
-        for key in lapsed {
-            self.lapse(&mut fx, key.0.key());
+        for name in lapsed {
+            self.lapse(&mut fx, name.key());
         }
         self.reclaim_rooms(&mut fx, now_ms);
         fx

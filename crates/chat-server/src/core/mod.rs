@@ -27,6 +27,7 @@ mod snapshot;
 mod state;
 mod store;
 mod undo;
+mod users;
 
 use std::net::SocketAddr;
 

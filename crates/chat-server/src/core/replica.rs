@@ -15,7 +15,7 @@ use dgram_proto::Name;
 
 use super::effects::Effects;
 use super::op::Op;
-use super::state::{self, Owner, RoomState, Sent, User, UserKey};
+use super::state::{self, Owner, RoomState, Sent, User};
 use super::ChatCore;
 
 impl ChatCore {
@@ -117,10 +117,9 @@ impl ChatCore {
             u.last_used_ms = u.last_used_ms.max(at_ms);
             return;
         }
-        self.state.users.insert(
-            UserKey(name.clone()),
-            Box::new(User::new(name, owner, at_ms)),
-        );
+        self.state
+            .users
+            .insert(Box::new(User::new(name, owner, at_ms)));
     }
 
     fn remote_sent(&mut self, user: &Name, sent: Sent) {

@@ -7,7 +7,7 @@ use foldhash::{HashSet, HashSetExt};
 use dgram_proto::chat::{ChatId, Posted, Room, Target, Txn};
 use dgram_proto::Name;
 
-use super::state::{pair_key, push_capped, Owner, RoomState, Sent, User, UserKey};
+use super::state::{pair_key, push_capped, Owner, RoomState, Sent, User};
 use super::ChatCore;
 
 /// A claimed name as stored.
@@ -72,7 +72,7 @@ impl ChatCore {
         for u in snapshot.users {
             let mut user = User::new(u.name.clone(), u.owner, u.last_used_ms);
             user.established = u.established;
-            self.state.users.insert(UserKey(u.name), Box::new(user));
+            self.state.users.insert(Box::new(user));
         }
         for r in snapshot.rooms {
             let room_key = r.room.key().to_owned();

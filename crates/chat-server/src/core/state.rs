@@ -13,6 +13,7 @@ use dgram_proto::Name;
 
 use super::activity::Activity;
 use super::dms::Dms;
+use super::users::Users;
 
 /// A client's long-term public key, as its session proved it in the handshake.
 pub type PeerKey = [u8; 32];
@@ -250,7 +251,7 @@ pub(crate) fn pair_key(a: &Name, b: &Name) -> (Name, Name) {
 pub(crate) struct State {
     /// Boxed: the table then holds pointers, so its spare capacity costs 8 bytes a slot,
     /// not a whole user.
-    pub(crate) users: HashMap<UserKey, Box<User>>,
+    pub(crate) users: Users,
     pub(crate) sessions: HashMap<SessionId, SessionInfo>,
     pub(crate) rooms: HashMap<String, RoomState>,
     pub(crate) dms: Dms,
@@ -276,7 +277,7 @@ impl State {
     /// The user a session speaks as.
     pub(crate) fn user_of(&self, session: SessionId) -> Option<&User> {
         let name = self.sessions.get(&session)?.user.as_ref()?;
-        self.users.get(name.key()).map(|u| &**u)
+        self.users.get(name.key())
     }
 
     /// Every session of every user who shares a room or a DM conversation with `key` (one

@@ -16,7 +16,7 @@ use dgram_proto::Name;
 use super::super::effects::Effects;
 use super::super::op::Op;
 use super::super::quota;
-use super::super::state::{Owner, PeerKey, User, UserKey};
+use super::super::state::{Owner, PeerKey, User};
 use super::super::undo::Undo;
 use super::super::ChatCore;
 use super::{info, Handled, Refused};
@@ -178,10 +178,11 @@ fn claim(
         session,
         user: name.key().to_owned(),
     });
-    core.state.users.insert(
-        UserKey(name.clone()),
-        Box::new(User::new(name.clone(), Owner::Key(owner), now_ms)),
-    );
+    core.state.users.insert(Box::new(User::new(
+        name.clone(),
+        Owner::Key(owner),
+        now_ms,
+    )));
 }
 
 /// Attaches the session to the user `k`, welcomes it, tells co-members, and delivers what
