@@ -178,11 +178,9 @@ fn claim(
         session,
         user: name.key().to_owned(),
     });
-    core.state.users.insert(Box::new(User::new(
-        name.clone(),
-        Owner::Key(owner),
-        now_ms,
-    )));
+    core.state
+        .users
+        .insert(Box::new(User::new(name.clone(), Owner::Key(owner), now_ms)));
 }
 
 /// Attaches the session to the user `k`, welcomes it, tells co-members, and delivers what
