@@ -229,7 +229,7 @@ fn welcome(
         .values()
         .filter(|u| u.online())
         .take(WELCOME_ONLINE)
-        .map(|u| info(u))
+        .map(info)
         .collect();
     let name = spelled.clone();
     // Names belong to keys: there is no claim key to hand out.

@@ -23,7 +23,7 @@ pub(super) fn run(
             .values()
             .filter(|u| u.online())
             .take(MAX_WHO)
-            .map(|u| info(u))
+            .map(info)
             .collect(),
         Some(r) => match s.rooms.get(r.key()) {
             Some(rs) => rs
@@ -32,7 +32,7 @@ pub(super) fn run(
                 .filter_map(|m| s.users.get(m.as_str()))
                 .filter(|u| u.online())
                 .take(MAX_WHO)
-                .map(|u| info(u))
+                .map(info)
                 .collect(),
             None => Vec::new(),
         },
