@@ -27,7 +27,9 @@ pub(super) fn run(
     };
     match &text {
         Some(t) => user.activity_mut().away = Some(t.clone()),
-        None => _ = user.trim(|a| a.away = None),
+        None => {
+            user.trim(|a| a.away = None);
+        }
     }
     let name = user.name.clone();
     fx.send(at.session, ServerMsg::Done { req });
