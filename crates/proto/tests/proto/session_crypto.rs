@@ -113,10 +113,18 @@ fn a_copy_of_the_join_after_data_gets_no_answer_and_moves_nothing() {
         sim.sent.iter().filter(to_client).count()
     };
     let (before, replayed) = (welcomes(&sim), sim.server.stats().replayed);
+    // Its ephemeral key changed (the Noise message starts after type, nonce, cookie and
+    // length): under the session's nonce it is a replay as well, found before any DH (the
+    // server no longer keeps the first message's key to compare).
+    let mut other_key = join.clone();
+    other_key[3 + 16 + 16 + 2] ^= 1;
+    let bad_handshake = sim.server.stats().bad_handshake;
     sim.inject(addr(CLIENT), server, join);
+    sim.inject(addr(CLIENT), server, other_key);
     sim.run_for(Duration::from_millis(50));
     assert_eq!(welcomes(&sim), before, "no second Welcome");
-    assert_eq!(sim.server.stats().replayed, replayed + 1);
+    assert_eq!(sim.server.stats().replayed, replayed + 2);
+    assert_eq!(sim.server.stats().bad_handshake, bad_handshake);
     assert_eq!(sim.server.peer(session), Some(addr(CLIENT)));
     let now = sim.now;
     sim.clients[0]
