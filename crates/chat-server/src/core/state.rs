@@ -104,8 +104,9 @@ pub(crate) struct Sent {
     pub(crate) ts: u64,
 }
 
-/// The users table's key: the name itself, looked up by its case-folded key (`&str`). It
-/// shares the user's name buffer, where a `String` key would be a copy per user. `Borrow`
+/// A map key for tables by user (DM partners, waiting notices): the name itself, looked up by
+/// its case-folded key (`&str`). It shares the user's name buffer, where a `String` key would
+/// be a copy per user (the users table itself keeps no key: see `users`). `Borrow`
 /// needs hashing and equality to agree with `str`'s: a `Name`'s go by its key alone.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct UserKey(pub(crate) Name);
