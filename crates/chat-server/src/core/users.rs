@@ -25,15 +25,15 @@ impl Users {
     /// The user whose name's key is `key`.
     pub(crate) fn get(&self, key: &str) -> Option<&User> {
         let hash = self.hash(key);
-        let found = self.table.find(hash, |u| u.name.key() == key)?;
-        Some(found)
+        self.table.find(hash, |u| u.name.key() == key).map(|u| &**u)
     }
 
     /// The same, to change (its name stays: the table is hashed by it).
     pub(crate) fn get_mut(&mut self, key: &str) -> Option<&mut User> {
         let hash = self.hash(key);
-        let found = self.table.find_mut(hash, |u| u.name.key() == key)?;
-        Some(found)
+        self.table
+            .find_mut(hash, |u| u.name.key() == key)
+            .map(|u| &mut **u)
     }
 
     pub(crate) fn contains_key(&self, key: &str) -> bool {
@@ -60,8 +60,8 @@ impl Users {
     /// Takes out the user whose name's key is `key`.
     pub(crate) fn remove(&mut self, key: &str) -> Option<Box<User>> {
         let hash = self.hash(key);
-        let found = self.table.find_entry(hash, |u| u.name.key() == key).ok()?;
-        Some(found.remove().0)
+        let found = self.table.find_entry(hash, |u| u.name.key() == key);
+        found.ok().map(|e| e.remove().0)
     }
 
     pub(crate) fn values(&self) -> impl Iterator<Item = &User> {

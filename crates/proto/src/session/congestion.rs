@@ -218,18 +218,12 @@ impl ClosedPaths {
         }
     }
 
-    /// The path of the session whose end was handed out last, if that is `session`.
-    pub(crate) fn last(&self, session: SessionId) -> Option<PathStats> {
+    /// How the path of the session whose end was handed out last stood, and where its client
+    /// was, if that is `session`.
+    pub(crate) fn last(&self, session: SessionId) -> Option<(PathStats, SocketAddr)> {
         self.last
             .filter(|(id, ..)| *id == session)
-            .map(|(_, path, _)| path)
-    }
-
-    /// Where the client of the session whose end was handed out last was, if that is `session`.
-    pub(crate) fn last_peer(&self, session: SessionId) -> Option<SocketAddr> {
-        self.last
-            .filter(|(id, ..)| *id == session)
-            .map(|(.., peer)| peer)
+            .map(|(_, path, peer)| (path, peer))
     }
 }
 

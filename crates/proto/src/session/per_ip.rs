@@ -28,11 +28,13 @@ impl PerIp {
         *self.counts.entry(Network::of(ip)).or_insert(0) += 1;
     }
 
-    /// Counts one session fewer against `ip`'s network (one that `add` counted).
+    /// Counts one session fewer against `ip`'s network (one that `add` counted). A network
+    /// with no entry holds none: there is nothing to take.
     pub(super) fn release(&mut self, ip: IpAddr) {
         let network = Network::of(ip);
         if let Some(count) = self.counts.get_mut(&network) {
-            *count = count.saturating_sub(1);
+            // At least 1: an entry goes when its count reaches 0.
+            *count -= 1;
             if *count == 0 {
                 self.counts.remove(&network);
             }

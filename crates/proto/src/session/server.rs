@@ -137,7 +137,7 @@ impl Server {
     pub fn path_stats(&self, session: SessionId) -> Option<PathStats> {
         match self.sessions.get(&session) {
             Some(s) => Some(s.conn.path_stats()),
-            None => self.closed_paths.last(session),
+            None => self.closed_paths.last(session).map(|(path, _)| path),
         }
     }
 
@@ -156,7 +156,7 @@ impl Server {
     pub fn peer(&self, session: SessionId) -> Option<SocketAddr> {
         match self.sessions.get(&session) {
             Some(s) => Some(s.conn.peer),
-            None => self.closed_paths.last_peer(session),
+            None => self.closed_paths.last(session).map(|(_, peer)| peer),
         }
     }
 

@@ -35,20 +35,25 @@ impl Server {
             return;
         };
         if let Some(s) = self.by_addr.get(&from).and_then(|id| self.sessions.get(id)) {
-            match s.crypto.welcome.as_deref() {
-                // Our welcome was lost and the client asks again: same answer, no new state.
-                Some(welcome) if s.nonce == nonce && welcome.join_e == join_e => {
-                    let (id, msg) = (s.conn.id, welcome.msg.clone());
-                    self.reply(from, |w| packet::write_welcome(w, &nonce, id, &msg));
-                    return;
+            if s.nonce == nonce {
+                match s.crypto.welcome.as_deref() {
+                    // Our welcome was lost and the client asks again: same answer, no new
+                    // state.
+                    Some(welcome) if welcome.join_e == join_e => {
+                        let (id, msg) = (s.conn.id, welcome.msg.clone());
+                        self.reply(from, |w| packet::write_welcome(w, &nonce, id, &msg));
+                        return;
+                    }
+                    // Once its data showed it has the keys, a Join of its nonce is late or
+                    // replayed: dropped.
+                    None => {
+                        self.stats.replayed += 1;
+                        return;
+                    }
+                    // Another first message under the same nonce: the client started over
+                    // with a fresh cookie, a new handshake.
+                    Some(_) => {}
                 }
-                // Once its data showed it has the keys, a Join of its nonce is late or
-                // replayed: dropped.
-                None if s.nonce == nonce => {
-                    self.stats.replayed += 1;
-                    return;
-                }
-                _ => {}
             }
         }
         // The cookie proved the address: only now the Diffie-Hellman.
@@ -156,17 +161,13 @@ impl Server {
         };
         s.resume_counter = resume.counter;
         s.nonce = nonce;
-        let old = s.conn.peer;
+        let (old, counted) = (s.conn.peer, s.counted);
         s.conn.migrate(from, now, &mut self.conn_events);
         // Its Migrated is its own: collected before a displaced session's end collects
         // whatever is pending as that session's.
         self.collect(resume.session);
         if old != from {
-            if self
-                .sessions
-                .get(&resume.session)
-                .is_some_and(|s| s.counted)
-            {
+            if counted {
                 self.per_ip.moved(old.ip(), from.ip());
             }
             self.by_addr.remove(&old);
