@@ -121,6 +121,8 @@ pub fn data_frames(bytes: &[u8]) {
     if bytes.len() > MAX_PATH_DATAGRAM {
         return;
     }
+    // Before the frames, which borrow it in the comparison at the end and must drop first.
+    let mut buf = vec![0u8; bytes.len()];
     let Some(frames) = parse_frames(bytes) else {
         return;
     };
@@ -129,7 +131,6 @@ pub fn data_frames(bytes: &[u8]) {
             assert!(index < count, "fragment {index} of {count}");
         }
     }
-    let mut buf = vec![0u8; bytes.len()];
     let mut w = Writer::new(&mut buf);
     let mut writer = FrameWriter::default();
     for f in &frames {

@@ -6,6 +6,8 @@
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
+use smallvec::SmallVec;
+
 use super::congestion::NewReno;
 use super::gate::{Gate, LossOutcome};
 use super::pacing::Pacer;
@@ -43,7 +45,9 @@ pub(crate) struct SentPacket {
     pub(super) at: Instant,
     /// Bytes on the wire counted in flight: zero for a ping, which the window never holds.
     pub(super) size: u16,
-    fragments: Vec<(MessageId, u8)>,
+    /// What it carried: nearly always a fragment or two, kept inline since every packet sent
+    /// makes one of these.
+    fragments: SmallVec<[(MessageId, u8); 2]>,
     skips: Vec<(Channel, u32)>,
     /// Whether it carried an ACK frame (see `Flight::ack_owed_from`).
     pub(crate) carried_ack: bool,
@@ -57,7 +61,7 @@ impl SentPacket {
         Self {
             at,
             size: 0,
-            fragments: Vec::new(),
+            fragments: SmallVec::new(),
             skips: Vec::new(),
             carried_ack: false,
             mtu_probe: false,
@@ -78,7 +82,8 @@ impl SentPacket {
 #[derive(Debug, Default)]
 pub(crate) struct AckOutcome {
     pub(crate) rtt_sample: Option<Duration>,
-    pub(crate) delivered: Vec<MessageId>,
+    /// Inline: an ack completes a message or two, and every ack makes one of these.
+    pub(crate) delivered: SmallVec<[MessageId; 4]>,
     pub(crate) progress: bool,
     pub(crate) loss: LossOutcome,
 }
@@ -215,7 +220,8 @@ impl Flight {
         let mut out = AckOutcome::default();
         let acked = |pn: u32| super::packet::acks(largest, bits, pn);
         let lowest = largest.saturating_sub(32);
-        let newly: Vec<u32> = self
+        // At most 33 packet numbers; collected first because the loop removes from the map.
+        let newly: SmallVec<[u32; 16]> = self
             .in_flight
             .range(lowest..=largest)
             .map(|(&pn, _)| pn)

@@ -145,7 +145,11 @@ impl Channels {
     }
 
     /// Applies a packet's frames; messages that complete their channel's prefix become events.
-    pub(crate) fn take(&mut self, frames: Vec<Frame<'_>>, events: &mut Vec<Event>) {
+    pub(crate) fn take<'a>(
+        &mut self,
+        frames: impl IntoIterator<Item = Frame<'a>>,
+        events: &mut Vec<Event>,
+    ) {
         for f in frames {
             match f {
                 Frame::Reliable {

@@ -114,11 +114,15 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// A packet's frames, parsed. Nearly every packet has a few (an ack and a message or two), so
+/// they stay on the stack: parsing is on the path of every datagram received.
+pub(crate) type Frames<'a> = smallvec::SmallVec<[Frame<'a>; 8]>;
+
 /// Parses every frame of a data packet, or `None` if any is malformed (the packet is then
 /// ignored whole, and not acknowledged). At most one ACK frame; a NEXT frame needs a reliable
 /// frame before it; padding ends the packet (and is no frame of its own).
-pub(crate) fn parse_frames(bytes: &[u8]) -> Option<Vec<Frame<'_>>> {
-    let mut frames = Vec::new();
+pub(crate) fn parse_frames(bytes: &[u8]) -> Option<Frames<'_>> {
+    let mut frames = Frames::new();
     let mut r = Reader(bytes);
     let mut last: Option<(u16, u32)> = None;
     let mut acked = false;

@@ -48,7 +48,7 @@ fn an_acknowledged_burst_leaves_no_send_buffers_behind() {
     assert!(send.flight.is_some());
 
     let out = ack_all(&mut send, now, &config, &numbers);
-    assert_eq!(out.delivered, vec![id]);
+    assert_eq!(out.delivered.as_slice(), [id]);
     assert!(
         send.flight.is_none(),
         "nothing unacknowledged, nothing held"
