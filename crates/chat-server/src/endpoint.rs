@@ -154,8 +154,12 @@ where
     /// Hands the batched acknowledgements to the chat core.
     fn flush_acked(&mut self, now: Instant) {
         if !self.acked.is_empty() {
-            let acked = std::mem::take(&mut self.acked);
+            let mut acked = std::mem::take(&mut self.acked);
             let out = self.requests.chat.delivered(&acked);
+            // The buffer goes back for the next turn's: one allocation for the server's life,
+            // not one per turn.
+            acked.clear();
+            self.acked = acked;
             self.apply(now, out);
         }
     }

@@ -34,7 +34,7 @@ use std::net::SocketAddr;
 use foldhash::{HashMap, HashMapExt};
 
 use dgram_proto::chat::{ChatId, Presence, ServerMsg};
-use dgram_proto::session::{MessageId, SessionId};
+use dgram_proto::session::SessionId;
 use dgram_proto::token_bucket::Rate;
 use dgram_proto::Name;
 
@@ -170,7 +170,7 @@ pub(crate) struct ChatCore {
     receipts: HashMap<ChatId, Pending>,
     /// Per session, so that a closing session drops its own entries without a walk over
     /// everyone's; a session with nothing in transit has no entry.
-    in_transit: HashMap<SessionId, HashMap<MessageId, ChatId>>,
+    in_transit: HashMap<SessionId, receipts::InTransit>,
     stats: ChatStats,
     /// What each network may still create (rooms, claims).
     quotas: Quotas,

@@ -6,21 +6,35 @@ use std::sync::Arc;
 
 use dgram_proto::chat::{channel_for, ChatId, Posted, ServerMsg, Target};
 use dgram_proto::session::{MessageId, SessionId};
+use smallvec::SmallVec;
 
 use super::effects::{Effects, Output};
 use super::op::Op;
 use super::state::pair_key;
 use super::{ChatCore, Pending};
 
+/// One session's messages that wait for a receipt, by session message id, in order. A session
+/// has one or two in transit most of the time, and its entry comes and goes with them: inline,
+/// that costs no allocation per message. Ids grow as messages are sent, so the list stays
+/// sorted by appending, and a long one (a slow member of busy rooms) is searched by halves.
+pub(super) type InTransit = SmallVec<[(MessageId, ChatId); 2]>;
+
 impl ChatCore {
     /// The driver sent an output that waits for a receipt; `id` is its session message id.
     pub(super) fn track(&mut self, session: SessionId, id: MessageId, chat: ChatId) {
-        self.in_transit.entry(session).or_default().insert(id, chat);
+        let mine = self.in_transit.entry(session).or_default();
+        match mine.binary_search_by_key(&id, |&(m, _)| m) {
+            Ok(at) => mine[at].1 = chat,
+            Err(at) => mine.insert(at, (id, chat)),
+        }
     }
 
     fn take_in_transit(&mut self, session: SessionId, id: MessageId) -> Option<ChatId> {
         let mine = self.in_transit.get_mut(&session)?;
-        let chat = mine.remove(&id);
+        let chat = mine
+            .binary_search_by_key(&id, |&(m, _)| m)
+            .ok()
+            .map(|at| mine.remove(at).1);
         if mine.is_empty() {
             self.in_transit.remove(&session);
         }
@@ -118,8 +132,12 @@ impl ChatCore {
         posted: &Posted,
         counted: bool,
     ) {
+        // Nothing to copy for nobody (a sender's other sessions are usually none).
+        if sessions.is_empty() {
+            return;
+        }
         let channel = channel_for(&posted.to);
-        if counted && !sessions.is_empty() {
+        if counted {
             let dm_to = match &posted.to {
                 Target::User(n) => Some(n.clone()),
                 Target::Room(_) => None,

@@ -7,6 +7,7 @@
 use dgram_proto::chat::{ClientMsg, ErrorKind, Posted, Presence, ServerMsg, Target, Txn, MAX_TEXT};
 use dgram_proto::session::SessionId;
 use dgram_proto::RequestId;
+use smallvec::SmallVec;
 
 use super::super::effects::Effects;
 use super::super::op::Op;
@@ -108,12 +109,15 @@ fn unknown_here(core: &ChatCore, at: Asker<'_>, to: &Target) -> bool {
         && matches!(to, Target::User(name) if !core.state.users.contains_key(name.key()))
 }
 
+/// A message's recipient sessions: inline for a DM's one or two, on the heap for a room's.
+type Recipients = SmallVec<[SessionId; 4]>;
+
 /// The sessions a message goes to: a user's receiving sessions, or every other member's.
-fn recipients(core: &ChatCore, at: Asker<'_>, to: &Target) -> Result<Vec<SessionId>, Refused> {
+fn recipients(core: &ChatCore, at: Asker<'_>, to: &Target) -> Result<Recipients, Refused> {
     let s = &core.state;
     match to {
         Target::User(name) => match s.users.get(name.key()) {
-            Some(u) => Ok(s.receiving(u)),
+            Some(u) => Ok(s.receiving_iter(u).collect()),
             None => {
                 let message = format!("no user named {name}");
                 Err(Refused::new(ErrorKind::UnknownUser, message))
@@ -167,7 +171,7 @@ fn to_room(
     at: Asker<'_>,
     room: &dgram_proto::chat::Room,
     posted: Posted,
-    recipients: Vec<SessionId>,
+    recipients: Recipients,
 ) {
     let cap = core.config.room_history;
     if let Some(r) = core.state.rooms.get_mut(room.key()) {
@@ -193,14 +197,14 @@ fn to_user(
     at: Asker<'_>,
     name: &dgram_proto::Name,
     posted: Posted,
-    recipients: Vec<SessionId>,
+    recipients: Recipients,
 ) {
     let pair = state::pair_key(&posted.from, name);
     let cap = core.config.dm_history;
     let log = core.state.dms.log_mut(pair);
     core.stats.history_dropped += state::push_capped(log, posted.clone(), cap);
     // The sender's other sessions see what it sent (a `listen` beside a `send`).
-    let mine: Vec<SessionId> = core
+    let mine: Recipients = core
         .state
         .users
         .get(at.me)
