@@ -252,8 +252,9 @@ fn chat_config() -> impl bincode::config::Config {
 }
 
 pub(crate) fn encode_chat<T: Serialize>(msg: &T) -> Result<Vec<u8>, Error> {
-    // Straight into one buffer after the prefix: most messages fit the first allocation.
-    let mut out = Vec::with_capacity(64);
+    // Straight into one buffer after the prefix: most messages fit the first allocation (a
+    // chat message with its names, id and timestamp is about 50 bytes more than its text).
+    let mut out = Vec::with_capacity(128);
     out.extend_from_slice(&CHAT_PREFIX);
     bincode::serde::encode_into_std_write(msg, &mut out, chat_config()).map_err(encode_error)?;
     if out.len() > crate::session::MAX_MESSAGE {

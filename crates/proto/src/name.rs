@@ -23,8 +23,7 @@ pub const MAX_NAME_BYTES: usize = MAX_NAME_CHARS * 4;
 ///
 /// Equality, ordering and hashing use the case-folded key, so `Alex` and `alex` are one name;
 /// [`Name::as_str`] keeps the spelling its owner chose.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Deserialize)]
-#[serde(try_from = "String")]
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Name(Spelled);
 
 impl Name {
@@ -143,6 +142,39 @@ fn validate_unicode(raw: &str, max_chars: usize) -> Result<(String, String), Err
 /// characters (which include the bidi overrides), spaces, symbols and punctuation are neither.
 fn is_name_char(ch: char) -> bool {
     ch.is_alphanumeric() || matches!(ch, '_' | '-' | '.')
+}
+
+/// Reads a name or room from its spelling, validated by `parse`: from the decoder's bytes where
+/// it lends them (bincode does), so that a decoded message copies each name once, into its
+/// shared buffer, not first into a `String` as well.
+pub(crate) fn deserialize_checked<'de, D, T>(
+    d: D,
+    what: &'static str,
+    parse: fn(&str) -> Result<T, Error>,
+) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    struct Checked<T> {
+        what: &'static str,
+        parse: fn(&str) -> Result<T, Error>,
+    }
+    impl<T> serde::de::Visitor<'_> for Checked<T> {
+        type Value = T;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(self.what)
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<T, E> {
+            (self.parse)(v).map_err(E::custom)
+        }
+    }
+    d.deserialize_str(Checked { what, parse })
+}
+
+impl<'de> serde::Deserialize<'de> for Name {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        deserialize_checked(d, "a user name", Self::new)
+    }
 }
 
 impl TryFrom<String> for Name {

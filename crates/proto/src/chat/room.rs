@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::name::{validate, Spelled};
+use crate::name::{deserialize_checked, validate, Spelled};
 use crate::Error;
 
 /// The most characters a room name may have.
@@ -12,8 +12,7 @@ pub const MAX_ROOM_CHARS: usize = 64;
 /// A valid room name.
 ///
 /// Equality and hashing use the case-folded key, as for names.
-#[derive(Clone, PartialEq, Eq, Hash, Deserialize)]
-#[serde(try_from = "String")]
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Room(Spelled);
 
 impl Room {
@@ -31,6 +30,12 @@ impl Room {
     /// The case-folded key rooms compare by.
     pub fn key(&self) -> &str {
         self.0.key()
+    }
+}
+
+impl<'de> Deserialize<'de> for Room {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        deserialize_checked(d, "a room name", Self::new)
     }
 }
 

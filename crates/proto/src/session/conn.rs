@@ -227,7 +227,7 @@ impl Connection {
         if let Some(ack) = ack.filter(|a| a.largest < self.next_pn) {
             self.on_ack(now, config, &ack, out);
         }
-        self.recv.take(frames, out);
+        self.recv.take(&frames, out);
         if self.recv.ack_overdue() {
             if let Some(ack) = self.recv.ack(self.stamp(now), false) {
                 self.recv.ack_sent();

@@ -145,12 +145,8 @@ impl Channels {
     }
 
     /// Applies a packet's frames; messages that complete their channel's prefix become events.
-    pub(crate) fn take<'a>(
-        &mut self,
-        frames: impl IntoIterator<Item = Frame<'a>>,
-        events: &mut Vec<Event>,
-    ) {
-        for f in frames {
+    pub(crate) fn take(&mut self, frames: &[Frame<'_>], events: &mut Vec<Event>) {
+        for &f in frames {
             match f {
                 Frame::Reliable {
                     channel,

@@ -172,11 +172,7 @@ impl RecvState {
 
     /// Applies a packet's frames (its ACK frame went to the sending half); messages that
     /// complete their channel's prefix become events.
-    pub(crate) fn take<'a>(
-        &mut self,
-        frames: impl IntoIterator<Item = Frame<'a>>,
-        events: &mut Vec<Event>,
-    ) {
+    pub(crate) fn take(&mut self, frames: &[Frame<'_>], events: &mut Vec<Event>) {
         self.channels.take(frames, events);
     }
 }

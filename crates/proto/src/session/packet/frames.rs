@@ -79,7 +79,7 @@ impl Ack {
 }
 
 /// One parsed frame.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Frame<'a> {
     Reliable {
         channel: u16,
@@ -116,7 +116,7 @@ impl<'a> Reader<'a> {
 
 /// A packet's frames, parsed. Nearly every packet has a few (an ack and a message or two), so
 /// they stay on the stack: parsing is on the path of every datagram received.
-pub(crate) type Frames<'a> = smallvec::SmallVec<[Frame<'a>; 8]>;
+pub(crate) type Frames<'a> = smallvec::SmallVec<[Frame<'a>; 4]>;
 
 /// Parses every frame of a data packet, or `None` if any is malformed (the packet is then
 /// ignored whole, and not acknowledged). At most one ACK frame; a NEXT frame needs a reliable

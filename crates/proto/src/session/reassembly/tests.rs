@@ -27,7 +27,7 @@ fn empty_fragments_and_skips_cannot_fill_memory_for_free() {
             if !recv.can_take(&frames, &config) {
                 break 'outer;
             }
-            recv.take(frames, &mut events);
+            recv.take(&frames, &mut events);
             taken += 1;
         }
     }
@@ -59,7 +59,7 @@ fn a_channel_holds_nothing_once_its_messages_are_delivered() {
     for index in [2u8, 0, 1] {
         let frames = reliable(0, index, 3, &parts[usize::from(index)]);
         assert!(recv.can_take(&frames, &config));
-        recv.take(frames, &mut events);
+        recv.take(&frames, &mut events);
     }
     assert_eq!(
         events,
@@ -70,10 +70,10 @@ fn a_channel_holds_nothing_once_its_messages_are_delivered() {
         }]
     );
     // Message 2 waits for message 1, then both go, in order.
-    recv.take(reliable(2, 0, 1, b"two"), &mut events);
+    recv.take(&reliable(2, 0, 1, b"two"), &mut events);
     assert_eq!(events.len(), 1);
     assert!(!recv.is_quiet());
-    recv.take(reliable(1, 0, 1, b"one"), &mut events);
+    recv.take(&reliable(1, 0, 1, b"one"), &mut events);
     let texts: Vec<&[u8]> = events[1..]
         .iter()
         .filter_map(|e| match e {
@@ -105,11 +105,11 @@ fn at_a_full_budget_the_message_that_fills_the_gap_is_still_taken() {
     // Large messages first, then skips (the cheapest thing held) to the last byte.
     let mut seq = 1;
     while recv.can_take(&reliable(seq, 0, 1, &big), &config) {
-        recv.take(reliable(seq, 0, 1, &big), &mut events);
+        recv.take(&reliable(seq, 0, 1, &big), &mut events);
         seq += 1;
     }
     while recv.can_take(&[Frame::Skip { channel: 9, seq }], &config) {
-        recv.take(vec![Frame::Skip { channel: 9, seq }], &mut events);
+        recv.take(&[Frame::Skip { channel: 9, seq }], &mut events);
         seq += 1;
     }
     assert!(events.is_empty());
@@ -122,7 +122,7 @@ fn at_a_full_budget_the_message_that_fills_the_gap_is_still_taken() {
     assert!(recv.can_take(&[Frame::Skip { channel: 9, seq: 0 }], &config));
     let frames = reliable(0, 0, 1, b"zero");
     assert!(recv.can_take(&frames, &config));
-    recv.take(frames, &mut events);
+    recv.take(&frames, &mut events);
     // Messages 0 and 1.. (the skips deliver nothing themselves).
     let messages = events.len();
     assert!(messages > 1 && messages <= behind_the_gap + 1, "{messages}");
