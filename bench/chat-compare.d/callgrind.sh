@@ -45,7 +45,13 @@ measure() { # KIND TREE REP: one callgrind run, a line in the table
     bench=$(newest_bench "$tree")
     [[ -n $bench ]] || die "no chat bench executable in $tree/target/release/deps"
     local -a data=()
-    if "$bin" --help 2>&1 | grep -q -- --data-dir; then data=(--data-dir :memory:); fi
+    if "$bin" --help 2>&1 | grep -q -- --data-dir; then
+        if [[ ${COMPARE_CG_DATA_DIR:-:memory:} == :memory: ]]; then
+            data=(--data-dir :memory:)
+        else # a fresh durable store per run, so that no run reads another's
+            data=(--data-dir "$work/data-$kind-$rep")
+        fi
+    fi
     port=$(python3 "$here/../echo.d/udp.py" free-port)
     out=$work/callgrind-$kind-$rep.out
     CHAT_NAME_RATE=0 CHAT_IP_RATE=0 CHAT_ROOMS_PER_HOUR=0 CHAT_CLAIMS_PER_HOUR=0 RUST_LOG=warn \

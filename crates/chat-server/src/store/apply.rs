@@ -184,7 +184,8 @@ fn prune(tx: &Transaction<'_>, before_ms: i64, room_history: i64) -> rusqlite::R
     )?;
     exec(
         tx,
-        "DELETE FROM sent WHERE rowid IN (SELECT rowid FROM sent WHERE ts < ?1 LIMIT 10000)",
+        // By key: the table has no rowid (schema 6).
+        "DELETE FROM sent WHERE (user, txn) IN (SELECT user, txn FROM sent WHERE ts < ?1 LIMIT 10000)",
         [before_ms],
     )?;
     let rooms: Vec<String> = tx

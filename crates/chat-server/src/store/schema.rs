@@ -73,6 +73,28 @@ const MIGRATIONS: &[&str] = &[
         SELECT key, name, NULL, key_hash, last_used_ms, established FROM users;
     DROP TABLE users;
     ALTER TABLE users_v5 RENAME TO users;",
+    // 6: the queue and the sent table keep their rows in their primary key's b-tree (WITHOUT
+    // ROWID): every DM adds a row to each and takes one from the queue, and a rowid table
+    // kept a second b-tree for the key beside the table's own (issue 17).
+    "CREATE TABLE queue_v6 (
+        user TEXT NOT NULL,
+        id INTEGER NOT NULL,
+        PRIMARY KEY (user, id)
+    ) WITHOUT ROWID;
+    INSERT INTO queue_v6 (user, id) SELECT user, id FROM queue;
+    DROP TABLE queue;
+    ALTER TABLE queue_v6 RENAME TO queue;
+    CREATE TABLE sent_v6 (
+        user TEXT NOT NULL,
+        txn INTEGER NOT NULL,
+        id INTEGER NOT NULL,
+        ts INTEGER NOT NULL,
+        PRIMARY KEY (user, txn)
+    ) WITHOUT ROWID;
+    INSERT INTO sent_v6 (user, txn, id, ts) SELECT user, txn, id, ts FROM sent;
+    DROP TABLE sent;
+    ALTER TABLE sent_v6 RENAME TO sent;
+    CREATE INDEX sent_by_age ON sent (ts);",
 ];
 
 /// The schema version this build writes.

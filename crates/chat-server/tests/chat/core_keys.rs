@@ -265,5 +265,5 @@ fn a_schema_4_database_opens_keeps_its_names_and_binds_them_on_proof() {
         .expect("open")
         .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
         .expect("version");
-    assert_eq!(version, 5);
+    assert_eq!(version, 6);
 }

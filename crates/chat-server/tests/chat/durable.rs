@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use chat_server::core::Op;
 use chat_server::store::{Store, DB_FILE};
 use chat_server::Settings;
 use dgram_proto::chat::{ClientMsg, Room, ServerMsg, Target};
@@ -133,7 +134,7 @@ async fn a_database_from_the_first_release_opens_after_an_upgrade() {
     let version: i64 = db
         .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
         .expect("version");
-    assert_eq!(version, 5, "migrated forward");
+    assert_eq!(version, 6, "migrated forward");
     // The old claim keys bound the names to the clients' keys, and their hashes are gone.
     let owner: (Option<Vec<u8>>, Option<Vec<u8>>) = db
         .query_row(
@@ -262,4 +263,51 @@ fn a_database_from_a_newer_release_is_refused_and_left_untouched() {
         before,
         "not migrated, not touched"
     );
+}
+
+#[test]
+fn the_queue_and_sent_tables_are_keyed_b_trees_and_old_resends_are_pruned_by_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = Store::open(dir.path()).expect("open");
+    let alex = name("alex");
+    let sent = |txn, id, ts| Op::Sent {
+        user: alex.clone(),
+        txn,
+        id,
+        ts,
+    };
+    // Txn u64::MAX is stored as its 64 bits, a negative SQLite integer: the key holds it.
+    store
+        .apply(&[
+            sent(1, 1, 1_000),
+            sent(u64::MAX, 2, 1_500),
+            sent(3, 3, 9_000),
+        ])
+        .expect("commit");
+    store
+        .apply(&[Op::Expire {
+            before_ms: 5_000,
+            room_history: 100,
+        }])
+        .expect("prune");
+    drop(store);
+    let db = rusqlite::Connection::open(dir.path().join(DB_FILE)).expect("open");
+    for table in ["queue", "sent"] {
+        let sql: String = db
+            .query_row(
+                "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?1",
+                [table],
+                |r| r.get(0),
+            )
+            .expect("table");
+        assert!(sql.ends_with("WITHOUT ROWID"), "{table}: {sql}");
+    }
+    let left: Vec<(i64, i64)> = db
+        .prepare("SELECT txn, id FROM sent ORDER BY id")
+        .expect("prepare")
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    assert_eq!(left, [(3, 3)], "the two older than the cutoff went");
 }
