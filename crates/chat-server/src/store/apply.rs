@@ -3,7 +3,7 @@
 
 use dgram_proto::chat::{Posted, Room, Target};
 use dgram_proto::Name;
-use rusqlite::{params, Connection, Transaction};
+use rusqlite::{params, CachedStatement, Connection, Params, Transaction};
 
 use crate::core::Op;
 
@@ -13,33 +13,72 @@ fn exec(tx: &Transaction<'_>, sql: &str, params: impl rusqlite::Params) -> rusql
     tx.prepare_cached(sql)?.execute(params)
 }
 
+/// The statements every DM runs (its message, its sender's txn, its place in the recipient's
+/// queue and, once acknowledged, out of it), each taken from the cache once per transaction
+/// and kept: a group commits thousands of ops, and each cache lookup hashes the statement's
+/// text and moves the statement out and back.
+#[derive(Default)]
+struct Hot<'c> {
+    post: Option<CachedStatement<'c>>,
+    sent: Option<CachedStatement<'c>>,
+    queue: Option<CachedStatement<'c>>,
+    dequeue: Option<CachedStatement<'c>>,
+}
+
+/// Runs `sql` through the statement kept in `slot`, preparing it on first use.
+fn hot<'c>(
+    slot: &mut Option<CachedStatement<'c>>,
+    tx: &'c Transaction<'_>,
+    sql: &str,
+    params: impl Params,
+) -> rusqlite::Result<usize> {
+    let stmt = match slot {
+        Some(stmt) => stmt,
+        None => slot.insert(tx.prepare_cached(sql)?),
+    };
+    stmt.execute(params)
+}
+
 /// Commits `ops` in one transaction.
 pub(super) fn apply(conn: &mut Connection, ops: &[Op]) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
-    for op in ops {
-        match op {
-            Op::Claim { name, owner, at_ms } => claim(&tx, name, owner, *at_ms)?,
-            Op::Bind { user, owner } => bind(&tx, user, owner)?,
-            Op::Touch { user, at_ms } => touch(&tx, user, *at_ms)?,
-            Op::Established { user } => establish(&tx, user)?,
-            Op::Lapse { user } => lapse(&tx, user)?,
-            Op::Post(p) => post(&tx, p)?,
-            Op::Sent { user, txn, id, ts } => sent(&tx, user, *txn, *id, *ts)?,
-            Op::Queue { user, id } => queue(&tx, user, *id)?,
-            Op::Dequeue { user, id } => dequeue(&tx, user, *id)?,
-            Op::Join { user, room } => join(&tx, user, room)?,
-            Op::Part { user, room } => part(&tx, user, room)?,
-            Op::DropRoom { room } => drop_room(&tx, room)?,
-            Op::Topic { room, topic } => set_topic(&tx, room, topic)?,
-            // Who is online is not kept: after a restart nobody is.
-            Op::Presence { .. } | Op::Gone { .. } | Op::Received { .. } => {}
-            Op::Expire {
-                before_ms,
-                room_history,
-            } => prune(&tx, *before_ms as i64, *room_history as i64)?,
+    {
+        // The kept statements borrow the transaction: they go back to the cache before it
+        // commits.
+        let mut kept = Hot::default();
+        for op in ops {
+            one(&tx, &mut kept, op)?;
         }
     }
     tx.commit()
+}
+
+/// Writes one op.
+fn one<'c>(tx: &'c Transaction<'_>, kept: &mut Hot<'c>, op: &Op) -> rusqlite::Result<()> {
+    match op {
+        Op::Claim { name, owner, at_ms } => claim(tx, name, owner, *at_ms)?,
+        Op::Bind { user, owner } => bind(tx, user, owner)?,
+        Op::Touch { user, at_ms } => touch(tx, user, *at_ms)?,
+        Op::Established { user } => establish(tx, user)?,
+        Op::Lapse { user } => lapse(tx, user)?,
+        Op::Post(p) => post(tx, &mut kept.post, p)?,
+        Op::Sent { user, txn, id, ts } => {
+            sent(tx, &mut kept.sent, user, (*txn, *id, *ts))?;
+        }
+        Op::Queue { user, id } => queue(tx, &mut kept.queue, user, *id)?,
+        Op::Dequeue { user, id } => dequeue(tx, &mut kept.dequeue, user, *id)?,
+        Op::Join { user, room } => join(tx, user, room)?,
+        Op::Part { user, room } => part(tx, user, room)?,
+        Op::DropRoom { room } => drop_room(tx, room)?,
+        Op::Topic { room, topic } => set_topic(tx, room, topic)?,
+        // Who is online is not kept: after a restart nobody is.
+        Op::Presence { .. } | Op::Gone { .. } | Op::Received { .. } => {}
+        Op::Expire {
+            before_ms,
+            room_history,
+        } => prune(tx, *before_ms as i64, *room_history as i64)?,
+    }
+    Ok(())
 }
 
 fn claim(tx: &Transaction<'_>, name: &Name, owner: &[u8; 32], at_ms: u64) -> rusqlite::Result<()> {
@@ -89,12 +128,17 @@ fn lapse(tx: &Transaction<'_>, user: &Name) -> rusqlite::Result<()> {
     Ok(())
 }
 
-fn post(tx: &Transaction<'_>, p: &Posted) -> rusqlite::Result<()> {
+fn post<'c>(
+    tx: &'c Transaction<'_>,
+    slot: &mut Option<CachedStatement<'c>>,
+    p: &Posted,
+) -> rusqlite::Result<()> {
     let (to_room, to_name) = match &p.to {
         Target::Room(r) => (true, r.as_str()),
         Target::User(u) => (false, u.as_str()),
     };
-    exec(
+    hot(
+        slot,
         tx,
         "INSERT OR IGNORE INTO messages (id, ts, sender, to_room, to_name, text) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![p.id as i64, p.ts as i64, p.from.as_str(), to_room, to_name, p.text],
@@ -102,9 +146,15 @@ fn post(tx: &Transaction<'_>, p: &Posted) -> rusqlite::Result<()> {
     Ok(())
 }
 
-fn sent(tx: &Transaction<'_>, user: &Name, txn: u64, id: u64, ts: u64) -> rusqlite::Result<()> {
+fn sent<'c>(
+    tx: &'c Transaction<'_>,
+    slot: &mut Option<CachedStatement<'c>>,
+    user: &Name,
+    (txn, id, ts): (u64, u64, u64),
+) -> rusqlite::Result<()> {
     // The txn's 64 bits as SQLite's signed integer: `as` keeps every bit both ways.
-    exec(
+    hot(
+        slot,
         tx,
         "INSERT OR IGNORE INTO sent (user, txn, id, ts) VALUES (?1, ?2, ?3, ?4)",
         params![user.key(), txn as i64, id as i64, ts as i64],
@@ -112,8 +162,14 @@ fn sent(tx: &Transaction<'_>, user: &Name, txn: u64, id: u64, ts: u64) -> rusqli
     Ok(())
 }
 
-fn queue(tx: &Transaction<'_>, user: &Name, id: u64) -> rusqlite::Result<()> {
-    exec(
+fn queue<'c>(
+    tx: &'c Transaction<'_>,
+    slot: &mut Option<CachedStatement<'c>>,
+    user: &Name,
+    id: u64,
+) -> rusqlite::Result<()> {
+    hot(
+        slot,
         tx,
         "INSERT OR IGNORE INTO queue (user, id) VALUES (?1, ?2)",
         params![user.key(), id as i64],
@@ -121,8 +177,14 @@ fn queue(tx: &Transaction<'_>, user: &Name, id: u64) -> rusqlite::Result<()> {
     Ok(())
 }
 
-fn dequeue(tx: &Transaction<'_>, user: &Name, id: u64) -> rusqlite::Result<()> {
-    exec(
+fn dequeue<'c>(
+    tx: &'c Transaction<'_>,
+    slot: &mut Option<CachedStatement<'c>>,
+    user: &Name,
+    id: u64,
+) -> rusqlite::Result<()> {
+    hot(
+        slot,
         tx,
         "DELETE FROM queue WHERE user = ?1 AND id = ?2",
         params![user.key(), id as i64],
