@@ -10,6 +10,7 @@ use smallvec::SmallVec;
 
 use super::congestion::NewReno;
 use super::gate::{Gate, LossOutcome};
+use super::in_flight::InFlight;
 use super::pacing::Pacer;
 use super::packet::{frame, FrameWriter, Writer};
 use super::{Channel, Config, MessageId, MAX_FRAGMENT};
@@ -96,7 +97,7 @@ pub(super) struct Flight {
     pub(super) queue: VecDeque<(MessageId, u8)>,
     skips: HashSet<(Channel, u32)>,
     pub(super) skip_queue: VecDeque<(Channel, u32)>,
-    pub(super) in_flight: BTreeMap<u32, SentPacket>,
+    pub(super) in_flight: InFlight,
     pub(super) unreliable: VecDeque<(Channel, Vec<u8>)>,
     /// The largest packet number ever acknowledged (while this busy period lasts).
     pub(super) largest_acked: u32,

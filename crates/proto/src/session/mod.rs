@@ -26,6 +26,7 @@ mod conn;
 mod crypto;
 mod flight;
 mod gate;
+mod in_flight;
 mod keys;
 mod mtu;
 pub(crate) mod noise;
