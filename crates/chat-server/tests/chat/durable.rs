@@ -266,7 +266,7 @@ fn a_database_from_a_newer_release_is_refused_and_left_untouched() {
 }
 
 #[test]
-fn the_queue_and_sent_tables_are_keyed_b_trees_and_old_resends_are_pruned_by_key() {
+fn schema_6_writes_less_per_dm_and_old_resends_are_pruned_by_key() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut store = Store::open(dir.path()).expect("open");
     let alex = name("alex");
@@ -284,10 +284,27 @@ fn the_queue_and_sent_tables_are_keyed_b_trees_and_old_resends_are_pruned_by_key
             sent(3, 3, 9_000),
         ])
         .expect("commit");
+    let lobby = Room::new("lobby").expect("room");
+    let post = |id| {
+        Op::Post(dgram_proto::chat::Posted {
+            id,
+            ts: 9_000,
+            from: alex.clone(),
+            to: Target::Room(lobby.clone()),
+            text: format!("post {id}"),
+        })
+    };
+    let join = Op::Join {
+        user: alex.clone(),
+        room: lobby.clone(),
+    };
+    store
+        .apply(&[join, post(10), post(11), post(12)])
+        .expect("commit");
     store
         .apply(&[Op::Expire {
             before_ms: 5_000,
-            room_history: 100,
+            room_history: 2,
         }])
         .expect("prune");
     drop(store);
@@ -302,6 +319,15 @@ fn the_queue_and_sent_tables_are_keyed_b_trees_and_old_resends_are_pruned_by_key
             .expect("table");
         assert!(sql.ends_with("WITHOUT ROWID"), "{table}: {sql}");
     }
+    // DMs add no entry to a conversation index: only room messages are indexed so.
+    let rooms_only: String = db
+        .query_row(
+            "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = 'messages_in_rooms'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("index");
+    assert!(rooms_only.ends_with("WHERE to_room = 1"), "{rooms_only}");
     let left: Vec<(i64, i64)> = db
         .prepare("SELECT txn, id FROM sent ORDER BY id")
         .expect("prepare")
@@ -310,4 +336,12 @@ fn the_queue_and_sent_tables_are_keyed_b_trees_and_old_resends_are_pruned_by_key
         .collect::<Result<_, _>>()
         .expect("rows");
     assert_eq!(left, [(3, 3)], "the two older than the cutoff went");
+    let kept: Vec<i64> = db
+        .prepare("SELECT id FROM messages WHERE to_room = 1 ORDER BY id")
+        .expect("prepare")
+        .query_map([], |r| r.get(0))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    assert_eq!(kept, [11, 12], "a room keeps its newest room_history posts");
 }
