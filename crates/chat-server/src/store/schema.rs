@@ -77,7 +77,7 @@ const MIGRATIONS: &[&str] = &[
     // their primary key's b-tree (WITHOUT ROWID): every DM adds a row to each and takes one
     // from the queue, and a rowid table kept a second b-tree for the key beside the table's
     // own. Messages are indexed by conversation only in rooms, the one place that index is
-    // read (a room's history at start, its pruning); DMs load by age. The old index is dropped
+    // read (a room's history at start, its pruning); the DMs are read at start by one scan. The old index is dropped
     // only if there: a database without it loses nothing.
     "DROP INDEX IF EXISTS messages_by_conversation;
     CREATE INDEX messages_in_rooms ON messages (to_name, id) WHERE to_room = 1;
