@@ -31,13 +31,17 @@ fn hot<'c>(
     tx: &'c Transaction<'_>,
     sql: &str,
     params: impl Params,
-) -> rusqlite::Result<usize> {
+) -> rusqlite::Result<()> {
     let stmt = match slot {
         Some(stmt) => stmt,
         None => slot.insert(tx.prepare_cached(sql)?),
     };
-    stmt.execute(params)
+    stmt.execute(params).map(drop)
 }
+
+const SENT: &str = "INSERT OR IGNORE INTO sent (user, txn, id, ts) VALUES (?1, ?2, ?3, ?4)";
+const QUEUE: &str = "INSERT OR IGNORE INTO queue (user, id) VALUES (?1, ?2)";
+const DEQUEUE: &str = "DELETE FROM queue WHERE user = ?1 AND id = ?2";
 
 /// Commits `ops` in one transaction.
 pub(super) fn apply(conn: &mut Connection, ops: &[Op]) -> rusqlite::Result<()> {
@@ -62,11 +66,22 @@ fn one<'c>(tx: &'c Transaction<'_>, kept: &mut Hot<'c>, op: &Op) -> rusqlite::Re
         Op::Established { user } => establish(tx, user)?,
         Op::Lapse { user } => lapse(tx, user)?,
         Op::Post(p) => post(tx, &mut kept.post, p)?,
+        // The txn's 64 bits as SQLite's signed integer: `as` keeps every bit both ways.
         Op::Sent { user, txn, id, ts } => {
-            sent(tx, &mut kept.sent, user, (*txn, *id, *ts))?;
+            let row = params![user.key(), *txn as i64, *id as i64, *ts as i64];
+            hot(&mut kept.sent, tx, SENT, row)?;
         }
-        Op::Queue { user, id } => queue(tx, &mut kept.queue, user, *id)?,
-        Op::Dequeue { user, id } => dequeue(tx, &mut kept.dequeue, user, *id)?,
+        Op::Queue { user, id } => {
+            hot(&mut kept.queue, tx, QUEUE, params![user.key(), *id as i64])?;
+        }
+        Op::Dequeue { user, id } => {
+            hot(
+                &mut kept.dequeue,
+                tx,
+                DEQUEUE,
+                params![user.key(), *id as i64],
+            )?;
+        }
         Op::Join { user, room } => join(tx, user, room)?,
         Op::Part { user, room } => part(tx, user, room)?,
         Op::DropRoom { room } => drop_room(tx, room)?,
@@ -142,54 +157,7 @@ fn post<'c>(
         tx,
         "INSERT OR IGNORE INTO messages (id, ts, sender, to_room, to_name, text) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![p.id as i64, p.ts as i64, p.from.as_str(), to_room, to_name, p.text],
-    )?;
-    Ok(())
-}
-
-fn sent<'c>(
-    tx: &'c Transaction<'_>,
-    slot: &mut Option<CachedStatement<'c>>,
-    user: &Name,
-    (txn, id, ts): (u64, u64, u64),
-) -> rusqlite::Result<()> {
-    // The txn's 64 bits as SQLite's signed integer: `as` keeps every bit both ways.
-    hot(
-        slot,
-        tx,
-        "INSERT OR IGNORE INTO sent (user, txn, id, ts) VALUES (?1, ?2, ?3, ?4)",
-        params![user.key(), txn as i64, id as i64, ts as i64],
-    )?;
-    Ok(())
-}
-
-fn queue<'c>(
-    tx: &'c Transaction<'_>,
-    slot: &mut Option<CachedStatement<'c>>,
-    user: &Name,
-    id: u64,
-) -> rusqlite::Result<()> {
-    hot(
-        slot,
-        tx,
-        "INSERT OR IGNORE INTO queue (user, id) VALUES (?1, ?2)",
-        params![user.key(), id as i64],
-    )?;
-    Ok(())
-}
-
-fn dequeue<'c>(
-    tx: &'c Transaction<'_>,
-    slot: &mut Option<CachedStatement<'c>>,
-    user: &Name,
-    id: u64,
-) -> rusqlite::Result<()> {
-    hot(
-        slot,
-        tx,
-        "DELETE FROM queue WHERE user = ?1 AND id = ?2",
-        params![user.key(), id as i64],
-    )?;
-    Ok(())
+    )
 }
 
 fn join(tx: &Transaction<'_>, user: &Name, room: &Room) -> rusqlite::Result<()> {
